@@ -1,0 +1,9 @@
+DROP TABLE product_categories;
+DROP TABLE product_images;
+DROP TABLE product_variants;
+DROP FUNCTION product_variants_search_touch();
+DROP TABLE products;
+DROP FUNCTION products_search_refresh();
+DROP TABLE categories;
+DROP TABLE outbox;
+DROP FUNCTION outbox_notify();

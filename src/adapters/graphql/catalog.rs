@@ -1,0 +1,189 @@
+//! Catalog queries and mutations.
+
+use async_graphql::connection::{Connection, Edge};
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, Object, SimpleObject};
+use uuid::Uuid;
+
+use super::{ContextExt as _, GqlResult as _, VariantLoader};
+use crate::domain::{Category, Product, ProductFilter, ProductSort, Variant};
+use crate::services::Error;
+use crate::services::catalog::{
+    CreateCategoryInput, CreateProductInput, CreateVariantInput, PageRequest, ProductRef, UpdateCategoryInput,
+    UpdateProductInput, UpdateVariantInput,
+};
+
+/// Totals of a product list, beside Relay's edges and pageInfo.
+#[derive(SimpleObject)]
+pub struct ProductConnectionFields {
+    /// Products matching the filter across all pages.
+    total_count: i64,
+}
+
+/// What a delete mutation reports.
+#[derive(SimpleObject)]
+pub struct DeletePayload {
+    /// The id of the deleted entity.
+    deleted_id: Uuid,
+}
+
+#[ComplexObject]
+impl Product {
+    /// Variants in display order, loaded for a whole list at once.
+    async fn variants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Variant>> {
+        let loader = ctx.data::<DataLoader<VariantLoader>>()?;
+        Ok(loader.load_one(self.id).await?.unwrap_or_default())
+    }
+}
+
+#[derive(Default)]
+pub struct CatalogQuery;
+
+#[Object]
+impl CatalogQuery {
+    /// One product, by `id` or by `slug` (give exactly one).
+    async fn product(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<Uuid>,
+        slug: Option<String>,
+    ) -> async_graphql::Result<Option<Product>> {
+        let lookup = match (id, slug) {
+            (Some(id), None) => ProductRef::Id(id),
+            (None, Some(slug)) => ProductRef::Slug(slug),
+            _ => return Err(Error::invalid("id", "give exactly one of `id` and `slug`")).gql(),
+        };
+        match ctx.services().catalog.get_product(ctx.call_ctx()?, lookup).await {
+            Ok(product) => Ok(Some(product)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err).gql(),
+        }
+    }
+
+    /// Products, filtered and sorted, as a Relay connection (`first` at most 100, default 20).
+    async fn products(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<ProductFilter>,
+        #[graphql(default)] sort: ProductSort,
+    ) -> async_graphql::Result<Connection<String, Product, ProductConnectionFields>> {
+        let page = PageRequest { size: first.map(i64::from), after, size_field: "first", cursor_field: "after" };
+        let page = ctx
+            .services()
+            .catalog
+            .list_products(ctx.call_ctx()?, filter.unwrap_or_default(), sort, page)
+            .await
+            .gql()?;
+        let mut connection = Connection::with_additional_fields(
+            page.has_previous_page,
+            page.has_next_page,
+            ProductConnectionFields { total_count: page.total_count },
+        );
+        connection.edges.extend(page.items.into_iter().map(|(cursor, product)| Edge::new(cursor, product)));
+        Ok(connection)
+    }
+
+    /// Every category; build the tree from `parentId`.
+    async fn categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
+        ctx.services().catalog.list_categories(ctx.call_ctx()?).await.gql()
+    }
+
+    /// One category, or null.
+    async fn category(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Category>> {
+        match ctx.services().catalog.get_category(ctx.call_ctx()?, id).await {
+            Ok(category) => Ok(Some(category)),
+            Err(Error::NotFound { .. }) => Ok(None),
+            Err(err) => Err(err).gql(),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct CatalogMutation;
+
+#[Object]
+impl CatalogMutation {
+    /// Creates a product, optionally with variants, images and categories.
+    async fn create_product(&self, ctx: &Context<'_>, input: CreateProductInput) -> async_graphql::Result<Product> {
+        let detail = ctx.services().catalog.create_product(ctx.call_ctx()?, input).await.gql()?;
+        Ok(detail.product)
+    }
+
+    /// Changes the given fields of a product.
+    async fn update_product(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: UpdateProductInput,
+    ) -> async_graphql::Result<Product> {
+        let detail = ctx.services().catalog.update_product(ctx.call_ctx()?, id, input).await.gql()?;
+        Ok(detail.product)
+    }
+
+    /// Deletes a product with its variants and images.
+    async fn delete_product(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<DeletePayload> {
+        ctx.services().catalog.delete_product(ctx.call_ctx()?, id).await.gql()?;
+        Ok(DeletePayload { deleted_id: id })
+    }
+
+    /// Replaces the categories a product is assigned to.
+    async fn assign_product_categories(
+        &self,
+        ctx: &Context<'_>,
+        product_id: Uuid,
+        category_ids: Vec<Uuid>,
+    ) -> async_graphql::Result<Product> {
+        let input = UpdateProductInput { category_ids: Some(category_ids), ..Default::default() };
+        let detail = ctx.services().catalog.update_product(ctx.call_ctx()?, product_id, input).await.gql()?;
+        Ok(detail.product)
+    }
+
+    /// Adds a variant to a product.
+    async fn create_product_variant(
+        &self,
+        ctx: &Context<'_>,
+        product_id: Uuid,
+        input: CreateVariantInput,
+    ) -> async_graphql::Result<Variant> {
+        ctx.services().catalog.create_variant(ctx.call_ctx()?, product_id, input).await.gql()
+    }
+
+    /// Changes the given fields of a variant.
+    async fn update_product_variant(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: UpdateVariantInput,
+    ) -> async_graphql::Result<Variant> {
+        ctx.services().catalog.update_variant(ctx.call_ctx()?, id, input).await.gql()
+    }
+
+    /// Removes a variant.
+    async fn delete_product_variant(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<DeletePayload> {
+        ctx.services().catalog.delete_variant(ctx.call_ctx()?, id).await.gql()?;
+        Ok(DeletePayload { deleted_id: id })
+    }
+
+    /// Creates a category, at the root or under `parentId`.
+    async fn create_category(&self, ctx: &Context<'_>, input: CreateCategoryInput) -> async_graphql::Result<Category> {
+        ctx.services().catalog.create_category(ctx.call_ctx()?, input).await.gql()
+    }
+
+    /// Changes or moves a category.
+    async fn update_category(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: UpdateCategoryInput,
+    ) -> async_graphql::Result<Category> {
+        ctx.services().catalog.update_category(ctx.call_ctx()?, id, input).await.gql()
+    }
+
+    /// Deletes a category that has no subcategories.
+    async fn delete_category(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<DeletePayload> {
+        ctx.services().catalog.delete_category(ctx.call_ctx()?, id).await.gql()?;
+        Ok(DeletePayload { deleted_id: id })
+    }
+}

@@ -1,0 +1,165 @@
+//! Conversions between protobuf messages and domain types.
+
+use prost_types::value::Kind;
+use uuid::Uuid;
+
+use super::pb;
+use crate::domain::{Money, ProductDetail, ProductSort, ProductStatus, Variant, VariantOption};
+use crate::services::Error;
+use crate::services::catalog::{CreateVariantInput, ImageInput};
+
+pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+}
+
+pub fn money(m: Money) -> pb::Money {
+    pb::Money { amount: m.amount.to_string(), currency: m.currency }
+}
+
+/// Parses money from a request; `field` names it in errors.
+pub fn money_in(m: Option<pb::Money>, field: &str) -> Result<Money, Error> {
+    let m = m.ok_or_else(|| Error::invalid(field, "is required"))?;
+    let amount = m
+        .amount
+        .trim()
+        .parse()
+        .map_err(|_| Error::invalid(format!("{field}.amount"), "must be a decimal number such as 19.99"))?;
+    Ok(Money { amount, currency: m.currency })
+}
+
+pub fn uuid(raw: &str, field: &str) -> Result<Uuid, Error> {
+    Uuid::parse_str(raw.trim()).map_err(|_| Error::invalid(field, "must be a UUID"))
+}
+
+pub fn status(s: ProductStatus) -> pb::ProductStatus {
+    match s {
+        ProductStatus::Draft => pb::ProductStatus::Draft,
+        ProductStatus::Active => pb::ProductStatus::Active,
+        ProductStatus::Archived => pb::ProductStatus::Archived,
+    }
+}
+
+/// `None` for UNSPECIFIED; an error for numbers the enum does not know.
+pub fn status_in(raw: i32, field: &str) -> Result<Option<ProductStatus>, Error> {
+    match pb::ProductStatus::try_from(raw) {
+        Ok(pb::ProductStatus::Unspecified) => Ok(None),
+        Ok(pb::ProductStatus::Draft) => Ok(Some(ProductStatus::Draft)),
+        Ok(pb::ProductStatus::Active) => Ok(Some(ProductStatus::Active)),
+        Ok(pb::ProductStatus::Archived) => Ok(Some(ProductStatus::Archived)),
+        Err(_) => Err(Error::invalid(field, "is not a known product status")),
+    }
+}
+
+pub fn sort_in(raw: i32) -> Result<ProductSort, Error> {
+    match pb::ProductSort::try_from(raw) {
+        Ok(pb::ProductSort::Unspecified | pb::ProductSort::CreatedAtDesc) => Ok(ProductSort::CreatedAtDesc),
+        Ok(pb::ProductSort::CreatedAtAsc) => Ok(ProductSort::CreatedAtAsc),
+        Ok(pb::ProductSort::UpdatedAtDesc) => Ok(ProductSort::UpdatedAtDesc),
+        Ok(pb::ProductSort::NameAsc) => Ok(ProductSort::NameAsc),
+        Ok(pb::ProductSort::NameDesc) => Ok(ProductSort::NameDesc),
+        Err(_) => Err(Error::invalid("sort", "is not a known sort order")),
+    }
+}
+
+fn option(o: VariantOption) -> pb::VariantOption {
+    pb::VariantOption { name: o.name, value: o.value }
+}
+
+pub fn variant(v: Variant) -> pb::Variant {
+    pb::Variant {
+        id: v.id.to_string(),
+        product_id: v.product_id.to_string(),
+        sku: v.sku,
+        title: v.title,
+        options: v.options.into_iter().map(option).collect(),
+        price: Some(money(v.price)),
+        compare_at_price: v.compare_at_price.map(money),
+        weight_grams: v.weight_grams,
+        barcode: v.barcode,
+        position: v.position,
+        created_at: Some(timestamp(v.created_at)),
+        updated_at: Some(timestamp(v.updated_at)),
+    }
+}
+
+pub fn product(detail: ProductDetail) -> pb::Product {
+    let p = detail.product;
+    pb::Product {
+        id: p.id.to_string(),
+        name: p.name,
+        slug: p.slug,
+        description: p.description,
+        status: status(p.status) as i32,
+        attributes: match json_to_value(p.attributes).kind {
+            Some(Kind::StructValue(s)) => Some(s),
+            _ => Some(prost_types::Struct::default()),
+        },
+        images: p
+            .images
+            .into_iter()
+            .map(|i| pb::ProductImage { id: i.id.to_string(), url: i.url, alt_text: i.alt_text, position: i.position })
+            .collect(),
+        categories: p
+            .categories
+            .into_iter()
+            .map(|c| pb::CategorySummary { id: c.id.to_string(), name: c.name, slug: c.slug })
+            .collect(),
+        variants: detail.variants.into_iter().map(variant).collect(),
+        created_at: Some(timestamp(p.created_at)),
+        updated_at: Some(timestamp(p.updated_at)),
+    }
+}
+
+pub fn variant_in(v: pb::VariantInput, field: &str) -> Result<CreateVariantInput, Error> {
+    Ok(CreateVariantInput {
+        sku: v.sku,
+        title: v.title,
+        options: v.options.into_iter().map(|o| VariantOption { name: o.name, value: o.value }).collect(),
+        price: money_in(v.price, &format!("{field}.price"))?,
+        compare_at_price: v.compare_at_price.map(|m| money_in(Some(m), &format!("{field}.compare_at_price"))).transpose()?,
+        weight_grams: v.weight_grams,
+        barcode: v.barcode,
+        position: v.position,
+    })
+}
+
+pub fn image_in(i: pb::ImageInput) -> ImageInput {
+    ImageInput { url: i.url, alt_text: i.alt_text, position: i.position }
+}
+
+pub fn uuids(raw: &[String], field: &str) -> Result<Vec<Uuid>, Error> {
+    raw.iter().enumerate().map(|(i, id)| uuid(id, &format!("{field}[{i}]"))).collect()
+}
+
+/// JSON → protobuf `Value`.
+pub fn json_to_value(json: serde_json::Value) -> prost_types::Value {
+    use serde_json::Value as J;
+    let kind = match json {
+        J::Null => Kind::NullValue(0),
+        J::Bool(b) => Kind::BoolValue(b),
+        J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
+        J::String(s) => Kind::StringValue(s),
+        J::Array(items) => Kind::ListValue(prost_types::ListValue { values: items.into_iter().map(json_to_value).collect() }),
+        J::Object(map) => Kind::StructValue(prost_types::Struct {
+            fields: map.into_iter().map(|(k, v)| (k, json_to_value(v))).collect(),
+        }),
+    };
+    prost_types::Value { kind: Some(kind) }
+}
+
+/// Protobuf `Struct` → JSON object.
+pub fn struct_to_json(s: prost_types::Struct) -> serde_json::Value {
+    serde_json::Value::Object(s.fields.into_iter().map(|(k, v)| (k, value_to_json(v))).collect())
+}
+
+fn value_to_json(v: prost_types::Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v.kind {
+        None | Some(Kind::NullValue(_)) => J::Null,
+        Some(Kind::BoolValue(b)) => J::Bool(b),
+        Some(Kind::NumberValue(n)) => serde_json::Number::from_f64(n).map_or(J::Null, J::Number),
+        Some(Kind::StringValue(s)) => J::String(s),
+        Some(Kind::ListValue(l)) => J::Array(l.values.into_iter().map(value_to_json).collect()),
+        Some(Kind::StructValue(s)) => struct_to_json(s),
+    }
+}

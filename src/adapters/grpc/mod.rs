@@ -1,0 +1,91 @@
+//! The gRPC door (tonic): `stateset.v1.CatalogService`, health and server reflection.
+
+mod catalog;
+mod convert;
+
+use std::net::SocketAddr;
+
+use tonic::Status;
+use tonic::metadata::MetadataMap;
+
+use crate::app::AppState;
+use crate::services::{Ctx, Error};
+
+/// Code generated from `proto/stateset/v1/*.proto`.
+pub mod pb {
+    #![allow(clippy::all, missing_docs)]
+    tonic::include_proto!("stateset.v1");
+
+    /// The encoded descriptors that reflection serves, imports included.
+    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("stateset_descriptor");
+}
+
+pub use catalog::CatalogGrpc;
+
+/// The one mapping from service errors to gRPC statuses.
+pub fn status(err: Error) -> Status {
+    use tonic::Code;
+    if err.is_server_fault() {
+        tracing::error!(error = ?err, "gRPC request failed");
+    }
+    let code = match &err {
+        Error::NotFound { .. } => Code::NotFound,
+        Error::Validation(_) => Code::InvalidArgument,
+        Error::Conflict { .. } => Code::AlreadyExists,
+        Error::InvalidState { .. } => Code::FailedPrecondition,
+        Error::Unauthenticated => Code::Unauthenticated,
+        Error::Forbidden { .. } => Code::PermissionDenied,
+        Error::Lagged { .. } => Code::ResourceExhausted,
+        Error::Unavailable(_) => Code::Unavailable,
+        Error::Internal(_) => Code::Internal,
+    };
+    let details = serde_json::json!({ "code": err.code(), "details": err.details() });
+    let mut status = Status::with_details(code, err.to_string(), details.to_string().into());
+    if let Ok(value) = err.code().parse() {
+        status.metadata_mut().insert("x-error-code", value);
+    }
+    status
+}
+
+/// The call context of a gRPC request, from its metadata.
+pub fn ctx_from(metadata: &MetadataMap) -> Ctx {
+    let text = |name: &str| metadata.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    Ctx::for_request(
+        text("x-request-id").unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
+        text("idempotency-key"),
+    )
+}
+
+/// Serves gRPC on `addr` until `shutdown` resolves, then drains in-flight calls.
+pub async fn serve(
+    app: AppState,
+    addr: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    serve_on(app, listener, shutdown).await
+}
+
+/// Serves gRPC on an already bound listener (tests bind port 0).
+pub async fn serve_on(
+    app: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    use pb::catalog_service_server::CatalogServiceServer;
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<CatalogServiceServer<CatalogGrpc>>().await;
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection().build_v1()?)
+        .add_service(reflection().build_v1alpha()?)
+        .add_service(CatalogServiceServer::new(CatalogGrpc::new(app)))
+        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! `/api/v1` catalog and event-log resources: each handler parses, calls one service, maps.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{Json, Path, Query};
+use super::{ApiError, ErrorBody};
+use crate::app::AppState;
+use crate::domain::{Category, Event, ProductDetail, ProductFilter, ProductSort, ProductStatus, Variant};
+use crate::services::Ctx;
+use crate::services::catalog::{
+    CreateCategoryInput, CreateProductInput, CreateVariantInput, PageRequest, ProductRef, UpdateCategoryInput,
+    UpdateProductInput, UpdateVariantInput,
+};
+use crate::services::events::EventQuery;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Filters, order and page of `GET /api/v1/products`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListProductsParams {
+    /// Only products in this status.
+    status: Option<ProductStatus>,
+    /// Only products in this category or below it.
+    category_id: Option<Uuid>,
+    /// Only products with a variant priced at least this (decimal string).
+    #[param(value_type = Option<String>)]
+    min_price: Option<Decimal>,
+    /// Only products with a variant priced at most this (decimal string).
+    #[param(value_type = Option<String>)]
+    max_price: Option<Decimal>,
+    /// Full-text search over name, description and SKUs.
+    q: Option<String>,
+    /// Order of the list; newest first by default.
+    sort: Option<ProductSort>,
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A page of products.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductList {
+    pub items: Vec<ProductDetail>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// Products matching the filters across all pages.
+    pub total_count: i64,
+}
+
+/// All categories.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CategoryList {
+    pub items: Vec<Category>,
+}
+
+/// The categories to assign to a product (replacing the current ones).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SetProductCategories {
+    pub category_ids: Vec<Uuid>,
+}
+
+#[utoipa::path(get, path = "/products", tag = "catalog", params(ListProductsParams),
+    responses((status = 200, body = ProductList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_products(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(params): Query<ListProductsParams>,
+) -> ApiResult<Json<ProductList>> {
+    let filter = ProductFilter {
+        status: params.status,
+        category_id: params.category_id,
+        min_price: params.min_price,
+        max_price: params.max_price,
+        query: params.q,
+    };
+    let page = PageRequest { size: params.limit, after: params.cursor, size_field: "limit", cursor_field: "cursor" };
+    let catalog = &app.services.catalog;
+    let page = catalog.list_products(&ctx, filter, params.sort.unwrap_or_default(), page).await?;
+    let next_cursor = page.next_cursor();
+    let products = page.items.into_iter().map(|(_, product)| product).collect();
+    let items = catalog.with_variants(&ctx, products).await?;
+    Ok(Json(ProductList { items, next_cursor, total_count: page.total_count }))
+}
+
+#[utoipa::path(post, path = "/products", tag = "catalog", request_body = CreateProductInput,
+    responses((status = 201, body = ProductDetail), (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_product(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(input): Json<CreateProductInput>,
+) -> ApiResult<(StatusCode, Json<ProductDetail>)> {
+    let product = app.services.catalog.create_product(&ctx, input).await?;
+    Ok((StatusCode::CREATED, Json(product)))
+}
+
+/// A product by id, or by slug when the path segment is not a UUID.
+#[utoipa::path(get, path = "/products/{id}", tag = "catalog",
+    params(("id" = String, Path, description = "Product id (UUID) or slug")),
+    responses((status = 200, body = ProductDetail), (status = 404, body = ErrorBody)))]
+pub async fn get_product(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ProductDetail>> {
+    let lookup = match Uuid::parse_str(&id) {
+        Ok(id) => ProductRef::Id(id),
+        Err(_) => ProductRef::Slug(id),
+    };
+    Ok(Json(app.services.catalog.get_product_detail(&ctx, lookup).await?))
+}
+
+#[utoipa::path(put, path = "/products/{id}", tag = "catalog", request_body = UpdateProductInput,
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses((status = 200, body = ProductDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_product(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<UpdateProductInput>,
+) -> ApiResult<Json<ProductDetail>> {
+    Ok(Json(app.services.catalog.update_product(&ctx, id, input).await?))
+}
+
+#[utoipa::path(delete, path = "/products/{id}", tag = "catalog",
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+pub async fn delete_product(State(app): State<AppState>, ctx: Ctx, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    app.services.catalog.delete_product(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/products/{id}/variants", tag = "catalog", request_body = CreateVariantInput,
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses((status = 201, body = Variant), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_variant(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<CreateVariantInput>,
+) -> ApiResult<(StatusCode, Json<Variant>)> {
+    let variant = app.services.catalog.create_variant(&ctx, id, input).await?;
+    Ok((StatusCode::CREATED, Json(variant)))
+}
+
+#[utoipa::path(put, path = "/variants/{id}", tag = "catalog", request_body = UpdateVariantInput,
+    params(("id" = Uuid, Path, description = "Variant id")),
+    responses((status = 200, body = Variant), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_variant(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<UpdateVariantInput>,
+) -> ApiResult<Json<Variant>> {
+    Ok(Json(app.services.catalog.update_variant(&ctx, id, input).await?))
+}
+
+#[utoipa::path(delete, path = "/variants/{id}", tag = "catalog",
+    params(("id" = Uuid, Path, description = "Variant id")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
+pub async fn delete_variant(State(app): State<AppState>, ctx: Ctx, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    app.services.catalog.delete_variant(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(put, path = "/products/{id}/categories", tag = "catalog", request_body = SetProductCategories,
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses((status = 200, body = ProductDetail), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_product_categories(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<SetProductCategories>,
+) -> ApiResult<Json<ProductDetail>> {
+    let input = UpdateProductInput { category_ids: Some(input.category_ids), ..Default::default() };
+    Ok(Json(app.services.catalog.update_product(&ctx, id, input).await?))
+}
+
+#[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = CategoryList)))]
+pub async fn list_categories(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<CategoryList>> {
+    Ok(Json(CategoryList { items: app.services.catalog.list_categories(&ctx).await? }))
+}
+
+#[utoipa::path(post, path = "/categories", tag = "catalog", request_body = CreateCategoryInput,
+    responses((status = 201, body = Category), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn create_category(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(input): Json<CreateCategoryInput>,
+) -> ApiResult<(StatusCode, Json<Category>)> {
+    Ok((StatusCode::CREATED, Json(app.services.catalog.create_category(&ctx, input).await?)))
+}
+
+#[utoipa::path(get, path = "/categories/{id}", tag = "catalog",
+    params(("id" = Uuid, Path, description = "Category id")),
+    responses((status = 200, body = Category), (status = 404, body = ErrorBody)))]
+pub async fn get_category(State(app): State<AppState>, ctx: Ctx, Path(id): Path<Uuid>) -> ApiResult<Json<Category>> {
+    Ok(Json(app.services.catalog.get_category(&ctx, id).await?))
+}
+
+#[utoipa::path(put, path = "/categories/{id}", tag = "catalog", request_body = UpdateCategoryInput,
+    params(("id" = Uuid, Path, description = "Category id")),
+    responses((status = 200, body = Category), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_category(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<UpdateCategoryInput>,
+) -> ApiResult<Json<Category>> {
+    Ok(Json(app.services.catalog.update_category(&ctx, id, input).await?))
+}
+
+#[utoipa::path(delete, path = "/categories/{id}", tag = "catalog",
+    params(("id" = Uuid, Path, description = "Category id")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn delete_category(State(app): State<AppState>, ctx: Ctx, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+    app.services.catalog.delete_category(&ctx, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Which events `GET /api/v1/events` returns.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListEventsParams {
+    /// Only events after this sequence number.
+    after: Option<i64>,
+    /// Comma-separated event types; `product.*` matches all product events.
+    types: Option<String>,
+    /// Only events about this entity.
+    entity_id: Option<Uuid>,
+    /// Most events to return, 1 to 500 (default 500).
+    limit: Option<i64>,
+}
+
+/// Events in sequence order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventList {
+    pub items: Vec<Event>,
+}
+
+#[utoipa::path(get, path = "/events", tag = "events", params(ListEventsParams),
+    responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn list_events(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(params): Query<ListEventsParams>,
+) -> ApiResult<Json<EventList>> {
+    let types = params
+        .types
+        .map(|t| t.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .unwrap_or_default();
+    let query = EventQuery { after: params.after, types, entity_id: params.entity_id, first: params.limit };
+    let items = app.services.events.list(&ctx, query).await.map_err(|e| match e {
+        crate::services::Error::Validation(mut fields) => {
+            for f in &mut fields {
+                if f.field == "first" {
+                    f.field = "limit".into();
+                }
+            }
+            crate::services::Error::Validation(fields).into()
+        }
+        other => ApiError::from(other),
+    })?;
+    Ok(Json(EventList { items }))
+}

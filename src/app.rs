@@ -1,0 +1,36 @@
+//! The application: configuration, pool, services, event bus and metrics, built the same way
+//! by `stateset serve` and by the tests.
+
+use std::sync::Arc;
+
+use crate::adapters::graphql::{self, GraphqlSchema};
+use crate::config::Config;
+use crate::db::Db;
+use crate::events::EventBus;
+use crate::http::metrics::Metrics;
+use crate::services::Services;
+
+/// Shared state of every door.
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub bus: EventBus,
+    pub services: Services,
+    pub graphql: GraphqlSchema,
+    pub metrics: Metrics,
+}
+
+/// What HTTP handlers receive.
+pub type AppState = Arc<App>;
+
+impl App {
+    /// Builds the application. Connects lazily: nothing touches the database yet.
+    pub fn new(config: Config) -> anyhow::Result<AppState> {
+        let db = Db::connect_lazy(&config.database_url, config.database_max_connections);
+        let bus = EventBus::default();
+        let services = Services::new(db.clone(), bus.clone());
+        let graphql = graphql::schema(services.clone());
+        let metrics = Metrics::new()?;
+        Ok(Arc::new(Self { config, db, bus, services, graphql, metrics }))
+    }
+}

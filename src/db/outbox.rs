@@ -1,0 +1,121 @@
+//! Rows of the `outbox` table: written inside a service's transaction, read by the event feed.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::schema::outbox;
+use crate::domain::Event;
+
+/// An event about to be recorded.
+#[derive(Insertable)]
+#[diesel(table_name = outbox)]
+pub struct NewOutboxRow<'a> {
+    pub id: Uuid,
+    pub event_type: &'a str,
+    pub entity_type: &'a str,
+    pub entity_id: Uuid,
+    pub data: &'a serde_json::Value,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = outbox)]
+struct OutboxRow {
+    id: Uuid,
+    sequence: i64,
+    event_type: String,
+    entity_type: String,
+    entity_id: Uuid,
+    data: serde_json::Value,
+    occurred_at: DateTime<Utc>,
+}
+
+impl From<OutboxRow> for Event {
+    fn from(row: OutboxRow) -> Self {
+        Event {
+            sequence: row.sequence,
+            id: row.id,
+            event_type: row.event_type,
+            entity_type: row.entity_type,
+            entity_id: row.entity_id,
+            data: row.data,
+            occurred_at: row.occurred_at,
+        }
+    }
+}
+
+/// Inserts one event; returns its sequence number.
+pub async fn insert(conn: &mut AsyncPgConnection, row: NewOutboxRow<'_>) -> QueryResult<i64> {
+    diesel::insert_into(outbox::table)
+        .values(&row)
+        .returning(outbox::sequence)
+        .get_result(conn)
+        .await
+}
+
+/// Which events a reader wants.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    /// Only events after this sequence number.
+    pub after: i64,
+    /// Exact event types (`product.created`); empty with no prefixes means every type.
+    pub types: Vec<String>,
+    /// Type prefixes from wildcards: `product.*` is stored as `product.`.
+    pub type_prefixes: Vec<String>,
+    /// Only events about this entity.
+    pub entity_id: Option<Uuid>,
+}
+
+/// Events matching `filter`, oldest first, at most `limit`.
+pub async fn list(
+    conn: &mut AsyncPgConnection,
+    filter: &EventFilter,
+    limit: i64,
+) -> QueryResult<Vec<Event>> {
+    let mut query = outbox::table
+        .select(OutboxRow::as_select())
+        .filter(outbox::sequence.gt(filter.after))
+        .order(outbox::sequence.asc())
+        .limit(limit)
+        .into_boxed();
+    if let Some(entity_id) = filter.entity_id {
+        query = query.filter(outbox::entity_id.eq(entity_id));
+    }
+    if !filter.types.is_empty() || !filter.type_prefixes.is_empty() {
+        let mut any_type: Box<
+            dyn BoxableExpression<outbox::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>,
+        > = Box::new(outbox::event_type.eq_any(filter.types.clone()));
+        for prefix in &filter.type_prefixes {
+            let pattern = format!(
+                "{}%",
+                prefix
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
+            any_type = Box::new(any_type.or(outbox::event_type.like(pattern)));
+        }
+        query = query.filter(any_type);
+    }
+    Ok(query
+        .load::<OutboxRow>(conn)
+        .await?
+        .into_iter()
+        .map(Event::from)
+        .collect())
+}
+
+/// The events with these sequence numbers, in sequence order.
+pub async fn by_sequences(
+    conn: &mut AsyncPgConnection,
+    sequences: &[i64],
+) -> QueryResult<Vec<Event>> {
+    let rows = outbox::table
+        .select(OutboxRow::as_select())
+        .filter(outbox::sequence.eq_any(sequences))
+        .order(outbox::sequence.asc())
+        .load::<OutboxRow>(conn)
+        .await?;
+    Ok(rows.into_iter().map(Event::from).collect())
+}

@@ -1,0 +1,13 @@
+//! Pure domain types: values parsed at the edge and the entities services return. No I/O here.
+//!
+//! Entities carry serde, OpenAPI (`utoipa`) and GraphQL derives so that every door shows the
+//! same shape without a hand-written copy per door; behaviour stays in the services.
+
+pub mod catalog;
+pub mod event;
+pub mod money;
+pub mod text;
+
+pub use catalog::*;
+pub use event::Event;
+pub use money::Money;

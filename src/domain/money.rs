@@ -1,0 +1,124 @@
+//! Money: a decimal amount with an ISO 4217 currency code.
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// Largest number of decimal places stored (`NUMERIC(19,4)`).
+pub const MAX_SCALE: u32 = 4;
+
+/// An amount of money. Amounts are decimal strings on the wire (`"19.99"`), never floats.
+#[derive(
+    Debug,
+    Clone,
+    PartialEq,
+    Eq,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    async_graphql::SimpleObject,
+    async_graphql::InputObject,
+)]
+#[graphql(input_name = "MoneyInput")]
+pub struct Money {
+    /// Decimal amount, at most 4 decimal places, e.g. `"19.99"`.
+    #[schema(value_type = String, example = "19.99")]
+    pub amount: Decimal,
+    /// ISO 4217 currency code, e.g. `"USD"`.
+    #[schema(example = "USD")]
+    pub currency: String,
+}
+
+impl Money {
+    /// Builds money as stored, shown with at least two decimal places (`19.9900` → `19.99`).
+    pub fn from_stored(amount: Decimal, currency: &str) -> Self {
+        Self {
+            amount: display_amount(amount),
+            currency: currency.trim().to_owned(),
+        }
+    }
+
+    /// Checks the amount and currency, returning the normalised value or a reason per part.
+    ///
+    /// # Returns
+    /// `Err((part, message))` where `part` is `"amount"` or `"currency"`.
+    pub fn parse(&self) -> Result<Money, (&'static str, String)> {
+        let currency = parse_currency(&self.currency).map_err(|m| ("currency", m))?;
+        if self.amount.is_sign_negative() && !self.amount.is_zero() {
+            return Err(("amount", "must not be negative".to_owned()));
+        }
+        if self.amount.normalize().scale() > MAX_SCALE {
+            return Err((
+                "amount",
+                format!("must have at most {MAX_SCALE} decimal places"),
+            ));
+        }
+        if self.amount >= Decimal::from(1_000_000_000_000_000i64) {
+            return Err(("amount", "is too large".to_owned()));
+        }
+        Ok(Money {
+            amount: display_amount(self.amount),
+            currency,
+        })
+    }
+}
+
+/// Normalises an amount for display: trailing zeros dropped, but at least two decimals.
+pub fn display_amount(amount: Decimal) -> Decimal {
+    let mut amount = amount.normalize();
+    if amount.scale() < 2 {
+        amount.rescale(2);
+    }
+    amount
+}
+
+/// Parses a three-letter ISO 4217 code, accepting lower case (`usd` → `USD`).
+pub fn parse_currency(raw: &str) -> Result<String, String> {
+    let code = raw.trim().to_ascii_uppercase();
+    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+        Ok(code)
+    } else {
+        Err(format!(
+            "`{raw}` is not a three-letter ISO 4217 currency code"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::dec;
+
+    #[test]
+    fn stored_amounts_display_with_two_decimals() {
+        assert_eq!(
+            Money::from_stored(dec!(19.9900), "USD").amount.to_string(),
+            "19.99"
+        );
+        assert_eq!(
+            Money::from_stored(dec!(20.0000), "USD").amount.to_string(),
+            "20.00"
+        );
+        assert_eq!(
+            Money::from_stored(dec!(0.1250), "USD").amount.to_string(),
+            "0.125"
+        );
+    }
+
+    #[test]
+    fn parse_rejects_bad_parts() {
+        let bad = |amount, currency: &str| {
+            Money {
+                amount,
+                currency: currency.to_owned(),
+            }
+            .parse()
+        };
+        assert_eq!(
+            bad(dec!(1), "usd").map(|m| m.currency),
+            Ok("USD".to_owned())
+        );
+        assert_eq!(bad(dec!(1), "US").err().map(|e| e.0), Some("currency"));
+        assert_eq!(bad(dec!(-1), "USD").err().map(|e| e.0), Some("amount"));
+        assert_eq!(bad(dec!(1.23456), "USD").err().map(|e| e.0), Some("amount"));
+    }
+}

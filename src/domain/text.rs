@@ -1,0 +1,81 @@
+//! Checks and normalisation for short identifiers: slugs and SKUs.
+
+/// Longest accepted slug.
+pub const MAX_SLUG_LEN: usize = 120;
+/// Longest accepted SKU.
+pub const MAX_SKU_LEN: usize = 64;
+
+/// Turns a display name into a URL slug: `"Classic Tee (Black)"` → `"classic-tee-black"`.
+pub fn slugify(name: &str) -> String {
+    let mut slug = String::with_capacity(name.len());
+    for ch in name.chars().flat_map(char::to_lowercase) {
+        if ch.is_ascii_alphanumeric() {
+            slug.push(ch);
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_end_matches('-');
+    slug.chars()
+        .take(MAX_SLUG_LEN)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+/// Checks a slug given by a caller: lower-case letters and digits in hyphen-separated words.
+pub fn check_slug(slug: &str) -> Result<(), String> {
+    let well_formed = !slug.is_empty()
+        && slug.len() <= MAX_SLUG_LEN
+        && slug.split('-').all(|word| {
+            !word.is_empty()
+                && word
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+    if well_formed {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be 1 to {MAX_SLUG_LEN} lower-case letters or digits in words joined by single hyphens"
+        ))
+    }
+}
+
+/// Checks a SKU: 1 to 64 letters, digits, `-`, `_` or `.`.
+pub fn check_sku(sku: &str) -> Result<(), String> {
+    let well_formed = !sku.is_empty()
+        && sku.len() <= MAX_SKU_LEN
+        && sku
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if well_formed {
+        Ok(())
+    } else {
+        Err(format!(
+            "must be 1 to {MAX_SKU_LEN} letters, digits, `-`, `_` or `.`"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugify_collapses_punctuation() {
+        assert_eq!(slugify("Classic Tee (Black)"), "classic-tee-black");
+        assert_eq!(slugify("  Über  Mug!! "), "ber-mug");
+        assert_eq!(slugify("!!!"), "");
+    }
+
+    #[test]
+    fn slugs_and_skus_are_checked() {
+        assert!(check_slug("classic-tee").is_ok());
+        assert!(check_slug("Classic").is_err());
+        assert!(check_slug("a--b").is_err());
+        assert!(check_sku("TEE-BLK_M.1").is_ok());
+        assert!(check_sku("TEE BLK").is_err());
+        assert!(check_sku("").is_err());
+    }
+}

@@ -1,0 +1,78 @@
+//! `stateset`: the commerce server and its maintenance commands.
+
+use clap::{Parser, Subcommand};
+use stateset::config::Config;
+
+#[derive(Parser)]
+#[command(name = "stateset", version, about = "StateSet commerce server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve GraphQL, REST and gRPC (the default). Creates and migrates the database first.
+    Serve {
+        /// Do not create or migrate the database.
+        #[arg(long)]
+        no_migrate: bool,
+    },
+    /// Create the database if needed and apply pending migrations, then exit.
+    Migrate,
+    /// Load data into the database.
+    Seed {
+        /// A small demo catalog (categories, products, variants).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Print the GraphQL schema (SDL), or write it to a file.
+    ExportSchema {
+        /// Where to write it; `-` for standard output.
+        #[arg(long, default_value = "schema.graphql")]
+        out: String,
+    },
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = %format!("{err:#}"), "stateset failed");
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = Config::from_env()?;
+    stateset::telemetry::init(config.log_format);
+    match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
+        Command::Serve { no_migrate } => stateset::server::serve(config, !no_migrate).await,
+        Command::Migrate => stateset::server::prepare_database(&config).await,
+        Command::Seed { demo } => {
+            anyhow::ensure!(demo, "say what to seed: `stateset seed --demo`");
+            stateset::server::prepare_database(&config).await?;
+            let app = stateset::app::App::new(config)?;
+            let report = stateset::seed::demo(&app.services).await?;
+            println!(
+                "demo catalog loaded: {} categories and {} products created",
+                report.categories_created, report.products_created
+            );
+            Ok(())
+        }
+        Command::ExportSchema { out } => {
+            let sdl = stateset::adapters::graphql::sdl();
+            if out == "-" {
+                print!("{sdl}");
+            } else {
+                std::fs::write(&out, sdl)?;
+                println!("wrote {out}");
+            }
+            Ok(())
+        }
+    }
+}

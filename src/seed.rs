@@ -1,0 +1,198 @@
+//! `stateset seed --demo`: a small, realistic catalog so a new user sees data at once.
+//!
+//! Goes through the catalog service like any client, so the rules and events apply; running
+//! it twice changes nothing (existing slugs are skipped).
+
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use crate::domain::{Money, ProductStatus, VariantOption};
+use crate::services::catalog::{CreateCategoryInput, CreateProductInput, CreateVariantInput, ImageInput, ProductRef};
+use crate::services::{Ctx, Error, Services};
+
+/// What the seed did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct SeedReport {
+    pub categories_created: usize,
+    pub products_created: usize,
+}
+
+struct DemoProduct {
+    name: &'static str,
+    slug: &'static str,
+    description: &'static str,
+    category: &'static str,
+    attributes: serde_json::Value,
+    /// `(sku, options, price)`.
+    variants: Vec<(&'static str, Vec<(&'static str, &'static str)>, i64)>,
+}
+
+fn usd(cents: i64) -> Money {
+    Money { amount: Decimal::new(cents, 2), currency: "USD".into() }
+}
+
+fn demo_products() -> Vec<DemoProduct> {
+    vec![
+        DemoProduct {
+            name: "Classic Cotton Tee",
+            slug: "classic-cotton-tee",
+            description: "A heavyweight organic cotton t-shirt with a relaxed fit.",
+            category: "t-shirts",
+            attributes: json!({"material": "organic cotton", "fit": "relaxed"}),
+            variants: vec![
+                ("TEE-CLASSIC-BLK-S", vec![("colour", "Black"), ("size", "S")], 2500),
+                ("TEE-CLASSIC-BLK-M", vec![("colour", "Black"), ("size", "M")], 2500),
+                ("TEE-CLASSIC-BLK-L", vec![("colour", "Black"), ("size", "L")], 2500),
+                ("TEE-CLASSIC-WHT-M", vec![("colour", "White"), ("size", "M")], 2500),
+            ],
+        },
+        DemoProduct {
+            name: "Merino Crew Sweater",
+            slug: "merino-crew-sweater",
+            description: "Fine-gauge merino wool sweater that keeps warm without bulk.",
+            category: "sweaters",
+            attributes: json!({"material": "merino wool", "care": "hand wash"}),
+            variants: vec![
+                ("SWT-MERINO-NVY-M", vec![("colour", "Navy"), ("size", "M")], 8900),
+                ("SWT-MERINO-NVY-L", vec![("colour", "Navy"), ("size", "L")], 8900),
+                ("SWT-MERINO-OAT-M", vec![("colour", "Oatmeal"), ("size", "M")], 8900),
+            ],
+        },
+        DemoProduct {
+            name: "Everyday Zip Hoodie",
+            slug: "everyday-zip-hoodie",
+            description: "Brushed fleece hoodie with a full-length zip and deep pockets.",
+            category: "sweaters",
+            attributes: json!({"material": "cotton fleece"}),
+            variants: vec![
+                ("HOOD-ZIP-GRY-M", vec![("colour", "Heather Grey"), ("size", "M")], 6500),
+                ("HOOD-ZIP-GRY-L", vec![("colour", "Heather Grey"), ("size", "L")], 6500),
+            ],
+        },
+        DemoProduct {
+            name: "Stoneware Coffee Mug",
+            slug: "stoneware-coffee-mug",
+            description: "Hand-glazed 350 ml stoneware mug, dishwasher safe.",
+            category: "kitchen",
+            attributes: json!({"capacity_ml": 350, "dishwasher_safe": true}),
+            variants: vec![
+                ("MUG-STONE-SAND", vec![("glaze", "Sand")], 1800),
+                ("MUG-STONE-MOSS", vec![("glaze", "Moss")], 1800),
+            ],
+        },
+        DemoProduct {
+            name: "Pour-Over Coffee Set",
+            slug: "pour-over-coffee-set",
+            description: "Glass carafe with a ceramic dripper and 100 paper filters.",
+            category: "kitchen",
+            attributes: json!({"pieces": 3}),
+            variants: vec![("COF-POUR-SET", vec![], 4900)],
+        },
+        DemoProduct {
+            name: "Canvas Weekender Bag",
+            slug: "canvas-weekender-bag",
+            description: "Waxed canvas duffel with leather handles, sized for two nights away.",
+            category: "bags",
+            attributes: json!({"material": "waxed canvas", "volume_l": 40}),
+            variants: vec![
+                ("BAG-WKND-OLV", vec![("colour", "Olive")], 14500),
+                ("BAG-WKND-TAN", vec![("colour", "Tan")], 14500),
+            ],
+        },
+        DemoProduct {
+            name: "Leather Card Wallet",
+            slug: "leather-card-wallet",
+            description: "Slim vegetable-tanned leather wallet for six cards.",
+            category: "accessories",
+            attributes: json!({"material": "vegetable-tanned leather"}),
+            variants: vec![("WAL-CARD-BRN", vec![("colour", "Brown")], 3900)],
+        },
+        DemoProduct {
+            name: "Wool Beanie",
+            slug: "wool-beanie",
+            description: "Ribbed lambswool beanie, one size.",
+            category: "accessories",
+            attributes: json!({"material": "lambswool"}),
+            variants: vec![
+                ("HAT-BEANIE-CHR", vec![("colour", "Charcoal")], 2900),
+                ("HAT-BEANIE-RST", vec![("colour", "Rust")], 2900),
+            ],
+        },
+    ]
+}
+
+/// `(slug, name, parent slug)` of the demo category tree.
+const DEMO_CATEGORIES: &[(&str, &str, Option<&str>)] = &[
+    ("apparel", "Apparel", None),
+    ("t-shirts", "T-Shirts", Some("apparel")),
+    ("sweaters", "Sweaters & Hoodies", Some("apparel")),
+    ("home", "Home", None),
+    ("kitchen", "Kitchen", Some("home")),
+    ("accessories", "Accessories", None),
+    ("bags", "Bags", Some("accessories")),
+];
+
+/// Loads the demo catalog; existing categories and products (by slug) are left alone.
+pub async fn demo(services: &Services) -> Result<SeedReport, Error> {
+    let ctx = Ctx::system();
+    let catalog = &services.catalog;
+    let mut report = SeedReport::default();
+    let mut categories = catalog.list_categories(&ctx).await?;
+    for (position, (slug, name, parent)) in DEMO_CATEGORIES.iter().enumerate() {
+        if categories.iter().any(|c| c.slug == *slug) {
+            continue;
+        }
+        let parent_id = parent.and_then(|p| categories.iter().find(|c| c.slug == p)).map(|c| c.id);
+        let input = CreateCategoryInput {
+            name: (*name).into(),
+            slug: Some((*slug).into()),
+            parent_id,
+            position: Some(position as i32),
+            ..Default::default()
+        };
+        categories.push(catalog.create_category(&ctx, input).await?);
+        report.categories_created += 1;
+    }
+    for product in demo_products() {
+        match catalog.get_product(&ctx, ProductRef::Slug(product.slug.into())).await {
+            Ok(_) => continue,
+            Err(Error::NotFound { .. }) => {}
+            Err(err) => return Err(err),
+        }
+        let category_ids = categories.iter().filter(|c| c.slug == product.category).map(|c| c.id).collect();
+        let variants = product
+            .variants
+            .into_iter()
+            .map(|(sku, options, cents)| CreateVariantInput {
+                sku: sku.into(),
+                title: None,
+                options: options
+                    .into_iter()
+                    .map(|(name, value)| VariantOption { name: name.into(), value: value.into() })
+                    .collect(),
+                price: usd(cents),
+                compare_at_price: None,
+                weight_grams: Some(350),
+                barcode: None,
+                position: None,
+            })
+            .collect();
+        let input = CreateProductInput {
+            name: product.name.into(),
+            slug: Some(product.slug.into()),
+            description: Some(product.description.into()),
+            status: Some(ProductStatus::Active),
+            attributes: Some(product.attributes),
+            variants,
+            images: vec![ImageInput {
+                url: format!("https://images.stateset.example/{}.jpg", product.slug),
+                alt_text: Some(product.name.into()),
+                position: None,
+            }],
+            category_ids,
+        };
+        catalog.create_product(&ctx, input).await?;
+        report.products_created += 1;
+    }
+    Ok(report)
+}

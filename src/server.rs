@@ -1,0 +1,81 @@
+//! `stateset serve`: prepare the database, then run the HTTP and gRPC listeners until a
+//! shutdown signal, draining in-flight requests before exiting.
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+
+use crate::adapters::grpc;
+use crate::app::App;
+use crate::config::Config;
+
+/// Creates the database if missing and applies pending migrations.
+pub async fn prepare_database(config: &Config) -> anyhow::Result<()> {
+    if crate::db::create_database_if_missing(&config.database_url).await? {
+        tracing::info!("created the database");
+    }
+    let applied = crate::db::migrate(&config.database_url).await?;
+    tracing::info!(applied, "migrations are up to date");
+    Ok(())
+}
+
+/// Runs the server until Ctrl-C or SIGTERM.
+pub async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
+    if migrate {
+        prepare_database(&config).await?;
+    }
+    let app = App::new(config.clone())?;
+    let (stop, stopped) = watch::channel(false);
+    let listener = app.bus.start_listener(config.database_url.clone(), stopped.clone()).await?;
+
+    let http_listener = tokio::net::TcpListener::bind(config.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on HTTP_ADDR {}", config.http_addr))?;
+    tracing::info!(addr = %config.http_addr, "HTTP listening (GraphQL /graphql, REST /api/v1)");
+    tracing::info!(addr = %config.grpc_addr, "gRPC listening");
+
+    let http = axum::serve(http_listener, crate::http::router(app.clone()))
+        .with_graceful_shutdown(wait_for(stopped.clone()));
+    let grpc = grpc::serve(app.clone(), config.grpc_addr, wait_for(stopped.clone()));
+    let signal = async move {
+        shutdown_signal().await;
+        tracing::info!("shutting down: draining in-flight requests");
+        let _ = stop.send(true);
+    };
+    let (http, grpc, ()) = tokio::join!(async { http.await.map_err(anyhow::Error::from) }, grpc, signal);
+    http?;
+    grpc?;
+    let _ = listener.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for(mut stopped: watch::Receiver<bool>) {
+    let _ = stopped.wait_for(|stop| *stop).await;
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %err, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::error!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

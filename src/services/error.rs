@@ -1,0 +1,202 @@
+//! The one error type of the service layer, with stable machine-readable codes.
+//!
+//! Each adapter maps it exactly once: GraphQL `extensions.code`, REST status + JSON body,
+//! gRPC status. Internal details are logged, never shown to clients.
+
+use serde::Serialize;
+
+/// A problem with one input field, named by its path (`variants[0].price.amount`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// Path of the field in the request, segments joined by dots, list indexes in brackets.
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+/// Why a service call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The entity does not exist (or the caller may not know it exists).
+    #[error("{entity} `{id}` was not found")]
+    NotFound { entity: &'static str, id: String },
+    /// One or more input fields are invalid.
+    #[error("invalid input: {}", summary(.0))]
+    Validation(Vec<FieldError>),
+    /// The change clashes with existing data, e.g. a duplicate SKU.
+    #[error("{message}")]
+    Conflict {
+        field: Option<String>,
+        message: String,
+    },
+    /// The entity is in a state that does not allow the action.
+    #[error("cannot {action} while {from}")]
+    InvalidState { from: String, action: String },
+    /// No credentials, or credentials that are not valid.
+    #[error("authentication is required")]
+    Unauthenticated,
+    /// The caller lacks the permission the operation needs.
+    #[error("missing permission `{permission}`")]
+    Forbidden { permission: String },
+    /// A live subscriber fell too far behind and was cut off; resubscribe with `after`.
+    #[error("the subscriber fell behind by {missed} events; resubscribe with `after` to catch up")]
+    Lagged { missed: u64 },
+    /// A dependency (the database) is not reachable right now; retrying later may work.
+    #[error("the service is temporarily unavailable")]
+    Unavailable(#[source] anyhow::Error),
+    /// A bug or an unexpected failure; the source is logged, never shown.
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+fn summary(fields: &[FieldError]) -> String {
+    fields
+        .iter()
+        .map(|f| format!("{}: {}", f.field, f.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl Error {
+    /// The stable code clients match on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::NotFound { .. } => "NOT_FOUND",
+            Self::Validation(_) => "VALIDATION",
+            Self::Conflict { .. } => "CONFLICT",
+            Self::InvalidState { .. } => "INVALID_STATE",
+            Self::Unauthenticated => "UNAUTHENTICATED",
+            Self::Forbidden { .. } => "FORBIDDEN",
+            Self::Lagged { .. } => "SUBSCRIBER_LAGGED",
+            Self::Unavailable(_) => "UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL",
+        }
+    }
+
+    /// A not-found error for `entity` with the given id or key.
+    pub fn not_found(entity: &'static str, id: impl ToString) -> Self {
+        Self::NotFound {
+            entity,
+            id: id.to_string(),
+        }
+    }
+
+    /// A validation error on a single field.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// Structured details for clients: field errors, the missing entity, the state, ...
+    pub fn details(&self) -> serde_json::Value {
+        use serde_json::json;
+        match self {
+            Self::NotFound { entity, id } => json!({ "entity": entity, "id": id }),
+            Self::Validation(fields) => json!({ "fields": fields }),
+            Self::Conflict { field, .. } => json!({ "field": field }),
+            Self::InvalidState { from, action } => json!({ "from": from, "action": action }),
+            Self::Forbidden { permission } => json!({ "permission": permission }),
+            Self::Lagged { missed } => json!({ "missed": missed }),
+            Self::Unauthenticated | Self::Unavailable(_) | Self::Internal(_) => json!({}),
+        }
+    }
+
+    /// True for errors whose cause is ours, not the caller's: they are logged with their source.
+    pub fn is_server_fault(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Internal(_))
+    }
+}
+
+/// Unique constraints and the input field each one guards.
+const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
+    (
+        "products_slug_key",
+        "slug",
+        "a product with this slug already exists",
+    ),
+    (
+        "product_variants_sku_key",
+        "sku",
+        "a variant with this SKU already exists",
+    ),
+    (
+        "categories_slug_key",
+        "slug",
+        "a category with this slug already exists",
+    ),
+];
+
+impl From<diesel::result::Error> for Error {
+    fn from(err: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        match &err {
+            D::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                let constraint = info.constraint_name().unwrap_or_default();
+                match UNIQUE_FIELDS.iter().find(|(name, ..)| *name == constraint) {
+                    Some((_, field, message)) => Self::Conflict {
+                        field: Some((*field).to_owned()),
+                        message: (*message).to_owned(),
+                    },
+                    None => Self::Conflict {
+                        field: None,
+                        message: "the record already exists".into(),
+                    },
+                }
+            }
+            D::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
+                Self::Unavailable(anyhow::Error::new(err))
+            }
+            _ => Self::Internal(anyhow::Error::new(err)),
+        }
+    }
+}
+
+impl From<crate::db::PoolError> for Error {
+    fn from(err: crate::db::PoolError) -> Self {
+        Self::Unavailable(anyhow::Error::new(err))
+    }
+}
+
+/// Collects field errors so a caller hears about every bad field at once.
+#[derive(Debug, Default)]
+pub struct Validator {
+    errors: Vec<FieldError>,
+}
+
+impl Validator {
+    /// Records `message` against `field`.
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Records the error of `check`, if any, against `field`.
+    pub fn check(&mut self, field: impl Into<String>, check: Result<(), String>) {
+        if let Err(message) = check {
+            self.add(field, message);
+        }
+    }
+
+    /// How many errors were recorded so far.
+    pub fn len(&self) -> usize {
+        self.errors.len()
+    }
+
+    /// True when nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.errors.is_empty()
+    }
+
+    /// `Ok` when nothing was recorded, else every recorded error.
+    pub fn finish(self) -> Result<(), Error> {
+        if self.errors.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self.errors))
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! The event log and live event feeds, read from the outbox.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use futures::Stream;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use super::{Ctx, Error};
+use crate::db::Db;
+use crate::db::outbox::EventFilter;
+use crate::domain::Event;
+use crate::events::EventBus;
+
+/// Most events one `list` call returns.
+pub const MAX_PAGE: i64 = 500;
+/// Most events a subscription replays before going live; beyond that, catch up with `list`.
+pub const MAX_REPLAY: usize = 10_000;
+
+/// What a reader of the event log asks for.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only events after this sequence number (0 or absent: from the start).
+    pub after: Option<i64>,
+    /// Event types to include; `product.*` matches every product event; empty means all.
+    pub types: Vec<String>,
+    /// Only events about this entity.
+    pub entity_id: Option<Uuid>,
+    /// Most events to return (default and maximum 500).
+    pub first: Option<i64>,
+}
+
+impl EventQuery {
+    fn filter(&self) -> Result<EventFilter, Error> {
+        let after = self.after.unwrap_or(0);
+        if after < 0 {
+            return Err(Error::invalid("after", "must not be negative"));
+        }
+        let mut filter = EventFilter {
+            after,
+            entity_id: self.entity_id,
+            ..EventFilter::default()
+        };
+        for (i, pattern) in self.types.iter().enumerate() {
+            let pattern = pattern.trim();
+            if pattern == "*" {
+                return Ok(EventFilter {
+                    types: vec![],
+                    type_prefixes: vec![],
+                    ..filter
+                });
+            }
+            match pattern.strip_suffix('*') {
+                Some(prefix) if prefix.ends_with('.') => {
+                    filter.type_prefixes.push(prefix.to_owned())
+                }
+                Some(_) => {
+                    return Err(Error::invalid(
+                        format!("types[{i}]"),
+                        "a wildcard must follow a dot, as in `order.*`",
+                    ));
+                }
+                None if pattern.is_empty() => {
+                    return Err(Error::invalid(format!("types[{i}]"), "must not be empty"));
+                }
+                None => filter.types.push(pattern.to_owned()),
+            }
+        }
+        Ok(filter)
+    }
+}
+
+fn matches(filter: &EventFilter, event: &Event) -> bool {
+    let type_ok = (filter.types.is_empty() && filter.type_prefixes.is_empty())
+        || filter.types.iter().any(|t| *t == event.event_type)
+        || filter
+            .type_prefixes
+            .iter()
+            .any(|p| event.event_type.starts_with(p.as_str()));
+    type_ok && filter.entity_id.is_none_or(|id| id == event.entity_id)
+}
+
+/// Reads the event log and follows it live.
+#[derive(Clone)]
+pub struct EventService {
+    db: Db,
+    bus: EventBus,
+}
+
+impl EventService {
+    pub fn new(db: Db, bus: EventBus) -> Self {
+        Self { db, bus }
+    }
+
+    /// Events after `query.after`, oldest first.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
+    pub async fn list(&self, ctx: &Ctx, query: EventQuery) -> Result<Vec<Event>, Error> {
+        ctx.authorize("events:read")?;
+        let limit = query.first.unwrap_or(MAX_PAGE);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(Error::invalid(
+                "first",
+                format!("must be between 1 and {MAX_PAGE}"),
+            ));
+        }
+        let filter = query.filter()?;
+        let mut conn = self.db.conn().await?;
+        Ok(crate::db::outbox::list(&mut conn, &filter, limit).await?)
+    }
+
+    /// A feed of matching events: first those after `query.after` from the log (when given),
+    /// then live ones as they commit, with no gap and no duplicate at the seam.
+    pub async fn subscribe(
+        &self,
+        ctx: &Ctx,
+        query: EventQuery,
+    ) -> Result<impl Stream<Item = Result<Event, Error>> + Send + use<>, Error> {
+        ctx.authorize("events:read")?;
+        let filter = query.filter()?;
+        // Subscribe before reading the log, so an event committed meanwhile is in one or both.
+        let receiver = self.bus.subscribe();
+        let mut replay = Vec::new();
+        if query.after.is_some() {
+            let mut page_filter = filter.clone();
+            loop {
+                let mut conn = self.db.conn().await?;
+                let page = crate::db::outbox::list(&mut conn, &page_filter, MAX_PAGE).await?;
+                let done = page.len() < MAX_PAGE as usize;
+                page_filter.after = page.last().map_or(page_filter.after, |e| e.sequence);
+                replay.extend(page);
+                if replay.len() > MAX_REPLAY {
+                    return Err(Error::invalid(
+                        "after",
+                        format!(
+                            "more than {MAX_REPLAY} events to replay; catch up with the events query first"
+                        ),
+                    ));
+                }
+                if done {
+                    break;
+                }
+            }
+        }
+        let replayed: HashSet<i64> = replay.iter().map(|e| e.sequence).collect();
+        let live =
+            futures::stream::unfold(Some((receiver, replayed, filter)), |state| async move {
+                let (mut receiver, replayed, filter) = state?;
+                loop {
+                    match receiver.recv().await {
+                        Ok(event)
+                            if !replayed.contains(&event.sequence) && matches(&filter, &event) =>
+                        {
+                            let event = Arc::unwrap_or_clone(event);
+                            return Some((Ok(event), Some((receiver, replayed, filter))));
+                        }
+                        Ok(_) => continue,
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            return Some((Err(Error::Lagged { missed }), None));
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            });
+        Ok(futures::stream::iter(replay.into_iter().map(Ok)).chain(live))
+    }
+}
+
+use futures::StreamExt as _;
