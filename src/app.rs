@@ -31,6 +31,13 @@ impl App {
         let services = Services::new(db.clone(), bus.clone());
         let graphql = graphql::schema(services.clone());
         let metrics = Metrics::new()?;
-        Ok(Arc::new(Self { config, db, bus, services, graphql, metrics }))
+        Ok(Arc::new(Self {
+            config,
+            db,
+            bus,
+            services,
+            graphql,
+            metrics,
+        }))
     }
 }

@@ -7,7 +7,9 @@ use rust_decimal::Decimal;
 use serde_json::json;
 
 use crate::domain::{Money, ProductStatus, VariantOption};
-use crate::services::catalog::{CreateCategoryInput, CreateProductInput, CreateVariantInput, ImageInput, ProductRef};
+use crate::services::catalog::{
+    CreateCategoryInput, CreateProductInput, CreateVariantInput, ImageInput, ProductRef,
+};
 use crate::services::{Ctx, Error, Services};
 
 /// What the seed did.
@@ -28,7 +30,10 @@ struct DemoProduct {
 }
 
 fn usd(cents: i64) -> Money {
-    Money { amount: Decimal::new(cents, 2), currency: "USD".into() }
+    Money {
+        amount: Decimal::new(cents, 2),
+        currency: "USD".into(),
+    }
 }
 
 fn demo_products() -> Vec<DemoProduct> {
@@ -40,10 +45,26 @@ fn demo_products() -> Vec<DemoProduct> {
             category: "t-shirts",
             attributes: json!({"material": "organic cotton", "fit": "relaxed"}),
             variants: vec![
-                ("TEE-CLASSIC-BLK-S", vec![("colour", "Black"), ("size", "S")], 2500),
-                ("TEE-CLASSIC-BLK-M", vec![("colour", "Black"), ("size", "M")], 2500),
-                ("TEE-CLASSIC-BLK-L", vec![("colour", "Black"), ("size", "L")], 2500),
-                ("TEE-CLASSIC-WHT-M", vec![("colour", "White"), ("size", "M")], 2500),
+                (
+                    "TEE-CLASSIC-BLK-S",
+                    vec![("colour", "Black"), ("size", "S")],
+                    2500,
+                ),
+                (
+                    "TEE-CLASSIC-BLK-M",
+                    vec![("colour", "Black"), ("size", "M")],
+                    2500,
+                ),
+                (
+                    "TEE-CLASSIC-BLK-L",
+                    vec![("colour", "Black"), ("size", "L")],
+                    2500,
+                ),
+                (
+                    "TEE-CLASSIC-WHT-M",
+                    vec![("colour", "White"), ("size", "M")],
+                    2500,
+                ),
             ],
         },
         DemoProduct {
@@ -53,9 +74,21 @@ fn demo_products() -> Vec<DemoProduct> {
             category: "sweaters",
             attributes: json!({"material": "merino wool", "care": "hand wash"}),
             variants: vec![
-                ("SWT-MERINO-NVY-M", vec![("colour", "Navy"), ("size", "M")], 8900),
-                ("SWT-MERINO-NVY-L", vec![("colour", "Navy"), ("size", "L")], 8900),
-                ("SWT-MERINO-OAT-M", vec![("colour", "Oatmeal"), ("size", "M")], 8900),
+                (
+                    "SWT-MERINO-NVY-M",
+                    vec![("colour", "Navy"), ("size", "M")],
+                    8900,
+                ),
+                (
+                    "SWT-MERINO-NVY-L",
+                    vec![("colour", "Navy"), ("size", "L")],
+                    8900,
+                ),
+                (
+                    "SWT-MERINO-OAT-M",
+                    vec![("colour", "Oatmeal"), ("size", "M")],
+                    8900,
+                ),
             ],
         },
         DemoProduct {
@@ -65,8 +98,16 @@ fn demo_products() -> Vec<DemoProduct> {
             category: "sweaters",
             attributes: json!({"material": "cotton fleece"}),
             variants: vec![
-                ("HOOD-ZIP-GRY-M", vec![("colour", "Heather Grey"), ("size", "M")], 6500),
-                ("HOOD-ZIP-GRY-L", vec![("colour", "Heather Grey"), ("size", "L")], 6500),
+                (
+                    "HOOD-ZIP-GRY-M",
+                    vec![("colour", "Heather Grey"), ("size", "M")],
+                    6500,
+                ),
+                (
+                    "HOOD-ZIP-GRY-L",
+                    vec![("colour", "Heather Grey"), ("size", "L")],
+                    6500,
+                ),
             ],
         },
         DemoProduct {
@@ -142,7 +183,9 @@ pub async fn demo(services: &Services) -> Result<SeedReport, Error> {
         if categories.iter().any(|c| c.slug == *slug) {
             continue;
         }
-        let parent_id = parent.and_then(|p| categories.iter().find(|c| c.slug == p)).map(|c| c.id);
+        let parent_id = parent
+            .and_then(|p| categories.iter().find(|c| c.slug == p))
+            .map(|c| c.id);
         let input = CreateCategoryInput {
             name: (*name).into(),
             slug: Some((*slug).into()),
@@ -154,12 +197,19 @@ pub async fn demo(services: &Services) -> Result<SeedReport, Error> {
         report.categories_created += 1;
     }
     for product in demo_products() {
-        match catalog.get_product(&ctx, ProductRef::Slug(product.slug.into())).await {
+        match catalog
+            .get_product(&ctx, ProductRef::Slug(product.slug.into()))
+            .await
+        {
             Ok(_) => continue,
             Err(Error::NotFound { .. }) => {}
             Err(err) => return Err(err),
         }
-        let category_ids = categories.iter().filter(|c| c.slug == product.category).map(|c| c.id).collect();
+        let category_ids = categories
+            .iter()
+            .filter(|c| c.slug == product.category)
+            .map(|c| c.id)
+            .collect();
         let variants = product
             .variants
             .into_iter()
@@ -168,7 +218,10 @@ pub async fn demo(services: &Services) -> Result<SeedReport, Error> {
                 title: None,
                 options: options
                     .into_iter()
-                    .map(|(name, value)| VariantOption { name: name.into(), value: value.into() })
+                    .map(|(name, value)| VariantOption {
+                        name: name.into(),
+                        value: value.into(),
+                    })
                     .collect(),
                 price: usd(cents),
                 compare_at_price: None,

@@ -25,7 +25,10 @@ pub async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
     }
     let app = App::new(config.clone())?;
     let (stop, stopped) = watch::channel(false);
-    let listener = app.bus.start_listener(config.database_url.clone(), stopped.clone()).await?;
+    let listener = app
+        .bus
+        .start_listener(config.database_url.clone(), stopped.clone())
+        .await?;
 
     let http_listener = tokio::net::TcpListener::bind(config.http_addr)
         .await
@@ -41,7 +44,11 @@ pub async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
         tracing::info!("shutting down: draining in-flight requests");
         let _ = stop.send(true);
     };
-    let (http, grpc, ()) = tokio::join!(async { http.await.map_err(anyhow::Error::from) }, grpc, signal);
+    let (http, grpc, ()) = tokio::join!(
+        async { http.await.map_err(anyhow::Error::from) },
+        grpc,
+        signal
+    );
     http?;
     grpc?;
     let _ = listener.await;

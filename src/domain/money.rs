@@ -40,25 +40,31 @@ impl Money {
     /// Checks the amount and currency, returning the normalised value or a reason per part.
     ///
     /// # Returns
-    /// `Err((part, message))` where `part` is `"amount"` or `"currency"`.
-    pub fn parse(&self) -> Result<Money, (&'static str, String)> {
-        let currency = parse_currency(&self.currency).map_err(|m| ("currency", m))?;
+    /// Every problem as `(part, message)`, where `part` is `"amount"` or `"currency"`.
+    pub fn parse(&self) -> Result<Money, Vec<(&'static str, String)>> {
+        let mut problems = Vec::new();
+        let currency = parse_currency(&self.currency)
+            .map_err(|m| problems.push(("currency", m)))
+            .ok();
         if self.amount.is_sign_negative() && !self.amount.is_zero() {
-            return Err(("amount", "must not be negative".to_owned()));
+            problems.push(("amount", "must not be negative".to_owned()));
         }
         if self.amount.normalize().scale() > MAX_SCALE {
-            return Err((
+            problems.push((
                 "amount",
                 format!("must have at most {MAX_SCALE} decimal places"),
             ));
         }
         if self.amount >= Decimal::from(1_000_000_000_000_000i64) {
-            return Err(("amount", "is too large".to_owned()));
+            problems.push(("amount", "is too large".to_owned()));
         }
-        Ok(Money {
-            amount: display_amount(self.amount),
-            currency,
-        })
+        match currency {
+            Some(currency) if problems.is_empty() => Ok(Money {
+                amount: display_amount(self.amount),
+                currency,
+            }),
+            _ => Err(problems),
+        }
     }
 }
 
@@ -117,8 +123,16 @@ mod tests {
             bad(dec!(1), "usd").map(|m| m.currency),
             Ok("USD".to_owned())
         );
-        assert_eq!(bad(dec!(1), "US").err().map(|e| e.0), Some("currency"));
-        assert_eq!(bad(dec!(-1), "USD").err().map(|e| e.0), Some("amount"));
-        assert_eq!(bad(dec!(1.23456), "USD").err().map(|e| e.0), Some("amount"));
+        let parts = |r: Result<Money, Vec<(&'static str, String)>>| {
+            r.err()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(part, _)| part)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(parts(bad(dec!(1), "US")), ["currency"]);
+        assert_eq!(parts(bad(dec!(-1), "USD")), ["amount"]);
+        assert_eq!(parts(bad(dec!(1.23456), "USD")), ["amount"]);
+        assert_eq!(parts(bad(dec!(-1), "US")), ["currency", "amount"]);
     }
 }

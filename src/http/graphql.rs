@@ -1,6 +1,6 @@
 //! HTTP and WebSocket transport for the GraphQL schema.
 
-use async_graphql::http::{GraphiQLSource, ALL_WEBSOCKET_PROTOCOLS};
+use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
 use axum::extract::{FromRequest, Request, State, WebSocketUpgrade};
 use axum::http::header;
@@ -11,21 +11,33 @@ use crate::app::AppState;
 use crate::services::Ctx;
 
 /// `POST /graphql`: runs a query, mutation or batch.
-pub async fn post(State(app): State<AppState>, ctx: Ctx, request: GraphQLBatchRequest) -> GraphQLResponse {
+pub async fn post(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    request: GraphQLBatchRequest,
+) -> GraphQLResponse {
     execute(&app, ctx, request).await
 }
 
 /// `GET /graphql`: GraphiQL for a browser, or a query in the query string for clients.
 pub async fn get(State(app): State<AppState>, ctx: Ctx, request: Request) -> Response {
-    let has_query = request.uri().query().is_some_and(|q| q.split('&').any(|p| p.starts_with("query=")));
+    let has_query = request
+        .uri()
+        .query()
+        .is_some_and(|q| q.split('&').any(|p| p.starts_with("query=")));
     let wants_html = request
         .headers()
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|accept| accept.contains("text/html"));
     if !has_query && wants_html {
-        return Html(GraphiQLSource::build().endpoint("/graphql").subscription_endpoint("/graphql/ws").finish())
-            .into_response();
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql/ws")
+                .finish(),
+        )
+        .into_response();
     }
     match GraphQLBatchRequest::from_request(request, &()).await {
         Ok(request) => execute(&app, ctx, request).await.into_response(),
@@ -75,7 +87,10 @@ pub async fn websocket(
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
             let data = request_data(&app.services, ctx);
-            GraphQLWebSocket::new(socket, app.graphql.clone(), protocol).with_data(data).serve().await
+            GraphQLWebSocket::new(socket, app.graphql.clone(), protocol)
+                .with_data(data)
+                .serve()
+                .await
         })
         .into_response()
 }

@@ -40,7 +40,9 @@ pub struct Version {
 
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health)))]
 pub async fn health() -> Json<Health> {
-    Json(Health { status: "ok".into() })
+    Json(Health {
+        status: "ok".into(),
+    })
 }
 
 #[utoipa::path(get, path = "/health/readiness", tag = "health",
@@ -53,15 +55,31 @@ pub async fn readiness(State(app): State<AppState>) -> (StatusCode, Json<Readine
         Err(_) => Some("database: no answer within 3 s".to_owned()),
     };
     match failure {
-        None => (StatusCode::OK, Json(Readiness { status: "ready".into(), reason: None })),
-        Some(reason) => (StatusCode::SERVICE_UNAVAILABLE, Json(Readiness { status: "unavailable".into(), reason: Some(reason) })),
+        None => (
+            StatusCode::OK,
+            Json(Readiness {
+                status: "ready".into(),
+                reason: None,
+            }),
+        ),
+        Some(reason) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(Readiness {
+                status: "unavailable".into(),
+                reason: Some(reason),
+            }),
+        ),
     }
 }
 
 #[utoipa::path(get, path = "/health/version", tag = "health", responses((status = 200, body = Version)))]
 pub async fn version() -> Json<Version> {
-    let built = env!("STATESET_BUILD_UNIX_TIME").parse::<i64>().unwrap_or_default();
-    let build_time = chrono::DateTime::from_timestamp(built, 0).map(|t| t.to_rfc3339()).unwrap_or_default();
+    let built = env!("STATESET_BUILD_UNIX_TIME")
+        .parse::<i64>()
+        .unwrap_or_default();
+    let build_time = chrono::DateTime::from_timestamp(built, 0)
+        .map(|t| t.to_rfc3339())
+        .unwrap_or_default();
     Json(Version {
         version: env!("CARGO_PKG_VERSION").into(),
         git_commit: env!("STATESET_GIT_COMMIT").into(),

@@ -3,7 +3,10 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use prometheus::{Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
 
 use crate::app::AppState;
 
@@ -19,21 +22,36 @@ impl Metrics {
     pub fn new() -> anyhow::Result<Self> {
         let registry = Registry::new();
         let labels = ["method", "route", "status"];
-        let http_requests =
-            IntCounterVec::new(Opts::new("http_requests_total", "HTTP requests answered"), &labels)?;
+        let http_requests = IntCounterVec::new(
+            Opts::new("http_requests_total", "HTTP requests answered"),
+            &labels,
+        )?;
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("http_request_duration_ms", "Time to answer an HTTP request, in milliseconds")
-                .buckets(vec![1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0]),
+            HistogramOpts::new(
+                "http_request_duration_ms",
+                "Time to answer an HTTP request, in milliseconds",
+            )
+            .buckets(vec![
+                1.0, 2.5, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0, 2500.0, 5000.0,
+            ]),
             &labels,
         )?;
         let database_connections = IntGaugeVec::new(
-            Opts::new("database_connections", "Pooled database connections by state (idle, active)"),
+            Opts::new(
+                "database_connections",
+                "Pooled database connections by state (idle, active)",
+            ),
             &["state"],
         )?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(database_connections.clone()))?;
-        Ok(Self { registry, http_requests, http_duration, database_connections })
+        Ok(Self {
+            registry,
+            http_requests,
+            http_duration,
+            database_connections,
+        })
     }
 
     /// Records one answered HTTP request.
@@ -41,18 +59,32 @@ impl Metrics {
         let status = status.to_string();
         let labels = [method, route, status.as_str()];
         self.http_requests.with_label_values(&labels).inc();
-        self.http_duration.with_label_values(&labels).observe(duration_ms);
+        self.http_duration
+            .with_label_values(&labels)
+            .observe(duration_ms);
     }
 }
 
 /// `GET /metrics`: Prometheus text format.
 pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
     let (idle, active) = app.db.connection_counts();
-    app.metrics.database_connections.with_label_values(&["idle"]).set(i64::from(idle));
-    app.metrics.database_connections.with_label_values(&["active"]).set(i64::from(active));
+    app.metrics
+        .database_connections
+        .with_label_values(&["idle"])
+        .set(i64::from(idle));
+    app.metrics
+        .database_connections
+        .with_label_values(&["active"])
+        .set(i64::from(active));
     let mut body = Vec::new();
     if let Err(err) = TextEncoder::new().encode(&app.metrics.registry.gather(), &mut body) {
         tracing::error!(error = %err, "cannot encode metrics");
     }
-    ([(header::CONTENT_TYPE, TextEncoder::new().format_type().to_owned())], body)
+    (
+        [(
+            header::CONTENT_TYPE,
+            TextEncoder::new().format_type().to_owned(),
+        )],
+        body,
+    )
 }

@@ -42,7 +42,10 @@ pub fn router(app: AppState) -> Router {
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", openapi))
         .fallback(not_found)
         .with_state(app)
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
@@ -63,13 +66,17 @@ async fn observe(State(app): State<AppState>, request: Request, next: Next) -> R
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-    app.metrics.observe_http(method.as_str(), &route, status, duration_ms);
+    app.metrics
+        .observe_http(method.as_str(), &route, status, duration_ms);
     tracing::info!(request_id, method = %method, route, status, duration_ms, "request");
     response
 }
 
 fn header_text(headers: &axum::http::HeaderMap, name: &HeaderName) -> Option<String> {
-    headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned)
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
 }
 
 /// Every HTTP handler gets its call context from the request headers.
@@ -77,8 +84,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let request_id = header_text(&parts.headers, &REQUEST_ID).unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        Ok(Ctx::for_request(request_id, header_text(&parts.headers, &IDEMPOTENCY_KEY)))
+        let request_id = header_text(&parts.headers, &REQUEST_ID)
+            .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        Ok(Ctx::for_request(
+            request_id,
+            header_text(&parts.headers, &IDEMPOTENCY_KEY),
+        ))
     }
 }
 

@@ -373,40 +373,44 @@ impl CatalogService {
                 )
             })
             .collect();
-        check_distinct_skus(&mut v, variants.iter().map(|r| r.sku.as_str()));
+        check_distinct_skus(
+            &mut v,
+            input.variants.iter().map(|variant| variant.sku.trim()),
+        );
         let images = image_rows(&mut v, product_id, &input.images);
         v.finish()?;
 
         let category_ids = dedup(&input.category_ids);
         let mut conn = self.db.conn().await?;
-        (*conn).transaction(async move |conn: &mut AsyncPgConnection| {
-            check_categories_exist(conn, "category_ids", &category_ids).await?;
-            check_skus_free(conn, &variants, None).await?;
-            let slug = match input.slug {
-                Some(slug) => slug,
-                None => free_product_slug(conn, &name).await?,
-            };
-            let row = ProductRow {
-                id: product_id,
-                name,
-                slug,
-                description: input.description.filter(|d| !d.trim().is_empty()),
-                status: input
-                    .status
-                    .unwrap_or(ProductStatus::Draft)
-                    .as_str()
-                    .to_owned(),
-                attributes,
-                created_at: now,
-                updated_at: now,
-            };
-            q::insert_product(conn, &row).await?;
-            q::replace_images(conn, product_id, &images).await?;
-            q::replace_product_categories(conn, product_id, &category_ids).await?;
-            q::insert_variants(conn, &variants).await?;
-            product_changed(conn, product_id, "product.created").await
-        })
-        .await
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                check_categories_exist(conn, "category_ids", &category_ids).await?;
+                check_skus_free(conn, &variants, |i| format!("variants[{i}].sku")).await?;
+                let slug = match input.slug {
+                    Some(slug) => slug,
+                    None => free_product_slug(conn, &name).await?,
+                };
+                let row = ProductRow {
+                    id: product_id,
+                    name,
+                    slug,
+                    description: input.description.filter(|d| !d.trim().is_empty()),
+                    status: input
+                        .status
+                        .unwrap_or(ProductStatus::Draft)
+                        .as_str()
+                        .to_owned(),
+                    attributes,
+                    created_at: now,
+                    updated_at: now,
+                };
+                q::insert_product(conn, &row).await?;
+                q::replace_images(conn, product_id, &images).await?;
+                q::replace_product_categories(conn, product_id, &category_ids).await?;
+                q::insert_variants(conn, &variants).await?;
+                product_changed(conn, product_id, "product.created").await
+            })
+            .await
     }
 
     /// Changes a product; writes `product.updated`.
@@ -436,31 +440,32 @@ impl CatalogService {
 
         let category_ids = input.category_ids.as_deref().map(dedup);
         let mut conn = self.db.conn().await?;
-        (*conn).transaction(async move |conn: &mut AsyncPgConnection| {
-            q::lock_product(conn, id)
-                .await?
-                .ok_or_else(|| Error::not_found("product", id))?;
-            if let Some(ids) = &category_ids {
-                check_categories_exist(conn, "category_ids", ids).await?;
-                q::replace_product_categories(conn, id, ids).await?;
-            }
-            if let Some(images) = &images {
-                q::replace_images(conn, id, images).await?;
-            }
-            let changes = ProductChanges {
-                name,
-                slug: input.slug,
-                description: input
-                    .description
-                    .map(|d| Some(d).filter(|d| !d.trim().is_empty())),
-                status: input.status.map(|s| s.as_str().to_owned()),
-                attributes,
-                updated_at: Some(Utc::now()),
-            };
-            q::update_product(conn, id, &changes).await?;
-            product_changed(conn, id, "product.updated").await
-        })
-        .await
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                q::lock_product(conn, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("product", id))?;
+                if let Some(ids) = &category_ids {
+                    check_categories_exist(conn, "category_ids", ids).await?;
+                    q::replace_product_categories(conn, id, ids).await?;
+                }
+                if let Some(images) = &images {
+                    q::replace_images(conn, id, images).await?;
+                }
+                let changes = ProductChanges {
+                    name,
+                    slug: input.slug,
+                    description: input
+                        .description
+                        .map(|d| Some(d).filter(|d| !d.trim().is_empty())),
+                    status: input.status.map(|s| s.as_str().to_owned()),
+                    attributes,
+                    updated_at: Some(Utc::now()),
+                };
+                q::update_product(conn, id, &changes).await?;
+                product_changed(conn, id, "product.updated").await
+            })
+            .await
     }
 
     /// Deletes a product with its variants and images; writes `product.deleted`.
@@ -468,22 +473,23 @@ impl CatalogService {
     pub async fn delete_product(&self, ctx: &Ctx, id: Uuid) -> Result<(), Error> {
         ctx.authorize("products:write")?;
         let mut conn = self.db.conn().await?;
-        (*conn).transaction(async move |conn: &mut AsyncPgConnection| {
-            let detail = load_detail(conn, id).await?;
-            q::delete_product(conn, id).await?;
-            events::record(
-                conn,
-                DomainEvent {
-                    event_type: "product.deleted",
-                    entity_type: "product",
-                    entity_id: id,
-                    data: serde_json::to_value(&detail).map_err(anyhow::Error::new)?,
-                },
-            )
-            .await?;
-            Ok(())
-        })
-        .await
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                let detail = load_detail(conn, id).await?;
+                q::delete_product(conn, id).await?;
+                events::record(
+                    conn,
+                    DomainEvent {
+                        event_type: "product.deleted",
+                        entity_type: "product",
+                        entity_id: id,
+                        data: serde_json::to_value(&detail).map_err(anyhow::Error::new)?,
+                    },
+                )
+                .await?;
+                Ok(())
+            })
+            .await
     }
 
     // ---------------------------------------------------------------- variants
@@ -498,26 +504,27 @@ impl CatalogService {
     ) -> Result<Variant, Error> {
         ctx.authorize("products:write")?;
         let mut conn = self.db.conn().await?;
-        (*conn).transaction(async move |conn: &mut AsyncPgConnection| {
-            q::lock_product(conn, product_id)
-                .await?
-                .ok_or_else(|| Error::not_found("product", product_id))?;
-            let position = match input.position {
-                Some(p) => p,
-                None => q::next_variant_position(conn, product_id).await?,
-            };
-            let mut v = Validator::default();
-            let row = variant_row(&mut v, "", product_id, &input, position, Utc::now());
-            v.finish()?;
-            let Some(row) = row else {
-                return Err(Error::invalid("sku", "is invalid"));
-            };
-            check_skus_free(conn, std::slice::from_ref(&row), None).await?;
-            q::insert_variants(conn, std::slice::from_ref(&row)).await?;
-            product_changed(conn, product_id, "product.updated").await?;
-            Ok(Variant::from(row))
-        })
-        .await
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                q::lock_product(conn, product_id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("product", product_id))?;
+                let position = match input.position {
+                    Some(p) => p,
+                    None => q::next_variant_position(conn, product_id).await?,
+                };
+                let mut v = Validator::default();
+                let row = variant_row(&mut v, "", product_id, &input, position, Utc::now());
+                v.finish()?;
+                let Some(row) = row else {
+                    return Err(Error::invalid("sku", "is invalid"));
+                };
+                check_skus_free(conn, std::slice::from_ref(&row), |_| "sku".to_owned()).await?;
+                q::insert_variants(conn, std::slice::from_ref(&row)).await?;
+                product_changed(conn, product_id, "product.updated").await?;
+                Ok(Variant::from(row))
+            })
+            .await
     }
 
     /// Changes a variant; writes `product.updated`.
@@ -530,86 +537,87 @@ impl CatalogService {
     ) -> Result<Variant, Error> {
         ctx.authorize("products:write")?;
         let mut conn = self.db.conn().await?;
-        (*conn).transaction(async move |conn: &mut AsyncPgConnection| {
-            let current = q::lock_variant(conn, id)
-                .await?
-                .ok_or_else(|| Error::not_found("variant", id))?;
-            let mut v = Validator::default();
-            if let Some(sku) = &input.sku {
-                v.check("sku", check_sku(sku.trim()));
-            }
-            let options = input
-                .options
-                .as_ref()
-                .map(|o| check_options(&mut v, "options", o));
-            let price = input
-                .price
-                .as_ref()
-                .and_then(|p| check_money(&mut v, "price", p));
-            let currency = price
-                .as_ref()
-                .map_or(current.currency.clone(), |p| p.currency.clone());
-            let compare_at = input
-                .compare_at_price
-                .as_ref()
-                .and_then(|p| check_money(&mut v, "compare_at_price", p));
-            if let Some(compare_at) = &compare_at {
-                if compare_at.currency != currency {
-                    v.add(
-                        "compare_at_price.currency",
-                        format!("must be {currency}, the price's currency"),
-                    );
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                let current = q::lock_variant(conn, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("variant", id))?;
+                let mut v = Validator::default();
+                if let Some(sku) = &input.sku {
+                    v.check("sku", check_sku(sku.trim()));
                 }
-            } else if price.is_some()
-                && input.clear_compare_at_price != Some(true)
-                && current.compare_at_price.is_some()
-            {
-                // The old compare-at price stays; it is in the old currency.
-                if currency != current.currency {
-                    v.add(
-                        "compare_at_price",
-                        "must be given again when the currency changes",
-                    );
+                let options = input
+                    .options
+                    .as_ref()
+                    .map(|o| check_options(&mut v, "options", o));
+                let price = input
+                    .price
+                    .as_ref()
+                    .and_then(|p| check_money(&mut v, "price", p));
+                let currency = price
+                    .as_ref()
+                    .map_or(current.currency.clone(), |p| p.currency.clone());
+                let compare_at = input
+                    .compare_at_price
+                    .as_ref()
+                    .and_then(|p| check_money(&mut v, "compare_at_price", p));
+                if let Some(compare_at) = &compare_at {
+                    if compare_at.currency != currency {
+                        v.add(
+                            "compare_at_price.currency",
+                            format!("must be {currency}, the price's currency"),
+                        );
+                    }
+                } else if price.is_some()
+                    && input.clear_compare_at_price != Some(true)
+                    && current.compare_at_price.is_some()
+                {
+                    // The old compare-at price stays; it is in the old currency.
+                    if currency != current.currency {
+                        v.add(
+                            "compare_at_price",
+                            "must be given again when the currency changes",
+                        );
+                    }
                 }
-            }
-            if input.weight_grams.is_some_and(|w| w < 0) {
-                v.add("weight_grams", "must not be negative");
-            }
-            if let Some(title) = &input.title {
-                if title.trim().is_empty() || title.len() > MAX_NAME {
-                    v.add("title", format!("must be 1 to {MAX_NAME} characters"));
+                if input.weight_grams.is_some_and(|w| w < 0) {
+                    v.add("weight_grams", "must not be negative");
                 }
-            }
-            v.finish()?;
-            if let Some(sku) = &input.sku {
-                let taken = q::taken_skus(conn, &[sku.trim().to_owned()], Some(id)).await?;
-                if !taken.is_empty() {
-                    return Err(sku_conflict("sku"));
+                if let Some(title) = &input.title {
+                    if title.trim().is_empty() || title.len() > MAX_NAME {
+                        v.add("title", format!("must be 1 to {MAX_NAME} characters"));
+                    }
                 }
-            }
-            let changes = VariantChanges {
-                sku: input.sku.map(|s| s.trim().to_owned()),
-                title: input.title.map(|t| t.trim().to_owned()),
-                options: options.map(|o| serde_json::to_value(o).unwrap_or_default()),
-                price: price.as_ref().map(|p| p.amount),
-                compare_at_price: match (compare_at, input.clear_compare_at_price) {
-                    (Some(c), _) => Some(Some(c.amount)),
-                    (None, Some(true)) => Some(None),
-                    (None, _) => None,
-                },
-                currency: price.map(|p| p.currency),
-                weight_grams: input.weight_grams.map(Some),
-                barcode: input
-                    .barcode
-                    .map(|b| Some(b).filter(|b| !b.trim().is_empty())),
-                position: input.position,
-                updated_at: Some(Utc::now()),
-            };
-            let row = q::update_variant(conn, id, &changes).await?;
-            product_changed(conn, current.product_id, "product.updated").await?;
-            Ok(Variant::from(row))
-        })
-        .await
+                v.finish()?;
+                if let Some(sku) = &input.sku {
+                    let taken = q::taken_skus(conn, &[sku.trim().to_owned()], Some(id)).await?;
+                    if !taken.is_empty() {
+                        return Err(sku_conflict("sku"));
+                    }
+                }
+                let changes = VariantChanges {
+                    sku: input.sku.map(|s| s.trim().to_owned()),
+                    title: input.title.map(|t| t.trim().to_owned()),
+                    options: options.map(|o| serde_json::to_value(o).unwrap_or_default()),
+                    price: price.as_ref().map(|p| p.amount),
+                    compare_at_price: match (compare_at, input.clear_compare_at_price) {
+                        (Some(c), _) => Some(Some(c.amount)),
+                        (None, Some(true)) => Some(None),
+                        (None, _) => None,
+                    },
+                    currency: price.map(|p| p.currency),
+                    weight_grams: input.weight_grams.map(Some),
+                    barcode: input
+                        .barcode
+                        .map(|b| Some(b).filter(|b| !b.trim().is_empty())),
+                    position: input.position,
+                    updated_at: Some(Utc::now()),
+                };
+                let row = q::update_variant(conn, id, &changes).await?;
+                product_changed(conn, current.product_id, "product.updated").await?;
+                Ok(Variant::from(row))
+            })
+            .await
     }
 
     /// Removes a variant; writes `product.updated`.
@@ -617,15 +625,16 @@ impl CatalogService {
     pub async fn delete_variant(&self, ctx: &Ctx, id: Uuid) -> Result<(), Error> {
         ctx.authorize("products:write")?;
         let mut conn = self.db.conn().await?;
-        (*conn).transaction(async move |conn: &mut AsyncPgConnection| {
-            let current = q::lock_variant(conn, id)
-                .await?
-                .ok_or_else(|| Error::not_found("variant", id))?;
-            q::delete_variant(conn, id).await?;
-            product_changed(conn, current.product_id, "product.updated").await?;
-            Ok(())
-        })
-        .await
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                let current = q::lock_variant(conn, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("variant", id))?;
+                q::delete_variant(conn, id).await?;
+                product_changed(conn, current.product_id, "product.updated").await?;
+                Ok(())
+            })
+            .await
     }
 
     // ---------------------------------------------------------------- categories
@@ -677,29 +686,30 @@ impl CatalogService {
         check_description(&mut v, "description", input.description.as_deref());
         v.finish()?;
         let mut conn = self.db.conn().await?;
-        (*conn).transaction(async move |conn: &mut AsyncPgConnection| {
-            if let Some(parent) = input.parent_id {
-                q::category_by_id(conn, parent)
-                    .await?
-                    .ok_or_else(|| Error::invalid("parent_id", "no such category"))?;
-            }
-            let now = Utc::now();
-            let row = CategoryRow {
-                id: Uuid::now_v7(),
-                parent_id: input.parent_id,
-                name,
-                slug,
-                description: input.description.filter(|d| !d.trim().is_empty()),
-                position: input.position.unwrap_or(0),
-                created_at: now,
-                updated_at: now,
-            };
-            q::insert_category(conn, &row).await?;
-            let category = Category::from(row);
-            category_event(conn, "category.created", &category).await?;
-            Ok(category)
-        })
-        .await
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                if let Some(parent) = input.parent_id {
+                    q::category_by_id(conn, parent)
+                        .await?
+                        .ok_or_else(|| Error::invalid("parent_id", "no such category"))?;
+                }
+                let now = Utc::now();
+                let row = CategoryRow {
+                    id: Uuid::now_v7(),
+                    parent_id: input.parent_id,
+                    name,
+                    slug,
+                    description: input.description.filter(|d| !d.trim().is_empty()),
+                    position: input.position.unwrap_or(0),
+                    created_at: now,
+                    updated_at: now,
+                };
+                q::insert_category(conn, &row).await?;
+                let category = Category::from(row);
+                category_event(conn, "category.created", &category).await?;
+                Ok(category)
+            })
+            .await
     }
 
     /// Changes or moves a category, keeping the tree a tree; writes `category.updated`.
@@ -722,42 +732,43 @@ impl CatalogService {
         }
         v.finish()?;
         let mut conn = self.db.conn().await?;
-        (*conn).transaction(async move |conn: &mut AsyncPgConnection| {
-            q::category_by_id(conn, id)
-                .await?
-                .ok_or_else(|| Error::not_found("category", id))?;
-            if let Some(parent) = input.parent_id {
-                let ancestry = q::category_ancestry(conn, parent).await?;
-                if ancestry.is_empty() {
-                    return Err(Error::invalid("parent_id", "no such category"));
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                q::category_by_id(conn, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("category", id))?;
+                if let Some(parent) = input.parent_id {
+                    let ancestry = q::category_ancestry(conn, parent).await?;
+                    if ancestry.is_empty() {
+                        return Err(Error::invalid("parent_id", "no such category"));
+                    }
+                    if ancestry.contains(&id) {
+                        return Err(Error::invalid(
+                            "parent_id",
+                            "would put the category inside itself",
+                        ));
+                    }
                 }
-                if ancestry.contains(&id) {
-                    return Err(Error::invalid(
-                        "parent_id",
-                        "would put the category inside itself",
-                    ));
-                }
-            }
-            let parent_id = match (input.parent_id, input.move_to_root) {
-                (Some(parent), _) => Some(Some(parent)),
-                (None, Some(true)) => Some(None),
-                (None, _) => None,
-            };
-            let changes = CategoryChanges {
-                parent_id,
-                name,
-                slug: input.slug,
-                description: input
-                    .description
-                    .map(|d| Some(d).filter(|d| !d.trim().is_empty())),
-                position: input.position,
-                updated_at: Some(Utc::now()),
-            };
-            let category = Category::from(q::update_category(conn, id, &changes).await?);
-            category_event(conn, "category.updated", &category).await?;
-            Ok(category)
-        })
-        .await
+                let parent_id = match (input.parent_id, input.move_to_root) {
+                    (Some(parent), _) => Some(Some(parent)),
+                    (None, Some(true)) => Some(None),
+                    (None, _) => None,
+                };
+                let changes = CategoryChanges {
+                    parent_id,
+                    name,
+                    slug: input.slug,
+                    description: input
+                        .description
+                        .map(|d| Some(d).filter(|d| !d.trim().is_empty())),
+                    position: input.position,
+                    updated_at: Some(Utc::now()),
+                };
+                let category = Category::from(q::update_category(conn, id, &changes).await?);
+                category_event(conn, "category.updated", &category).await?;
+                Ok(category)
+            })
+            .await
     }
 
     /// Deletes a category without subcategories; products lose the assignment.
@@ -766,21 +777,22 @@ impl CatalogService {
     pub async fn delete_category(&self, ctx: &Ctx, id: Uuid) -> Result<(), Error> {
         ctx.authorize("categories:write")?;
         let mut conn = self.db.conn().await?;
-        (*conn).transaction(async move |conn: &mut AsyncPgConnection| {
-            let category = q::category_by_id(conn, id)
-                .await?
-                .map(Category::from)
-                .ok_or_else(|| Error::not_found("category", id))?;
-            if q::child_category_count(conn, id).await? > 0 {
-                return Err(Error::Conflict {
-                    field: None,
-                    message: "the category has subcategories; move or delete them first".into(),
-                });
-            }
-            q::delete_category(conn, id).await?;
-            category_event(conn, "category.deleted", &category).await
-        })
-        .await
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                let category = q::category_by_id(conn, id)
+                    .await?
+                    .map(Category::from)
+                    .ok_or_else(|| Error::not_found("category", id))?;
+                if q::child_category_count(conn, id).await? > 0 {
+                    return Err(Error::Conflict {
+                        field: None,
+                        message: "the category has subcategories; move or delete them first".into(),
+                    });
+                }
+                q::delete_category(conn, id).await?;
+                category_event(conn, "category.deleted", &category).await
+            })
+            .await
     }
 }
 
@@ -918,8 +930,10 @@ fn check_attributes(
 fn check_money(v: &mut Validator, field: &str, money: &Money) -> Option<Money> {
     match money.parse() {
         Ok(money) => Some(money),
-        Err((part, message)) => {
-            v.add(format!("{field}.{part}"), message);
+        Err(problems) => {
+            for (part, message) in problems {
+                v.add(format!("{field}.{part}"), message);
+            }
             None
         }
     }
@@ -1039,17 +1053,16 @@ fn sku_conflict(field: &str) -> Error {
     }
 }
 
-/// Refuses SKUs another variant already has, naming the offending input.
+/// Refuses SKUs another variant already has; `field_of(i)` names the input of row `i`.
 async fn check_skus_free(
     conn: &mut AsyncPgConnection,
     rows: &[VariantRow],
-    except: Option<Uuid>,
+    field_of: impl Fn(usize) -> String,
 ) -> Result<(), Error> {
     let skus: Vec<String> = rows.iter().map(|r| r.sku.clone()).collect();
-    let taken = q::taken_skus(conn, &skus, except).await?;
+    let taken = q::taken_skus(conn, &skus, None).await?;
     match rows.iter().position(|r| taken.contains(&r.sku)) {
-        Some(_) if rows.len() == 1 => Err(sku_conflict("sku")),
-        Some(i) => Err(sku_conflict(&format!("variants[{i}].sku"))),
+        Some(i) => Err(sku_conflict(&field_of(i))),
         None => Ok(()),
     }
 }

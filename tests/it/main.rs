@@ -1,1 +1,13 @@
+//! The one integration test binary: real PostgreSQL, one database per test.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod catalog_service;
+mod contract;
+mod events;
+mod graphql;
+mod grpc;
+mod http;
+mod rest;

@@ -9,8 +9,8 @@ use super::{ContextExt as _, GqlResult as _, VariantLoader};
 use crate::domain::{Category, Product, ProductFilter, ProductSort, Variant};
 use crate::services::Error;
 use crate::services::catalog::{
-    CreateCategoryInput, CreateProductInput, CreateVariantInput, PageRequest, ProductRef, UpdateCategoryInput,
-    UpdateProductInput, UpdateVariantInput,
+    CreateCategoryInput, CreateProductInput, CreateVariantInput, PageRequest, ProductRef,
+    UpdateCategoryInput, UpdateProductInput, UpdateVariantInput,
 };
 
 /// Totals of a product list, beside Relay's edges and pageInfo.
@@ -41,23 +41,23 @@ pub struct CatalogQuery;
 
 #[Object]
 impl CatalogQuery {
-    /// One product, by `id` or by `slug` (give exactly one).
+    /// One product, by `id` or by `slug` (give exactly one); `NOT_FOUND` when there is none.
     async fn product(
         &self,
         ctx: &Context<'_>,
         id: Option<Uuid>,
         slug: Option<String>,
-    ) -> async_graphql::Result<Option<Product>> {
+    ) -> async_graphql::Result<Product> {
         let lookup = match (id, slug) {
             (Some(id), None) => ProductRef::Id(id),
             (None, Some(slug)) => ProductRef::Slug(slug),
             _ => return Err(Error::invalid("id", "give exactly one of `id` and `slug`")).gql(),
         };
-        match ctx.services().catalog.get_product(ctx.call_ctx()?, lookup).await {
-            Ok(product) => Ok(Some(product)),
-            Err(Error::NotFound { .. }) => Ok(None),
-            Err(err) => Err(err).gql(),
-        }
+        ctx.services()
+            .catalog
+            .get_product(ctx.call_ctx()?, lookup)
+            .await
+            .gql()
     }
 
     /// Products, filtered and sorted, as a Relay connection (`first` at most 100, default 20).
@@ -69,7 +69,12 @@ impl CatalogQuery {
         filter: Option<ProductFilter>,
         #[graphql(default)] sort: ProductSort,
     ) -> async_graphql::Result<Connection<String, Product, ProductConnectionFields>> {
-        let page = PageRequest { size: first.map(i64::from), after, size_field: "first", cursor_field: "after" };
+        let page = PageRequest {
+            size: first.map(i64::from),
+            after,
+            size_field: "first",
+            cursor_field: "after",
+        };
         let page = ctx
             .services()
             .catalog
@@ -79,24 +84,34 @@ impl CatalogQuery {
         let mut connection = Connection::with_additional_fields(
             page.has_previous_page,
             page.has_next_page,
-            ProductConnectionFields { total_count: page.total_count },
+            ProductConnectionFields {
+                total_count: page.total_count,
+            },
         );
-        connection.edges.extend(page.items.into_iter().map(|(cursor, product)| Edge::new(cursor, product)));
+        connection.edges.extend(
+            page.items
+                .into_iter()
+                .map(|(cursor, product)| Edge::new(cursor, product)),
+        );
         Ok(connection)
     }
 
     /// Every category; build the tree from `parentId`.
     async fn categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
-        ctx.services().catalog.list_categories(ctx.call_ctx()?).await.gql()
+        ctx.services()
+            .catalog
+            .list_categories(ctx.call_ctx()?)
+            .await
+            .gql()
     }
 
-    /// One category, or null.
-    async fn category(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Option<Category>> {
-        match ctx.services().catalog.get_category(ctx.call_ctx()?, id).await {
-            Ok(category) => Ok(Some(category)),
-            Err(Error::NotFound { .. }) => Ok(None),
-            Err(err) => Err(err).gql(),
-        }
+    /// One category; `NOT_FOUND` when there is none.
+    async fn category(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Category> {
+        ctx.services()
+            .catalog
+            .get_category(ctx.call_ctx()?, id)
+            .await
+            .gql()
     }
 }
 
@@ -106,8 +121,17 @@ pub struct CatalogMutation;
 #[Object]
 impl CatalogMutation {
     /// Creates a product, optionally with variants, images and categories.
-    async fn create_product(&self, ctx: &Context<'_>, input: CreateProductInput) -> async_graphql::Result<Product> {
-        let detail = ctx.services().catalog.create_product(ctx.call_ctx()?, input).await.gql()?;
+    async fn create_product(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateProductInput,
+    ) -> async_graphql::Result<Product> {
+        let detail = ctx
+            .services()
+            .catalog
+            .create_product(ctx.call_ctx()?, input)
+            .await
+            .gql()?;
         Ok(detail.product)
     }
 
@@ -118,13 +142,26 @@ impl CatalogMutation {
         id: Uuid,
         input: UpdateProductInput,
     ) -> async_graphql::Result<Product> {
-        let detail = ctx.services().catalog.update_product(ctx.call_ctx()?, id, input).await.gql()?;
+        let detail = ctx
+            .services()
+            .catalog
+            .update_product(ctx.call_ctx()?, id, input)
+            .await
+            .gql()?;
         Ok(detail.product)
     }
 
     /// Deletes a product with its variants and images.
-    async fn delete_product(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<DeletePayload> {
-        ctx.services().catalog.delete_product(ctx.call_ctx()?, id).await.gql()?;
+    async fn delete_product(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<DeletePayload> {
+        ctx.services()
+            .catalog
+            .delete_product(ctx.call_ctx()?, id)
+            .await
+            .gql()?;
         Ok(DeletePayload { deleted_id: id })
     }
 
@@ -135,8 +172,16 @@ impl CatalogMutation {
         product_id: Uuid,
         category_ids: Vec<Uuid>,
     ) -> async_graphql::Result<Product> {
-        let input = UpdateProductInput { category_ids: Some(category_ids), ..Default::default() };
-        let detail = ctx.services().catalog.update_product(ctx.call_ctx()?, product_id, input).await.gql()?;
+        let input = UpdateProductInput {
+            category_ids: Some(category_ids),
+            ..Default::default()
+        };
+        let detail = ctx
+            .services()
+            .catalog
+            .update_product(ctx.call_ctx()?, product_id, input)
+            .await
+            .gql()?;
         Ok(detail.product)
     }
 
@@ -147,7 +192,11 @@ impl CatalogMutation {
         product_id: Uuid,
         input: CreateVariantInput,
     ) -> async_graphql::Result<Variant> {
-        ctx.services().catalog.create_variant(ctx.call_ctx()?, product_id, input).await.gql()
+        ctx.services()
+            .catalog
+            .create_variant(ctx.call_ctx()?, product_id, input)
+            .await
+            .gql()
     }
 
     /// Changes the given fields of a variant.
@@ -157,18 +206,38 @@ impl CatalogMutation {
         id: Uuid,
         input: UpdateVariantInput,
     ) -> async_graphql::Result<Variant> {
-        ctx.services().catalog.update_variant(ctx.call_ctx()?, id, input).await.gql()
+        ctx.services()
+            .catalog
+            .update_variant(ctx.call_ctx()?, id, input)
+            .await
+            .gql()
     }
 
     /// Removes a variant.
-    async fn delete_product_variant(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<DeletePayload> {
-        ctx.services().catalog.delete_variant(ctx.call_ctx()?, id).await.gql()?;
+    async fn delete_product_variant(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<DeletePayload> {
+        ctx.services()
+            .catalog
+            .delete_variant(ctx.call_ctx()?, id)
+            .await
+            .gql()?;
         Ok(DeletePayload { deleted_id: id })
     }
 
     /// Creates a category, at the root or under `parentId`.
-    async fn create_category(&self, ctx: &Context<'_>, input: CreateCategoryInput) -> async_graphql::Result<Category> {
-        ctx.services().catalog.create_category(ctx.call_ctx()?, input).await.gql()
+    async fn create_category(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCategoryInput,
+    ) -> async_graphql::Result<Category> {
+        ctx.services()
+            .catalog
+            .create_category(ctx.call_ctx()?, input)
+            .await
+            .gql()
     }
 
     /// Changes or moves a category.
@@ -178,12 +247,24 @@ impl CatalogMutation {
         id: Uuid,
         input: UpdateCategoryInput,
     ) -> async_graphql::Result<Category> {
-        ctx.services().catalog.update_category(ctx.call_ctx()?, id, input).await.gql()
+        ctx.services()
+            .catalog
+            .update_category(ctx.call_ctx()?, id, input)
+            .await
+            .gql()
     }
 
     /// Deletes a category that has no subcategories.
-    async fn delete_category(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<DeletePayload> {
-        ctx.services().catalog.delete_category(ctx.call_ctx()?, id).await.gql()?;
+    async fn delete_category(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<DeletePayload> {
+        ctx.services()
+            .catalog
+            .delete_category(ctx.call_ctx()?, id)
+            .await
+            .gql()?;
         Ok(DeletePayload { deleted_id: id })
     }
 }

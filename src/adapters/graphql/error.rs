@@ -14,12 +14,20 @@ pub fn to_graphql_error(err: Error) -> async_graphql::Error {
     let mut details = err.details();
     if let Some(fields) = details.get_mut("fields").and_then(|f| f.as_array_mut()) {
         for field in fields {
-            if let Some(path) = field.get("field").and_then(|p| p.as_str()).map(camel_case_path) {
+            if let Some(path) = field
+                .get("field")
+                .and_then(|p| p.as_str())
+                .map(camel_case_path)
+            {
                 field["field"] = serde_json::Value::String(path);
             }
         }
     }
-    if let Some(path) = details.get("field").and_then(|p| p.as_str()).map(camel_case_path) {
+    if let Some(path) = details
+        .get("field")
+        .and_then(|p| p.as_str())
+        .map(camel_case_path)
+    {
         details["field"] = serde_json::Value::String(path);
     }
     let details = async_graphql::Value::from_json(details).unwrap_or_default();
@@ -65,7 +73,10 @@ impl<T> GqlResult<T> for Result<T, Error> {
 mod tests {
     #[test]
     fn paths_become_camel_case() {
-        assert_eq!(super::camel_case_path("variants[0].compare_at_price.amount"), "variants[0].compareAtPrice.amount");
+        assert_eq!(
+            super::camel_case_path("variants[0].compare_at_price.amount"),
+            "variants[0].compareAtPrice.amount"
+        );
         assert_eq!(super::camel_case_path("name"), "name");
     }
 }

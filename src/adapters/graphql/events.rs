@@ -23,8 +23,17 @@ impl EventQuery {
         entity_id: Option<Uuid>,
         first: Option<i64>,
     ) -> async_graphql::Result<Vec<Event>> {
-        let query = events::EventQuery { after, types: types.unwrap_or_default(), entity_id, first };
-        ctx.services().events.list(ctx.call_ctx()?, query).await.gql()
+        let query = events::EventQuery {
+            after,
+            types: types.unwrap_or_default(),
+            entity_id,
+            first,
+        };
+        ctx.services()
+            .events
+            .list(ctx.call_ctx()?, query)
+            .await
+            .gql()
     }
 }
 
@@ -41,8 +50,17 @@ impl EventSubscription {
         types: Option<Vec<String>>,
         after: Option<i64>,
     ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
-        let query = events::EventQuery { after, types: types.unwrap_or_default(), ..Default::default() };
-        let stream = ctx.services().events.subscribe(ctx.call_ctx()?, query).await.gql()?;
+        let query = events::EventQuery {
+            after,
+            types: types.unwrap_or_default(),
+            ..Default::default()
+        };
+        let stream = ctx
+            .services()
+            .events
+            .subscribe(ctx.call_ctx()?, query)
+            .await
+            .gql()?;
         Ok(stream.map(|item| item.map_err(to_graphql_error)))
     }
 }

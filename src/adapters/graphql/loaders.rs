@@ -26,6 +26,9 @@ impl Loader<Uuid> for VariantLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Variant>>, Self::Error> {
-        self.catalog.variants_by_product(&self.ctx, keys).await.map_err(to_graphql_error)
+        self.catalog
+            .variants_by_product(&self.ctx, keys)
+            .await
+            .map_err(to_graphql_error)
     }
 }

@@ -33,9 +33,13 @@ const MAX_DEPTH: usize = 16;
 
 /// The schema without runtime data: enough to print the SDL.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
-    Schema::build(QueryRoot::default(), MutationRoot::default(), SubscriptionRoot::default())
-        .limit_depth(MAX_DEPTH)
-        .extension(async_graphql::extensions::Tracing)
+    Schema::build(
+        QueryRoot::default(),
+        MutationRoot::default(),
+        SubscriptionRoot::default(),
+    )
+    .limit_depth(MAX_DEPTH)
+    .extension(async_graphql::extensions::Tracing)
 }
 
 /// The schema serving requests through `services`.
@@ -51,7 +55,10 @@ pub fn sdl() -> String {
 /// Adds the per-request data resolvers need: the call context and fresh DataLoaders.
 pub fn request_data(services: &Services, ctx: Ctx) -> async_graphql::Data {
     let mut data = async_graphql::Data::default();
-    data.insert(DataLoader::new(VariantLoader::new(services.catalog.clone(), ctx.clone()), tokio::spawn));
+    data.insert(DataLoader::new(
+        VariantLoader::new(services.catalog.clone(), ctx.clone()),
+        tokio::spawn,
+    ));
     data.insert(ctx);
     data
 }

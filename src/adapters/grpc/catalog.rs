@@ -7,8 +7,8 @@ use super::pb::{self, get_product_request::Lookup};
 use super::{convert, ctx_from, status};
 use crate::app::AppState;
 use crate::domain::ProductFilter;
-use crate::services::catalog::{CreateProductInput, PageRequest, ProductRef, UpdateProductInput};
 use crate::services::Error;
+use crate::services::catalog::{CreateProductInput, PageRequest, ProductRef, UpdateProductInput};
 
 /// The catalog over gRPC.
 pub struct CatalogGrpc {
@@ -23,20 +23,33 @@ impl CatalogGrpc {
 
 fn decimal(raw: Option<String>, field: &str) -> Result<Option<rust_decimal::Decimal>, Error> {
     raw.filter(|s| !s.trim().is_empty())
-        .map(|s| s.trim().parse().map_err(|_| Error::invalid(field, "must be a decimal number such as 19.99")))
+        .map(|s| {
+            s.trim()
+                .parse()
+                .map_err(|_| Error::invalid(field, "must be a decimal number such as 19.99"))
+        })
         .transpose()
 }
 
 #[tonic::async_trait]
 impl CatalogService for CatalogGrpc {
-    async fn get_product(&self, request: Request<pb::GetProductRequest>) -> Result<Response<pb::Product>, Status> {
+    async fn get_product(
+        &self,
+        request: Request<pb::GetProductRequest>,
+    ) -> Result<Response<pb::Product>, Status> {
         let ctx = ctx_from(request.metadata());
         let lookup = match request.into_inner().lookup {
             Some(Lookup::Id(id)) => ProductRef::Id(convert::uuid(&id, "id").map_err(status)?),
             Some(Lookup::Slug(slug)) => ProductRef::Slug(slug),
             None => return Err(status(Error::invalid("lookup", "give `id` or `slug`"))),
         };
-        let detail = self.app.services.catalog.get_product_detail(&ctx, lookup).await.map_err(status)?;
+        let detail = self
+            .app
+            .services
+            .catalog
+            .get_product_detail(&ctx, lookup)
+            .await
+            .map_err(status)?;
         Ok(Response::new(convert::product(detail)))
     }
 
@@ -66,10 +79,16 @@ impl CatalogService for CatalogGrpc {
         };
         let sort = convert::sort_in(r.sort).map_err(status)?;
         let catalog = &self.app.services.catalog;
-        let page = catalog.list_products(&ctx, filter, sort, page).await.map_err(status)?;
+        let page = catalog
+            .list_products(&ctx, filter, sort, page)
+            .await
+            .map_err(status)?;
         let next_page_token = page.next_cursor().unwrap_or_default();
         let products = page.items.into_iter().map(|(_, p)| p).collect();
-        let details = catalog.with_variants(&ctx, products).await.map_err(status)?;
+        let details = catalog
+            .with_variants(&ctx, products)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::ListProductsResponse {
             products: details.into_iter().map(convert::product).collect(),
             next_page_token,
@@ -77,7 +96,10 @@ impl CatalogService for CatalogGrpc {
         }))
     }
 
-    async fn create_product(&self, request: Request<pb::CreateProductRequest>) -> Result<Response<pb::Product>, Status> {
+    async fn create_product(
+        &self,
+        request: Request<pb::CreateProductRequest>,
+    ) -> Result<Response<pb::Product>, Status> {
         let ctx = ctx_from(request.metadata());
         let r = request.into_inner();
         let input = CreateProductInput {
@@ -96,11 +118,20 @@ impl CatalogService for CatalogGrpc {
             images: r.images.into_iter().map(convert::image_in).collect(),
             category_ids: convert::uuids(&r.category_ids, "category_ids").map_err(status)?,
         };
-        let detail = self.app.services.catalog.create_product(&ctx, input).await.map_err(status)?;
+        let detail = self
+            .app
+            .services
+            .catalog
+            .create_product(&ctx, input)
+            .await
+            .map_err(status)?;
         Ok(Response::new(convert::product(detail)))
     }
 
-    async fn update_product(&self, request: Request<pb::UpdateProductRequest>) -> Result<Response<pb::Product>, Status> {
+    async fn update_product(
+        &self,
+        request: Request<pb::UpdateProductRequest>,
+    ) -> Result<Response<pb::Product>, Status> {
         let ctx = ctx_from(request.metadata());
         let r = request.into_inner();
         let id = convert::uuid(&r.id, "id").map_err(status)?;
@@ -110,10 +141,22 @@ impl CatalogService for CatalogGrpc {
             description: r.description,
             status: convert::status_in(r.status, "status").map_err(status)?,
             attributes: r.attributes.map(convert::struct_to_json),
-            images: r.images.map(|l| l.images.into_iter().map(convert::image_in).collect()),
-            category_ids: r.category_ids.map(|l| convert::uuids(&l.ids, "category_ids")).transpose().map_err(status)?,
+            images: r
+                .images
+                .map(|l| l.images.into_iter().map(convert::image_in).collect()),
+            category_ids: r
+                .category_ids
+                .map(|l| convert::uuids(&l.ids, "category_ids"))
+                .transpose()
+                .map_err(status)?,
         };
-        let detail = self.app.services.catalog.update_product(&ctx, id, input).await.map_err(status)?;
+        let detail = self
+            .app
+            .services
+            .catalog
+            .update_product(&ctx, id, input)
+            .await
+            .map_err(status)?;
         Ok(Response::new(convert::product(detail)))
     }
 
@@ -123,7 +166,12 @@ impl CatalogService for CatalogGrpc {
     ) -> Result<Response<pb::DeleteProductResponse>, Status> {
         let ctx = ctx_from(request.metadata());
         let id = convert::uuid(&request.into_inner().id, "id").map_err(status)?;
-        self.app.services.catalog.delete_product(&ctx, id).await.map_err(status)?;
+        self.app
+            .services
+            .catalog
+            .delete_product(&ctx, id)
+            .await
+            .map_err(status)?;
         Ok(Response::new(pb::DeleteProductResponse {}))
     }
 }

@@ -9,22 +9,32 @@ use crate::services::Error;
 use crate::services::catalog::{CreateVariantInput, ImageInput};
 
 pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
 }
 
 pub fn money(m: Money) -> pb::Money {
-    pb::Money { amount: m.amount.to_string(), currency: m.currency }
+    pb::Money {
+        amount: m.amount.to_string(),
+        currency: m.currency,
+    }
 }
 
 /// Parses money from a request; `field` names it in errors.
 pub fn money_in(m: Option<pb::Money>, field: &str) -> Result<Money, Error> {
     let m = m.ok_or_else(|| Error::invalid(field, "is required"))?;
-    let amount = m
-        .amount
-        .trim()
-        .parse()
-        .map_err(|_| Error::invalid(format!("{field}.amount"), "must be a decimal number such as 19.99"))?;
-    Ok(Money { amount, currency: m.currency })
+    let amount = m.amount.trim().parse().map_err(|_| {
+        Error::invalid(
+            format!("{field}.amount"),
+            "must be a decimal number such as 19.99",
+        )
+    })?;
+    Ok(Money {
+        amount,
+        currency: m.currency,
+    })
 }
 
 pub fn uuid(raw: &str, field: &str) -> Result<Uuid, Error> {
@@ -52,7 +62,9 @@ pub fn status_in(raw: i32, field: &str) -> Result<Option<ProductStatus>, Error> 
 
 pub fn sort_in(raw: i32) -> Result<ProductSort, Error> {
     match pb::ProductSort::try_from(raw) {
-        Ok(pb::ProductSort::Unspecified | pb::ProductSort::CreatedAtDesc) => Ok(ProductSort::CreatedAtDesc),
+        Ok(pb::ProductSort::Unspecified | pb::ProductSort::CreatedAtDesc) => {
+            Ok(ProductSort::CreatedAtDesc)
+        }
         Ok(pb::ProductSort::CreatedAtAsc) => Ok(ProductSort::CreatedAtAsc),
         Ok(pb::ProductSort::UpdatedAtDesc) => Ok(ProductSort::UpdatedAtDesc),
         Ok(pb::ProductSort::NameAsc) => Ok(ProductSort::NameAsc),
@@ -62,7 +74,10 @@ pub fn sort_in(raw: i32) -> Result<ProductSort, Error> {
 }
 
 fn option(o: VariantOption) -> pb::VariantOption {
-    pb::VariantOption { name: o.name, value: o.value }
+    pb::VariantOption {
+        name: o.name,
+        value: o.value,
+    }
 }
 
 pub fn variant(v: Variant) -> pb::Variant {
@@ -97,12 +112,21 @@ pub fn product(detail: ProductDetail) -> pb::Product {
         images: p
             .images
             .into_iter()
-            .map(|i| pb::ProductImage { id: i.id.to_string(), url: i.url, alt_text: i.alt_text, position: i.position })
+            .map(|i| pb::ProductImage {
+                id: i.id.to_string(),
+                url: i.url,
+                alt_text: i.alt_text,
+                position: i.position,
+            })
             .collect(),
         categories: p
             .categories
             .into_iter()
-            .map(|c| pb::CategorySummary { id: c.id.to_string(), name: c.name, slug: c.slug })
+            .map(|c| pb::CategorySummary {
+                id: c.id.to_string(),
+                name: c.name,
+                slug: c.slug,
+            })
             .collect(),
         variants: detail.variants.into_iter().map(variant).collect(),
         created_at: Some(timestamp(p.created_at)),
@@ -114,9 +138,19 @@ pub fn variant_in(v: pb::VariantInput, field: &str) -> Result<CreateVariantInput
     Ok(CreateVariantInput {
         sku: v.sku,
         title: v.title,
-        options: v.options.into_iter().map(|o| VariantOption { name: o.name, value: o.value }).collect(),
+        options: v
+            .options
+            .into_iter()
+            .map(|o| VariantOption {
+                name: o.name,
+                value: o.value,
+            })
+            .collect(),
         price: money_in(v.price, &format!("{field}.price"))?,
-        compare_at_price: v.compare_at_price.map(|m| money_in(Some(m), &format!("{field}.compare_at_price"))).transpose()?,
+        compare_at_price: v
+            .compare_at_price
+            .map(|m| money_in(Some(m), &format!("{field}.compare_at_price")))
+            .transpose()?,
         weight_grams: v.weight_grams,
         barcode: v.barcode,
         position: v.position,
@@ -124,11 +158,18 @@ pub fn variant_in(v: pb::VariantInput, field: &str) -> Result<CreateVariantInput
 }
 
 pub fn image_in(i: pb::ImageInput) -> ImageInput {
-    ImageInput { url: i.url, alt_text: i.alt_text, position: i.position }
+    ImageInput {
+        url: i.url,
+        alt_text: i.alt_text,
+        position: i.position,
+    }
 }
 
 pub fn uuids(raw: &[String], field: &str) -> Result<Vec<Uuid>, Error> {
-    raw.iter().enumerate().map(|(i, id)| uuid(id, &format!("{field}[{i}]"))).collect()
+    raw.iter()
+        .enumerate()
+        .map(|(i, id)| uuid(id, &format!("{field}[{i}]")))
+        .collect()
 }
 
 /// JSON → protobuf `Value`.
@@ -139,9 +180,14 @@ pub fn json_to_value(json: serde_json::Value) -> prost_types::Value {
         J::Bool(b) => Kind::BoolValue(b),
         J::Number(n) => Kind::NumberValue(n.as_f64().unwrap_or_default()),
         J::String(s) => Kind::StringValue(s),
-        J::Array(items) => Kind::ListValue(prost_types::ListValue { values: items.into_iter().map(json_to_value).collect() }),
+        J::Array(items) => Kind::ListValue(prost_types::ListValue {
+            values: items.into_iter().map(json_to_value).collect(),
+        }),
         J::Object(map) => Kind::StructValue(prost_types::Struct {
-            fields: map.into_iter().map(|(k, v)| (k, json_to_value(v))).collect(),
+            fields: map
+                .into_iter()
+                .map(|(k, v)| (k, json_to_value(v)))
+                .collect(),
         }),
     };
     prost_types::Value { kind: Some(kind) }
@@ -149,7 +195,12 @@ pub fn json_to_value(json: serde_json::Value) -> prost_types::Value {
 
 /// Protobuf `Struct` → JSON object.
 pub fn struct_to_json(s: prost_types::Struct) -> serde_json::Value {
-    serde_json::Value::Object(s.fields.into_iter().map(|(k, v)| (k, value_to_json(v))).collect())
+    serde_json::Value::Object(
+        s.fields
+            .into_iter()
+            .map(|(k, v)| (k, value_to_json(v)))
+            .collect(),
+    )
 }
 
 fn value_to_json(v: prost_types::Value) -> serde_json::Value {

@@ -17,7 +17,8 @@ pub mod pb {
     tonic::include_proto!("stateset.v1");
 
     /// The encoded descriptors that reflection serves, imports included.
-    pub const FILE_DESCRIPTOR_SET: &[u8] = tonic::include_file_descriptor_set!("stateset_descriptor");
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("stateset_descriptor");
 }
 
 pub use catalog::CatalogGrpc;
@@ -49,7 +50,12 @@ pub fn status(err: Error) -> Status {
 
 /// The call context of a gRPC request, from its metadata.
 pub fn ctx_from(metadata: &MetadataMap) -> Ctx {
-    let text = |name: &str| metadata.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let text = |name: &str| {
+        metadata
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
     Ctx::for_request(
         text("x-request-id").unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
         text("idempotency-key"),
@@ -74,7 +80,9 @@ pub async fn serve_on(
 ) -> anyhow::Result<()> {
     use pb::catalog_service_server::CatalogServiceServer;
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<CatalogServiceServer<CatalogGrpc>>().await;
+    health
+        .set_serving::<CatalogServiceServer<CatalogGrpc>>()
+        .await;
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -85,7 +93,10 @@ pub async fn serve_on(
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
         .add_service(CatalogServiceServer::new(CatalogGrpc::new(app)))
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), shutdown)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            shutdown,
+        )
         .await?;
     Ok(())
 }

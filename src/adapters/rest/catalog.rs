@@ -10,11 +10,13 @@ use uuid::Uuid;
 use super::extract::{Json, Path, Query};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
-use crate::domain::{Category, Event, ProductDetail, ProductFilter, ProductSort, ProductStatus, Variant};
+use crate::domain::{
+    Category, Event, ProductDetail, ProductFilter, ProductSort, ProductStatus, Variant,
+};
 use crate::services::Ctx;
 use crate::services::catalog::{
-    CreateCategoryInput, CreateProductInput, CreateVariantInput, PageRequest, ProductRef, UpdateCategoryInput,
-    UpdateProductInput, UpdateVariantInput,
+    CreateCategoryInput, CreateProductInput, CreateVariantInput, PageRequest, ProductRef,
+    UpdateCategoryInput, UpdateProductInput, UpdateVariantInput,
 };
 use crate::services::events::EventQuery;
 
@@ -80,13 +82,24 @@ pub async fn list_products(
         max_price: params.max_price,
         query: params.q,
     };
-    let page = PageRequest { size: params.limit, after: params.cursor, size_field: "limit", cursor_field: "cursor" };
+    let page = PageRequest {
+        size: params.limit,
+        after: params.cursor,
+        size_field: "limit",
+        cursor_field: "cursor",
+    };
     let catalog = &app.services.catalog;
-    let page = catalog.list_products(&ctx, filter, params.sort.unwrap_or_default(), page).await?;
+    let page = catalog
+        .list_products(&ctx, filter, params.sort.unwrap_or_default(), page)
+        .await?;
     let next_cursor = page.next_cursor();
     let products = page.items.into_iter().map(|(_, product)| product).collect();
     let items = catalog.with_variants(&ctx, products).await?;
-    Ok(Json(ProductList { items, next_cursor, total_count: page.total_count }))
+    Ok(Json(ProductList {
+        items,
+        next_cursor,
+        total_count: page.total_count,
+    }))
 }
 
 #[utoipa::path(post, path = "/products", tag = "catalog", request_body = CreateProductInput,
@@ -114,7 +127,12 @@ pub async fn get_product(
         Ok(id) => ProductRef::Id(id),
         Err(_) => ProductRef::Slug(id),
     };
-    Ok(Json(app.services.catalog.get_product_detail(&ctx, lookup).await?))
+    Ok(Json(
+        app.services
+            .catalog
+            .get_product_detail(&ctx, lookup)
+            .await?,
+    ))
 }
 
 #[utoipa::path(put, path = "/products/{id}", tag = "catalog", request_body = UpdateProductInput,
@@ -127,13 +145,19 @@ pub async fn update_product(
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateProductInput>,
 ) -> ApiResult<Json<ProductDetail>> {
-    Ok(Json(app.services.catalog.update_product(&ctx, id, input).await?))
+    Ok(Json(
+        app.services.catalog.update_product(&ctx, id, input).await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/products/{id}", tag = "catalog",
     params(("id" = Uuid, Path, description = "Product id")),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
-pub async fn delete_product(State(app): State<AppState>, ctx: Ctx, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_product(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     app.services.catalog.delete_product(&ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -162,13 +186,19 @@ pub async fn update_variant(
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateVariantInput>,
 ) -> ApiResult<Json<Variant>> {
-    Ok(Json(app.services.catalog.update_variant(&ctx, id, input).await?))
+    Ok(Json(
+        app.services.catalog.update_variant(&ctx, id, input).await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/variants/{id}", tag = "catalog",
     params(("id" = Uuid, Path, description = "Variant id")),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
-pub async fn delete_variant(State(app): State<AppState>, ctx: Ctx, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_variant(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     app.services.catalog.delete_variant(&ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -182,13 +212,23 @@ pub async fn set_product_categories(
     Path(id): Path<Uuid>,
     Json(input): Json<SetProductCategories>,
 ) -> ApiResult<Json<ProductDetail>> {
-    let input = UpdateProductInput { category_ids: Some(input.category_ids), ..Default::default() };
-    Ok(Json(app.services.catalog.update_product(&ctx, id, input).await?))
+    let input = UpdateProductInput {
+        category_ids: Some(input.category_ids),
+        ..Default::default()
+    };
+    Ok(Json(
+        app.services.catalog.update_product(&ctx, id, input).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = CategoryList)))]
-pub async fn list_categories(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<CategoryList>> {
-    Ok(Json(CategoryList { items: app.services.catalog.list_categories(&ctx).await? }))
+pub async fn list_categories(
+    State(app): State<AppState>,
+    ctx: Ctx,
+) -> ApiResult<Json<CategoryList>> {
+    Ok(Json(CategoryList {
+        items: app.services.catalog.list_categories(&ctx).await?,
+    }))
 }
 
 #[utoipa::path(post, path = "/categories", tag = "catalog", request_body = CreateCategoryInput,
@@ -199,13 +239,20 @@ pub async fn create_category(
     ctx: Ctx,
     Json(input): Json<CreateCategoryInput>,
 ) -> ApiResult<(StatusCode, Json<Category>)> {
-    Ok((StatusCode::CREATED, Json(app.services.catalog.create_category(&ctx, input).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(app.services.catalog.create_category(&ctx, input).await?),
+    ))
 }
 
 #[utoipa::path(get, path = "/categories/{id}", tag = "catalog",
     params(("id" = Uuid, Path, description = "Category id")),
     responses((status = 200, body = Category), (status = 404, body = ErrorBody)))]
-pub async fn get_category(State(app): State<AppState>, ctx: Ctx, Path(id): Path<Uuid>) -> ApiResult<Json<Category>> {
+pub async fn get_category(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Category>> {
     Ok(Json(app.services.catalog.get_category(&ctx, id).await?))
 }
 
@@ -219,13 +266,22 @@ pub async fn update_category(
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateCategoryInput>,
 ) -> ApiResult<Json<Category>> {
-    Ok(Json(app.services.catalog.update_category(&ctx, id, input).await?))
+    Ok(Json(
+        app.services
+            .catalog
+            .update_category(&ctx, id, input)
+            .await?,
+    ))
 }
 
 #[utoipa::path(delete, path = "/categories/{id}", tag = "catalog",
     params(("id" = Uuid, Path, description = "Category id")),
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_category(State(app): State<AppState>, ctx: Ctx, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_category(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     app.services.catalog.delete_category(&ctx, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -259,19 +315,34 @@ pub async fn list_events(
 ) -> ApiResult<Json<EventList>> {
     let types = params
         .types
-        .map(|t| t.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect())
+        .map(|t| {
+            t.split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
         .unwrap_or_default();
-    let query = EventQuery { after: params.after, types, entity_id: params.entity_id, first: params.limit };
-    let items = app.services.events.list(&ctx, query).await.map_err(|e| match e {
-        crate::services::Error::Validation(mut fields) => {
-            for f in &mut fields {
-                if f.field == "first" {
-                    f.field = "limit".into();
+    let query = EventQuery {
+        after: params.after,
+        types,
+        entity_id: params.entity_id,
+        first: params.limit,
+    };
+    let items = app
+        .services
+        .events
+        .list(&ctx, query)
+        .await
+        .map_err(|e| match e {
+            crate::services::Error::Validation(mut fields) => {
+                for f in &mut fields {
+                    if f.field == "first" {
+                        f.field = "limit".into();
+                    }
                 }
+                crate::services::Error::Validation(fields).into()
             }
-            crate::services::Error::Validation(fields).into()
-        }
-        other => ApiError::from(other),
-    })?;
+            other => ApiError::from(other),
+        })?;
     Ok(Json(EventList { items }))
 }

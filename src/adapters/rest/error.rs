@@ -36,14 +36,20 @@ pub struct ApiError {
 
 impl From<Error> for ApiError {
     fn from(error: Error) -> Self {
-        Self { error, status: None }
+        Self {
+            error,
+            status: None,
+        }
     }
 }
 
 impl ApiError {
     /// A 400 for a request the server could not parse, naming the field when known.
     pub fn malformed(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { error: Error::invalid(field, message), status: Some(StatusCode::BAD_REQUEST) }
+        Self {
+            error: Error::invalid(field, message),
+            status: Some(StatusCode::BAD_REQUEST),
+        }
     }
 }
 
@@ -52,7 +58,9 @@ pub fn status_of(error: &Error) -> StatusCode {
     match error {
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
         Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::Conflict { .. } | Error::InvalidState { .. } | Error::Lagged { .. } => StatusCode::CONFLICT,
+        Error::Conflict { .. } | Error::InvalidState { .. } | Error::Lagged { .. } => {
+            StatusCode::CONFLICT
+        }
         Error::Unauthenticated => StatusCode::UNAUTHORIZED,
         Error::Forbidden { .. } => StatusCode::FORBIDDEN,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

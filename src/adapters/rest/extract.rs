@@ -29,7 +29,9 @@ impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
 /// Splits serde's `path.to.field: what is wrong` into its two parts.
 fn split_path(message: &str) -> (String, String) {
     match message.split_once(": ") {
-        Some((path, rest)) if !path.contains(' ') && !path.is_empty() => (path.to_owned(), rest.to_owned()),
+        Some((path, rest)) if !path.contains(' ') && !path.is_empty() => {
+            (path.to_owned(), rest.to_owned())
+        }
         _ => ("body".to_owned(), message.to_owned()),
     }
 }
@@ -38,7 +40,9 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         match &rejection {
             JsonRejection::JsonDataError(err) => {
-                let inner = std::error::Error::source(err).map(ToString::to_string).unwrap_or_else(|| err.body_text());
+                let inner = std::error::Error::source(err)
+                    .map(ToString::to_string)
+                    .unwrap_or_else(|| err.body_text());
                 let (field, message) = split_path(&inner);
                 ApiError::malformed(field, message)
             }
@@ -59,8 +63,17 @@ impl From<PathRejection> for ApiError {
 impl From<QueryRejection> for ApiError {
     fn from(rejection: QueryRejection) -> Self {
         let text = rejection.body_text();
-        let detail = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
+        let detail = text
+            .strip_prefix("Failed to deserialize query string: ")
+            .unwrap_or(&text);
         let (field, message) = split_path(detail);
-        ApiError::malformed(if field == "body" { "query".to_owned() } else { field }, message)
+        ApiError::malformed(
+            if field == "body" {
+                "query".to_owned()
+            } else {
+                field
+            },
+            message,
+        )
     }
 }

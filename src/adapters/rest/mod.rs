@@ -33,12 +33,20 @@ struct ApiDoc;
 pub fn router() -> OpenApiRouter<AppState> {
     let v1 = OpenApiRouter::new()
         .routes(routes!(catalog::list_products, catalog::create_product))
-        .routes(routes!(catalog::get_product, catalog::update_product, catalog::delete_product))
+        .routes(routes!(
+            catalog::get_product,
+            catalog::update_product,
+            catalog::delete_product
+        ))
         .routes(routes!(catalog::create_variant))
         .routes(routes!(catalog::update_variant, catalog::delete_variant))
         .routes(routes!(catalog::set_product_categories))
         .routes(routes!(catalog::list_categories, catalog::create_category))
-        .routes(routes!(catalog::get_category, catalog::update_category, catalog::delete_category))
+        .routes(routes!(
+            catalog::get_category,
+            catalog::update_category,
+            catalog::delete_category
+        ))
         .routes(routes!(catalog::list_events));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)

@@ -1,0 +1,231 @@
+//! Operator-facing HTTP: request ids, health, metrics, docs, and one catalog through every door.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::json;
+use stateset::adapters::grpc::pb;
+use stateset::app::App;
+use stateset::config::Config;
+
+use crate::support::TestApp;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_response_carries_a_request_id() {
+    let t = TestApp::new().await;
+    let (_, headers, _) = t
+        .request(Request::get("/health").body(Body::empty()).unwrap())
+        .await;
+    let generated = headers["x-request-id"].to_str().unwrap();
+    assert_eq!(
+        uuid::Uuid::parse_str(generated).unwrap().get_version_num(),
+        4
+    );
+    let request = Request::get("/api/v1/products/missing")
+        .header("x-request-id", "req-123")
+        .body(Body::empty())
+        .unwrap();
+    let (status, headers, _) = t.request(request).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(headers["x-request-id"], "req-123");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_readiness_and_version() {
+    let t = TestApp::new().await;
+    assert_eq!(
+        t.json(Method::GET, "/health", None).await,
+        (StatusCode::OK, json!({"status": "ok"}))
+    );
+    assert_eq!(
+        t.json(Method::GET, "/health/readiness", None).await,
+        (StatusCode::OK, json!({"status": "ready"}))
+    );
+    let (status, version) = t.json(Method::GET, "/health/version", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        version["git_commit"]
+            .as_str()
+            .is_some_and(|c| !c.is_empty())
+    );
+    assert!(chrono::DateTime::parse_from_rfc3339(version["build_time"].as_str().unwrap()).is_ok());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_is_503_with_a_reason_when_the_database_is_unreachable() {
+    let config = Config {
+        // Nothing listens on port 1.
+        database_url: "postgres://postgres@127.0.0.1:1/stateset".into(),
+        ..Config::from_lookup(|_| None).unwrap()
+    };
+    let app = App::new(config).unwrap();
+    let router = stateset::http::router(app);
+    let response = tower::ServiceExt::oneshot(
+        router,
+        Request::get("/health/readiness")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body = http_body_util::BodyExt::collect(response.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["status"], "unavailable");
+    assert!(
+        body["reason"].as_str().unwrap().starts_with("database"),
+        "{body}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_requests_by_method_route_and_status() {
+    let t = TestApp::new().await;
+    t.json(Method::GET, "/api/v1/products", None).await;
+    t.json(Method::GET, "/api/v1/products", None).await;
+    t.json(
+        Method::GET,
+        "/api/v1/products/00000000-0000-0000-0000-000000000000",
+        None,
+    )
+    .await;
+    let (status, _, body) = t
+        .request(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body).unwrap();
+    assert!(
+        text.contains(
+            r#"http_requests_total{method="GET",route="/api/v1/products",status="200"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(
+        r#"http_requests_total{method="GET",route="/api/v1/products/{id}",status="404"} 1"#
+    ));
+    assert!(text.contains(
+        r#"http_request_duration_ms_bucket{method="GET",route="/api/v1/products",status="200",le="#
+    ));
+    assert!(text.contains(r#"database_connections{state="idle"}"#));
+    assert!(text.contains(r#"database_connections{state="active"}"#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openapi_and_swagger_ui_are_served_offline() {
+    let t = TestApp::new().await;
+    let (status, doc) = t.json(Method::GET, "/api-docs/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["paths"]["/api/v1/products"]["get"].is_object());
+    assert!(doc["paths"]["/api/v1/products/{id}/variants"]["post"].is_object());
+    let (status, _, page) = t
+        .request(Request::get("/swagger-ui/").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&page).contains("swagger"));
+    let (status, _, bundle) = t
+        .request(
+            Request::get("/swagger-ui/swagger-ui-bundle.js")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        bundle.len() > 100_000,
+        "the Swagger UI bundle is vendored into the binary"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_catalog_is_identical_through_graphql_rest_and_grpc() {
+    let t = TestApp::new().await;
+    t.seed_demo().await;
+    let graphql = t
+        .graphql(
+            r#"{ products(first: 20, sort: NAME_ASC) { edges { node { id slug name variants { sku price { amount currency } } } } } }"#,
+            json!({}),
+        )
+        .await;
+    let from_graphql: Vec<(String, String, Vec<(String, String)>)> =
+        graphql["data"]["products"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let n = &e["node"];
+                let variants = n["variants"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| {
+                        (
+                            v["sku"].as_str().unwrap().to_owned(),
+                            v["price"]["amount"].as_str().unwrap().to_owned(),
+                        )
+                    })
+                    .collect();
+                (
+                    n["id"].as_str().unwrap().to_owned(),
+                    n["slug"].as_str().unwrap().to_owned(),
+                    variants,
+                )
+            })
+            .collect();
+
+    let (_, rest) = t
+        .json(Method::GET, "/api/v1/products?limit=20&sort=name_asc", None)
+        .await;
+    let from_rest: Vec<(String, String, Vec<(String, String)>)> = rest["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            let variants = p["variants"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| {
+                    (
+                        v["sku"].as_str().unwrap().to_owned(),
+                        v["price"]["amount"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect();
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["slug"].as_str().unwrap().to_owned(),
+                variants,
+            )
+        })
+        .collect();
+
+    let mut client = pb::catalog_service_client::CatalogServiceClient::new(t.serve_grpc().await);
+    let grpc = client
+        .list_products(pb::ListProductsRequest {
+            page_size: 20,
+            sort: pb::ProductSort::NameAsc as i32,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let from_grpc: Vec<(String, String, Vec<(String, String)>)> = grpc
+        .products
+        .into_iter()
+        .map(|p| {
+            let variants = p
+                .variants
+                .into_iter()
+                .map(|v| (v.sku, v.price.unwrap().amount))
+                .collect();
+            (p.id, p.slug, variants)
+        })
+        .collect();
+
+    assert_eq!(from_graphql.len(), 8);
+    assert_eq!(from_graphql, from_rest);
+    assert_eq!(from_rest, from_grpc);
+}

@@ -1,0 +1,301 @@
+//! The test harness: a migrated template database made once per run, a fresh copy of it per
+//! test (dropped afterwards), and an [`TestApp`] wired exactly like `stateset serve`.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Method, Request, StatusCode};
+use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use stateset::app::{App, AppState};
+use stateset::config::Config;
+use stateset::db::quote_ident;
+use stateset::services::Ctx;
+use tokio::sync::{OnceCell, watch};
+use tower::ServiceExt as _;
+
+/// The server's PostgreSQL, overridable with `TEST_DATABASE_URL` (any database on it will do).
+fn server_url() -> String {
+    std::env::var("TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn url_for(database: &str) -> String {
+    let base = server_url();
+    let (base, _) = base.rsplit_once('/').unwrap_or((&base, ""));
+    format!("{base}/{database}")
+}
+
+const TEMPLATE: &str = "stateset_test_template";
+const PREFIX: &str = "stateset_test_";
+
+static TEMPLATE_READY: OnceCell<()> = OnceCell::const_new();
+
+async fn admin() -> AsyncPgConnection {
+    AsyncPgConnection::establish(&url_for("postgres"))
+        .await
+        .expect("PostgreSQL must be running for the tests")
+}
+
+/// Builds the template once per run: sweeps databases left by crashed runs, then migrates.
+async fn template() {
+    TEMPLATE_READY
+        .get_or_init(|| async {
+            let mut conn = admin().await;
+            #[derive(diesel::QueryableByName)]
+            struct Name {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                datname: String,
+            }
+            let leftovers: Vec<Name> = diesel::sql_query(format!(
+                "SELECT datname FROM pg_database WHERE datname LIKE '{PREFIX}%'"
+            ))
+            .load(&mut conn)
+            .await
+            .expect("list databases");
+            for name in leftovers {
+                diesel::sql_query(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    quote_ident(&name.datname)
+                ))
+                .execute(&mut conn)
+                .await
+                .expect("drop leftover database");
+            }
+            diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(TEMPLATE)))
+                .execute(&mut conn)
+                .await
+                .expect("create template");
+            stateset::db::migrate(&url_for(TEMPLATE))
+                .await
+                .expect("migrate template");
+        })
+        .await;
+}
+
+/// A database of its own for one test, dropped with it.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        template().await;
+        let name = format!("{PREFIX}{}", uuid::Uuid::new_v4().simple());
+        let mut conn = admin().await;
+        diesel::sql_query(format!(
+            "CREATE DATABASE {} TEMPLATE {}",
+            quote_ident(&name),
+            quote_ident(TEMPLATE)
+        ))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+        let url = url_for(&name);
+        Self { name, url }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async context; a short-lived runtime on its own thread does the work.
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let mut conn = admin().await;
+                let _ = diesel::sql_query(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    quote_ident(&name)
+                ))
+                .execute(&mut conn)
+                .await;
+            });
+        })
+        .join();
+    }
+}
+
+/// The application on its own database, with the live event listener running.
+pub struct TestApp {
+    pub app: AppState,
+    pub router: axum::Router,
+    pub ctx: Ctx,
+    stop: watch::Sender<bool>,
+    // Last, so the database is dropped after everything using it.
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        let db = TestDb::new().await;
+        let config = Config {
+            database_url: db.url.clone(),
+            database_max_connections: 4,
+            ..Config::from_lookup(|_| None).expect("default config")
+        };
+        let app = App::new(config).expect("app");
+        let (stop, stopped) = watch::channel(false);
+        app.bus
+            .start_listener(db.url.clone(), stopped)
+            .await
+            .expect("event listener");
+        let router = stateset::http::router(app.clone());
+        Self {
+            app,
+            router,
+            ctx: Ctx::system(),
+            stop,
+            db,
+        }
+    }
+
+    pub fn services(&self) -> &stateset::services::Services {
+        &self.app.services
+    }
+
+    /// Sends one HTTP request through the router in-process.
+    pub async fn request(&self, request: Request<Body>) -> (StatusCode, HeaderMap, Vec<u8>) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router is infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes()
+            .to_vec();
+        (status, headers, body)
+    }
+
+    /// A JSON request; returns the status and the JSON body (`null` when empty).
+    pub async fn json(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let builder = Request::builder().method(method).uri(path);
+        let request = match body {
+            Some(body) => builder
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .expect("request"),
+            None => builder.body(Body::empty()).expect("request"),
+        };
+        let (status, _, bytes) = self.request(request).await;
+        let value = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).expect("JSON body")
+        };
+        (status, value)
+    }
+
+    /// Runs a GraphQL operation over `POST /graphql`.
+    pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let (status, body) = self
+            .json(
+                Method::POST,
+                "/graphql",
+                Some(json!({ "query": query, "variables": variables })),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+
+    /// Serves HTTP on an ephemeral loopback port; returns its address.
+    pub async fn serve_http(&self) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let router = self.router.clone();
+        let mut stopped = self.stop.subscribe();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await;
+        });
+        addr
+    }
+
+    /// Serves gRPC on an ephemeral loopback port; returns a channel to it.
+    pub async fn serve_grpc(&self) -> tonic::transport::Channel {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut stopped = self.stop.subscribe();
+        let app = self.app.clone();
+        tokio::spawn(stateset::adapters::grpc::serve_on(
+            app,
+            listener,
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            },
+        ));
+        tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect to gRPC")
+    }
+
+    /// Loads the demo catalog.
+    pub async fn seed_demo(&self) {
+        stateset::seed::demo(self.services()).await.expect("seed");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The field paths of a validation error body (REST shape).
+pub fn rest_error_fields(body: &Value) -> Vec<String> {
+    body["error"]["details"]["fields"]
+        .as_array()
+        .map(|fields| {
+            fields
+                .iter()
+                .filter_map(|f| f["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A product creation input with one variant per SKU.
+pub fn product_input(
+    name: &str,
+    skus: &[&str],
+    price: &str,
+) -> stateset::services::catalog::CreateProductInput {
+    serde_json::from_value(json!({
+        "name": name,
+        "status": "active",
+        "variants": skus.iter().map(|sku| json!({
+            "sku": sku,
+            "price": { "amount": price, "currency": "USD" },
+        })).collect::<Vec<_>>(),
+    }))
+    .expect("valid input")
+}
