@@ -17,6 +17,9 @@ enum Command {
         /// Do not create or migrate the database.
         #[arg(long)]
         no_migrate: bool,
+        /// Load the demo catalog before serving (skipped for what already exists).
+        #[arg(long)]
+        seed_demo: bool,
     },
     /// Create the database if needed and apply pending migrations, then exit.
     Migrate,
@@ -50,8 +53,20 @@ async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = Config::from_env()?;
     stateset::telemetry::init(config.log_format);
-    match cli.command.unwrap_or(Command::Serve { no_migrate: false }) {
-        Command::Serve { no_migrate } => stateset::server::serve(config, !no_migrate).await,
+    match cli.command.unwrap_or(Command::Serve {
+        no_migrate: false,
+        seed_demo: false,
+    }) {
+        Command::Serve {
+            no_migrate,
+            seed_demo,
+        } => {
+            let options = stateset::server::ServeOptions {
+                migrate: !no_migrate,
+                seed_demo,
+            };
+            stateset::server::serve(config, options).await
+        }
         Command::Migrate => stateset::server::prepare_database(&config).await,
         Command::Seed { demo } => {
             anyhow::ensure!(demo, "say what to seed: `stateset seed --demo`");

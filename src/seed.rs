@@ -19,14 +19,16 @@ pub struct SeedReport {
     pub products_created: usize,
 }
 
+/// A demo variant: `(sku, [(option name, value)], price in cents)`.
+type DemoVariant = (&'static str, Vec<(&'static str, &'static str)>, i64);
+
 struct DemoProduct {
     name: &'static str,
     slug: &'static str,
     description: &'static str,
     category: &'static str,
     attributes: serde_json::Value,
-    /// `(sku, options, price)`.
-    variants: Vec<(&'static str, Vec<(&'static str, &'static str)>, i64)>,
+    variants: Vec<DemoVariant>,
 }
 
 fn usd(cents: i64) -> Money {

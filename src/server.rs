@@ -18,12 +18,29 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What `serve` does before it listens.
+#[derive(Debug, Clone, Copy)]
+pub struct ServeOptions {
+    /// Create the database if missing and apply pending migrations.
+    pub migrate: bool,
+    /// Load the demo catalog (what exists already is kept).
+    pub seed_demo: bool,
+}
+
 /// Runs the server until Ctrl-C or SIGTERM.
-pub async fn serve(config: Config, migrate: bool) -> anyhow::Result<()> {
-    if migrate {
+pub async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
+    if options.migrate {
         prepare_database(&config).await?;
     }
     let app = App::new(config.clone())?;
+    if options.seed_demo {
+        let report = crate::seed::demo(&app.services).await?;
+        tracing::info!(
+            categories = report.categories_created,
+            products = report.products_created,
+            "demo catalog loaded"
+        );
+    }
     let (stop, stopped) = watch::channel(false);
     let listener = app
         .bus

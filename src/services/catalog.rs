@@ -276,10 +276,10 @@ impl CatalogService {
         if !(1..=MAX_PAGE).contains(&limit) {
             v.add(page.size_field, format!("must be between 1 and {MAX_PAGE}"));
         }
-        if let (Some(min), Some(max)) = (filter.min_price, filter.max_price) {
-            if min > max {
-                v.add("filter.max_price", "must not be below min_price");
-            }
+        if let (Some(min), Some(max)) = (filter.min_price, filter.max_price)
+            && min > max
+        {
+            v.add("filter.max_price", "must not be below min_price");
         }
         v.finish()?;
         let after = page
@@ -583,10 +583,10 @@ impl CatalogService {
                 if input.weight_grams.is_some_and(|w| w < 0) {
                     v.add("weight_grams", "must not be negative");
                 }
-                if let Some(title) = &input.title {
-                    if title.trim().is_empty() || title.len() > MAX_NAME {
-                        v.add("title", format!("must be 1 to {MAX_NAME} characters"));
-                    }
+                if let Some(title) = &input.title
+                    && (title.trim().is_empty() || title.len() > MAX_NAME)
+                {
+                    v.add("title", format!("must be 1 to {MAX_NAME} characters"));
                 }
                 v.finish()?;
                 if let Some(sku) = &input.sku {
@@ -989,13 +989,13 @@ fn variant_row(
         .compare_at_price
         .as_ref()
         .and_then(|c| check_money(v, &at("compare_at_price"), c));
-    if let (Some(price), Some(compare_at)) = (&price, &compare_at) {
-        if price.currency != compare_at.currency {
-            v.add(
-                at("compare_at_price.currency"),
-                format!("must be {}, the price's currency", price.currency),
-            );
-        }
+    if let (Some(price), Some(compare_at)) = (&price, &compare_at)
+        && price.currency != compare_at.currency
+    {
+        v.add(
+            at("compare_at_price.currency"),
+            format!("must be {}, the price's currency", price.currency),
+        );
     }
     if input.weight_grams.is_some_and(|w| w < 0) {
         v.add(at("weight_grams"), "must not be negative");

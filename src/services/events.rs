@@ -73,7 +73,7 @@ impl EventQuery {
 
 fn matches(filter: &EventFilter, event: &Event) -> bool {
     let type_ok = (filter.types.is_empty() && filter.type_prefixes.is_empty())
-        || filter.types.iter().any(|t| *t == event.event_type)
+        || filter.types.contains(&event.event_type)
         || filter
             .type_prefixes
             .iter()

@@ -139,89 +139,65 @@ async fn openapi_and_swagger_ui_are_served_offline() {
     );
 }
 
+/// What must agree across doors: id, slug and each variant's SKU and price.
+type Summary = (String, String, Vec<(String, String)>);
+
+/// Summarises a product from GraphQL or REST JSON, which share these field names.
+fn summarise(product: &serde_json::Value) -> Summary {
+    let text = |v: &serde_json::Value| v.as_str().unwrap().to_owned();
+    let variants = product["variants"].as_array().unwrap();
+    (
+        text(&product["id"]),
+        text(&product["slug"]),
+        variants
+            .iter()
+            .map(|v| (text(&v["sku"]), text(&v["price"]["amount"])))
+            .collect(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_catalog_is_identical_through_graphql_rest_and_grpc() {
     let t = TestApp::new().await;
     t.seed_demo().await;
     let graphql = t
         .graphql(
-            r#"{ products(first: 20, sort: NAME_ASC) { edges { node { id slug name variants { sku price { amount currency } } } } } }"#,
+            r#"{ products(first: 20, sort: NAME_ASC) { edges { node { id slug variants { sku price { amount } } } } } }"#,
             json!({}),
         )
         .await;
-    let from_graphql: Vec<(String, String, Vec<(String, String)>)> =
-        graphql["data"]["products"]["edges"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|e| {
-                let n = &e["node"];
-                let variants = n["variants"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| {
-                        (
-                            v["sku"].as_str().unwrap().to_owned(),
-                            v["price"]["amount"].as_str().unwrap().to_owned(),
-                        )
-                    })
-                    .collect();
-                (
-                    n["id"].as_str().unwrap().to_owned(),
-                    n["slug"].as_str().unwrap().to_owned(),
-                    variants,
-                )
-            })
-            .collect();
+    let edges = graphql["data"]["products"]["edges"].as_array().unwrap();
+    let from_graphql: Vec<Summary> = edges.iter().map(|e| summarise(&e["node"])).collect();
 
     let (_, rest) = t
         .json(Method::GET, "/api/v1/products?limit=20&sort=name_asc", None)
         .await;
-    let from_rest: Vec<(String, String, Vec<(String, String)>)> = rest["items"]
+    let from_rest: Vec<Summary> = rest["items"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| {
-            let variants = p["variants"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|v| {
-                    (
-                        v["sku"].as_str().unwrap().to_owned(),
-                        v["price"]["amount"].as_str().unwrap().to_owned(),
-                    )
-                })
-                .collect();
-            (
-                p["id"].as_str().unwrap().to_owned(),
-                p["slug"].as_str().unwrap().to_owned(),
-                variants,
-            )
-        })
+        .map(summarise)
         .collect();
 
     let mut client = pb::catalog_service_client::CatalogServiceClient::new(t.serve_grpc().await);
-    let grpc = client
-        .list_products(pb::ListProductsRequest {
-            page_size: 20,
-            sort: pb::ProductSort::NameAsc as i32,
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
-    let from_grpc: Vec<(String, String, Vec<(String, String)>)> = grpc
+    let request = pb::ListProductsRequest {
+        page_size: 20,
+        sort: pb::ProductSort::NameAsc as i32,
+        ..Default::default()
+    };
+    let grpc = client.list_products(request).await.unwrap().into_inner();
+    let from_grpc: Vec<Summary> = grpc
         .products
         .into_iter()
         .map(|p| {
-            let variants = p
-                .variants
-                .into_iter()
-                .map(|v| (v.sku, v.price.unwrap().amount))
-                .collect();
-            (p.id, p.slug, variants)
+            (
+                p.id,
+                p.slug,
+                p.variants
+                    .into_iter()
+                    .map(|v| (v.sku, v.price.unwrap().amount))
+                    .collect(),
+            )
         })
         .collect();
 

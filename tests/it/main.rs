@@ -11,3 +11,4 @@ mod graphql;
 mod grpc;
 mod http;
 mod rest;
+mod server;

@@ -23,7 +23,8 @@ fn server_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
-fn url_for(database: &str) -> String {
+/// The URL of `database` on the test server.
+pub fn url_for(database: &str) -> String {
     let base = server_url();
     let (base, _) = base.rsplit_once('/').unwrap_or((&base, ""));
     format!("{base}/{database}")
@@ -100,6 +101,17 @@ impl TestDb {
     }
 }
 
+/// Drops a database, disconnecting whoever still uses it.
+pub async fn drop_database(name: &str) {
+    let mut conn = admin().await;
+    let _ = diesel::sql_query(format!(
+        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+        quote_ident(name)
+    ))
+    .execute(&mut conn)
+    .await;
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         let name = self.name.clone();
@@ -109,15 +121,7 @@ impl Drop for TestDb {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime.block_on(async {
-                let mut conn = admin().await;
-                let _ = diesel::sql_query(format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    quote_ident(&name)
-                ))
-                .execute(&mut conn)
-                .await;
-            });
+            runtime.block_on(drop_database(&name));
         })
         .join();
     }
