@@ -287,7 +287,7 @@ fn filtered(filter: &ProductFilter) -> products::BoxedQuery<'static, Pg> {
     {
         query = query.filter(
             sql::<Bool>("products.search_vector @@ websearch_to_tsquery('english', ")
-                .bind::<Text, _>(text.to_owned())
+                .bind::<Text, _>(text.replace('\0', " "))
                 .sql(")"),
         );
     }

@@ -31,6 +31,12 @@ use crate::events::{self, DomainEvent};
 const MAX_NAME: usize = 255;
 /// Longest description.
 const MAX_DESCRIPTION: usize = 20_000;
+/// Longest barcode, image alt text and image URL.
+const MAX_BARCODE: usize = 64;
+const MAX_ALT_TEXT: usize = 512;
+const MAX_URL: usize = 2048;
+/// Largest attributes object, serialized.
+const MAX_ATTRIBUTES_BYTES: usize = 65_536;
 /// Default and largest page sizes.
 pub const DEFAULT_PAGE: i64 = 20;
 pub const MAX_PAGE: i64 = 100;
@@ -583,10 +589,11 @@ impl CatalogService {
                 if input.weight_grams.is_some_and(|w| w < 0) {
                     v.add("weight_grams", "must not be negative");
                 }
-                if let Some(title) = &input.title
-                    && (title.trim().is_empty() || title.len() > MAX_NAME)
-                {
-                    v.add("title", format!("must be 1 to {MAX_NAME} characters"));
+                if let Some(title) = &input.title {
+                    check_text(&mut v, "title", title, 1, MAX_NAME);
+                }
+                if let Some(barcode) = &input.barcode {
+                    check_text(&mut v, "barcode", barcode, 0, MAX_BARCODE);
                 }
                 v.finish()?;
                 if let Some(sku) = &input.sku {
@@ -895,20 +902,40 @@ async fn category_event(
     Ok(())
 }
 
-fn check_name(v: &mut Validator, field: &str, name: &str) -> String {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME {
-        v.add(field, format!("must be 1 to {MAX_NAME} characters"));
+/// Checks free text: `min..=max` characters once trimmed, and no NUL, which PostgreSQL cannot
+/// store. Every text input goes through here so none can turn into a database error.
+fn check_text(v: &mut Validator, field: &str, text: &str, min: usize, max: usize) {
+    let length = text.trim().chars().count();
+    if text.contains('\0') {
+        v.add(field, "must not contain NUL characters");
+    } else if length < min || length > max {
+        match min {
+            0 => v.add(field, format!("must be at most {max} characters")),
+            _ => v.add(field, format!("must be {min} to {max} characters")),
+        }
     }
-    name.to_owned()
+}
+
+fn check_name(v: &mut Validator, field: &str, name: &str) -> String {
+    check_text(v, field, name, 1, MAX_NAME);
+    name.trim().to_owned()
 }
 
 fn check_description(v: &mut Validator, field: &str, description: Option<&str>) {
-    if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION) {
-        v.add(
-            field,
-            format!("must be at most {MAX_DESCRIPTION} characters"),
-        );
+    if let Some(description) = description {
+        check_text(v, field, description, 0, MAX_DESCRIPTION);
+    }
+}
+
+/// True when a JSON value holds a NUL character in any key or string (jsonb refuses them).
+fn json_has_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(json_has_nul),
+        serde_json::Value::Object(map) => {
+            map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v))
+        }
+        _ => false,
     }
 }
 
@@ -919,7 +946,17 @@ fn check_attributes(
 ) -> serde_json::Value {
     match attributes {
         None | Some(serde_json::Value::Null) => serde_json::json!({}),
-        Some(object @ serde_json::Value::Object(_)) => object,
+        Some(object @ serde_json::Value::Object(_)) => {
+            if json_has_nul(&object) {
+                v.add(field, "must not contain NUL characters");
+            } else if object.to_string().len() > MAX_ATTRIBUTES_BYTES {
+                v.add(
+                    field,
+                    format!("must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON"),
+                );
+            }
+            object
+        }
         Some(_) => {
             v.add(field, "must be a JSON object");
             serde_json::json!({})
@@ -943,17 +980,21 @@ fn check_options(v: &mut Validator, field: &str, options: &[VariantOption]) -> V
     let mut names = HashSet::new();
     for (i, option) in options.iter().enumerate() {
         let name = option.name.trim();
-        if name.is_empty() {
-            v.add(format!("{field}[{i}].name"), "must not be empty");
-        } else if !names.insert(name.to_lowercase()) {
+        let before = v.len();
+        check_text(v, &format!("{field}[{i}].name"), name, 1, MAX_NAME);
+        if v.len() == before && !names.insert(name.to_lowercase()) {
             v.add(
                 format!("{field}[{i}].name"),
                 format!("`{name}` is given twice"),
             );
         }
-        if option.value.trim().is_empty() {
-            v.add(format!("{field}[{i}].value"), "must not be empty");
-        }
+        check_text(
+            v,
+            &format!("{field}[{i}].value"),
+            &option.value,
+            1,
+            MAX_NAME,
+        );
     }
     options
         .iter()
@@ -1000,11 +1041,13 @@ fn variant_row(
     if input.weight_grams.is_some_and(|w| w < 0) {
         v.add(at("weight_grams"), "must not be negative");
     }
+    if let Some(title) = &input.title {
+        check_text(v, &at("title"), title, 1, MAX_NAME);
+    }
+    if let Some(barcode) = &input.barcode {
+        check_text(v, &at("barcode"), barcode, 0, MAX_BARCODE);
+    }
     let title = match input.title.as_deref().map(str::trim) {
-        Some(title) if title.is_empty() || title.len() > MAX_NAME => {
-            v.add(at("title"), format!("must be 1 to {MAX_NAME} characters"));
-            String::new()
-        }
         Some(title) => title.to_owned(),
         None if options.is_empty() => "Default".to_owned(),
         None => options
@@ -1074,12 +1117,21 @@ fn image_rows(v: &mut Validator, product_id: Uuid, images: &[ImageInput]) -> Vec
         .map(|(i, image)| {
             let url = image.url.trim();
             if !(url.starts_with("https://") || url.starts_with("http://"))
-                || url.len() > 2048
-                || url.contains(' ')
+                || url.len() > MAX_URL
+                || url.chars().any(|c| c.is_whitespace() || c.is_control())
             {
                 v.add(
                     format!("images[{i}].url"),
-                    "must be an absolute http(s) URL of at most 2048 characters",
+                    format!("must be an absolute http(s) URL of at most {MAX_URL} characters"),
+                );
+            }
+            if let Some(alt_text) = &image.alt_text {
+                check_text(
+                    v,
+                    &format!("images[{i}].alt_text"),
+                    alt_text,
+                    0,
+                    MAX_ALT_TEXT,
                 );
             }
             ImageRow {

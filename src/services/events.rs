@@ -19,7 +19,7 @@ pub const MAX_PAGE: i64 = 500;
 pub const MAX_REPLAY: usize = 10_000;
 
 /// What a reader of the event log asks for.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct EventQuery {
     /// Only events after this sequence number (0 or absent: from the start).
     pub after: Option<i64>,
@@ -29,6 +29,20 @@ pub struct EventQuery {
     pub entity_id: Option<Uuid>,
     /// Most events to return (default and maximum 500).
     pub first: Option<i64>,
+    /// How the calling door names `first` (`first`, `limit`), so errors name what was sent.
+    pub first_field: &'static str,
+}
+
+impl Default for EventQuery {
+    fn default() -> Self {
+        Self {
+            after: None,
+            types: Vec::new(),
+            entity_id: None,
+            first: None,
+            first_field: "first",
+        }
+    }
 }
 
 impl EventQuery {
@@ -44,6 +58,12 @@ impl EventQuery {
         };
         for (i, pattern) in self.types.iter().enumerate() {
             let pattern = pattern.trim();
+            if pattern.is_empty() || pattern.contains('\0') {
+                return Err(Error::invalid(
+                    format!("types[{i}]"),
+                    "must be an event type such as `order.created` or `order.*`",
+                ));
+            }
             if pattern == "*" {
                 return Ok(EventFilter {
                     types: vec![],
@@ -60,9 +80,6 @@ impl EventQuery {
                         format!("types[{i}]"),
                         "a wildcard must follow a dot, as in `order.*`",
                     ));
-                }
-                None if pattern.is_empty() => {
-                    return Err(Error::invalid(format!("types[{i}]"), "must not be empty"));
                 }
                 None => filter.types.push(pattern.to_owned()),
             }
@@ -100,7 +117,7 @@ impl EventService {
         let limit = query.first.unwrap_or(MAX_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(Error::invalid(
-                "first",
+                query.first_field,
                 format!("must be between 1 and {MAX_PAGE}"),
             ));
         }

@@ -197,3 +197,48 @@ async fn bad_input_is_a_clear_4xx_naming_the_field() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"]["code"], "NOT_FOUND");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_the_database_cannot_store_is_refused_not_a_500() {
+    let t = TestApp::new().await;
+    let (status, body) = t
+        .json(
+            Method::POST,
+            "/api/v1/products",
+            Some(json!({
+                "name": "Nul\u{0}Name",
+                "description": "x\u{0}",
+                "attributes": {"k\u{0}": "v", "nested": ["\u{0}"]},
+                "images": [{"url": "https://x.example/a.jpg", "alt_text": "\u{0}"}],
+                "variants": [{"sku": "NUL-1", "barcode": "\u{0}", "title": "\u{0}",
+                              "options": [{"name": "size", "value": "\u{0}"}],
+                              "price": {"amount": "1", "currency": "USD"}}]
+            })),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        rest_error_fields(&body),
+        [
+            "name",
+            "description",
+            "attributes",
+            "variants[0].options[0].value",
+            "variants[0].title",
+            "variants[0].barcode",
+            "images[0].alt_text"
+        ]
+    );
+    let (status, _) = t
+        .json(
+            Method::POST,
+            "/api/v1/categories",
+            Some(json!({"name": "a\u{0}"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, body) = t.json(Method::GET, "/api/v1/products?q=%00tee", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) = t.json(Method::GET, "/api/v1/events?types=%00", None).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}

@@ -28,6 +28,7 @@ impl EventQuery {
             types: types.unwrap_or_default(),
             entity_id,
             first,
+            ..Default::default()
         };
         ctx.services()
             .events

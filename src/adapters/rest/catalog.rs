@@ -327,22 +327,8 @@ pub async fn list_events(
         types,
         entity_id: params.entity_id,
         first: params.limit,
+        first_field: "limit",
     };
-    let items = app
-        .services
-        .events
-        .list(&ctx, query)
-        .await
-        .map_err(|e| match e {
-            crate::services::Error::Validation(mut fields) => {
-                for f in &mut fields {
-                    if f.field == "first" {
-                        f.field = "limit".into();
-                    }
-                }
-                crate::services::Error::Validation(fields).into()
-            }
-            other => ApiError::from(other),
-        })?;
+    let items = app.services.events.list(&ctx, query).await?;
     Ok(Json(EventList { items }))
 }
