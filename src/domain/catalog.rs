@@ -42,7 +42,7 @@ impl ProductStatus {
     }
 }
 
-/// A product as sold: its variants are loaded separately (see [`ProductDetail`]).
+/// A product as sold. Its variants are loaded on demand (GraphQL) or alongside (`ProductDetail`).
 #[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
 #[graphql(complex)]
 pub struct Product {

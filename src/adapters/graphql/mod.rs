@@ -15,14 +15,17 @@ use crate::services::{Ctx, Services};
 
 /// Every query field.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Query")]
 pub struct QueryRoot(catalog::CatalogQuery, events::EventQuery);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
+#[graphql(name = "Mutation")]
 pub struct MutationRoot(catalog::CatalogMutation);
 
 /// Every subscription field.
 #[derive(MergedSubscription, Default)]
+#[graphql(name = "Subscription")]
 pub struct SubscriptionRoot(events::EventSubscription);
 
 /// The executable schema.
