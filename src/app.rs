@@ -7,7 +7,8 @@ use crate::adapters::graphql::{self, GraphqlSchema};
 use crate::config::Config;
 use crate::db::Db;
 use crate::events::EventBus;
-use crate::http::metrics::Metrics;
+use crate::limits::RateLimiter;
+use crate::metrics::Metrics;
 use crate::services::Services;
 
 /// Shared state of every door.
@@ -17,7 +18,8 @@ pub struct App {
     pub bus: EventBus,
     pub services: Services,
     pub graphql: GraphqlSchema,
-    pub metrics: Metrics,
+    pub metrics: Arc<Metrics>,
+    pub rate_limiter: RateLimiter,
 }
 
 /// What HTTP handlers receive.
@@ -28,9 +30,14 @@ impl App {
     pub fn new(config: Config) -> anyhow::Result<AppState> {
         let db = Db::connect_lazy(&config.database_url, config.database_max_connections);
         let bus = EventBus::default();
-        let services = Services::new(db.clone(), bus.clone());
-        let graphql = graphql::schema(services.clone());
-        let metrics = Metrics::new()?;
+        let services = Services::new(db.clone(), bus.clone(), &config)?;
+        let graphql = graphql::schema(services.clone(), config.graphql);
+        let metrics = Arc::new(Metrics::new()?);
+        let rate_limiter = RateLimiter::new(
+            config.rate_limits.clone(),
+            config.redis_url.as_deref(),
+            metrics.clone(),
+        )?;
         Ok(Arc::new(Self {
             config,
             db,
@@ -38,6 +45,7 @@ impl App {
             services,
             graphql,
             metrics,
+            rate_limiter,
         }))
     }
 }

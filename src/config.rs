@@ -1,6 +1,9 @@
 //! Typed settings read from the environment, with defaults that run on a fresh machine.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::str::FromStr;
+use std::time::Duration;
 
 use anyhow::Context as _;
 
@@ -13,6 +16,40 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// Argon2id cost parameters for password hashes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordHashing {
+    /// Memory per hash in KiB (`ARGON2_MEMORY_KIB`, default 19456: OWASP's recommendation).
+    pub memory_kib: u32,
+    /// Passes over the memory (`ARGON2_ITERATIONS`, default 2).
+    pub iterations: u32,
+    /// Lanes (`ARGON2_PARALLELISM`, default 1).
+    pub parallelism: u32,
+}
+
+/// Request rate limits, in requests per minute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Per user or API key (`RATE_LIMIT_PER_MINUTE`, default 600).
+    pub authenticated: u32,
+    /// Per client IP for anonymous callers (`RATE_LIMIT_ANONYMOUS_PER_MINUTE`, default 120).
+    pub anonymous: u32,
+    /// Per-route limits that replace the above for one route (`RATE_LIMIT_PATHS`, e.g.
+    /// `POST /api/v1/auth/login=10,POST /graphql=300`); keys are `METHOD route`.
+    pub per_route: BTreeMap<String, u32>,
+}
+
+/// Limits on GraphQL operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GraphqlLimits {
+    /// Deepest selection accepted (`GRAPHQL_MAX_DEPTH`, default 16).
+    pub max_depth: usize,
+    /// Highest complexity accepted (`GRAPHQL_MAX_COMPLEXITY`, default 2000).
+    pub max_complexity: usize,
+    /// Whether schema introspection is served (`GRAPHQL_INTROSPECTION`, default true).
+    pub introspection: bool,
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -20,21 +57,77 @@ pub struct Config {
     pub database_url: String,
     /// Largest number of pooled database connections (`DATABASE_MAX_CONNECTIONS`, default 16).
     pub database_max_connections: u32,
+    /// Redis URL (`REDIS_URL`); when set, rate limits are shared by all instances.
+    pub redis_url: Option<String>,
     /// Address of the HTTP listener: GraphQL, REST, health, metrics (`HTTP_ADDR`).
     pub http_addr: SocketAddr,
     /// Address of the gRPC listener (`GRPC_ADDR`).
     pub grpc_addr: SocketAddr,
     /// Log line format (`LOG_FORMAT`: `json` or `pretty`).
     pub log_format: LogFormat,
+    /// Secret that signs JWTs (`JWT_SECRET`); generated per process when absent (dev only:
+    /// tokens then die with the process and are not shared between instances).
+    pub jwt_secret: String,
+    /// Whether `jwt_secret` was generated rather than configured.
+    pub jwt_secret_generated: bool,
+    /// Access token lifetime (`ACCESS_TOKEN_TTL_SECS`, default 3600).
+    pub access_token_ttl: Duration,
+    /// Refresh token lifetime (`REFRESH_TOKEN_TTL_SECS`, default 30 days).
+    pub refresh_token_ttl: Duration,
+    pub password_hashing: PasswordHashing,
+    pub rate_limits: RateLimits,
+    pub graphql: GraphqlLimits,
+    /// Largest request body in bytes (`MAX_BODY_BYTES`, default 1 MiB).
+    pub max_body_bytes: usize,
+    /// Origins allowed by CORS (`CORS_ALLOWED_ORIGINS`, comma-separated; `*` for any; empty:
+    /// no cross-origin access).
+    pub cors_allowed_origins: Vec<String>,
+    /// Take the client IP from `X-Forwarded-For` (`TRUST_FORWARDED_FOR`, default false): only
+    /// behind a proxy that sets it.
+    pub trust_forwarded_for: bool,
 }
 
 /// The database a fresh machine of this kind can reach with trust authentication.
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/stateset";
 
+fn parse<T: FromStr>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+) -> anyhow::Result<T>
+where
+    T::Err: std::fmt::Display,
+{
+    match lookup(name) {
+        None => Ok(default),
+        Some(raw) => raw
+            .trim()
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{name}=`{raw}` is invalid: {e}")),
+    }
+}
+
+/// Parses `METHOD route=N,METHOD route=N`.
+fn parse_route_limits(raw: &str) -> anyhow::Result<BTreeMap<String, u32>> {
+    let mut limits = BTreeMap::new();
+    for entry in raw.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+        let (route, limit) = entry.rsplit_once('=').with_context(|| {
+            format!("RATE_LIMIT_PATHS entry `{entry}` must look like `POST /api/v1/auth/login=10`")
+        })?;
+        let limit: u32 = limit
+            .trim()
+            .parse()
+            .with_context(|| format!("RATE_LIMIT_PATHS: `{limit}` is not a number"))?;
+        anyhow::ensure!(limit > 0, "RATE_LIMIT_PATHS: limits must be positive");
+        limits.insert(route.trim().to_owned(), limit);
+    }
+    Ok(limits)
+}
+
 impl Config {
     /// Reads the settings from the process environment.
     pub fn from_env() -> anyhow::Result<Self> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
     }
 
     /// Reads the settings through `lookup`, so tests can supply their own environment.
@@ -45,18 +138,64 @@ impl Config {
             "pretty" => LogFormat::Pretty,
             other => anyhow::bail!("LOG_FORMAT must be `json` or `pretty`, not `{other}`"),
         };
+        let (jwt_secret, jwt_secret_generated) = match lookup("JWT_SECRET") {
+            Some(secret) => {
+                anyhow::ensure!(
+                    secret.len() >= 32,
+                    "JWT_SECRET must be at least 32 characters"
+                );
+                (secret, false)
+            }
+            None => (crate::auth::random_token(48), true),
+        };
+        let password_hashing = PasswordHashing {
+            memory_kib: parse(&lookup, "ARGON2_MEMORY_KIB", 19 * 1024)?,
+            iterations: parse(&lookup, "ARGON2_ITERATIONS", 2)?,
+            parallelism: parse(&lookup, "ARGON2_PARALLELISM", 1)?,
+        };
+        let rate_limits = RateLimits {
+            authenticated: parse(&lookup, "RATE_LIMIT_PER_MINUTE", 600)?,
+            anonymous: parse(&lookup, "RATE_LIMIT_ANONYMOUS_PER_MINUTE", 120)?,
+            per_route: parse_route_limits(&var("RATE_LIMIT_PATHS", ""))?,
+        };
+        anyhow::ensure!(
+            rate_limits.authenticated > 0 && rate_limits.anonymous > 0,
+            "rate limits must be positive"
+        );
         Ok(Self {
             database_url: var("DATABASE_URL", DEFAULT_DATABASE_URL),
-            database_max_connections: var("DATABASE_MAX_CONNECTIONS", "16")
-                .parse()
-                .context("DATABASE_MAX_CONNECTIONS must be a positive integer")?,
-            http_addr: var("HTTP_ADDR", "0.0.0.0:8080")
-                .parse()
-                .context("HTTP_ADDR must be an address such as 0.0.0.0:8080")?,
-            grpc_addr: var("GRPC_ADDR", "0.0.0.0:50051")
-                .parse()
-                .context("GRPC_ADDR must be an address such as 0.0.0.0:50051")?,
+            database_max_connections: parse(&lookup, "DATABASE_MAX_CONNECTIONS", 16)?,
+            redis_url: lookup("REDIS_URL"),
+            http_addr: parse(&lookup, "HTTP_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
+            grpc_addr: parse(
+                &lookup,
+                "GRPC_ADDR",
+                SocketAddr::from(([0, 0, 0, 0], 50051)),
+            )?,
             log_format,
+            jwt_secret,
+            jwt_secret_generated,
+            access_token_ttl: Duration::from_secs(parse(&lookup, "ACCESS_TOKEN_TTL_SECS", 3600)?),
+            refresh_token_ttl: Duration::from_secs(parse(
+                &lookup,
+                "REFRESH_TOKEN_TTL_SECS",
+                30 * 24 * 3600,
+            )?),
+            password_hashing,
+            rate_limits,
+            graphql: GraphqlLimits {
+                max_depth: parse(&lookup, "GRAPHQL_MAX_DEPTH", 16)?,
+                max_complexity: parse(&lookup, "GRAPHQL_MAX_COMPLEXITY", 2000)?,
+                introspection: parse(&lookup, "GRAPHQL_INTROSPECTION", true)?,
+            },
+            max_body_bytes: parse(&lookup, "MAX_BODY_BYTES", 1024 * 1024)?,
+            cors_allowed_origins: var("CORS_ALLOWED_ORIGINS", "")
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            trust_forwarded_for: parse(&lookup, "TRUST_FORWARDED_FOR", false)?,
         })
     }
 }
@@ -72,6 +211,9 @@ mod tests {
         assert_eq!(config.http_addr.port(), 8080);
         assert_eq!(config.grpc_addr.port(), 50051);
         assert_eq!(config.log_format, LogFormat::Json);
+        assert!(config.jwt_secret_generated && config.jwt_secret.len() >= 32);
+        assert_eq!(config.access_token_ttl, Duration::from_secs(3600));
+        assert_eq!(config.rate_limits.authenticated, 600);
         Ok(())
     }
 
@@ -79,8 +221,19 @@ mod tests {
     fn a_bad_value_names_the_variable() {
         let err = Config::from_lookup(|name| (name == "HTTP_ADDR").then(|| "nope".to_owned()));
         assert!(
-            format!("{:#}", err.err().map(|e| e.to_string()).unwrap_or_default())
+            err.err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
                 .contains("HTTP_ADDR")
         );
+    }
+
+    #[test]
+    fn route_limits_parse() -> anyhow::Result<()> {
+        let limits = parse_route_limits("POST /api/v1/auth/login=10, GET /api/v1/products=50")?;
+        assert_eq!(limits.get("POST /api/v1/auth/login"), Some(&10));
+        assert_eq!(limits.get("GET /api/v1/products"), Some(&50));
+        assert!(parse_route_limits("nonsense").is_err());
+        Ok(())
     }
 }

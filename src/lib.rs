@@ -10,16 +10,23 @@
 //! - [`db`]: the diesel schema, row types and queries, the pool and migrations.
 //! - [`events`]: the transactional outbox and the live event bus fed by `LISTEN/NOTIFY`.
 //! - [`adapters`]: GraphQL, REST (with OpenAPI) and gRPC doors.
-//! - [`http`]: the HTTP router, middleware (request id, logs, metrics) and health routes.
+//! - [`auth`]: principals, permissions, password hashing, tokens (no I/O).
+//! - [`http`]: the HTTP router, middleware (request id, logs, metrics, authentication, rate
+//!   limits, idempotency, security headers) and health routes.
+//! - [`limits`]: rate limiting, in-process or shared through Redis.
+//! - [`metrics`]: the Prometheus registry.
 //! - [`app`]: [`app::App`], built the same way by `serve` and by the tests.
 
 pub mod adapters;
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod domain;
 pub mod events;
 pub mod http;
+pub mod limits;
+pub mod metrics;
 pub mod seed;
 pub mod server;
 pub mod services;

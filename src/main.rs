@@ -29,11 +29,28 @@ enum Command {
         #[arg(long)]
         demo: bool,
     },
+    /// Administer users.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// Print the GraphQL schema (SDL), or write it to a file.
     ExportSchema {
         /// Where to write it; `-` for standard output.
         #[arg(long, default_value = "schema.graphql")]
         out: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an administrator. The password comes from `STATESET_ADMIN_PASSWORD`, or is
+    /// asked for at the terminal.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: Option<String>,
     },
 }
 
@@ -77,6 +94,35 @@ async fn run() -> anyhow::Result<()> {
                 "demo catalog loaded: {} categories and {} products created",
                 report.categories_created, report.products_created
             );
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::Create { email, name },
+        } => {
+            let password = match std::env::var("STATESET_ADMIN_PASSWORD") {
+                Ok(password) if !password.is_empty() => password,
+                _ => {
+                    let first = rpassword::prompt_password("Password for the new administrator: ")?;
+                    let again = rpassword::prompt_password("Repeat it: ")?;
+                    anyhow::ensure!(first == again, "the passwords differ");
+                    first
+                }
+            };
+            stateset::server::prepare_database(&config).await?;
+            let app = stateset::app::App::new(config)?;
+            let input = stateset::services::access::CreateUserInput {
+                email,
+                password,
+                name,
+                role_id: stateset::services::auth::ADMIN_ROLE,
+            };
+            let user = app
+                .services
+                .access
+                .create_user(&stateset::services::Ctx::system(), input)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!("administrator {} created (id {})", user.email, user.id);
             Ok(())
         }
         Command::ExportSchema { out } => {

@@ -32,6 +32,11 @@ pub async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> 
     if options.migrate {
         prepare_database(&config).await?;
     }
+    if config.jwt_secret_generated {
+        tracing::warn!(
+            "JWT_SECRET is not set: using a random secret; tokens end with this process"
+        );
+    }
     let app = App::new(config.clone())?;
     if options.seed_demo {
         let report = crate::seed::demo(&app.services).await?;
@@ -53,8 +58,13 @@ pub async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> 
     tracing::info!(addr = %config.http_addr, "HTTP listening (GraphQL /graphql, REST /api/v1)");
     tracing::info!(addr = %config.grpc_addr, "gRPC listening");
 
-    let http = axum::serve(http_listener, crate::http::router(app.clone()))
-        .with_graceful_shutdown(wait_for(stopped.clone()));
+    let router = crate::http::router(app.clone());
+    let http = axum::serve(
+        http_listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(wait_for(stopped.clone()));
+    tokio::spawn(housekeeping(app.clone(), stopped.clone()));
     let grpc = grpc::serve(app.clone(), config.grpc_addr, wait_for(stopped.clone()));
     let signal = async move {
         shutdown_signal().await;
@@ -71,6 +81,23 @@ pub async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> 
     let _ = listener.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Periodic upkeep: forget idle rate-limit state and expired idempotency keys.
+async fn housekeeping(app: std::sync::Arc<App>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        app.rate_limiter.housekeeping();
+        match app.services.idempotency.sweep().await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "expired idempotency keys deleted"),
+            Err(err) => tracing::warn!(error = %err, "cannot sweep idempotency keys"),
+        }
+    }
 }
 
 async fn wait_for(mut stopped: watch::Receiver<bool>) {

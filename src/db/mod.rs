@@ -4,6 +4,8 @@
 //! one transaction. Nothing here decides business rules.
 
 pub mod catalog;
+pub mod idempotency;
+pub mod identity;
 pub mod outbox;
 pub mod schema;
 

@@ -5,9 +5,11 @@
 
 pub mod catalog;
 pub mod event;
+pub mod identity;
 pub mod money;
 pub mod text;
 
 pub use catalog::*;
 pub use event::Event;
+pub use identity::{ApiKey, AuthTokens, CreatedApiKey, Role, User};
 pub use money::Money;

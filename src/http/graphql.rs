@@ -6,7 +6,9 @@ use axum::extract::{FromRequest, Request, State, WebSocketUpgrade};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 
-use crate::adapters::graphql::request_data;
+use async_graphql::Data;
+
+use crate::adapters::graphql::{request_data, to_graphql_error};
 use crate::app::AppState;
 use crate::services::Ctx;
 
@@ -77,6 +79,8 @@ fn label_request_errors(response: &mut async_graphql::BatchResponse) {
 }
 
 /// `GET /graphql/ws`: subscriptions over `graphql-transport-ws` or the legacy `graphql-ws`.
+/// Credentials may come with the upgrade request or in the `connection_init` payload as
+/// `{"authorization": "Bearer ..."}`; the payload wins.
 pub async fn websocket(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -86,11 +90,31 @@ pub async fn websocket(
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
         .on_upgrade(move |socket| async move {
-            let data = request_data(&app.services, ctx);
-            GraphQLWebSocket::new(socket, app.graphql.clone(), protocol)
-                .with_data(data)
+            let schema = app.graphql.clone();
+            GraphQLWebSocket::new(socket, schema, protocol)
+                .on_connection_init(move |payload| connection_data(app, ctx, payload))
                 .serve()
                 .await
         })
         .into_response()
+}
+
+async fn connection_data(
+    app: AppState,
+    mut ctx: Ctx,
+    payload: serde_json::Value,
+) -> async_graphql::Result<Data> {
+    let authorization = ["authorization", "Authorization"]
+        .iter()
+        .find_map(|name| payload.get(*name).and_then(|v| v.as_str()));
+    if let Some(value) = authorization {
+        let credentials = crate::http::parse_authorization(value);
+        ctx.principal = app
+            .services
+            .auth
+            .authenticate(&credentials)
+            .await
+            .map_err(to_graphql_error)?;
+    }
+    Ok(request_data(&app.services, ctx))
 }

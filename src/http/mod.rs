@@ -1,31 +1,41 @@
-//! The HTTP side: one axum router for GraphQL, REST, docs, health and metrics, wrapped in the
-//! request-id and observation middleware.
+//! The HTTP side: one axum router for GraphQL, REST, docs, health and metrics.
+//!
+//! Every routed request passes, outermost first: request id → security headers → CORS → body
+//! limit → `observe` (metrics, one log line) → `guard` (credentials → principal, rate limit)
+//! → `idempotency` (mutations with an `Idempotency-Key`) → the handler.
 
 pub mod graphql;
 pub mod health;
-pub mod metrics;
+mod idempotency;
 
-use std::convert::Infallible;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{FromRequestParts, MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, MatchedPath, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::adapters::rest::{self, ApiError};
 use crate::app::AppState;
+use crate::auth::Principal;
+use crate::limits::{Allowance, Subject};
+use crate::services::auth::Credentials;
 use crate::services::{Ctx, Error};
 
 /// The header that correlates a request with its logs and response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The header carrying a client's retry key.
 pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+/// The header an API key may come in.
+pub const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 
 /// Longest time a request may take before the server answers 408.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -33,15 +43,26 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Builds the whole HTTP router.
 pub fn router(app: AppState) -> Router {
     let (rest_router, openapi) = rest::router().split_for_parts();
-    Router::new()
+    let mut router = Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(graphql::websocket))
-        .route("/metrics", get(metrics::render))
+        .route("/metrics", get(crate::metrics::render))
         .merge(rest_router)
+        .route_layer(middleware::from_fn_with_state(
+            app.clone(),
+            idempotency::layer,
+        ))
+        .route_layer(middleware::from_fn_with_state(app.clone(), guard))
         .route_layer(middleware::from_fn_with_state(app.clone(), observe))
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", openapi))
         .fallback(not_found)
-        .with_state(app)
+        .with_state(app.clone())
+        .layer(RequestBodyLimitLayer::new(app.config.max_body_bytes));
+    if let Some(cors) = cors(&app.config.cors_allowed_origins) {
+        router = router.layer(cors);
+    }
+    router
+        .layer(middleware::from_fn(security_headers))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -50,18 +71,96 @@ pub fn router(app: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    let headers = [
+        "authorization",
+        "content-type",
+        "idempotency-key",
+        "x-api-key",
+        "x-request-id",
+        "api-version",
+    ];
+    let exposed = [
+        "x-request-id",
+        "retry-after",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "idempotent-replayed",
+    ];
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+                Method::OPTIONS,
+            ])
+            .allow_headers(headers.map(HeaderName::from_static))
+            .expose_headers(exposed.map(HeaderName::from_static))
+            .max_age(Duration::from_secs(600)),
+    )
+}
+
+/// Headers that keep browsers from misusing API responses.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let headers = response.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static("max-age=63072000; includeSubDomains"),
+    );
+    // Data never needs scripts; the GraphiQL and Swagger UI pages do, so they are spared.
+    if json {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
+    response
+}
+
 async fn not_found(request: Request) -> ApiError {
     Error::not_found("route", request.uri().path()).into()
+}
+
+fn route_of(request: &Request) -> String {
+    request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned())
 }
 
 /// Counts and times every routed request and writes one log line for it.
 async fn observe(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let route = route_of(&request);
     let request_id = header_text(request.headers(), &REQUEST_ID).unwrap_or_default();
     let response = next.run(request).await;
     let status = response.status().as_u16();
@@ -72,21 +171,146 @@ async fn observe(State(app): State<AppState>, request: Request, next: Next) -> R
     response
 }
 
-fn header_text(headers: &axum::http::HeaderMap, name: &HeaderName) -> Option<String> {
+/// Routes that are never rate limited: probes and scrapes must keep working under load.
+fn exempt_from_limits(route: &str) -> bool {
+    route.starts_with("/health") || route == "/metrics"
+}
+
+/// Turns credentials into a principal (401 when they are bad), applies the caller's rate
+/// limit (429), and leaves the principal for the handler.
+async fn guard(State(app): State<AppState>, mut request: Request, next: Next) -> Response {
+    let route = route_of(&request);
+    let graphql = route.starts_with("/graphql");
+    let principal = match app
+        .services
+        .auth
+        .authenticate(&credentials(request.headers()))
+        .await
+    {
+        Ok(principal) => principal,
+        Err(err) => return error_response(err, graphql),
+    };
+    let mut allowance = None;
+    if !exempt_from_limits(&route) {
+        let client_ip = client_ip(&request, app.config.trust_forwarded_for);
+        if let Some(subject) = Subject::of(&principal, client_ip) {
+            match app
+                .rate_limiter
+                .check(&subject, &format!("{} {route}", request.method()))
+                .await
+            {
+                Ok(granted) => allowance = Some(granted),
+                Err(err) => return error_response(err, graphql),
+            }
+        }
+    }
+    request.extensions_mut().insert(principal);
+    let mut response = next.run(request).await;
+    if let Some(allowance) = allowance {
+        set_rate_headers(response.headers_mut(), allowance);
+    }
+    response
+}
+
+fn set_rate_headers(headers: &mut HeaderMap, allowance: Allowance) {
+    headers.insert("ratelimit-limit", HeaderValue::from(allowance.limit));
+    headers.insert(
+        "ratelimit-remaining",
+        HeaderValue::from(allowance.remaining),
+    );
+    headers.insert("ratelimit-reset", HeaderValue::from(allowance.reset_secs));
+}
+
+/// The credentials in a request's headers.
+pub fn credentials(headers: &HeaderMap) -> Credentials {
+    if let Some(key) = header_text(headers, &API_KEY) {
+        return Credentials::ApiKey(key);
+    }
+    match header_text(headers, &header::AUTHORIZATION) {
+        Some(value) => parse_authorization(&value),
+        None => Credentials::None,
+    }
+}
+
+/// Parses an `Authorization` value; anything but a bearer token is bad credentials.
+pub fn parse_authorization(value: &str) -> Credentials {
+    match value.trim().split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Credentials::Bearer(token.trim().to_owned())
+        }
+        _ => Credentials::Bearer(String::new()),
+    }
+}
+
+fn client_ip(request: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
+    if trust_forwarded_for {
+        let forwarded = header_text(
+            request.headers(),
+            &HeaderName::from_static("x-forwarded-for"),
+        );
+        if let Some(ip) =
+            forwarded.and_then(|f| f.split(',').next().and_then(|ip| ip.trim().parse().ok()))
+        {
+            return Some(ip);
+        }
+    }
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+fn header_text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
 }
 
-/// Every HTTP handler gets its call context from the request headers.
+/// An error answered before a handler ran, shaped for the door: GraphQL's `errors` list or
+/// the REST error body; with `Retry-After` (and rate-limit headers) when waiting helps.
+pub fn error_response(err: Error, graphql: bool) -> Response {
+    if !graphql {
+        return ApiError::from(err).into_response();
+    }
+    let status = rest::status_of(&err);
+    let retry_after = err.retry_after();
+    let limited = matches!(&err, Error::RateLimited { .. });
+    let gql = crate::adapters::graphql::to_graphql_error(err);
+    let body =
+        serde_json::json!({ "errors": [gql.into_server_error(async_graphql::Pos::default())] });
+    let mut response = (status, axum::Json(body)).into_response();
+    add_retry_headers(response.headers_mut(), retry_after, limited);
+    response
+}
+
+/// `Retry-After`, and for rate limits an exhausted allowance.
+pub fn add_retry_headers(headers: &mut HeaderMap, retry_after: Option<u64>, limited: bool) {
+    if let Some(seconds) = retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        if limited {
+            headers.insert("ratelimit-remaining", HeaderValue::from(0));
+            headers.insert("ratelimit-reset", HeaderValue::from(seconds));
+        }
+    }
+}
+
+/// Every HTTP handler gets its call context from the guard's principal and the headers.
 impl<S: Send + Sync> FromRequestParts<S> for Ctx {
-    type Rejection = Infallible;
+    type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let request_id = header_text(&parts.headers, &REQUEST_ID)
             .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        Ok(Ctx::for_request(
+        let principal = parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .unwrap_or(Principal::Anonymous);
+        Ok(Ctx::new(
+            principal,
             request_id,
             header_text(&parts.headers, &IDEMPOTENCY_KEY),
         ))

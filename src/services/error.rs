@@ -38,6 +38,19 @@ pub enum Error {
     /// The caller lacks the permission the operation needs.
     #[error("missing permission `{permission}`")]
     Forbidden { permission: String },
+    /// Too many requests; try again after `retry_after_secs`.
+    #[error("rate limit exceeded; retry in {retry_after_secs} s")]
+    RateLimited {
+        retry_after_secs: u64,
+        limit: u32,
+        reset_secs: u64,
+    },
+    /// The Idempotency-Key was used before with a different request.
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyKeyReused,
+    /// A request with this Idempotency-Key is still running.
+    #[error("a request with this Idempotency-Key is still in progress; retry shortly")]
+    IdempotencyInFlight { retry_after_secs: u64 },
     /// A live subscriber fell too far behind and was cut off; resubscribe with `after`.
     #[error("the subscriber fell behind by {missed} events; resubscribe with `after` to catch up")]
     Lagged { missed: u64 },
@@ -68,6 +81,9 @@ impl Error {
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden { .. } => "FORBIDDEN",
             Self::Lagged { .. } => "SUBSCRIBER_LAGGED",
+            Self::RateLimited { .. } => "RATE_LIMITED",
+            Self::IdempotencyKeyReused => "IDEMPOTENCY_KEY_REUSED",
+            Self::IdempotencyInFlight { .. } => "IDEMPOTENCY_IN_FLIGHT",
             Self::Unavailable(_) => "UNAVAILABLE",
             Self::Internal(_) => "INTERNAL",
         }
@@ -99,7 +115,29 @@ impl Error {
             Self::InvalidState { from, action } => json!({ "from": from, "action": action }),
             Self::Forbidden { permission } => json!({ "permission": permission }),
             Self::Lagged { missed } => json!({ "missed": missed }),
+            Self::RateLimited {
+                retry_after_secs,
+                limit,
+                reset_secs,
+            } => {
+                json!({ "retry_after": retry_after_secs, "limit": limit, "reset": reset_secs })
+            }
+            Self::IdempotencyInFlight { retry_after_secs } => {
+                json!({ "retry_after": retry_after_secs })
+            }
+            Self::IdempotencyKeyReused => json!({}),
             Self::Unauthenticated | Self::Unavailable(_) | Self::Internal(_) => json!({}),
+        }
+    }
+
+    /// Seconds a client should wait before retrying, for errors where waiting helps.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::RateLimited {
+                retry_after_secs, ..
+            }
+            | Self::IdempotencyInFlight { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 

@@ -3,11 +3,12 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use futures::Stream;
+use futures::{Stream, StreamExt as _};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::{Ctx, Error};
+use crate::auth::Access;
 use crate::db::Db;
 use crate::db::outbox::EventFilter;
 use crate::domain::Event;
@@ -88,6 +89,13 @@ impl EventQuery {
     }
 }
 
+/// Whether the caller may see `event`: with `events:read`, or with read access to the kind of
+/// entity it is about (`product` events need `products:read`, which anonymous callers have).
+fn visible(ctx: &Ctx, event: &Event) -> bool {
+    let full = |permission: &str| ctx.access(permission) == Some(Access::All);
+    full("events:read") || full(&format!("{}s:read", event.entity_type))
+}
+
 fn matches(filter: &EventFilter, event: &Event) -> bool {
     let type_ok = (filter.types.is_empty() && filter.type_prefixes.is_empty())
         || filter.types.contains(&event.event_type)
@@ -113,7 +121,6 @@ impl EventService {
     /// Events after `query.after`, oldest first.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn list(&self, ctx: &Ctx, query: EventQuery) -> Result<Vec<Event>, Error> {
-        ctx.authorize("events:read")?;
         let limit = query.first.unwrap_or(MAX_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(Error::invalid(
@@ -123,7 +130,11 @@ impl EventService {
         }
         let filter = query.filter()?;
         let mut conn = self.db.conn().await?;
-        Ok(crate::db::outbox::list(&mut conn, &filter, limit).await?)
+        let events = crate::db::outbox::list(&mut conn, &filter, limit).await?;
+        Ok(events
+            .into_iter()
+            .filter(|event| visible(ctx, event))
+            .collect())
     }
 
     /// A feed of matching events: first those after `query.after` from the log (when given),
@@ -133,7 +144,6 @@ impl EventService {
         ctx: &Ctx,
         query: EventQuery,
     ) -> Result<impl Stream<Item = Result<Event, Error>> + Send + use<>, Error> {
-        ctx.authorize("events:read")?;
         let filter = query.filter()?;
         // Subscribe before reading the log, so an event committed meanwhile is in one or both.
         let receiver = self.bus.subscribe();
@@ -145,7 +155,7 @@ impl EventService {
                 let page = crate::db::outbox::list(&mut conn, &page_filter, MAX_PAGE).await?;
                 let done = page.len() < MAX_PAGE as usize;
                 page_filter.after = page.last().map_or(page_filter.after, |e| e.sequence);
-                replay.extend(page);
+                replay.extend(page.into_iter().filter(|event| visible(ctx, event)));
                 if replay.len() > MAX_REPLAY {
                     return Err(Error::invalid(
                         "after",
@@ -160,27 +170,27 @@ impl EventService {
             }
         }
         let replayed: HashSet<i64> = replay.iter().map(|e| e.sequence).collect();
-        let live =
-            futures::stream::unfold(Some((receiver, replayed, filter)), |state| async move {
-                let (mut receiver, replayed, filter) = state?;
-                loop {
-                    match receiver.recv().await {
-                        Ok(event)
-                            if !replayed.contains(&event.sequence) && matches(&filter, &event) =>
-                        {
-                            let event = Arc::unwrap_or_clone(event);
-                            return Some((Ok(event), Some((receiver, replayed, filter))));
-                        }
-                        Ok(_) => continue,
-                        Err(broadcast::error::RecvError::Lagged(missed)) => {
-                            return Some((Err(Error::Lagged { missed }), None));
-                        }
-                        Err(broadcast::error::RecvError::Closed) => return None,
+        let state = Some((receiver, replayed, filter, ctx.clone()));
+        let live = futures::stream::unfold(state, |state| async move {
+            let (mut receiver, replayed, filter, ctx) = state?;
+            loop {
+                match receiver.recv().await {
+                    Ok(event)
+                        if !replayed.contains(&event.sequence)
+                            && matches(&filter, &event)
+                            && visible(&ctx, &event) =>
+                    {
+                        let event = Arc::unwrap_or_clone(event);
+                        return Some((Ok(event), Some((receiver, replayed, filter, ctx))));
                     }
+                    Ok(_) => continue,
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        return Some((Err(Error::Lagged { missed }), None));
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
                 }
-            });
+            }
+        });
         Ok(futures::stream::iter(replay.into_iter().map(Ok)).chain(live))
     }
 }
-
-use futures::StreamExt as _;

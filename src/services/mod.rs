@@ -3,25 +3,31 @@
 //! A service method takes a [`Ctx`] first, checks the permission it needs, validates its input,
 //! owns its transaction and writes its domain events into the outbox inside that transaction.
 
+pub mod access;
+pub mod auth;
 pub mod catalog;
 pub mod error;
 pub mod events;
+pub mod idempotency;
 
+pub use access::AccessService;
+pub use auth::AuthService;
 pub use catalog::CatalogService;
 pub use error::{Error, FieldError};
 pub use events::EventService;
+pub use idempotency::IdempotencyService;
 
+use std::sync::Arc;
+
+use crate::auth::password::PasswordHasher;
+use crate::auth::tokens::TokenSigner;
+use crate::auth::{Access, PermissionSet};
+use crate::config::Config;
 use crate::db::Db;
-use crate::events::EventBus;
+use auth::RoleCache;
 
-/// Who is calling.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Principal {
-    /// No credentials were presented.
-    Anonymous,
-    /// The server itself (seeding, background work) or, until identities exist, any caller.
-    System,
-}
+pub use crate::auth::Principal;
+use crate::events::EventBus;
 
 /// The context of one service call: who, which request, and which retry key.
 #[derive(Debug, Clone)]
@@ -34,37 +40,49 @@ pub struct Ctx {
     pub idempotency_key: Option<String>,
 }
 
+/// What anonymous callers may do: browse the catalog.
+const ANONYMOUS_PERMISSIONS: &[&str] = &["products:read", "categories:read"];
+
 impl Ctx {
     /// A context for work the server does on its own behalf.
     pub fn system() -> Self {
-        Self {
-            principal: Principal::System,
-            request_id: uuid::Uuid::now_v7().to_string(),
-            idempotency_key: None,
-        }
+        Self::new(Principal::System, uuid::Uuid::now_v7().to_string(), None)
     }
 
-    /// A context for a request from a door, before identities exist.
-    ///
-    /// Authentication is not built yet, so every caller acts with full rights (`System`).
-    /// This is the one seam where credentials will become a real principal.
-    pub fn for_request(request_id: String, idempotency_key: Option<String>) -> Self {
+    /// A context for one request.
+    pub fn new(principal: Principal, request_id: String, idempotency_key: Option<String>) -> Self {
         Self {
-            principal: Principal::System,
+            principal,
             request_id,
             idempotency_key,
         }
     }
 
-    /// Checks that the caller holds `permission` (`resource:action`).
+    /// How far the caller holds `permission` (`resource:action`), without failing.
+    pub fn access(&self, permission: &str) -> Option<Access> {
+        match &self.principal {
+            Principal::System => Some(Access::All),
+            Principal::Anonymous => {
+                PermissionSet::new(ANONYMOUS_PERMISSIONS.iter().copied()).access(permission, None)
+            }
+            Principal::User { permissions, .. } | Principal::ApiKey { permissions, .. } => {
+                permissions.access(permission, self.principal.user_id())
+            }
+        }
+    }
+
+    /// Checks that the caller holds `permission`; every service operation calls this first.
     ///
-    /// Every service operation calls this before doing anything, so all doors are guarded
-    /// alike. Today only `Anonymous` is refused and only for writes; roles come with identities.
-    pub fn authorize(&self, permission: &'static str) -> Result<(), Error> {
-        match self.principal {
-            Principal::System => Ok(()),
-            Principal::Anonymous if permission.ends_with(":read") => Ok(()),
-            Principal::Anonymous => Err(Error::Unauthenticated),
+    /// # Returns
+    /// `Access::All`, or `Access::Own(user)` when the caller may only touch their own data;
+    /// `UNAUTHENTICATED` for an anonymous caller, `FORBIDDEN` for one without the permission.
+    pub fn authorize(&self, permission: &'static str) -> Result<Access, Error> {
+        match self.access(permission) {
+            Some(access) => Ok(access),
+            None if matches!(self.principal, Principal::Anonymous) => Err(Error::Unauthenticated),
+            None => Err(Error::Forbidden {
+                permission: permission.to_owned(),
+            }),
         }
     }
 }
@@ -72,16 +90,30 @@ impl Ctx {
 /// Every service, as cheap clonable handles sharing one pool.
 #[derive(Clone)]
 pub struct Services {
+    pub auth: AuthService,
+    pub access: AccessService,
     pub catalog: CatalogService,
     pub events: EventService,
+    pub idempotency: IdempotencyService,
 }
 
 impl Services {
-    /// Builds the services over a database pool.
-    pub fn new(db: Db, bus: EventBus) -> Self {
-        Self {
+    /// Builds the services over a database pool, with the security settings of `config`.
+    pub fn new(db: Db, bus: EventBus, config: &Config) -> anyhow::Result<Self> {
+        let signer = Arc::new(TokenSigner::new(
+            &config.jwt_secret,
+            config.access_token_ttl,
+            config.refresh_token_ttl,
+        ));
+        let hasher = Arc::new(PasswordHasher::new(config.password_hashing)?);
+        let roles = Arc::new(RoleCache::default());
+        let auth = AuthService::new(db.clone(), signer, hasher, roles.clone());
+        Ok(Self {
+            access: AccessService::new(db.clone(), auth.clone(), roles),
+            auth,
             catalog: CatalogService::new(db.clone()),
-            events: EventService::new(db, bus),
-        }
+            events: EventService::new(db.clone(), bus),
+            idempotency: IdempotencyService::new(db),
+        })
     }
 }

@@ -4,7 +4,7 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use serde_json::json;
 
-use crate::support::{TestApp, product_input};
+use crate::support::{Auth, TestApp, product_input};
 
 const PRODUCTS_WITH_VARIANTS: &str = r#"
 query($first: Int!) {
@@ -35,7 +35,11 @@ async fn variants_of_a_list_load_in_a_constant_number_of_queries() {
         async move {
             let before = t.app.db.statements_executed();
             let body = t
-                .graphql(PRODUCTS_WITH_VARIANTS, json!({ "first": first }))
+                .graphql_as(
+                    &Auth::Anonymous,
+                    PRODUCTS_WITH_VARIANTS,
+                    json!({ "first": first }),
+                )
                 .await;
             assert!(body.get("errors").is_none(), "{body}");
             let edges = body["data"]["products"]["edges"]

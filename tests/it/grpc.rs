@@ -1,16 +1,15 @@
 //! The gRPC door: CatalogService, status codes, health and reflection.
 
 use stateset::adapters::grpc::pb;
-use stateset::adapters::grpc::pb::catalog_service_client::CatalogServiceClient;
 use tonic::Code;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, catalog_client};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_service_lists_gets_creates_updates_deletes() {
     let t = TestApp::new().await;
     t.seed_demo().await;
-    let mut client = CatalogServiceClient::new(t.serve_grpc().await);
+    let mut client = catalog_client(t.serve_grpc().await, Some(&t.admin));
 
     let listed = client
         .list_products(pb::ListProductsRequest {
@@ -102,7 +101,7 @@ async fn catalog_service_lists_gets_creates_updates_deletes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_invalid_argument_naming_the_field() {
     let t = TestApp::new().await;
-    let mut client = CatalogServiceClient::new(t.serve_grpc().await);
+    let mut client = catalog_client(t.serve_grpc().await, Some(&t.admin));
     let err = client
         .get_product(pb::GetProductRequest {
             lookup: Some(pb::get_product_request::Lookup::Id("nope".into())),

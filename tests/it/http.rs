@@ -179,7 +179,7 @@ async fn the_demo_catalog_is_identical_through_graphql_rest_and_grpc() {
         .map(summarise)
         .collect();
 
-    let mut client = pb::catalog_service_client::CatalogServiceClient::new(t.serve_grpc().await);
+    let mut client = crate::support::catalog_client(t.serve_grpc().await, None);
     let request = pb::ListProductsRequest {
         page_size: 20,
         sort: pb::ProductSort::NameAsc as i32,

@@ -1,5 +1,6 @@
 //! The GraphQL door (async-graphql): queries, mutations, subscriptions over `/graphql(/ws)`.
 
+mod access;
 mod catalog;
 mod error;
 mod events;
@@ -11,17 +12,22 @@ use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBui
 pub use error::{GqlResult, to_graphql_error};
 pub use loaders::VariantLoader;
 
+use crate::config::GraphqlLimits;
 use crate::services::{Ctx, Services};
 
 /// Every query field.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Query")]
-pub struct QueryRoot(catalog::CatalogQuery, events::EventQuery);
+pub struct QueryRoot(
+    catalog::CatalogQuery,
+    access::AccessQuery,
+    events::EventQuery,
+);
 
 /// Every mutation field.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(catalog::CatalogMutation);
+pub struct MutationRoot(catalog::CatalogMutation, access::AccessMutation);
 
 /// Every subscription field.
 #[derive(MergedSubscription, Default)]
@@ -31,9 +37,6 @@ pub struct SubscriptionRoot(events::EventSubscription);
 /// The executable schema.
 pub type GraphqlSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
 
-/// Deepest query accepted: deep enough for any real screen, too shallow for abuse.
-const MAX_DEPTH: usize = 16;
-
 /// The schema without runtime data: enough to print the SDL.
 pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRoot> {
     Schema::build(
@@ -41,13 +44,20 @@ pub fn schema_builder() -> SchemaBuilder<QueryRoot, MutationRoot, SubscriptionRo
         MutationRoot::default(),
         SubscriptionRoot::default(),
     )
-    .limit_depth(MAX_DEPTH)
     .extension(async_graphql::extensions::Tracing)
 }
 
-/// The schema serving requests through `services`.
-pub fn schema(services: Services) -> GraphqlSchema {
-    schema_builder().data(services).finish()
+/// The schema serving requests through `services`, within `limits`.
+pub fn schema(services: Services, limits: GraphqlLimits) -> GraphqlSchema {
+    let builder = schema_builder()
+        .data(services)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
+    if limits.introspection {
+        builder.finish()
+    } else {
+        builder.disable_introspection().finish()
+    }
 }
 
 /// The SDL clients see; `schema.graphql` in the repository must equal it.

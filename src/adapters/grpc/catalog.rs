@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::pb::catalog_service_server::CatalogService;
 use super::pb::{self, get_product_request::Lookup};
-use super::{convert, ctx_from, status};
+use super::{call_ctx, convert, status};
 use crate::app::AppState;
 use crate::domain::ProductFilter;
 use crate::services::Error;
@@ -37,7 +37,12 @@ impl CatalogService for CatalogGrpc {
         &self,
         request: Request<pb::GetProductRequest>,
     ) -> Result<Response<pb::Product>, Status> {
-        let ctx = ctx_from(request.metadata());
+        let ctx = call_ctx(
+            &self.app,
+            request.metadata(),
+            "/stateset.v1.CatalogService/GetProduct",
+        )
+        .await?;
         let lookup = match request.into_inner().lookup {
             Some(Lookup::Id(id)) => ProductRef::Id(convert::uuid(&id, "id").map_err(status)?),
             Some(Lookup::Slug(slug)) => ProductRef::Slug(slug),
@@ -57,7 +62,12 @@ impl CatalogService for CatalogGrpc {
         &self,
         request: Request<pb::ListProductsRequest>,
     ) -> Result<Response<pb::ListProductsResponse>, Status> {
-        let ctx = ctx_from(request.metadata());
+        let ctx = call_ctx(
+            &self.app,
+            request.metadata(),
+            "/stateset.v1.CatalogService/ListProducts",
+        )
+        .await?;
         let r = request.into_inner();
         let filter = ProductFilter {
             status: convert::status_in(r.status, "status").map_err(status)?,
@@ -100,7 +110,12 @@ impl CatalogService for CatalogGrpc {
         &self,
         request: Request<pb::CreateProductRequest>,
     ) -> Result<Response<pb::Product>, Status> {
-        let ctx = ctx_from(request.metadata());
+        let ctx = call_ctx(
+            &self.app,
+            request.metadata(),
+            "/stateset.v1.CatalogService/CreateProduct",
+        )
+        .await?;
         let r = request.into_inner();
         let input = CreateProductInput {
             name: r.name,
@@ -132,7 +147,12 @@ impl CatalogService for CatalogGrpc {
         &self,
         request: Request<pb::UpdateProductRequest>,
     ) -> Result<Response<pb::Product>, Status> {
-        let ctx = ctx_from(request.metadata());
+        let ctx = call_ctx(
+            &self.app,
+            request.metadata(),
+            "/stateset.v1.CatalogService/UpdateProduct",
+        )
+        .await?;
         let r = request.into_inner();
         let id = convert::uuid(&r.id, "id").map_err(status)?;
         let input = UpdateProductInput {
@@ -164,7 +184,12 @@ impl CatalogService for CatalogGrpc {
         &self,
         request: Request<pb::DeleteProductRequest>,
     ) -> Result<Response<pb::DeleteProductResponse>, Status> {
-        let ctx = ctx_from(request.metadata());
+        let ctx = call_ctx(
+            &self.app,
+            request.metadata(),
+            "/stateset.v1.CatalogService/DeleteProduct",
+        )
+        .await?;
         let id = convert::uuid(&request.into_inner().id, "id").map_err(status)?;
         self.app
             .services

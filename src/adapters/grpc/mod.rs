@@ -9,6 +9,8 @@ use tonic::Status;
 use tonic::metadata::MetadataMap;
 
 use crate::app::AppState;
+use crate::limits::Subject;
+use crate::services::auth::Credentials;
 use crate::services::{Ctx, Error};
 
 /// Code generated from `proto/stateset/v1/*.proto`.
@@ -37,6 +39,9 @@ pub fn status(err: Error) -> Status {
         Error::Unauthenticated => Code::Unauthenticated,
         Error::Forbidden { .. } => Code::PermissionDenied,
         Error::Lagged { .. } => Code::ResourceExhausted,
+        Error::RateLimited { .. } => Code::ResourceExhausted,
+        Error::IdempotencyKeyReused => Code::InvalidArgument,
+        Error::IdempotencyInFlight { .. } => Code::Aborted,
         Error::Unavailable(_) => Code::Unavailable,
         Error::Internal(_) => Code::Internal,
     };
@@ -45,21 +50,43 @@ pub fn status(err: Error) -> Status {
     if let Ok(value) = err.code().parse() {
         status.metadata_mut().insert("x-error-code", value);
     }
+    if let Some(seconds) = err.retry_after() {
+        status.metadata_mut().insert("retry-after", seconds.into());
+    }
     status
 }
 
-/// The call context of a gRPC request, from its metadata.
-pub fn ctx_from(metadata: &MetadataMap) -> Ctx {
+/// The call context of a gRPC request: its credentials (`authorization: Bearer ...` or
+/// `x-api-key` metadata) turned into a principal, and the caller's rate limit applied.
+pub async fn call_ctx(app: &AppState, metadata: &MetadataMap, method: &str) -> Result<Ctx, Status> {
     let text = |name: &str| {
         metadata
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    Ctx::for_request(
+    let credentials = match (text("x-api-key"), text("authorization")) {
+        (Some(key), _) => Credentials::ApiKey(key),
+        (None, Some(value)) => crate::http::parse_authorization(&value),
+        (None, None) => Credentials::None,
+    };
+    let principal = app
+        .services
+        .auth
+        .authenticate(&credentials)
+        .await
+        .map_err(status)?;
+    if let Some(subject) = Subject::of(&principal, None) {
+        app.rate_limiter
+            .check(&subject, method)
+            .await
+            .map_err(status)?;
+    }
+    Ok(Ctx::new(
+        principal,
         text("x-request-id").unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
         text("idempotency-key"),
-    )
+    ))
 }
 
 /// Serves gRPC on `addr` until `shutdown` resolves, then drains in-flight calls.

@@ -17,7 +17,8 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable code: `NOT_FOUND`, `VALIDATION`, `CONFLICT`, `INVALID_STATE`, `UNAUTHENTICATED`,
-    /// `FORBIDDEN`, `UNAVAILABLE`, `INTERNAL`.
+    /// `FORBIDDEN`, `RATE_LIMITED`, `IDEMPOTENCY_KEY_REUSED`, `IDEMPOTENCY_IN_FLIGHT`,
+    /// `UNAVAILABLE`, `INTERNAL`.
     pub code: String,
     /// Human-readable explanation.
     pub message: String,
@@ -63,6 +64,9 @@ pub fn status_of(error: &Error) -> StatusCode {
         }
         Error::Unauthenticated => StatusCode::UNAUTHORIZED,
         Error::Forbidden { .. } => StatusCode::FORBIDDEN,
+        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::IdempotencyInFlight { .. } => StatusCode::CONFLICT,
         Error::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -74,6 +78,8 @@ impl IntoResponse for ApiError {
             tracing::error!(error = ?self.error, "request failed");
         }
         let status = self.status.unwrap_or_else(|| status_of(&self.error));
+        let retry_after = self.error.retry_after();
+        let limited = matches!(self.error, Error::RateLimited { .. });
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.error.code().to_owned(),
@@ -81,6 +87,8 @@ impl IntoResponse for ApiError {
                 details: self.error.details(),
             },
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        crate::http::add_retry_headers(response.headers_mut(), retry_after, limited);
+        response
     }
 }

@@ -1,6 +1,7 @@
 //! The REST door under `/api/v1`, with its OpenAPI document generated from the same
 //! declarations (utoipa) and served at `/api-docs/openapi.json`.
 
+mod access;
 mod catalog;
 mod error;
 mod extract;
@@ -9,7 +10,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use error::{ApiError, ErrorBody, ErrorDetail};
+pub use error::{ApiError, ErrorBody, ErrorDetail, status_of};
 
 use crate::app::AppState;
 
@@ -21,13 +22,41 @@ use crate::app::AppState;
             `{\"error\":{\"code\",\"message\",\"details\"}}` with a stable `code`; every response \
             carries `x-request-id`.",
     ),
+    modifiers(&SecuritySchemes),
+    security((), ("bearer" = []), ("api_key" = [])),
     tags(
         (name = "catalog", description = "Products, variants and categories"),
         (name = "events", description = "The event log"),
+        (name = "auth", description = "Sign-in, sessions, API keys, roles and users"),
         (name = "health", description = "Liveness, readiness and build information"),
     )
 )]
 struct ApiDoc;
+
+/// Declares how callers authenticate: a bearer token (JWT or API key) or `X-API-Key`.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or sk_live_ API key")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+    }
+}
 
 /// The REST routes and the health routes, with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -47,7 +76,19 @@ pub fn router() -> OpenApiRouter<AppState> {
             catalog::update_category,
             catalog::delete_category
         ))
-        .routes(routes!(catalog::list_events));
+        .routes(routes!(catalog::list_events))
+        .routes(routes!(access::register))
+        .routes(routes!(access::login))
+        .routes(routes!(access::refresh))
+        .routes(routes!(access::logout))
+        .routes(routes!(access::me))
+        .routes(routes!(access::list_api_keys, access::create_api_key))
+        .routes(routes!(access::revoke_api_key))
+        .routes(routes!(access::list_roles, access::create_role))
+        .routes(routes!(access::update_role, access::delete_role))
+        .routes(routes!(access::list_users, access::create_user))
+        .routes(routes!(access::set_user_role))
+        .routes(routes!(access::set_user_active));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(crate::http::health::health))

@@ -127,11 +127,41 @@ impl Drop for TestDb {
     }
 }
 
-/// The application on its own database, with the live event listener running.
+/// How a test request authenticates.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    Anonymous,
+    /// `Authorization: Bearer <token>` (a JWT or an API key).
+    Bearer(String),
+    /// `X-API-Key: <key>`.
+    ApiKey(String),
+}
+
+/// The settings every test app starts from: cheap password hashing, generous rate limits.
+pub fn test_config(database_url: &str) -> Config {
+    Config::from_lookup(|name| match name {
+        "DATABASE_URL" => Some(database_url.to_owned()),
+        "DATABASE_MAX_CONNECTIONS" => Some("6".into()),
+        "JWT_SECRET" => Some("test-secret-test-secret-test-secret-0123".into()),
+        "ARGON2_MEMORY_KIB" => Some("256".into()),
+        "ARGON2_ITERATIONS" => Some("1".into()),
+        "RATE_LIMIT_PER_MINUTE" | "RATE_LIMIT_ANONYMOUS_PER_MINUTE" => Some("100000".into()),
+        _ => None,
+    })
+    .expect("test config")
+}
+
+/// The password of every user the harness creates.
+pub const PASSWORD: &str = "correct horse battery";
+
+/// The application on its own database, with the live event listener running and an
+/// administrator signed in.
 pub struct TestApp {
     pub app: AppState,
     pub router: axum::Router,
     pub ctx: Ctx,
+    /// An access token of the administrator `admin@example.com`.
+    pub admin: String,
     stop: watch::Sender<bool>,
     // Last, so the database is dropped after everything using it.
     pub db: TestDb,
@@ -139,12 +169,14 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn new() -> Self {
+        Self::with_config(|_| {}).await
+    }
+
+    /// A test app whose settings `adjust` changes first.
+    pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
         let db = TestDb::new().await;
-        let config = Config {
-            database_url: db.url.clone(),
-            database_max_connections: 4,
-            ..Config::from_lookup(|_| None).expect("default config")
-        };
+        let mut config = test_config(&db.url);
+        adjust(&mut config);
         let app = App::new(config).expect("app");
         let (stop, stopped) = watch::channel(false);
         app.bus
@@ -152,13 +184,47 @@ impl TestApp {
             .await
             .expect("event listener");
         let router = stateset::http::router(app.clone());
-        Self {
+        let mut t = Self {
             app,
             router,
             ctx: Ctx::system(),
+            admin: String::new(),
             stop,
             db,
-        }
+        };
+        t.admin = t
+            .user_token("admin@example.com", stateset::services::auth::ADMIN_ROLE)
+            .await;
+        t
+    }
+
+    /// Creates a user with `role` and returns an access token of theirs.
+    pub async fn user_token(&self, email: &str, role: uuid::Uuid) -> String {
+        let input = stateset::services::access::CreateUserInput {
+            email: email.into(),
+            password: PASSWORD.into(),
+            name: None,
+            role_id: role,
+        };
+        self.services()
+            .access
+            .create_user(&self.ctx, input)
+            .await
+            .expect("create user");
+        self.login(email).await.access_token
+    }
+
+    /// Signs in a user the harness created.
+    pub async fn login(&self, email: &str) -> stateset::domain::AuthTokens {
+        let input = stateset::services::auth::LoginInput {
+            email: email.into(),
+            password: PASSWORD.into(),
+        };
+        self.services()
+            .auth
+            .login(&self.ctx, input)
+            .await
+            .expect("login")
     }
 
     pub fn services(&self) -> &stateset::services::Services {
@@ -185,14 +251,26 @@ impl TestApp {
         (status, headers, body)
     }
 
-    /// A JSON request; returns the status and the JSON body (`null` when empty).
+    /// A JSON request as the administrator; returns the status and the JSON body.
     pub async fn json(
         &self,
         method: Method,
         path: &str,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let builder = Request::builder().method(method).uri(path);
+        self.json_as(&Auth::Bearer(self.admin.clone()), method, path, body)
+            .await
+    }
+
+    /// A JSON request as `auth`; returns the status and the JSON body (`null` when empty).
+    pub async fn json_as(
+        &self,
+        auth: &Auth,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let builder = with_auth(Request::builder().method(method).uri(path), auth);
         let request = match body {
             Some(body) => builder
                 .header("content-type", "application/json")
@@ -209,15 +287,16 @@ impl TestApp {
         (status, value)
     }
 
-    /// Runs a GraphQL operation over `POST /graphql`.
+    /// Runs a GraphQL operation over `POST /graphql` as the administrator.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
-        let (status, body) = self
-            .json(
-                Method::POST,
-                "/graphql",
-                Some(json!({ "query": query, "variables": variables })),
-            )
-            .await;
+        self.graphql_as(&Auth::Bearer(self.admin.clone()), query, variables)
+            .await
+    }
+
+    /// Runs a GraphQL operation over `POST /graphql` as `auth`.
+    pub async fn graphql_as(&self, auth: &Auth, query: &str, variables: Value) -> Value {
+        let body = Some(json!({ "query": query, "variables": variables }));
+        let (status, body) = self.json_as(auth, Method::POST, "/graphql", body).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
     }
@@ -228,7 +307,10 @@ impl TestApp {
             .await
             .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let router = self.router.clone();
+        let router = self
+            .router
+            .clone()
+            .into_make_service_with_connect_info::<SocketAddr>();
         let mut stopped = self.stop.subscribe();
         tokio::spawn(async move {
             let _ = axum::serve(listener, router)
@@ -272,6 +354,49 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
     }
+}
+
+/// Adds the credentials of `auth` to a request.
+pub fn with_auth(
+    builder: axum::http::request::Builder,
+    auth: &Auth,
+) -> axum::http::request::Builder {
+    match auth {
+        Auth::Anonymous => builder,
+        Auth::Bearer(token) => builder.header("authorization", format!("Bearer {token}")),
+        Auth::ApiKey(key) => builder.header("x-api-key", key),
+    }
+}
+
+/// A gRPC interceptor that sends a bearer token.
+#[derive(Clone)]
+pub struct BearerInterceptor(pub Option<String>);
+
+impl tonic::service::Interceptor for BearerInterceptor {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(token) = &self.0 {
+            request.metadata_mut().insert(
+                "authorization",
+                format!("Bearer {token}").parse().expect("ascii"),
+            );
+        }
+        Ok(request)
+    }
+}
+
+/// A catalog gRPC client authenticating with `token` (anonymous when `None`).
+pub type CatalogClient = stateset::adapters::grpc::pb::catalog_service_client::CatalogServiceClient<
+    tonic::service::interceptor::InterceptedService<tonic::transport::Channel, BearerInterceptor>,
+>;
+
+pub fn catalog_client(channel: tonic::transport::Channel, token: Option<&str>) -> CatalogClient {
+    stateset::adapters::grpc::pb::catalog_service_client::CatalogServiceClient::with_interceptor(
+        channel,
+        BearerInterceptor(token.map(str::to_owned)),
+    )
 }
 
 /// The field paths of a validation error body (REST shape).

@@ -1,4 +1,5 @@
-//! Prometheus metrics, rendered at `GET /metrics`.
+//! Prometheus metrics, rendered at `GET /metrics`: HTTP traffic, rate-limit decisions and the
+//! database pool.
 
 use axum::extract::State;
 use axum::http::header;
@@ -16,6 +17,8 @@ pub struct Metrics {
     http_requests: IntCounterVec,
     http_duration: HistogramVec,
     database_connections: IntGaugeVec,
+    rate_limit_allowed: IntCounterVec,
+    rate_limit_denied: IntCounterVec,
 }
 
 impl Metrics {
@@ -43,6 +46,22 @@ impl Metrics {
             ),
             &["state"],
         )?;
+        let rate_limit_allowed = IntCounterVec::new(
+            Opts::new(
+                "rate_limit_allowed_total",
+                "Requests let through by the rate limiter",
+            ),
+            &["key_type", "path"],
+        )?;
+        let rate_limit_denied = IntCounterVec::new(
+            Opts::new(
+                "rate_limit_denied_total",
+                "Requests refused by the rate limiter",
+            ),
+            &["key_type", "path"],
+        )?;
+        registry.register(Box::new(rate_limit_allowed.clone()))?;
+        registry.register(Box::new(rate_limit_denied.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(database_connections.clone()))?;
@@ -51,7 +70,19 @@ impl Metrics {
             http_requests,
             http_duration,
             database_connections,
+            rate_limit_allowed,
+            rate_limit_denied,
         })
+    }
+
+    /// Records one rate-limit decision.
+    pub fn observe_rate_limit(&self, key_type: &str, path: &str, allowed: bool) {
+        let counter = if allowed {
+            &self.rate_limit_allowed
+        } else {
+            &self.rate_limit_denied
+        };
+        counter.with_label_values(&[key_type, path]).inc();
     }
 
     /// Records one answered HTTP request.

@@ -1,0 +1,112 @@
+//! `Idempotency-Key` on HTTP mutations (REST and `POST /graphql`): the first request runs and
+//! its response is kept; a retry gets the same status and body with `Idempotent-Replayed:
+//! true`; the same key with another body is 422; a key still running is 409. Server errors
+//! are not kept, so a retry after one runs again.
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::{IDEMPOTENCY_KEY, error_response};
+use crate::app::AppState;
+use crate::auth::Principal;
+use crate::services::Error;
+use crate::services::idempotency::{Begin, StoredResponse, check_key, request_hash};
+
+/// Marks a replayed response.
+pub const REPLAYED: &str = "idempotent-replayed";
+
+pub async fn layer(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    let Some(key) = request.headers().get(&IDEMPOTENCY_KEY).cloned() else {
+        return next.run(request).await;
+    };
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(String::new, |p| p.as_str().to_owned());
+    let graphql = route.starts_with("/graphql");
+    let key = key.to_str().map(str::trim).unwrap_or_default().to_owned();
+    if let Err(err) = check_key("Idempotency-Key", &key) {
+        return bad_request(err, graphql);
+    }
+    // Keys are scoped to the caller and the operation; anonymous callers by their address.
+    let caller = match request.extensions().get::<Principal>() {
+        Some(Principal::Anonymous) | None => {
+            let ip = request
+                .extensions()
+                .get::<ConnectInfo<std::net::SocketAddr>>()
+                .map(|c| c.0.ip().to_string());
+            format!("anonymous:{}", ip.unwrap_or_default())
+        }
+        Some(principal) => principal.key(),
+    };
+    let scope = format!("{caller}|{} {route}", request.method());
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, app.config.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
+    };
+    let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
+    let hash = request_hash(&[parts.method.as_str().as_bytes(), target.as_bytes(), &bytes]);
+
+    let claim = match app.services.idempotency.begin(&scope, &key, &hash).await {
+        Ok((Begin::Proceed, claim)) => claim,
+        Ok((Begin::Replay(stored), _)) => return replay(stored),
+        Err(err) => return error_response(err, graphql),
+    };
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let (mut head, body) = response.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+        let _ = app.services.idempotency.release(&claim).await;
+        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+    };
+    let outcome = if head.status.is_server_error() {
+        app.services.idempotency.release(&claim).await
+    } else {
+        let stored = StoredResponse {
+            status: head.status.as_u16(),
+            body: body.to_vec(),
+            content_type: head
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        };
+        app.services.idempotency.complete(&claim, &stored).await
+    };
+    if let Err(err) = outcome {
+        tracing::error!(error = ?err, "cannot record the idempotent response");
+    }
+    head.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(head, Body::from(body))
+}
+
+fn bad_request(err: Error, graphql: bool) -> Response {
+    let mut response = error_response(err, graphql);
+    *response.status_mut() = StatusCode::BAD_REQUEST;
+    response
+}
+
+fn replay(stored: StoredResponse) -> Response {
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let mut response = (status, stored.body).into_response();
+    let headers = response.headers_mut();
+    if let Some(content_type) = stored
+        .content_type
+        .and_then(|c| HeaderValue::from_str(&c).ok())
+    {
+        headers.insert(header::CONTENT_TYPE, content_type);
+    }
+    headers.insert(REPLAYED, HeaderValue::from_static("true"));
+    response
+}
