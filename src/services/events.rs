@@ -103,7 +103,9 @@ fn matches(filter: &EventFilter, event: &Event) -> bool {
             .type_prefixes
             .iter()
             .any(|p| event.event_type.starts_with(p.as_str()));
-    type_ok && filter.entity_id.is_none_or(|id| id == event.entity_id)
+    event.sequence > filter.after
+        && type_ok
+        && filter.entity_id.is_none_or(|id| id == event.entity_id)
 }
 
 /// Reads the event log and follows it live.

@@ -239,3 +239,66 @@ async fn legacy_graphql_ws_protocol_is_served_too() {
         first.product.id.to_string()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscribers_authenticate_in_connection_init_and_see_only_what_they_may() {
+    let t = TestApp::new().await;
+    let addr = t.serve_http().await;
+    let query = r#"subscription { events(types: ["user.*"], after: 0) { type } }"#;
+    let subscribe = |token: Option<&str>| {
+        let init = match token {
+            Some(token) => {
+                json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})
+            }
+            None => json!({"type": "connection_init", "payload": {}}),
+        };
+        (
+            init,
+            json!({"id": "1", "type": "subscribe", "payload": {"query": query}}),
+        )
+    };
+
+    // The administrator sees user events (their own account's creation, replayed).
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    let (init, start) = subscribe(Some(&t.admin));
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    socket.send(Message::text(start.to_string())).await.unwrap();
+    let event = next_json(&mut socket).await;
+    assert_eq!(
+        event["payload"]["data"]["events"]["type"], "user.created",
+        "{event}"
+    );
+
+    // An anonymous subscriber to the same feed gets nothing of it, even live.
+    let mut anonymous = connect(addr, "graphql-transport-ws").await;
+    let (init, start) = subscribe(None);
+    anonymous
+        .send(Message::text(init.to_string()))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut anonymous).await["type"], "connection_ack");
+    anonymous
+        .send(Message::text(start.to_string()))
+        .await
+        .unwrap();
+    t.user_token("new@example.com", stateset::services::auth::CUSTOMER_ROLE)
+        .await;
+    let live = next_json(&mut socket).await;
+    assert_eq!(live["payload"]["data"]["events"]["type"], "user.created");
+    let nothing = tokio::time::timeout(Duration::from_millis(300), anonymous.next()).await;
+    assert!(
+        nothing.is_err(),
+        "no user event reached the anonymous subscriber"
+    );
+
+    // Bad credentials in connection_init are refused.
+    let mut bad = connect(addr, "graphql-transport-ws").await;
+    let (init, _) = subscribe(Some("not-a-token"));
+    bad.send(Message::text(init.to_string())).await.unwrap();
+    let refused = tokio::time::timeout(WAIT, bad.next()).await.unwrap();
+    assert!(
+        matches!(refused, Some(Ok(Message::Close(_))) | None | Some(Err(_))),
+        "{refused:?}"
+    );
+}

@@ -10,5 +10,8 @@ mod events;
 mod graphql;
 mod grpc;
 mod http;
+mod permissions;
 mod rest;
+mod safety;
 mod server;
+mod sessions;

@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::pb::catalog_service_server::CatalogService;
 use super::pb::{self, get_product_request::Lookup};
-use super::{call_ctx, convert, status};
+use super::{call_ctx, convert, idempotent, status};
 use crate::app::AppState;
 use crate::domain::ProductFilter;
 use crate::services::Error;
@@ -117,30 +117,34 @@ impl CatalogService for CatalogGrpc {
         )
         .await?;
         let r = request.into_inner();
-        let input = CreateProductInput {
-            name: r.name,
-            slug: r.slug,
-            description: r.description,
-            status: convert::status_in(r.status, "status").map_err(status)?,
-            attributes: r.attributes.map(convert::struct_to_json),
-            variants: r
-                .variants
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| convert::variant_in(v, &format!("variants[{i}]")))
-                .collect::<Result<_, _>>()
-                .map_err(status)?,
-            images: r.images.into_iter().map(convert::image_in).collect(),
-            category_ids: convert::uuids(&r.category_ids, "category_ids").map_err(status)?,
-        };
-        let detail = self
-            .app
-            .services
-            .catalog
-            .create_product(&ctx, input)
-            .await
-            .map_err(status)?;
-        Ok(Response::new(convert::product(detail)))
+        let method = "/stateset.v1.CatalogService/CreateProduct";
+        idempotent(&self.app, &ctx, method, &r.clone(), async {
+            let input = CreateProductInput {
+                name: r.name,
+                slug: r.slug,
+                description: r.description,
+                status: convert::status_in(r.status, "status").map_err(status)?,
+                attributes: r.attributes.map(convert::struct_to_json),
+                variants: r
+                    .variants
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, v)| convert::variant_in(v, &format!("variants[{i}]")))
+                    .collect::<Result<_, _>>()
+                    .map_err(status)?,
+                images: r.images.into_iter().map(convert::image_in).collect(),
+                category_ids: convert::uuids(&r.category_ids, "category_ids").map_err(status)?,
+            };
+            let detail = self
+                .app
+                .services
+                .catalog
+                .create_product(&ctx, input)
+                .await
+                .map_err(status)?;
+            Ok(convert::product(detail))
+        })
+        .await
     }
 
     async fn update_product(
@@ -154,30 +158,34 @@ impl CatalogService for CatalogGrpc {
         )
         .await?;
         let r = request.into_inner();
-        let id = convert::uuid(&r.id, "id").map_err(status)?;
-        let input = UpdateProductInput {
-            name: r.name,
-            slug: r.slug,
-            description: r.description,
-            status: convert::status_in(r.status, "status").map_err(status)?,
-            attributes: r.attributes.map(convert::struct_to_json),
-            images: r
-                .images
-                .map(|l| l.images.into_iter().map(convert::image_in).collect()),
-            category_ids: r
-                .category_ids
-                .map(|l| convert::uuids(&l.ids, "category_ids"))
-                .transpose()
-                .map_err(status)?,
-        };
-        let detail = self
-            .app
-            .services
-            .catalog
-            .update_product(&ctx, id, input)
-            .await
-            .map_err(status)?;
-        Ok(Response::new(convert::product(detail)))
+        let method = "/stateset.v1.CatalogService/UpdateProduct";
+        idempotent(&self.app, &ctx, method, &r.clone(), async {
+            let id = convert::uuid(&r.id, "id").map_err(status)?;
+            let input = UpdateProductInput {
+                name: r.name,
+                slug: r.slug,
+                description: r.description,
+                status: convert::status_in(r.status, "status").map_err(status)?,
+                attributes: r.attributes.map(convert::struct_to_json),
+                images: r
+                    .images
+                    .map(|l| l.images.into_iter().map(convert::image_in).collect()),
+                category_ids: r
+                    .category_ids
+                    .map(|l| convert::uuids(&l.ids, "category_ids"))
+                    .transpose()
+                    .map_err(status)?,
+            };
+            let detail = self
+                .app
+                .services
+                .catalog
+                .update_product(&ctx, id, input)
+                .await
+                .map_err(status)?;
+            Ok(convert::product(detail))
+        })
+        .await
     }
 
     async fn delete_product(
@@ -190,13 +198,18 @@ impl CatalogService for CatalogGrpc {
             "/stateset.v1.CatalogService/DeleteProduct",
         )
         .await?;
-        let id = convert::uuid(&request.into_inner().id, "id").map_err(status)?;
-        self.app
-            .services
-            .catalog
-            .delete_product(&ctx, id)
-            .await
-            .map_err(status)?;
-        Ok(Response::new(pb::DeleteProductResponse {}))
+        let r = request.into_inner();
+        let method = "/stateset.v1.CatalogService/DeleteProduct";
+        idempotent(&self.app, &ctx, method, &r, async {
+            let id = convert::uuid(&r.id, "id").map_err(status)?;
+            self.app
+                .services
+                .catalog
+                .delete_product(&ctx, id)
+                .await
+                .map_err(status)?;
+            Ok(pb::DeleteProductResponse {})
+        })
+        .await
     }
 }

@@ -5,12 +5,13 @@ mod convert;
 
 use std::net::SocketAddr;
 
-use tonic::Status;
-use tonic::metadata::MetadataMap;
+use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::{Response, Status};
 
 use crate::app::AppState;
 use crate::limits::Subject;
 use crate::services::auth::Credentials;
+use crate::services::idempotency::{Begin, StoredResponse, check_key, request_hash};
 use crate::services::{Ctx, Error};
 
 /// Code generated from `proto/stateset/v1/*.proto`.
@@ -87,6 +88,66 @@ pub async fn call_ctx(app: &AppState, metadata: &MetadataMap, method: &str) -> R
         text("x-request-id").unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
         text("idempotency-key"),
     ))
+}
+
+/// Runs a mutation at most once per `idempotency-key` metadata value: a retry with the same
+/// key and request gets the first response again (marked `idempotent-replayed: true`), the
+/// same key with another request is `INVALID_ARGUMENT`, one still running is `ABORTED`.
+/// Failed calls are not kept, so retrying them runs them again.
+pub async fn idempotent<Res>(
+    app: &AppState,
+    ctx: &Ctx,
+    method: &str,
+    request: &impl prost::Message,
+    run: impl Future<Output = Result<Res, Status>>,
+) -> Result<Response<Res>, Status>
+where
+    Res: prost::Message + Default,
+{
+    let Some(key) = ctx.idempotency_key.as_deref() else {
+        return run.await.map(Response::new);
+    };
+    check_key("idempotency-key", key).map_err(status)?;
+    let scope = format!("{}|grpc {method}", ctx.principal.key());
+    let hash = request_hash(&[method.as_bytes(), &request.encode_to_vec()]);
+    let idempotency = &app.services.idempotency;
+    match idempotency
+        .begin(&scope, key, &hash)
+        .await
+        .map_err(status)?
+    {
+        (Begin::Replay(stored), _) => {
+            let message = Res::decode(stored.body.as_slice()).map_err(|e| {
+                status(Error::Internal(anyhow::anyhow!(
+                    "stored response unreadable: {e}"
+                )))
+            })?;
+            let mut response = Response::new(message);
+            response
+                .metadata_mut()
+                .insert("idempotent-replayed", MetadataValue::from_static("true"));
+            Ok(response)
+        }
+        (Begin::Proceed, claim) => match run.await {
+            Ok(message) => {
+                let stored = StoredResponse {
+                    status: 200,
+                    body: message.encode_to_vec(),
+                    content_type: Some("application/grpc+proto".into()),
+                };
+                if let Err(err) = idempotency.complete(&claim, &stored).await {
+                    tracing::error!(error = ?err, "cannot record the idempotent response");
+                }
+                Ok(Response::new(message))
+            }
+            Err(failure) => {
+                if let Err(err) = idempotency.release(&claim).await {
+                    tracing::error!(error = ?err, "cannot release the idempotency key");
+                }
+                Err(failure)
+            }
+        },
+    }
 }
 
 /// Serves gRPC on `addr` until `shutdown` resolves, then drains in-flight calls.

@@ -1,0 +1,468 @@
+//! The permission matrix: every operation of every door, with each built-in role and an
+//! anonymous caller. Denied is 401 (no credentials) or 403 (missing permission) on REST,
+//! `UNAUTHENTICATED`/`FORBIDDEN` on GraphQL, `Unauthenticated`/`PermissionDenied` on gRPC.
+//! Allowed means anything else (a 404 or 422 for the placeholder ids and bodies used here
+//! still proves the caller got past the permission check, which services make first).
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use stateset::adapters::grpc::pb;
+use stateset::services::auth::{CUSTOMER_ROLE, MANAGER_ROLE, STAFF_ROLE};
+use tonic::Code;
+
+use crate::support::{Auth, TestApp, catalog_client};
+
+/// Who may: admin, manager, staff, customer, anonymous.
+type Allowed = [bool; 5];
+const EVERYONE: Allowed = [true; 5];
+const SIGNED_IN: Allowed = [true, true, true, true, false];
+const MANAGERS: Allowed = [true, true, false, false, false];
+const ADMINS: Allowed = [true, false, false, false, false];
+const WITH_ROLES_READ: Allowed = [true, true, false, false, false];
+const ROLE_NAMES: [&str; 5] = ["admin", "manager", "staff", "customer", "anonymous"];
+
+const NOBODY: &str = "00000000-0000-0000-0000-00000000abcd";
+
+struct RestOp {
+    method: Method,
+    path: &'static str,
+    body: Option<Value>,
+    allowed: Allowed,
+}
+
+fn rest_ops(product: &str) -> Vec<RestOp> {
+    let op = |method, path: &str, body, allowed| RestOp {
+        method,
+        path: Box::leak(path.to_owned().into_boxed_str()),
+        body,
+        allowed,
+    };
+    let invalid_product = json!({"name": "", "variants": []});
+    vec![
+        op(Method::GET, "/api/v1/products", None, EVERYONE),
+        op(
+            Method::GET,
+            &format!("/api/v1/products/{product}"),
+            None,
+            EVERYONE,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/products",
+            Some(invalid_product.clone()),
+            MANAGERS,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/products/{NOBODY}"),
+            Some(json!({"name": "x"})),
+            MANAGERS,
+        ),
+        op(
+            Method::DELETE,
+            &format!("/api/v1/products/{NOBODY}"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/products/{NOBODY}/variants"),
+            Some(json!({"sku": "X-1", "price": {"amount": "1", "currency": "USD"}})),
+            MANAGERS,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/variants/{NOBODY}"),
+            Some(json!({"title": "x"})),
+            MANAGERS,
+        ),
+        op(
+            Method::DELETE,
+            &format!("/api/v1/variants/{NOBODY}"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/products/{NOBODY}/categories"),
+            Some(json!({"category_ids": []})),
+            MANAGERS,
+        ),
+        op(Method::GET, "/api/v1/categories", None, EVERYONE),
+        op(
+            Method::GET,
+            &format!("/api/v1/categories/{NOBODY}"),
+            None,
+            EVERYONE,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/categories",
+            Some(json!({"name": ""})),
+            MANAGERS,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/categories/{NOBODY}"),
+            Some(json!({"name": "x"})),
+            MANAGERS,
+        ),
+        op(
+            Method::DELETE,
+            &format!("/api/v1/categories/{NOBODY}"),
+            None,
+            MANAGERS,
+        ),
+        op(Method::GET, "/api/v1/auth/me", None, SIGNED_IN),
+        op(Method::GET, "/api/v1/api-keys", None, SIGNED_IN),
+        op(
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(json!({"name": "", "scopes": []})),
+            SIGNED_IN,
+        ),
+        op(
+            Method::DELETE,
+            &format!("/api/v1/api-keys/{NOBODY}"),
+            None,
+            SIGNED_IN,
+        ),
+        op(Method::GET, "/api/v1/roles", None, WITH_ROLES_READ),
+        op(
+            Method::POST,
+            "/api/v1/roles",
+            Some(json!({"name": "", "permissions": []})),
+            ADMINS,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/roles/{NOBODY}"),
+            Some(json!({})),
+            ADMINS,
+        ),
+        op(
+            Method::DELETE,
+            &format!("/api/v1/roles/{NOBODY}"),
+            None,
+            ADMINS,
+        ),
+        op(Method::GET, "/api/v1/users", None, MANAGERS),
+        op(
+            Method::POST,
+            "/api/v1/users",
+            Some(json!({"email": "bad", "password": "x", "role_id": NOBODY})),
+            ADMINS,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/users/{NOBODY}/role"),
+            Some(json!({"role_id": NOBODY})),
+            ADMINS,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/users/{NOBODY}/active"),
+            Some(json!({"active": true})),
+            ADMINS,
+        ),
+    ]
+}
+
+fn graphql_ops(product: &str) -> Vec<(String, Allowed)> {
+    let op = |q: &str, allowed| (q.to_owned(), allowed);
+    vec![
+        op("{ products(first: 1) { totalCount } }", EVERYONE),
+        op(
+            &format!(r#"{{ product(id: "{product}") {{ id variants {{ sku }} }} }}"#),
+            EVERYONE,
+        ),
+        op("{ categories { id } }", EVERYONE),
+        op(
+            r#"mutation { createProduct(input: {name: ""}) { id } }"#,
+            MANAGERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ updateProduct(id: "{NOBODY}", input: {{name: "x"}}) {{ id }} }}"#
+            ),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ deleteProduct(id: "{NOBODY}") {{ deletedId }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ createProductVariant(productId: "{NOBODY}", input: {{sku: "X-1", price: {{amount: "1", currency: "USD"}}}}) {{ id }} }}"#
+            ),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ deleteProductVariant(id: "{NOBODY}") {{ deletedId }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            r#"mutation { createCategory(input: {name: ""}) { id } }"#,
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ deleteCategory(id: "{NOBODY}") {{ deletedId }} }}"#),
+            MANAGERS,
+        ),
+        op("{ me { id } }", SIGNED_IN),
+        op("{ apiKeys { id } }", SIGNED_IN),
+        op(
+            r#"mutation { createApiKey(input: {name: "", scopes: []}) { key } }"#,
+            SIGNED_IN,
+        ),
+        op(
+            &format!(r#"mutation {{ revokeApiKey(id: "{NOBODY}") {{ id }} }}"#),
+            SIGNED_IN,
+        ),
+        op("{ roles { id } }", WITH_ROLES_READ),
+        op(
+            r#"mutation { createRole(input: {name: ""}) { id } }"#,
+            ADMINS,
+        ),
+        op(
+            &format!(r#"mutation {{ deleteRole(id: "{NOBODY}") }}"#),
+            ADMINS,
+        ),
+        op("{ users { id } }", MANAGERS),
+        op(
+            &format!(
+                r#"mutation {{ createUser(input: {{email: "bad", password: "x", roleId: "{NOBODY}"}}) {{ id }} }}"#
+            ),
+            ADMINS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ setUserRole(userId: "{NOBODY}", roleId: "{NOBODY}") {{ id }} }}"#
+            ),
+            ADMINS,
+        ),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_operation_of_every_door_is_guarded_by_role() {
+    let t = TestApp::new().await;
+    t.seed_demo().await;
+    let product = t
+        .json(Method::GET, "/api/v1/products/wool-beanie", None)
+        .await
+        .1["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let callers = [
+        Some(t.admin.clone()),
+        Some(t.user_token("manager@example.com", MANAGER_ROLE).await),
+        Some(t.user_token("staff@example.com", STAFF_ROLE).await),
+        Some(t.user_token("customer@example.com", CUSTOMER_ROLE).await),
+        None,
+    ];
+    let auth = |token: &Option<String>| token.clone().map_or(Auth::Anonymous, Auth::Bearer);
+
+    let mut failures = Vec::new();
+    for op in rest_ops(&product) {
+        for (who, token) in callers.iter().enumerate() {
+            let (status, body) = t
+                .json_as(&auth(token), op.method.clone(), op.path, op.body.clone())
+                .await;
+            let expected = match (op.allowed[who], token) {
+                (true, _) => None,
+                (false, None) => Some(StatusCode::UNAUTHORIZED),
+                (false, Some(_)) => Some(StatusCode::FORBIDDEN),
+            };
+            let ok = match expected {
+                None => {
+                    status != StatusCode::UNAUTHORIZED
+                        && status != StatusCode::FORBIDDEN
+                        && !status.is_server_error()
+                }
+                Some(denied) => status == denied,
+            };
+            if !ok {
+                failures.push(format!(
+                    "REST {} {} as {}: {status} {body}",
+                    op.method, op.path, ROLE_NAMES[who]
+                ));
+            }
+        }
+    }
+    for (query, allowed) in graphql_ops(&product) {
+        for (who, token) in callers.iter().enumerate() {
+            let body = t.graphql_as(&auth(token), &query, json!({})).await;
+            let code = body["errors"][0]["extensions"]["code"]
+                .as_str()
+                .unwrap_or("")
+                .to_owned();
+            let ok = match (allowed[who], token) {
+                (true, _) => code != "UNAUTHENTICATED" && code != "FORBIDDEN" && code != "INTERNAL",
+                (false, None) => code == "UNAUTHENTICATED",
+                (false, Some(_)) => code == "FORBIDDEN",
+            };
+            if !ok {
+                failures.push(format!("GraphQL {query} as {}: {body}", ROLE_NAMES[who]));
+            }
+        }
+    }
+    let channel = t.serve_grpc().await;
+    for (who, token) in callers.iter().enumerate() {
+        let mut client = catalog_client(channel.clone(), token.as_deref());
+        let read = client
+            .list_products(pb::ListProductsRequest::default())
+            .await
+            .map(drop);
+        let get = client
+            .get_product(pb::GetProductRequest {
+                lookup: Some(pb::get_product_request::Lookup::Id(product.clone())),
+            })
+            .await
+            .map(drop);
+        let create = client
+            .create_product(pb::CreateProductRequest {
+                name: String::new(),
+                ..Default::default()
+            })
+            .await
+            .map(drop);
+        let update = client
+            .update_product(pb::UpdateProductRequest {
+                id: NOBODY.into(),
+                name: Some("x".into()),
+                ..Default::default()
+            })
+            .await
+            .map(drop);
+        let delete = client
+            .delete_product(pb::DeleteProductRequest { id: NOBODY.into() })
+            .await
+            .map(drop);
+        for (name, result, allowed) in [
+            ("ListProducts", read, EVERYONE[who]),
+            ("GetProduct", get, EVERYONE[who]),
+            ("CreateProduct", create, MANAGERS[who]),
+            ("UpdateProduct", update, MANAGERS[who]),
+            ("DeleteProduct", delete, MANAGERS[who]),
+        ] {
+            let code = result.err().map(|s| s.code());
+            let ok = match (allowed, token) {
+                (true, _) => !matches!(
+                    code,
+                    Some(Code::Unauthenticated | Code::PermissionDenied | Code::Internal)
+                ),
+                (false, None) => code == Some(Code::Unauthenticated),
+                (false, Some(_)) => code == Some(Code::PermissionDenied),
+            };
+            if !ok {
+                failures.push(format!("gRPC {name} as {}: {code:?}", ROLE_NAMES[who]));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} wrong answers:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_credentials_are_401_on_every_door_never_anonymous() {
+    let t = TestApp::new().await;
+    for auth in [
+        Auth::Bearer("not-a-token".into()),
+        Auth::Bearer("sk_live_nope".into()),
+        Auth::ApiKey("sk_live_nope".into()),
+    ] {
+        let (status, body) = t
+            .json_as(&auth, Method::GET, "/api/v1/products", None)
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(body["error"]["code"], "UNAUTHENTICATED");
+        let (status, body) = t
+            .json_as(
+                &auth,
+                Method::POST,
+                "/graphql",
+                Some(json!({"query": "{ categories { id } }"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    }
+    let mut client = catalog_client(t.serve_grpc().await, Some("not-a-token"));
+    let err = client
+        .list_products(pb::ListProductsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::Unauthenticated);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_see_only_their_own_data() {
+    let t = TestApp::new().await;
+    let alice = Auth::Bearer(t.user_token("alice@example.com", CUSTOMER_ROLE).await);
+    let bob = Auth::Bearer(t.user_token("bob@example.com", CUSTOMER_ROLE).await);
+    let (status, created) = t
+        .json_as(
+            &alice,
+            Method::POST,
+            "/api/v1/api-keys",
+            Some(json!({"name": "alice's", "scopes": ["products:read"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let alice_key = created["api_key"]["id"].as_str().unwrap().to_owned();
+
+    let (_, me) = t.json_as(&bob, Method::GET, "/api/v1/auth/me", None).await;
+    assert_eq!(me["email"], "bob@example.com");
+    let (_, keys) = t.json_as(&bob, Method::GET, "/api/v1/api-keys", None).await;
+    assert_eq!(keys["items"], json!([]), "bob sees none of alice's keys");
+    let (status, _) = t
+        .json_as(
+            &bob,
+            Method::DELETE,
+            &format!("/api/v1/api-keys/{alice_key}"),
+            None,
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "another customer's key does not even exist for bob"
+    );
+    let (_, keys) = t
+        .json_as(&alice, Method::GET, "/api/v1/api-keys", None)
+        .await;
+    assert_eq!(keys["items"][0]["id"], alice_key.as_str());
+    assert!(
+        keys["items"][0].get("key").is_none(),
+        "a listed key never shows its secret"
+    );
+
+    // The event log shows a customer only what they may read: no user or key events.
+    let (_, events) = t.json_as(&bob, Method::GET, "/api/v1/events", None).await;
+    let types: Vec<&str> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["type"].as_str())
+        .collect();
+    assert!(
+        types
+            .iter()
+            .all(|t| t.starts_with("product.") || t.starts_with("category.")),
+        "{types:?}"
+    );
+    let (_, everything) = t.json(Method::GET, "/api/v1/events", None).await;
+    assert!(
+        everything["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["type"] == "user.created")
+    );
+}
