@@ -6,57 +6,7 @@ use serde_json::{Value, json};
 use stateset::adapters::grpc::pb;
 use stateset::services::auth::{CUSTOMER_ROLE, STAFF_ROLE};
 
-use crate::support::{PASSWORD, TestApp, catalog_client};
-
-struct Http {
-    base: String,
-    client: reqwest::Client,
-}
-
-impl Http {
-    async fn new(t: &TestApp) -> Self {
-        Self {
-            base: format!("http://{}", t.serve_http().await),
-            client: reqwest::Client::new(),
-        }
-    }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self.client.request(method, format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (
-            status,
-            if text.is_empty() {
-                Value::Null
-            } else {
-                serde_json::from_str(&text).unwrap()
-            },
-        )
-    }
-
-    async fn post(&self, path: &str, token: Option<&str>, body: Value) -> (StatusCode, Value) {
-        self.send(reqwest::Method::POST, path, token, Some(body))
-            .await
-    }
-
-    async fn get(&self, path: &str, token: Option<&str>) -> (StatusCode, Value) {
-        self.send(reqwest::Method::GET, path, token, None).await
-    }
-}
+use crate::support::{Http, PASSWORD, TestApp, catalog_client};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_login_and_identical_errors_for_wrong_email_or_password() {

@@ -356,6 +356,76 @@ impl Drop for TestApp {
     }
 }
 
+/// A real HTTP client of a test app served on a loopback port.
+pub struct Http {
+    pub base: String,
+    pub client: reqwest::Client,
+}
+
+impl Http {
+    pub async fn new(t: &TestApp) -> Self {
+        Self {
+            base: format!("http://{}", t.serve_http().await),
+            client: reqwest::Client::new(),
+        }
+    }
+
+    /// Sends a request as `auth`; returns the status and the JSON body (`null` when empty).
+    pub async fn send_as(
+        &self,
+        auth: &Auth,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (reqwest::StatusCode, Value) {
+        let mut request = self.client.request(method, format!("{}{path}", self.base));
+        request = match auth {
+            Auth::Anonymous => request,
+            Auth::Bearer(token) => request.bearer_auth(token),
+            Auth::ApiKey(key) => request.header("x-api-key", key),
+        };
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("HTTP request");
+        let status = response.status();
+        let text = response.text().await.expect("HTTP body");
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).expect("JSON body")
+            },
+        )
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (reqwest::StatusCode, Value) {
+        let auth = token.map_or(Auth::Anonymous, |t| Auth::Bearer(t.to_owned()));
+        self.send_as(&auth, method, path, body).await
+    }
+
+    pub async fn post(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (reqwest::StatusCode, Value) {
+        self.send(reqwest::Method::POST, path, token, Some(body))
+            .await
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> (reqwest::StatusCode, Value) {
+        self.send(reqwest::Method::GET, path, token, None).await
+    }
+}
+
 /// Adds the credentials of `auth` to a request.
 pub fn with_auth(
     builder: axum::http::request::Builder,
