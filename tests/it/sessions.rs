@@ -2,7 +2,7 @@
 //! through real HTTP (and gRPC for keys).
 
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use stateset::adapters::grpc::pb;
 use stateset::services::auth::{CUSTOMER_ROLE, STAFF_ROLE};
 
