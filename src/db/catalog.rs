@@ -9,6 +9,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::Keyset;
 use super::schema::{categories, product_categories, product_images, product_variants, products};
 use crate::domain::{
     Category, CategorySummary, Money, Product, ProductFilter, ProductImage, ProductSort,
@@ -319,7 +320,7 @@ pub async fn list_products(
     conn: &mut AsyncPgConnection,
     filter: &ProductFilter,
     sort: ProductSort,
-    after: Option<(String, Uuid)>,
+    after: Option<Keyset>,
     limit: i64,
 ) -> QueryResult<Vec<ProductRow>> {
     let (column, cast, descending) = match sort {
@@ -332,7 +333,7 @@ pub async fn list_products(
     let mut query = filtered(filter)
         .select(ProductRow::as_select())
         .limit(limit);
-    if let Some((key, id)) = after {
+    if let Some(Keyset { key, id }) = after {
         let op = if descending { "<" } else { ">" };
         query = query.filter(
             sql::<Bool>(&format!("(products.{column}, products.id) {op} (CAST("))

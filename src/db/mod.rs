@@ -23,6 +23,16 @@ use futures::FutureExt as _;
 /// The migrations in `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 
+/// Where a keyset page starts: strictly after this sort key (as text PostgreSQL can cast back
+/// to the column's type) and row id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Keyset {
+    #[serde(rename = "k")]
+    pub key: String,
+    #[serde(rename = "i")]
+    pub id: uuid::Uuid,
+}
+
 /// Why a pooled connection could not be had.
 pub type PoolError = diesel_async::pooled_connection::bb8::RunError;
 

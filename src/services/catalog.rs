@@ -5,15 +5,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use base64::Engine as _;
 use chrono::Utc;
 use diesel_async::AsyncConnection as _;
 use diesel_async::AsyncPgConnection;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::Validator;
+use super::page::{Keyset, Page, PageRequest};
 use super::{Ctx, Error};
 use crate::db::Db;
 use crate::db::catalog::{
@@ -37,9 +37,6 @@ const MAX_ALT_TEXT: usize = 512;
 const MAX_URL: usize = 2048;
 /// Largest attributes object, serialized.
 const MAX_ATTRIBUTES_BYTES: usize = 65_536;
-/// Default and largest page sizes.
-pub const DEFAULT_PAGE: i64 = 20;
-pub const MAX_PAGE: i64 = 100;
 
 /// A product looked up by id or by slug.
 #[derive(Debug, Clone)]
@@ -160,74 +157,6 @@ pub struct UpdateCategoryInput {
     pub position: Option<i32>,
 }
 
-/// Which page of a list to return. Field names are those of the calling door, so that
-/// errors name what the caller actually sent.
-#[derive(Debug, Clone)]
-pub struct PageRequest {
-    /// Page size (default 20, at most 100).
-    pub size: Option<i64>,
-    /// The opaque cursor of the last item already seen.
-    pub after: Option<String>,
-    /// How the door calls the size (`first`, `limit`, `page_size`).
-    pub size_field: &'static str,
-    /// How the door calls the cursor (`after`, `cursor`, `page_token`).
-    pub cursor_field: &'static str,
-}
-
-/// One page of a list, each item with its cursor.
-#[derive(Debug, Clone)]
-pub struct Page<T> {
-    pub items: Vec<(String, T)>,
-    pub has_next_page: bool,
-    pub has_previous_page: bool,
-    /// Items matching the filter across all pages.
-    pub total_count: i64,
-}
-
-impl<T> Page<T> {
-    /// The cursor to ask for the next page with, when there is one.
-    pub fn next_cursor(&self) -> Option<String> {
-        if self.has_next_page {
-            self.items.last().map(|(c, _)| c.clone())
-        } else {
-            None
-        }
-    }
-}
-
-/// The decoded form of a product list cursor: the sort it belongs to, the sort key and id.
-#[derive(Serialize, Deserialize)]
-struct Cursor {
-    s: ProductSort,
-    k: String,
-    i: Uuid,
-}
-
-fn encode_cursor(sort: ProductSort, row: &ProductRow) -> String {
-    let cursor = Cursor {
-        s: sort,
-        k: row.sort_key(sort),
-        i: row.id,
-    };
-    let json = serde_json::to_vec(&cursor).unwrap_or_default();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json)
-}
-
-fn decode_cursor(raw: &str, sort: ProductSort, field: &str) -> Result<(String, Uuid), Error> {
-    let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(raw)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice::<Cursor>(&bytes).ok())
-        .ok_or_else(|| Error::invalid(field, "is not a cursor returned by this list"))?;
-    if cursor.s != sort {
-        return Err(Error::invalid(
-            field,
-            "belongs to a list in another sort order",
-        ));
-    }
-    Ok((cursor.k, cursor.i))
-}
-
 /// The catalog service.
 #[derive(Clone)]
 pub struct CatalogService {
@@ -277,35 +206,32 @@ impl CatalogService {
         page: PageRequest,
     ) -> Result<Page<Product>, Error> {
         ctx.authorize("products:read")?;
-        let limit = page.size.unwrap_or(DEFAULT_PAGE);
-        let mut v = Validator::default();
-        if !(1..=MAX_PAGE).contains(&limit) {
-            v.add(page.size_field, format!("must be between 1 and {MAX_PAGE}"));
-        }
+        let limit = page.limit()?;
         if let (Some(min), Some(max)) = (filter.min_price, filter.max_price)
             && min > max
         {
-            v.add("filter.max_price", "must not be below min_price");
+            return Err(Error::invalid(
+                "filter.max_price",
+                "must not be below min_price",
+            ));
         }
-        v.finish()?;
-        let after = page
-            .after
-            .as_deref()
-            .map(|raw| decode_cursor(raw, sort, page.cursor_field))
-            .transpose()?;
-        let has_previous_page = after.is_some();
+        let sort_name = format!("{sort:?}");
+        let after = page.keyset(&sort_name)?;
         let mut conn = self.db.conn().await?;
-        let mut rows = q::list_products(&mut conn, &filter, sort, after, limit + 1).await?;
-        let has_next_page = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
+        let rows = q::list_products(&mut conn, &filter, sort, after, limit + 1).await?;
         let total_count = q::count_products(&mut conn, &filter).await?;
-        let cursors: Vec<String> = rows.iter().map(|row| encode_cursor(sort, row)).collect();
+        let position = |row: &ProductRow| Keyset {
+            key: row.sort_key(sort),
+            id: row.id,
+        };
+        let page = page.page(&sort_name, limit, rows, total_count, position, |row| row);
+        let (cursors, rows): (Vec<String>, Vec<ProductRow>) = page.items.into_iter().unzip();
         let products = assemble(&mut conn, rows).await?;
         Ok(Page {
             items: cursors.into_iter().zip(products).collect(),
-            has_next_page,
-            has_previous_page,
-            total_count,
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+            total_count: page.total_count,
         })
     }
 

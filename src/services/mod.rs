@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod page;
 
 pub use access::AccessService;
 pub use auth::AuthService;

@@ -5,10 +5,10 @@ use serde_json::json;
 use stateset::domain::{ProductFilter, ProductSort, ProductStatus};
 use stateset::services::Error;
 use stateset::services::catalog::{
-    CreateCategoryInput, PageRequest, ProductRef, UpdateCategoryInput, UpdateProductInput,
-    UpdateVariantInput,
+    CreateCategoryInput, ProductRef, UpdateCategoryInput, UpdateProductInput, UpdateVariantInput,
 };
 use stateset::services::events::EventQuery;
+use stateset::services::page::PageRequest;
 
 use crate::support::{TestApp, product_input};
 
@@ -328,7 +328,7 @@ async fn list_filters_sorts_and_pages_without_overlap() {
     assert_eq!(seen, sorted);
     assert_eq!(seen.len(), 8);
 
-    let names = |page: stateset::services::catalog::Page<stateset::domain::Product>| {
+    let names = |page: stateset::services::page::Page<stateset::domain::Product>| {
         page.items
             .into_iter()
             .map(|(_, p)| p.name)

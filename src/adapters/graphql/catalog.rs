@@ -9,9 +9,10 @@ use super::{ContextExt as _, GqlResult as _, VariantLoader};
 use crate::domain::{Category, Product, ProductFilter, ProductSort, Variant};
 use crate::services::Error;
 use crate::services::catalog::{
-    CreateCategoryInput, CreateProductInput, CreateVariantInput, PageRequest, ProductRef,
-    UpdateCategoryInput, UpdateProductInput, UpdateVariantInput,
+    CreateCategoryInput, CreateProductInput, CreateVariantInput, ProductRef, UpdateCategoryInput,
+    UpdateProductInput, UpdateVariantInput,
 };
+use crate::services::page::PageRequest;
 
 /// Totals of a product list, beside Relay's edges and pageInfo.
 #[derive(SimpleObject)]

@@ -8,7 +8,8 @@ use super::{call_ctx, convert, idempotent, status};
 use crate::app::AppState;
 use crate::domain::ProductFilter;
 use crate::services::Error;
-use crate::services::catalog::{CreateProductInput, PageRequest, ProductRef, UpdateProductInput};
+use crate::services::catalog::{CreateProductInput, ProductRef, UpdateProductInput};
+use crate::services::page::PageRequest;
 
 /// The catalog over gRPC.
 pub struct CatalogGrpc {

@@ -15,10 +15,11 @@ use crate::domain::{
 };
 use crate::services::Ctx;
 use crate::services::catalog::{
-    CreateCategoryInput, CreateProductInput, CreateVariantInput, PageRequest, ProductRef,
-    UpdateCategoryInput, UpdateProductInput, UpdateVariantInput,
+    CreateCategoryInput, CreateProductInput, CreateVariantInput, ProductRef, UpdateCategoryInput,
+    UpdateProductInput, UpdateVariantInput,
 };
 use crate::services::events::EventQuery;
+use crate::services::page::PageRequest;
 
 type ApiResult<T> = Result<T, ApiError>;
 
