@@ -460,6 +460,17 @@ pub async fn variants_for(
         .await
 }
 
+pub async fn variants_by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> QueryResult<Vec<VariantRow>> {
+    product_variants::table
+        .filter(product_variants::id.eq_any(ids))
+        .select(VariantRow::as_select())
+        .load(conn)
+        .await
+}
+
 pub async fn insert_variants(conn: &mut AsyncPgConnection, rows: &[VariantRow]) -> QueryResult<()> {
     if rows.is_empty() {
         return Ok(());

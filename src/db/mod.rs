@@ -4,8 +4,10 @@
 //! one transaction. Nothing here decides business rules.
 
 pub mod catalog;
+pub mod customers;
 pub mod idempotency;
 pub mod identity;
+pub mod orders;
 pub mod outbox;
 pub mod schema;
 

@@ -153,6 +153,111 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    customers (id) {
+        id -> Uuid,
+        user_id -> Nullable<Uuid>,
+        email -> Text,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        tags -> Array<Text>,
+        notes -> Nullable<Text>,
+        default_shipping_address_id -> Nullable<Uuid>,
+        default_billing_address_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    customer_addresses (id) {
+        id -> Uuid,
+        customer_id -> Uuid,
+        first_name -> Nullable<Text>,
+        last_name -> Nullable<Text>,
+        company -> Nullable<Text>,
+        line1 -> Text,
+        line2 -> Nullable<Text>,
+        city -> Text,
+        region -> Nullable<Text>,
+        postal_code -> Nullable<Text>,
+        country -> Text,
+        phone -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    wishlist_items (customer_id, variant_id) {
+        customer_id -> Uuid,
+        variant_id -> Uuid,
+        added_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    orders (id) {
+        id -> Uuid,
+        number -> Text,
+        customer_id -> Uuid,
+        email -> Text,
+        status -> Text,
+        held_from -> Nullable<Text>,
+        hold_reason -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        currency -> Text,
+        subtotal -> Numeric,
+        discount_total -> Numeric,
+        shipping_total -> Numeric,
+        tax_total -> Numeric,
+        total -> Numeric,
+        shipping_address -> Nullable<Jsonb>,
+        billing_address -> Nullable<Jsonb>,
+        tags -> Array<Text>,
+        attributes -> Jsonb,
+        notes -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    order_items (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        variant_id -> Nullable<Uuid>,
+        sku -> Text,
+        name -> Text,
+        quantity -> Int4,
+        unit_price -> Numeric,
+        discount -> Numeric,
+        tax -> Numeric,
+        total -> Numeric,
+        position -> Int4,
+    }
+}
+
+diesel::table! {
+    order_history (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        action -> Text,
+        from_status -> Nullable<Text>,
+        to_status -> Nullable<Text>,
+        reason -> Nullable<Text>,
+        actor -> Text,
+        details -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(customer_addresses -> customers (customer_id));
+diesel::joinable!(wishlist_items -> customers (customer_id));
+diesel::joinable!(orders -> customers (customer_id));
+diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(order_history -> orders (order_id));
 diesel::joinable!(users -> roles (role_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
@@ -174,4 +279,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     revoked_sessions,
     api_keys,
     idempotency_keys,
+    customers,
+    customer_addresses,
+    wishlist_items,
+    orders,
+    order_items,
+    order_history,
 );

@@ -4,12 +4,19 @@
 //! same shape without a hand-written copy per door; behaviour stays in the services.
 
 pub mod catalog;
+pub mod customer;
 pub mod event;
 pub mod identity;
 pub mod money;
+pub mod order;
 pub mod text;
 
 pub use catalog::*;
+pub use customer::{Address, Customer, CustomerAddress, WishlistItem};
 pub use event::Event;
 pub use identity::{ApiKey, AuthTokens, CreatedApiKey, Role, User};
 pub use money::Money;
+pub use order::{
+    Order, OrderAction, OrderDetail, OrderFilter, OrderHistoryEntry, OrderItem, OrderSort,
+    OrderStatus,
+};

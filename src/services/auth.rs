@@ -326,6 +326,15 @@ impl AuthService {
                     },
                 )
                 .await?;
+                if role_id == CUSTOMER_ROLE {
+                    super::customers::create_for_user(
+                        conn,
+                        user.id,
+                        &user.email,
+                        user.name.as_deref(),
+                    )
+                    .await?;
+                }
                 Ok(user)
             })
             .await

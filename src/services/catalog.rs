@@ -12,6 +12,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::checks::{check_json_object, check_text};
 use super::error::Validator;
 use super::page::{Keyset, Page, PageRequest};
 use super::{Ctx, Error};
@@ -35,8 +36,6 @@ const MAX_DESCRIPTION: usize = 20_000;
 const MAX_BARCODE: usize = 64;
 const MAX_ALT_TEXT: usize = 512;
 const MAX_URL: usize = 2048;
-/// Largest attributes object, serialized.
-const MAX_ATTRIBUTES_BYTES: usize = 65_536;
 
 /// A product looked up by id or by slug.
 #[derive(Debug, Clone)]
@@ -254,6 +253,21 @@ impl CatalogService {
         Ok(by_product)
     }
 
+    /// Variants by id, in one query (the batch behind GraphQL's order-line loader).
+    pub async fn variants_by_ids(
+        &self,
+        ctx: &Ctx,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Variant>, Error> {
+        ctx.authorize("products:read")?;
+        let mut conn = self.db.conn().await?;
+        Ok(q::variants_by_ids(&mut conn, ids)
+            .await?
+            .into_iter()
+            .map(|row| (row.id, Variant::from(row)))
+            .collect())
+    }
+
     /// Attaches their variants to `products`, in one query.
     pub async fn with_variants(
         &self,
@@ -287,7 +301,7 @@ impl CatalogService {
             v.check("slug", check_slug(slug));
         }
         check_description(&mut v, "description", input.description.as_deref());
-        let attributes = check_attributes(&mut v, "attributes", input.attributes.clone());
+        let attributes = check_json_object(&mut v, "attributes", input.attributes.clone());
         let now = Utc::now();
         let product_id = Uuid::now_v7();
         let variants: Vec<VariantRow> = input
@@ -363,7 +377,7 @@ impl CatalogService {
         let attributes = input
             .attributes
             .clone()
-            .map(|a| check_attributes(&mut v, "attributes", Some(a)));
+            .map(|a| check_json_object(&mut v, "attributes", Some(a)));
         let images = input
             .images
             .as_ref()
@@ -828,20 +842,6 @@ async fn category_event(
     Ok(())
 }
 
-/// Checks free text: `min..=max` characters once trimmed, and no NUL, which PostgreSQL cannot
-/// store. Every text input goes through here so none can turn into a database error.
-fn check_text(v: &mut Validator, field: &str, text: &str, min: usize, max: usize) {
-    let length = text.trim().chars().count();
-    if text.contains('\0') {
-        v.add(field, "must not contain NUL characters");
-    } else if length < min || length > max {
-        match min {
-            0 => v.add(field, format!("must be at most {max} characters")),
-            _ => v.add(field, format!("must be {min} to {max} characters")),
-        }
-    }
-}
-
 fn check_name(v: &mut Validator, field: &str, name: &str) -> String {
     check_text(v, field, name, 1, MAX_NAME);
     name.trim().to_owned()
@@ -853,44 +853,7 @@ fn check_description(v: &mut Validator, field: &str, description: Option<&str>) 
     }
 }
 
-/// True when a JSON value holds a NUL character in any key or string (jsonb refuses them).
-fn json_has_nul(value: &serde_json::Value) -> bool {
-    match value {
-        serde_json::Value::String(s) => s.contains('\0'),
-        serde_json::Value::Array(items) => items.iter().any(json_has_nul),
-        serde_json::Value::Object(map) => {
-            map.iter().any(|(k, v)| k.contains('\0') || json_has_nul(v))
-        }
-        _ => false,
-    }
-}
-
-fn check_attributes(
-    v: &mut Validator,
-    field: &str,
-    attributes: Option<serde_json::Value>,
-) -> serde_json::Value {
-    match attributes {
-        None | Some(serde_json::Value::Null) => serde_json::json!({}),
-        Some(object @ serde_json::Value::Object(_)) => {
-            if json_has_nul(&object) {
-                v.add(field, "must not contain NUL characters");
-            } else if object.to_string().len() > MAX_ATTRIBUTES_BYTES {
-                v.add(
-                    field,
-                    format!("must be at most {MAX_ATTRIBUTES_BYTES} bytes of JSON"),
-                );
-            }
-            object
-        }
-        Some(_) => {
-            v.add(field, "must be a JSON object");
-            serde_json::json!({})
-        }
-    }
-}
-
-fn check_money(v: &mut Validator, field: &str, money: &Money) -> Option<Money> {
+pub(crate) fn check_money(v: &mut Validator, field: &str, money: &Money) -> Option<Money> {
     match money.parse() {
         Ok(money) => Some(money),
         Err(problems) => {

@@ -6,17 +6,22 @@
 pub mod access;
 pub mod auth;
 pub mod catalog;
+pub mod checks;
+pub mod customers;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod orders;
 pub mod page;
 
 pub use access::AccessService;
 pub use auth::AuthService;
 pub use catalog::CatalogService;
+pub use customers::CustomerService;
 pub use error::{Error, FieldError};
 pub use events::EventService;
 pub use idempotency::IdempotencyService;
+pub use orders::OrderService;
 
 use std::sync::Arc;
 
@@ -94,6 +99,8 @@ pub struct Services {
     pub auth: AuthService,
     pub access: AccessService,
     pub catalog: CatalogService,
+    pub customers: CustomerService,
+    pub orders: OrderService,
     pub events: EventService,
     pub idempotency: IdempotencyService,
 }
@@ -113,6 +120,8 @@ impl Services {
             access: AccessService::new(db.clone(), auth.clone(), roles),
             auth,
             catalog: CatalogService::new(db.clone()),
+            customers: CustomerService::new(db.clone()),
+            orders: OrderService::new(db.clone()),
             events: EventService::new(db.clone(), bus),
             idempotency: IdempotencyService::new(db),
         })

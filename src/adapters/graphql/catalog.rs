@@ -1,31 +1,23 @@
 //! Catalog queries and mutations.
 
-use async_graphql::connection::{Connection, Edge};
+use async_graphql::connection::Connection;
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Object, SimpleObject};
 use uuid::Uuid;
 
-use super::{ContextExt as _, GqlResult as _, VariantLoader};
+use super::{ContextExt as _, GqlResult as _, ListTotals, VariantLoader, connection, page_request};
 use crate::domain::{Category, Product, ProductFilter, ProductSort, Variant};
 use crate::services::Error;
 use crate::services::catalog::{
     CreateCategoryInput, CreateProductInput, CreateVariantInput, ProductRef, UpdateCategoryInput,
     UpdateProductInput, UpdateVariantInput,
 };
-use crate::services::page::PageRequest;
-
-/// Totals of a product list, beside Relay's edges and pageInfo.
-#[derive(SimpleObject)]
-pub struct ProductConnectionFields {
-    /// Products matching the filter across all pages.
-    total_count: i64,
-}
 
 /// What a delete mutation reports.
 #[derive(SimpleObject)]
 pub struct DeletePayload {
     /// The id of the deleted entity.
-    deleted_id: Uuid,
+    pub deleted_id: Uuid,
 }
 
 #[ComplexObject]
@@ -69,32 +61,19 @@ impl CatalogQuery {
         after: Option<String>,
         filter: Option<ProductFilter>,
         #[graphql(default)] sort: ProductSort,
-    ) -> async_graphql::Result<Connection<String, Product, ProductConnectionFields>> {
-        let page = PageRequest {
-            size: first.map(i64::from),
-            after,
-            size_field: "first",
-            cursor_field: "after",
-        };
+    ) -> async_graphql::Result<Connection<String, Product, ListTotals>> {
         let page = ctx
             .services()
             .catalog
-            .list_products(ctx.call_ctx()?, filter.unwrap_or_default(), sort, page)
+            .list_products(
+                ctx.call_ctx()?,
+                filter.unwrap_or_default(),
+                sort,
+                page_request(first, after),
+            )
             .await
             .gql()?;
-        let mut connection = Connection::with_additional_fields(
-            page.has_previous_page,
-            page.has_next_page,
-            ProductConnectionFields {
-                total_count: page.total_count,
-            },
-        );
-        connection.edges.extend(
-            page.items
-                .into_iter()
-                .map(|(cursor, product)| Edge::new(cursor, product)),
-        );
-        Ok(connection)
+        Ok(connection(page))
     }
 
     /// Every category; build the tree from `parentId`.

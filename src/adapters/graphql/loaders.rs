@@ -6,8 +6,8 @@ use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
 use super::to_graphql_error;
-use crate::domain::Variant;
-use crate::services::{CatalogService, Ctx};
+use crate::domain::{Customer, OrderItem, Variant};
+use crate::services::{CatalogService, Ctx, CustomerService, OrderService};
 
 /// Loads the variants of many products in one query.
 pub struct VariantLoader {
@@ -28,6 +28,60 @@ impl Loader<Uuid> for VariantLoader {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Variant>>, Self::Error> {
         self.catalog
             .variants_by_product(&self.ctx, keys)
+            .await
+            .map_err(to_graphql_error)
+    }
+}
+
+/// Loads customers by id in one query.
+pub struct CustomerLoader {
+    pub customers: CustomerService,
+    pub ctx: Ctx,
+}
+
+impl Loader<Uuid> for CustomerLoader {
+    type Value = Customer;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Customer>, Self::Error> {
+        self.customers
+            .customers_by_ids(&self.ctx, keys)
+            .await
+            .map_err(to_graphql_error)
+    }
+}
+
+/// Loads the lines of many orders in one query.
+pub struct OrderItemsLoader {
+    pub orders: OrderService,
+    pub ctx: Ctx,
+}
+
+impl Loader<Uuid> for OrderItemsLoader {
+    type Value = Vec<OrderItem>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<OrderItem>>, Self::Error> {
+        self.orders
+            .items_by_order(&self.ctx, keys)
+            .await
+            .map_err(to_graphql_error)
+    }
+}
+
+/// Loads variants by id in one query.
+pub struct VariantByIdLoader {
+    pub catalog: CatalogService,
+    pub ctx: Ctx,
+}
+
+impl Loader<Uuid> for VariantByIdLoader {
+    type Value = Variant;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Variant>, Self::Error> {
+        self.catalog
+            .variants_by_ids(&self.ctx, keys)
             .await
             .map_err(to_graphql_error)
     }

@@ -5,14 +5,18 @@ mod catalog;
 mod error;
 mod events;
 mod loaders;
+mod orders;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 pub use error::{GqlResult, to_graphql_error};
-pub use loaders::VariantLoader;
+pub use loaders::{CustomerLoader, OrderItemsLoader, VariantByIdLoader, VariantLoader};
+
+use async_graphql::connection::{Connection, Edge};
 
 use crate::config::GraphqlLimits;
+use crate::services::page::{Page, PageRequest};
 use crate::services::{Ctx, Services};
 
 /// Every query field.
@@ -20,6 +24,7 @@ use crate::services::{Ctx, Services};
 #[graphql(name = "Query")]
 pub struct QueryRoot(
     catalog::CatalogQuery,
+    orders::OrderQuery,
     access::AccessQuery,
     events::EventQuery,
 );
@@ -27,7 +32,11 @@ pub struct QueryRoot(
 /// Every mutation field.
 #[derive(MergedObject, Default)]
 #[graphql(name = "Mutation")]
-pub struct MutationRoot(catalog::CatalogMutation, access::AccessMutation);
+pub struct MutationRoot(
+    catalog::CatalogMutation,
+    orders::OrderMutation,
+    access::AccessMutation,
+);
 
 /// Every subscription field.
 #[derive(MergedSubscription, Default)]
@@ -72,8 +81,61 @@ pub fn request_data(services: &Services, ctx: Ctx) -> async_graphql::Data {
         VariantLoader::new(services.catalog.clone(), ctx.clone()),
         tokio::spawn,
     ));
+    data.insert(DataLoader::new(
+        VariantByIdLoader {
+            catalog: services.catalog.clone(),
+            ctx: ctx.clone(),
+        },
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        CustomerLoader {
+            customers: services.customers.clone(),
+            ctx: ctx.clone(),
+        },
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        OrderItemsLoader {
+            orders: services.orders.clone(),
+            ctx: ctx.clone(),
+        },
+        tokio::spawn,
+    ));
     data.insert(ctx);
     data
+}
+
+/// Totals of a list, beside Relay's edges and pageInfo.
+#[derive(async_graphql::SimpleObject)]
+pub struct ListTotals {
+    /// Items matching the filter across all pages.
+    total_count: i64,
+}
+
+/// A service page as a Relay connection with `totalCount`.
+fn connection<T: async_graphql::OutputType>(page: Page<T>) -> Connection<String, T, ListTotals> {
+    let totals = ListTotals {
+        total_count: page.total_count,
+    };
+    let mut connection =
+        Connection::with_additional_fields(page.has_previous_page, page.has_next_page, totals);
+    connection.edges.extend(
+        page.items
+            .into_iter()
+            .map(|(cursor, item)| Edge::new(cursor, item)),
+    );
+    connection
+}
+
+/// Relay's `first`/`after` as a service page request.
+fn page_request(first: Option<i32>, after: Option<String>) -> PageRequest {
+    PageRequest {
+        size: first.map(i64::from),
+        after,
+        size_field: "first",
+        cursor_field: "after",
+    }
 }
 
 /// Resolver access to the services and the call context.
