@@ -316,10 +316,11 @@ impl OrderService {
                     .map(|s| (s.id, s))
                     .collect();
                 let currency = currency.or_else(|| {
+                    // The first line that names a real variant sets it; others are reported below.
                     input
                         .items
-                        .first()
-                        .and_then(|l| variants.get(&l.variant_id))
+                        .iter()
+                        .find_map(|l| variants.get(&l.variant_id))
                         .map(|s| s.currency.clone())
                 });
                 let mut v = Validator::default();
@@ -557,7 +558,7 @@ impl OrderService {
                     _ => return Err(Error::not_found("order", id)),
                 };
                 let from = row.status();
-                let to = from.apply(action, row.held_from()).map_err(|()| invalid_transition(from, action.as_str()))?;
+                let to = from.apply(action, row.held_from()).ok_or_else(|| invalid_transition(from, action.as_str()))?;
                 let changes = OrderChanges {
                     status: Some(to.as_str().to_owned()),
                     held_from: match action {

@@ -10,6 +10,7 @@ mod events;
 mod graphql;
 mod grpc;
 mod http;
+mod orders;
 mod permissions;
 mod rest;
 mod safety;

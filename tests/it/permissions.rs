@@ -19,6 +19,8 @@ const SIGNED_IN: Allowed = [true, true, true, true, false];
 const MANAGERS: Allowed = [true, true, false, false, false];
 const ADMINS: Allowed = [true, false, false, false, false];
 const WITH_ROLES_READ: Allowed = [true, true, false, false, false];
+const OPERATIONS: Allowed = [true, true, true, false, false];
+const BUYERS: Allowed = [true, true, false, true, false];
 const ROLE_NAMES: [&str; 5] = ["admin", "manager", "staff", "customer", "anonymous"];
 
 const NOBODY: &str = "00000000-0000-0000-0000-00000000abcd";
@@ -112,6 +114,92 @@ fn rest_ops(product: &str) -> Vec<RestOp> {
             &format!("/api/v1/categories/{NOBODY}"),
             None,
             MANAGERS,
+        ),
+        op(Method::GET, "/api/v1/orders", None, SIGNED_IN),
+        op(
+            Method::POST,
+            "/api/v1/orders",
+            Some(json!({"items": []})),
+            BUYERS,
+        ),
+        op(
+            Method::GET,
+            &format!("/api/v1/orders/{NOBODY}"),
+            None,
+            SIGNED_IN,
+        ),
+        op(
+            Method::GET,
+            &format!("/api/v1/orders/{NOBODY}/items"),
+            None,
+            SIGNED_IN,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/orders/{NOBODY}"),
+            Some(json!({"notes": "x"})),
+            OPERATIONS,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/orders/{NOBODY}/status"),
+            Some(json!({"status": "processing"})),
+            OPERATIONS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/orders/{NOBODY}/hold"),
+            Some(json!({"reason": "x"})),
+            OPERATIONS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/orders/{NOBODY}/release"),
+            None,
+            OPERATIONS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/orders/{NOBODY}/cancel"),
+            Some(json!({"reason": "x"})),
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/orders/{NOBODY}/archive"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/orders/merge",
+            Some(json!({"order_ids": []})),
+            OPERATIONS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/orders/{NOBODY}/split"),
+            Some(json!({"items": []})),
+            OPERATIONS,
+        ),
+        op(Method::GET, "/api/v1/customers", None, SIGNED_IN),
+        op(
+            Method::POST,
+            "/api/v1/customers",
+            Some(json!({"email": "bad"})),
+            BUYERS,
+        ),
+        op(
+            Method::GET,
+            &format!("/api/v1/customers/{NOBODY}"),
+            None,
+            SIGNED_IN,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/customers/{NOBODY}"),
+            Some(json!({"notes": "x"})),
+            BUYERS,
         ),
         op(Method::GET, "/api/v1/auth/me", None, SIGNED_IN),
         op(Method::GET, "/api/v1/api-keys", None, SIGNED_IN),
@@ -208,6 +296,32 @@ fn graphql_ops(product: &str) -> Vec<(String, Allowed)> {
         op(
             &format!(r#"mutation {{ deleteCategory(id: "{NOBODY}") {{ deletedId }} }}"#),
             MANAGERS,
+        ),
+        op("{ orders(first: 1) { totalCount } }", SIGNED_IN),
+        op(
+            &format!(r#"{{ order(id: "{NOBODY}") {{ id }} }}"#),
+            SIGNED_IN,
+        ),
+        op(
+            r#"mutation { createOrder(input: {items: []}) { id } }"#,
+            BUYERS,
+        ),
+        op(
+            &format!(r#"mutation {{ holdOrder(id: "{NOBODY}", reason: "x") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ cancelOrder(id: "{NOBODY}", reason: "x") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ mergeOrders(orderIds: []) {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op("{ customers(first: 1) { totalCount } }", SIGNED_IN),
+        op(
+            r#"mutation { createCustomer(input: {email: "bad"}) { id } }"#,
+            BUYERS,
         ),
         op("{ me { id } }", SIGNED_IN),
         op("{ apiKeys { id } }", SIGNED_IN),
@@ -350,12 +464,29 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
             .delete_product(pb::DeleteProductRequest { id: NOBODY.into() })
             .await
             .map(drop);
+        let mut orders = pb::order_service_client::OrderServiceClient::with_interceptor(
+            channel.clone(),
+            crate::support::BearerInterceptor(token.clone()),
+        );
+        let list_orders = orders
+            .list_orders(pb::ListOrdersRequest::default())
+            .await
+            .map(drop);
+        let cancel = orders
+            .cancel_order(pb::OrderReasonRequest {
+                id: NOBODY.into(),
+                reason: "x".into(),
+            })
+            .await
+            .map(drop);
         for (name, result, allowed) in [
             ("ListProducts", read, EVERYONE[who]),
             ("GetProduct", get, EVERYONE[who]),
             ("CreateProduct", create, MANAGERS[who]),
             ("UpdateProduct", update, MANAGERS[who]),
             ("DeleteProduct", delete, MANAGERS[who]),
+            ("ListOrders", list_orders, SIGNED_IN[who]),
+            ("CancelOrder", cancel, MANAGERS[who]),
         ] {
             let code = result.err().map(|s| s.code());
             let ok = match (allowed, token) {

@@ -30,10 +30,9 @@ pub struct SplitOrderPayload {
 impl Order {
     /// The customer who placed it (batched across a list).
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
-        Ok(ctx
-            .data::<DataLoader<CustomerLoader>>()?
+        ctx.data::<DataLoader<CustomerLoader>>()?
             .load_one(self.customer_id)
-            .await?)
+            .await
     }
 
     /// The lines, in order (batched across a list).

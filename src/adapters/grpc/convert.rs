@@ -105,10 +105,7 @@ pub fn product(detail: ProductDetail) -> pb::Product {
         slug: p.slug,
         description: p.description,
         status: status(p.status) as i32,
-        attributes: match json_to_value(p.attributes).kind {
-            Some(Kind::StructValue(s)) => Some(s),
-            _ => Some(prost_types::Struct::default()),
-        },
+        attributes: json_to_struct(p.attributes),
         images: p
             .images
             .into_iter()
@@ -170,6 +167,14 @@ pub fn uuids(raw: &[String], field: &str) -> Result<Vec<Uuid>, Error> {
         .enumerate()
         .map(|(i, id)| uuid(id, &format!("{field}[{i}]")))
         .collect()
+}
+
+/// A JSON object → protobuf `Struct` (anything else becomes an empty struct).
+pub fn json_to_struct(json: serde_json::Value) -> Option<prost_types::Struct> {
+    match json_to_value(json).kind {
+        Some(Kind::StructValue(s)) => Some(s),
+        _ => Some(prost_types::Struct::default()),
+    }
 }
 
 /// JSON → protobuf `Value`.

@@ -1,7 +1,9 @@
-//! The gRPC door (tonic): `stateset.v1.CatalogService`, health and server reflection.
+//! The gRPC door (tonic): `stateset.v1.CatalogService`, `OrderService`, `CustomerService`,
+//! health and server reflection.
 
 mod catalog;
 mod convert;
+mod orders;
 
 use std::net::SocketAddr;
 
@@ -25,6 +27,7 @@ pub mod pb {
 }
 
 pub use catalog::CatalogGrpc;
+pub use orders::OrdersGrpc;
 
 /// The one mapping from service errors to gRPC statuses.
 pub fn status(err: Error) -> Status {
@@ -167,6 +170,8 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     use pb::catalog_service_server::CatalogServiceServer;
+    use pb::customer_service_server::CustomerServiceServer;
+    use pb::order_service_server::OrderServiceServer;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<CatalogServiceServer<CatalogGrpc>>()
@@ -180,7 +185,9 @@ pub async fn serve_on(
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
-        .add_service(CatalogServiceServer::new(CatalogGrpc::new(app)))
+        .add_service(CatalogServiceServer::new(CatalogGrpc::new(app.clone())))
+        .add_service(OrderServiceServer::new(OrdersGrpc::new(app.clone())))
+        .add_service(CustomerServiceServer::new(OrdersGrpc::new(app)))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown,

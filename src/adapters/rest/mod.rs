@@ -5,6 +5,7 @@ mod access;
 mod catalog;
 mod error;
 mod extract;
+mod orders;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,6 +27,8 @@ use crate::app::AppState;
     security((), ("bearer" = []), ("api_key" = [])),
     tags(
         (name = "catalog", description = "Products, variants and categories"),
+        (name = "orders", description = "Orders: lifecycle, holds, cancellation, merge and split"),
+        (name = "customers", description = "Customers, address books and wishlists"),
         (name = "events", description = "The event log"),
         (name = "auth", description = "Sign-in, sessions, API keys, roles and users"),
         (name = "health", description = "Liveness, readiness and build information"),
@@ -77,6 +80,23 @@ pub fn router() -> OpenApiRouter<AppState> {
             catalog::delete_category
         ))
         .routes(routes!(catalog::list_events))
+        .routes(routes!(orders::list_orders, orders::create_order))
+        .routes(routes!(orders::merge_orders))
+        .routes(routes!(orders::get_order, orders::update_order))
+        .routes(routes!(orders::order_items))
+        .routes(routes!(orders::order_history))
+        .routes(routes!(orders::update_status))
+        .routes(routes!(orders::cancel_order))
+        .routes(routes!(orders::hold_order))
+        .routes(routes!(orders::release_order))
+        .routes(routes!(orders::archive_order))
+        .routes(routes!(orders::split_order))
+        .routes(routes!(orders::list_customers, orders::create_customer))
+        .routes(routes!(orders::get_customer, orders::update_customer))
+        .routes(routes!(orders::add_address))
+        .routes(routes!(orders::update_address, orders::delete_address))
+        .routes(routes!(orders::add_to_wishlist))
+        .routes(routes!(orders::remove_from_wishlist))
         .routes(routes!(access::register))
         .routes(routes!(access::login))
         .routes(routes!(access::refresh))

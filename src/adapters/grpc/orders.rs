@@ -1,0 +1,614 @@
+//! `stateset.v1.OrderService` and `stateset.v1.CustomerService`.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use tonic::{Request, Response, Status};
+
+use super::pb::customer_service_server::CustomerService;
+use super::pb::order_service_server::OrderService;
+use super::pb::{self, get_order_request::Lookup};
+use super::{call_ctx, convert, idempotent, status};
+use crate::app::AppState;
+use crate::domain::{
+    Address, Customer, OrderAction, OrderDetail, OrderFilter, OrderItem, OrderStatus,
+};
+use crate::services::customers::{
+    CreateCustomerInput, CustomerAddressInput, CustomerQuery, UpdateCustomerInput,
+};
+use crate::services::orders::{CreateOrderInput, OrderLineInput, OrderRef, SplitLineInput};
+use crate::services::page::PageRequest;
+use crate::services::{Ctx, Error};
+
+/// Orders and customers over gRPC.
+pub struct OrdersGrpc {
+    app: AppState,
+}
+
+impl OrdersGrpc {
+    pub fn new(app: AppState) -> Self {
+        Self { app }
+    }
+
+    async fn ctx<T>(&self, request: &Request<T>, method: &str) -> Result<Ctx, Status> {
+        call_ctx(&self.app, request.metadata(), method).await
+    }
+
+    async fn act(
+        &self,
+        ctx: &Ctx,
+        id: &str,
+        action: OrderAction,
+        reason: Option<String>,
+    ) -> Result<Response<pb::Order>, Status> {
+        let id = convert::uuid(id, "id").map_err(status)?;
+        let detail = self
+            .app
+            .services
+            .orders
+            .transition(ctx, id, action, reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(order(detail)))
+    }
+}
+
+const ORDER_STATUSES: [(pb::OrderStatus, OrderStatus); 8] = [
+    (pb::OrderStatus::Pending, OrderStatus::Pending),
+    (pb::OrderStatus::Processing, OrderStatus::Processing),
+    (pb::OrderStatus::Shipped, OrderStatus::Shipped),
+    (pb::OrderStatus::Delivered, OrderStatus::Delivered),
+    (pb::OrderStatus::Completed, OrderStatus::Completed),
+    (pb::OrderStatus::OnHold, OrderStatus::OnHold),
+    (pb::OrderStatus::Cancelled, OrderStatus::Cancelled),
+    (pb::OrderStatus::Archived, OrderStatus::Archived),
+];
+
+fn status_out(s: OrderStatus) -> i32 {
+    ORDER_STATUSES
+        .iter()
+        .find(|(_, d)| *d == s)
+        .map_or(0, |(p, _)| *p as i32)
+}
+
+/// `None` for UNSPECIFIED; an error for numbers the enum does not know.
+fn status_in(raw: i32, field: &str) -> Result<Option<OrderStatus>, Error> {
+    if raw == 0 {
+        return Ok(None);
+    }
+    ORDER_STATUSES
+        .iter()
+        .find(|(p, _)| *p as i32 == raw)
+        .map(|(_, d)| Some(*d))
+        .ok_or_else(|| Error::invalid(field, "is not a known order status"))
+}
+
+fn address_out(a: Address) -> pb::Address {
+    pb::Address {
+        first_name: a.first_name,
+        last_name: a.last_name,
+        company: a.company,
+        line1: a.line1,
+        line2: a.line2,
+        city: a.city,
+        region: a.region,
+        postal_code: a.postal_code,
+        country: a.country,
+        phone: a.phone,
+    }
+}
+
+fn address_in(a: pb::Address) -> Address {
+    Address {
+        first_name: a.first_name,
+        last_name: a.last_name,
+        company: a.company,
+        line1: a.line1,
+        line2: a.line2,
+        city: a.city,
+        region: a.region,
+        postal_code: a.postal_code,
+        country: a.country,
+        phone: a.phone,
+    }
+}
+
+fn item(i: OrderItem) -> pb::OrderItem {
+    pb::OrderItem {
+        id: i.id.to_string(),
+        variant_id: i.variant_id.map(|v| v.to_string()),
+        sku: i.sku,
+        name: i.name,
+        quantity: i.quantity,
+        unit_price: Some(convert::money(i.unit_price)),
+        discount: Some(convert::money(i.discount)),
+        tax: Some(convert::money(i.tax)),
+        total: Some(convert::money(i.total)),
+        position: i.position,
+    }
+}
+
+fn order(detail: OrderDetail) -> pb::Order {
+    let o = detail.order;
+    pb::Order {
+        id: o.id.to_string(),
+        number: o.number,
+        customer_id: o.customer_id.to_string(),
+        email: o.email,
+        status: status_out(o.status),
+        hold_reason: o.hold_reason,
+        cancel_reason: o.cancel_reason,
+        currency: o.currency,
+        subtotal: Some(convert::money(o.subtotal)),
+        discount_total: Some(convert::money(o.discount_total)),
+        shipping_total: Some(convert::money(o.shipping_total)),
+        tax_total: Some(convert::money(o.tax_total)),
+        total: Some(convert::money(o.total)),
+        shipping_address: o.shipping_address.map(address_out),
+        billing_address: o.billing_address.map(address_out),
+        tags: o.tags,
+        attributes: convert::json_to_struct(o.attributes),
+        notes: o.notes,
+        items: detail.items.into_iter().map(item).collect(),
+        created_at: Some(convert::timestamp(o.created_at)),
+        updated_at: Some(convert::timestamp(o.updated_at)),
+    }
+}
+
+fn customer(c: Customer) -> pb::Customer {
+    pb::Customer {
+        id: c.id.to_string(),
+        user_id: c.user_id.map(|u| u.to_string()),
+        email: c.email,
+        first_name: c.first_name,
+        last_name: c.last_name,
+        phone: c.phone,
+        tags: c.tags,
+        notes: c.notes,
+        addresses: c
+            .addresses
+            .into_iter()
+            .map(|a| pb::CustomerAddress {
+                id: a.id.to_string(),
+                is_default_shipping: a.is_default_shipping,
+                is_default_billing: a.is_default_billing,
+                address: Some(address_out(a.address)),
+            })
+            .collect(),
+        wishlist_variant_ids: c
+            .wishlist
+            .into_iter()
+            .map(|w| w.variant_id.to_string())
+            .collect(),
+        created_at: Some(convert::timestamp(c.created_at)),
+    }
+}
+
+fn decimal(raw: Option<String>, field: &str) -> Result<Option<Decimal>, Error> {
+    raw.filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim()
+                .parse()
+                .map_err(|_| Error::invalid(field, "must be a decimal number such as 19.99"))
+        })
+        .transpose()
+}
+
+fn time(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+}
+
+fn page(size: i32, token: String) -> PageRequest {
+    PageRequest {
+        size: (size != 0).then_some(i64::from(size)),
+        after: Some(token).filter(|t| !t.is_empty()),
+        size_field: "page_size",
+        cursor_field: "page_token",
+    }
+}
+
+fn lookup(request: pb::GetOrderRequest) -> Result<OrderRef, Error> {
+    match request.lookup {
+        Some(Lookup::Id(id)) => Ok(OrderRef::Id(convert::uuid(&id, "id")?)),
+        Some(Lookup::Number(number)) => Ok(OrderRef::Number(number)),
+        None => Err(Error::invalid("lookup", "give `id` or `number`")),
+    }
+}
+
+#[tonic::async_trait]
+impl OrderService for OrdersGrpc {
+    async fn create_order(
+        &self,
+        request: Request<pb::CreateOrderRequest>,
+    ) -> Result<Response<pb::Order>, Status> {
+        let method = "/stateset.v1.OrderService/CreateOrder";
+        let ctx = self.ctx(&request, method).await?;
+        let r = request.into_inner();
+        idempotent(&self.app, &ctx, method, &r.clone(), async {
+            let items = r
+                .items
+                .into_iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    Ok(OrderLineInput {
+                        variant_id: convert::uuid(
+                            &l.variant_id,
+                            &format!("items[{i}].variant_id"),
+                        )?,
+                        quantity: l.quantity,
+                        unit_price: decimal(l.unit_price, &format!("items[{i}].unit_price"))?,
+                        discount: decimal(l.discount, &format!("items[{i}].discount"))?,
+                        tax: decimal(l.tax, &format!("items[{i}].tax"))?,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()
+                .map_err(status)?;
+            let input = CreateOrderInput {
+                customer_id: r
+                    .customer_id
+                    .map(|c| convert::uuid(&c, "customer_id"))
+                    .transpose()
+                    .map_err(status)?,
+                currency: r.currency,
+                items,
+                shipping_total: decimal(r.shipping_total, "shipping_total").map_err(status)?,
+                shipping_address: r.shipping_address.map(address_in),
+                billing_address: r.billing_address.map(address_in),
+                tags: r.tags,
+                attributes: r.attributes.map(convert::struct_to_json),
+                notes: r.notes,
+            };
+            let detail = self
+                .app
+                .services
+                .orders
+                .create_order(&ctx, input)
+                .await
+                .map_err(status)?;
+            Ok(order(detail))
+        })
+        .await
+    }
+
+    async fn get_order(
+        &self,
+        request: Request<pb::GetOrderRequest>,
+    ) -> Result<Response<pb::Order>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.OrderService/GetOrder")
+            .await?;
+        let lookup = lookup(request.into_inner()).map_err(status)?;
+        let detail = self
+            .app
+            .services
+            .orders
+            .get_order_detail(&ctx, lookup)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(order(detail)))
+    }
+
+    async fn list_orders(
+        &self,
+        request: Request<pb::ListOrdersRequest>,
+    ) -> Result<Response<pb::ListOrdersResponse>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.OrderService/ListOrders")
+            .await?;
+        let r = request.into_inner();
+        let filter = OrderFilter {
+            status: status_in(r.status, "status").map_err(status)?,
+            customer_id: r
+                .customer_id
+                .filter(|c| !c.is_empty())
+                .map(|c| convert::uuid(&c, "customer_id"))
+                .transpose()
+                .map_err(status)?,
+            from: time(r.from),
+            to: time(r.to),
+            tag: r.tag,
+            query: r.query,
+            ..Default::default()
+        };
+        let orders = &self.app.services.orders;
+        let page = orders
+            .list_orders(
+                &ctx,
+                filter,
+                Default::default(),
+                page(r.page_size, r.page_token),
+            )
+            .await
+            .map_err(status)?;
+        let next_page_token = page.next_cursor().unwrap_or_default();
+        let ids: Vec<_> = page.items.iter().map(|(_, o)| o.id).collect();
+        let mut lines = orders.items_by_order(&ctx, &ids).await.map_err(status)?;
+        let result = page
+            .items
+            .into_iter()
+            .map(|(_, o)| {
+                order(OrderDetail {
+                    items: lines.remove(&o.id).unwrap_or_default(),
+                    order: o,
+                })
+            })
+            .collect();
+        Ok(Response::new(pb::ListOrdersResponse {
+            orders: result,
+            next_page_token,
+            total_count: page.total_count,
+        }))
+    }
+
+    async fn list_order_items(
+        &self,
+        request: Request<pb::GetOrderRequest>,
+    ) -> Result<Response<pb::ListOrderItemsResponse>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.OrderService/ListOrderItems")
+            .await?;
+        let lookup = lookup(request.into_inner()).map_err(status)?;
+        let detail = self
+            .app
+            .services
+            .orders
+            .get_order_detail(&ctx, lookup)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListOrderItemsResponse {
+            items: detail.items.into_iter().map(item).collect(),
+        }))
+    }
+
+    async fn update_order_status(
+        &self,
+        request: Request<pb::UpdateOrderStatusRequest>,
+    ) -> Result<Response<pb::Order>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.OrderService/UpdateOrderStatus")
+            .await?;
+        let r = request.into_inner();
+        let id = convert::uuid(&r.id, "id").map_err(status)?;
+        let target = status_in(r.status, "status")
+            .map_err(status)?
+            .ok_or_else(|| status(Error::invalid("status", "is required")))?;
+        let detail = self
+            .app
+            .services
+            .orders
+            .update_order_status(&ctx, id, target, r.reason)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(order(detail)))
+    }
+
+    async fn hold_order(
+        &self,
+        request: Request<pb::OrderReasonRequest>,
+    ) -> Result<Response<pb::Order>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.OrderService/HoldOrder")
+            .await?;
+        let r = request.into_inner();
+        self.act(&ctx, &r.id, OrderAction::Hold, Some(r.reason))
+            .await
+    }
+
+    async fn release_order_hold(
+        &self,
+        request: Request<pb::OrderIdRequest>,
+    ) -> Result<Response<pb::Order>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.OrderService/ReleaseOrderHold")
+            .await?;
+        self.act(&ctx, &request.into_inner().id, OrderAction::Release, None)
+            .await
+    }
+
+    async fn cancel_order(
+        &self,
+        request: Request<pb::OrderReasonRequest>,
+    ) -> Result<Response<pb::Order>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.OrderService/CancelOrder")
+            .await?;
+        let r = request.into_inner();
+        self.act(&ctx, &r.id, OrderAction::Cancel, Some(r.reason))
+            .await
+    }
+
+    async fn archive_order(
+        &self,
+        request: Request<pb::OrderIdRequest>,
+    ) -> Result<Response<pb::Order>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.OrderService/ArchiveOrder")
+            .await?;
+        self.act(&ctx, &request.into_inner().id, OrderAction::Archive, None)
+            .await
+    }
+
+    async fn merge_orders(
+        &self,
+        request: Request<pb::MergeOrdersRequest>,
+    ) -> Result<Response<pb::Order>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.OrderService/MergeOrders")
+            .await?;
+        let ids = convert::uuids(&request.into_inner().order_ids, "order_ids").map_err(status)?;
+        let detail = self
+            .app
+            .services
+            .orders
+            .merge_orders(&ctx, ids)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(order(detail)))
+    }
+
+    async fn split_order(
+        &self,
+        request: Request<pb::SplitOrderRequest>,
+    ) -> Result<Response<pb::SplitOrderResponse>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.OrderService/SplitOrder")
+            .await?;
+        let r = request.into_inner();
+        let id = convert::uuid(&r.id, "id").map_err(status)?;
+        let lines = r
+            .items
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| {
+                Ok(SplitLineInput {
+                    item_id: convert::uuid(&l.item_id, &format!("items[{i}].item_id"))?,
+                    quantity: l.quantity,
+                })
+            })
+            .collect::<Result<Vec<_>, Error>>()
+            .map_err(status)?;
+        let (source, new) = self
+            .app
+            .services
+            .orders
+            .split_order(&ctx, id, lines)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::SplitOrderResponse {
+            order: Some(order(source)),
+            new_order: Some(order(new)),
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl CustomerService for OrdersGrpc {
+    async fn create_customer(
+        &self,
+        request: Request<pb::CreateCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.CustomerService/CreateCustomer")
+            .await?;
+        let r = request.into_inner();
+        let input = CreateCustomerInput {
+            email: r.email,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            phone: r.phone,
+            tags: r.tags,
+            notes: r.notes,
+            user_id: r
+                .user_id
+                .map(|u| convert::uuid(&u, "user_id"))
+                .transpose()
+                .map_err(status)?,
+        };
+        let created = self
+            .app
+            .services
+            .customers
+            .create_customer(&ctx, input)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(customer(created)))
+    }
+
+    async fn get_customer(
+        &self,
+        request: Request<pb::GetCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.CustomerService/GetCustomer")
+            .await?;
+        let id = convert::uuid(&request.into_inner().id, "id").map_err(status)?;
+        Ok(Response::new(customer(
+            self.app
+                .services
+                .customers
+                .get_customer(&ctx, id)
+                .await
+                .map_err(status)?,
+        )))
+    }
+
+    async fn list_customers(
+        &self,
+        request: Request<pb::ListCustomersRequest>,
+    ) -> Result<Response<pb::ListCustomersResponse>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.CustomerService/ListCustomers")
+            .await?;
+        let r = request.into_inner();
+        let query = CustomerQuery {
+            query: r.query,
+            tag: r.tag,
+        };
+        let page = self
+            .app
+            .services
+            .customers
+            .list_customers(&ctx, query, page(r.page_size, r.page_token))
+            .await
+            .map_err(status)?;
+        let next_page_token = page.next_cursor().unwrap_or_default();
+        Ok(Response::new(pb::ListCustomersResponse {
+            customers: page.items.into_iter().map(|(_, c)| customer(c)).collect(),
+            next_page_token,
+            total_count: page.total_count,
+        }))
+    }
+
+    async fn update_customer(
+        &self,
+        request: Request<pb::UpdateCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.CustomerService/UpdateCustomer")
+            .await?;
+        let r = request.into_inner();
+        let id = convert::uuid(&r.id, "id").map_err(status)?;
+        let input = UpdateCustomerInput {
+            email: r.email,
+            first_name: r.first_name,
+            last_name: r.last_name,
+            phone: r.phone,
+            tags: r.tags.map(|t| t.tags),
+            notes: r.notes,
+        };
+        Ok(Response::new(customer(
+            self.app
+                .services
+                .customers
+                .update_customer(&ctx, id, input)
+                .await
+                .map_err(status)?,
+        )))
+    }
+
+    async fn add_customer_address(
+        &self,
+        request: Request<pb::AddCustomerAddressRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let ctx = self
+            .ctx(&request, "/stateset.v1.CustomerService/AddCustomerAddress")
+            .await?;
+        let r = request.into_inner();
+        let id = convert::uuid(&r.customer_id, "customer_id").map_err(status)?;
+        let address = r
+            .address
+            .ok_or_else(|| status(Error::invalid("address", "is required")))?;
+        let input = CustomerAddressInput {
+            address: address_in(address),
+            default_shipping: r.default_shipping,
+            default_billing: r.default_billing,
+        };
+        Ok(Response::new(customer(
+            self.app
+                .services
+                .customers
+                .add_address(&ctx, id, input)
+                .await
+                .map_err(status)?,
+        )))
+    }
+}

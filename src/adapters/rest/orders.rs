@@ -1,0 +1,522 @@
+//! `/api/v1/orders` and `/api/v1/customers`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{Json, Path, Query};
+use super::{ApiError, ErrorBody};
+use crate::app::AppState;
+use crate::domain::{
+    Customer, OrderAction, OrderDetail, OrderFilter, OrderHistoryEntry, OrderItem, OrderSort,
+    OrderStatus,
+};
+use crate::services::Ctx;
+use crate::services::customers::{
+    CreateCustomerInput, CustomerAddressInput, CustomerQuery, UpdateCustomerInput,
+};
+use crate::services::orders::{CreateOrderInput, OrderRef, SplitLineInput, UpdateOrderInput};
+use crate::services::page::{Page, PageRequest};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Filters, order and page of `GET /api/v1/orders`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListOrdersParams {
+    status: Option<OrderStatus>,
+    customer_id: Option<Uuid>,
+    /// Placed at or after this time (RFC 3339).
+    from: Option<DateTime<Utc>>,
+    /// Placed before this time (RFC 3339).
+    to: Option<DateTime<Utc>>,
+    #[param(value_type = Option<String>)]
+    min_total: Option<Decimal>,
+    #[param(value_type = Option<String>)]
+    max_total: Option<Decimal>,
+    tag: Option<String>,
+    /// Part of the order number or the customer's email.
+    q: Option<String>,
+    sort: Option<OrderSort>,
+    /// Page size, 1 to 100 (default 20).
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// A page of orders with their lines.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderList {
+    pub items: Vec<OrderDetail>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    pub total_count: i64,
+}
+
+/// A status to move an order to.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateStatusRequest {
+    pub status: OrderStatus,
+    /// Required when the move is a hold or a cancellation.
+    pub reason: Option<String>,
+}
+
+/// Why an order is held or cancelled.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReasonRequest {
+    pub reason: String,
+}
+
+/// Orders to merge: the first one receives the others' lines.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MergeRequest {
+    pub order_ids: Vec<Uuid>,
+}
+
+/// Lines to move into a new order.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SplitRequest {
+    pub items: Vec<SplitLineInput>,
+}
+
+/// The order that was split and the new one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SplitResponse {
+    pub order: OrderDetail,
+    pub new_order: OrderDetail,
+}
+
+/// An order's lines.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderItemList {
+    pub items: Vec<OrderItem>,
+}
+
+/// An order's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderHistoryList {
+    pub items: Vec<OrderHistoryEntry>,
+}
+
+fn page_request(limit: Option<i64>, cursor: Option<String>) -> PageRequest {
+    PageRequest {
+        size: limit,
+        after: cursor,
+        size_field: "limit",
+        cursor_field: "cursor",
+    }
+}
+
+#[utoipa::path(get, path = "/orders", tag = "orders", params(ListOrdersParams),
+    responses((status = 200, body = OrderList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn list_orders(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(p): Query<ListOrdersParams>,
+) -> ApiResult<Json<OrderList>> {
+    let filter = OrderFilter {
+        status: p.status,
+        customer_id: p.customer_id,
+        from: p.from,
+        to: p.to,
+        min_total: p.min_total,
+        max_total: p.max_total,
+        tag: p.tag,
+        query: p.q,
+    };
+    let orders = &app.services.orders;
+    let page = orders
+        .list_orders(
+            &ctx,
+            filter,
+            p.sort.unwrap_or_default(),
+            page_request(p.limit, p.cursor),
+        )
+        .await?;
+    let next_cursor = page.next_cursor();
+    let ids: Vec<Uuid> = page.items.iter().map(|(_, o)| o.id).collect();
+    let mut lines = orders.items_by_order(&ctx, &ids).await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(|(_, order)| OrderDetail {
+            items: lines.remove(&order.id).unwrap_or_default(),
+            order,
+        })
+        .collect();
+    Ok(Json(OrderList {
+        items,
+        next_cursor,
+        total_count: page.total_count,
+    }))
+}
+
+#[utoipa::path(post, path = "/orders", tag = "orders", request_body = CreateOrderInput,
+    responses((status = 201, body = OrderDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_order(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(input): Json<CreateOrderInput>,
+) -> ApiResult<(StatusCode, Json<OrderDetail>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.services.orders.create_order(&ctx, input).await?),
+    ))
+}
+
+/// An order by id, or by number (`ORD-000001`) when the path segment is not a UUID.
+#[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = String, Path, description = "Order id or number")),
+    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody)))]
+pub async fn get_order(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<String>,
+) -> ApiResult<Json<OrderDetail>> {
+    let lookup = Uuid::parse_str(&id).map_or(OrderRef::Number(id), OrderRef::Id);
+    Ok(Json(
+        app.services.orders.get_order_detail(&ctx, lookup).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/orders/{id}/items", tag = "orders", params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, body = OrderItemList), (status = 404, body = ErrorBody)))]
+pub async fn order_items(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<OrderItemList>> {
+    let detail = app
+        .services
+        .orders
+        .get_order_detail(&ctx, OrderRef::Id(id))
+        .await?;
+    Ok(Json(OrderItemList {
+        items: detail.items,
+    }))
+}
+
+#[utoipa::path(get, path = "/orders/{id}/history", tag = "orders", params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, body = OrderHistoryList), (status = 404, body = ErrorBody)))]
+pub async fn order_history(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<OrderHistoryList>> {
+    Ok(Json(OrderHistoryList {
+        items: app.services.orders.order_history(&ctx, id).await?,
+    }))
+}
+
+#[utoipa::path(put, path = "/orders/{id}", tag = "orders", request_body = UpdateOrderInput,
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_order(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<UpdateOrderInput>,
+) -> ApiResult<Json<OrderDetail>> {
+    Ok(Json(
+        app.services.orders.update_order(&ctx, id, input).await?,
+    ))
+}
+
+#[utoipa::path(put, path = "/orders/{id}/status", tag = "orders", request_body = UpdateStatusRequest,
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "INVALID_STATE: the lifecycle does not allow it"),
+        (status = 422, body = ErrorBody)))]
+pub async fn update_status(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<UpdateStatusRequest>,
+) -> ApiResult<Json<OrderDetail>> {
+    Ok(Json(
+        app.services
+            .orders
+            .update_order_status(&ctx, id, input.status, input.reason)
+            .await?,
+    ))
+}
+
+async fn act(
+    app: &AppState,
+    ctx: &Ctx,
+    id: Uuid,
+    action: OrderAction,
+    reason: Option<String>,
+) -> ApiResult<Json<OrderDetail>> {
+    Ok(Json(
+        app.services
+            .orders
+            .transition(ctx, id, action, reason)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", request_body = ReasonRequest,
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn cancel_order(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<ReasonRequest>,
+) -> ApiResult<Json<OrderDetail>> {
+    act(&app, &ctx, id, OrderAction::Cancel, Some(input.reason)).await
+}
+
+#[utoipa::path(post, path = "/orders/{id}/hold", tag = "orders", request_body = ReasonRequest,
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn hold_order(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<ReasonRequest>,
+) -> ApiResult<Json<OrderDetail>> {
+    act(&app, &ctx, id, OrderAction::Hold, Some(input.reason)).await
+}
+
+#[utoipa::path(post, path = "/orders/{id}/release", tag = "orders", params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn release_order(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<OrderDetail>> {
+    act(&app, &ctx, id, OrderAction::Release, None).await
+}
+
+#[utoipa::path(post, path = "/orders/{id}/archive", tag = "orders", params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn archive_order(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<OrderDetail>> {
+    act(&app, &ctx, id, OrderAction::Archive, None).await
+}
+
+#[utoipa::path(post, path = "/orders/merge", tag = "orders", request_body = MergeRequest,
+    responses((status = 200, body = OrderDetail), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn merge_orders(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(input): Json<MergeRequest>,
+) -> ApiResult<Json<OrderDetail>> {
+    Ok(Json(
+        app.services
+            .orders
+            .merge_orders(&ctx, input.order_ids)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/orders/{id}/split", tag = "orders", request_body = SplitRequest,
+    params(("id" = Uuid, Path, description = "Order id")),
+    responses((status = 201, body = SplitResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn split_order(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<SplitRequest>,
+) -> ApiResult<(StatusCode, Json<SplitResponse>)> {
+    let (order, new_order) = app
+        .services
+        .orders
+        .split_order(&ctx, id, input.items)
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SplitResponse { order, new_order }),
+    ))
+}
+
+/// Search and page of `GET /api/v1/customers`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListCustomersParams {
+    /// Part of the email, first or last name.
+    q: Option<String>,
+    tag: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// A page of customers.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerList {
+    pub items: Vec<Customer>,
+    pub next_cursor: Option<String>,
+    pub total_count: i64,
+}
+
+impl From<Page<Customer>> for CustomerList {
+    fn from(page: Page<Customer>) -> Self {
+        let next_cursor = page.next_cursor();
+        CustomerList {
+            items: page.items.into_iter().map(|(_, c)| c).collect(),
+            next_cursor,
+            total_count: page.total_count,
+        }
+    }
+}
+
+/// A variant to wish for.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct WishlistRequest {
+    pub variant_id: Uuid,
+}
+
+#[utoipa::path(get, path = "/customers", tag = "customers", params(ListCustomersParams),
+    responses((status = 200, body = CustomerList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_customers(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(p): Query<ListCustomersParams>,
+) -> ApiResult<Json<CustomerList>> {
+    let query = CustomerQuery {
+        query: p.q,
+        tag: p.tag,
+    };
+    Ok(Json(
+        app.services
+            .customers
+            .list_customers(&ctx, query, page_request(p.limit, p.cursor))
+            .await?
+            .into(),
+    ))
+}
+
+#[utoipa::path(post, path = "/customers", tag = "customers", request_body = CreateCustomerInput,
+    responses((status = 201, body = Customer), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_customer(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(input): Json<CreateCustomerInput>,
+) -> ApiResult<(StatusCode, Json<Customer>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.services.customers.create_customer(&ctx, input).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/customers/{id}", tag = "customers", params(("id" = Uuid, Path, description = "Customer id")),
+    responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))]
+pub async fn get_customer(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Customer>> {
+    Ok(Json(app.services.customers.get_customer(&ctx, id).await?))
+}
+
+#[utoipa::path(put, path = "/customers/{id}", tag = "customers", request_body = UpdateCustomerInput,
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn update_customer(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<UpdateCustomerInput>,
+) -> ApiResult<Json<Customer>> {
+    Ok(Json(
+        app.services
+            .customers
+            .update_customer(&ctx, id, input)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/customers/{id}/addresses", tag = "customers", request_body = CustomerAddressInput,
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses((status = 201, body = Customer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_address(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<CustomerAddressInput>,
+) -> ApiResult<(StatusCode, Json<Customer>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.services.customers.add_address(&ctx, id, input).await?),
+    ))
+}
+
+#[utoipa::path(put, path = "/customers/{id}/addresses/{address_id}", tag = "customers", request_body = CustomerAddressInput,
+    params(("id" = Uuid, Path, description = "Customer id"), ("address_id" = Uuid, Path, description = "Address id")),
+    responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_address(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path((id, address_id)): Path<(Uuid, Uuid)>,
+    Json(input): Json<CustomerAddressInput>,
+) -> ApiResult<Json<Customer>> {
+    Ok(Json(
+        app.services
+            .customers
+            .update_address(&ctx, id, address_id, input)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/customers/{id}/addresses/{address_id}", tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id"), ("address_id" = Uuid, Path, description = "Address id")),
+    responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))]
+pub async fn delete_address(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path((id, address_id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<Json<Customer>> {
+    Ok(Json(
+        app.services
+            .customers
+            .delete_address(&ctx, id, address_id)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/customers/{id}/wishlist", tag = "customers", request_body = WishlistRequest,
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn add_to_wishlist(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<WishlistRequest>,
+) -> ApiResult<Json<Customer>> {
+    Ok(Json(
+        app.services
+            .customers
+            .add_to_wishlist(&ctx, id, input.variant_id)
+            .await?,
+    ))
+}
+
+#[utoipa::path(delete, path = "/customers/{id}/wishlist/{variant_id}", tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id"), ("variant_id" = Uuid, Path, description = "Variant id")),
+    responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))]
+pub async fn remove_from_wishlist(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path((id, variant_id)): Path<(Uuid, Uuid)>,
+) -> ApiResult<Json<Customer>> {
+    Ok(Json(
+        app.services
+            .customers
+            .remove_from_wishlist(&ctx, id, variant_id)
+            .await?,
+    ))
+}
