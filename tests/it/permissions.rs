@@ -315,7 +315,7 @@ fn graphql_ops(product: &str) -> Vec<(String, Allowed)> {
             MANAGERS,
         ),
         op(
-            &format!(r#"mutation {{ mergeOrders(orderIds: []) {{ id }} }}"#),
+            r#"mutation { mergeOrders(orderIds: []) { id } }"#,
             OPERATIONS,
         ),
         op("{ customers(first: 1) { totalCount } }", SIGNED_IN),
