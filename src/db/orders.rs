@@ -270,6 +270,17 @@ pub async fn order_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<
         .optional()
 }
 
+pub async fn orders_by_ids(
+    conn: &mut AsyncPgConnection,
+    ids: &[Uuid],
+) -> QueryResult<Vec<OrderRow>> {
+    orders::table
+        .filter(orders::id.eq_any(ids))
+        .select(OrderRow::as_select())
+        .load(conn)
+        .await
+}
+
 pub async fn order_by_number(
     conn: &mut AsyncPgConnection,
     number: &str,
