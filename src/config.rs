@@ -30,9 +30,9 @@ pub struct PasswordHashing {
 /// Request rate limits, in requests per minute.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RateLimits {
-    /// Per user or API key (`RATE_LIMIT_PER_MINUTE`, default 600).
+    /// Per user or API key (`RATE_LIMIT_PER_MINUTE`, default 1200).
     pub authenticated: u32,
-    /// Per client IP for anonymous callers (`RATE_LIMIT_ANONYMOUS_PER_MINUTE`, default 120).
+    /// Per client IP for anonymous callers (`RATE_LIMIT_ANONYMOUS_PER_MINUTE`, default 600).
     pub anonymous: u32,
     /// Per-route limits that replace the above for one route (`RATE_LIMIT_PATHS`, e.g.
     /// `POST /api/v1/auth/login=10,POST /graphql=300`); keys are `METHOD route`.
@@ -154,8 +154,8 @@ impl Config {
             parallelism: parse(&lookup, "ARGON2_PARALLELISM", 1)?,
         };
         let rate_limits = RateLimits {
-            authenticated: parse(&lookup, "RATE_LIMIT_PER_MINUTE", 600)?,
-            anonymous: parse(&lookup, "RATE_LIMIT_ANONYMOUS_PER_MINUTE", 120)?,
+            authenticated: parse(&lookup, "RATE_LIMIT_PER_MINUTE", 1200)?,
+            anonymous: parse(&lookup, "RATE_LIMIT_ANONYMOUS_PER_MINUTE", 600)?,
             per_route: parse_route_limits(&var("RATE_LIMIT_PATHS", ""))?,
         };
         anyhow::ensure!(
@@ -213,7 +213,7 @@ mod tests {
         assert_eq!(config.log_format, LogFormat::Json);
         assert!(config.jwt_secret_generated && config.jwt_secret.len() >= 32);
         assert_eq!(config.access_token_ttl, Duration::from_secs(3600));
-        assert_eq!(config.rate_limits.authenticated, 600);
+        assert_eq!(config.rate_limits.authenticated, 1200);
         Ok(())
     }
 

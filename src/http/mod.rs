@@ -276,24 +276,30 @@ pub fn error_response(err: Error, graphql: bool) -> Response {
         return ApiError::from(err).into_response();
     }
     let status = rest::status_of(&err);
-    let retry_after = err.retry_after();
-    let limited = matches!(&err, Error::RateLimited { .. });
+    let mut retry_headers = HeaderMap::new();
+    add_retry_headers(&mut retry_headers, &err);
     let gql = crate::adapters::graphql::to_graphql_error(err);
     let body =
         serde_json::json!({ "errors": [gql.into_server_error(async_graphql::Pos::default())] });
     let mut response = (status, axum::Json(body)).into_response();
-    add_retry_headers(response.headers_mut(), retry_after, limited);
+    response.headers_mut().extend(retry_headers);
     response
 }
 
-/// `Retry-After`, and for rate limits an exhausted allowance.
-pub fn add_retry_headers(headers: &mut HeaderMap, retry_after: Option<u64>, limited: bool) {
-    if let Some(seconds) = retry_after {
+/// `Retry-After` where waiting helps, and for rate limits the exhausted allowance.
+pub fn add_retry_headers(headers: &mut HeaderMap, err: &Error) {
+    if let Some(seconds) = err.retry_after() {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        if limited {
-            headers.insert("ratelimit-remaining", HeaderValue::from(0));
-            headers.insert("ratelimit-reset", HeaderValue::from(seconds));
-        }
+    }
+    if let Error::RateLimited {
+        retry_after_secs,
+        limit,
+        ..
+    } = err
+    {
+        headers.insert("ratelimit-limit", HeaderValue::from(*limit));
+        headers.insert("ratelimit-remaining", HeaderValue::from(0));
+        headers.insert("ratelimit-reset", HeaderValue::from(*retry_after_secs));
     }
 }
 

@@ -75,6 +75,7 @@ async fn over_the_limit_is_429_with_retry_after_on_every_door() {
         .unwrap();
     assert!((1..=60).contains(&retry_after));
     assert_eq!(refused.headers()["ratelimit-remaining"], "0");
+    assert_eq!(refused.headers()["ratelimit-limit"], "3");
     let body: Value = refused.json().await.unwrap();
     assert_eq!(body["error"]["code"], "RATE_LIMITED");
 

@@ -78,8 +78,8 @@ impl IntoResponse for ApiError {
             tracing::error!(error = ?self.error, "request failed");
         }
         let status = self.status.unwrap_or_else(|| status_of(&self.error));
-        let retry_after = self.error.retry_after();
-        let limited = matches!(self.error, Error::RateLimited { .. });
+        let mut retry_headers = axum::http::HeaderMap::new();
+        crate::http::add_retry_headers(&mut retry_headers, &self.error);
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.error.code().to_owned(),
@@ -88,7 +88,7 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (status, axum::Json(body)).into_response();
-        crate::http::add_retry_headers(response.headers_mut(), retry_after, limited);
+        response.headers_mut().extend(retry_headers);
         response
     }
 }
