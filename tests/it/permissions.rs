@@ -201,6 +201,57 @@ fn rest_ops(product: &str) -> Vec<RestOp> {
             Some(json!({"notes": "x"})),
             BUYERS,
         ),
+        op(
+            Method::GET,
+            &format!("/api/v1/orders/{NOBODY}/history"),
+            None,
+            SIGNED_IN,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/customers/{NOBODY}/addresses"),
+            Some(json!({"line1": "1 Main", "city": "X", "country": "US"})),
+            BUYERS,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/customers/{NOBODY}/addresses/{NOBODY}"),
+            Some(json!({"line1": "1 Main", "city": "X", "country": "US"})),
+            BUYERS,
+        ),
+        op(
+            Method::DELETE,
+            &format!("/api/v1/customers/{NOBODY}/addresses/{NOBODY}"),
+            None,
+            BUYERS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/customers/{NOBODY}/wishlist"),
+            Some(json!({"variant_id": NOBODY})),
+            BUYERS,
+        ),
+        op(
+            Method::DELETE,
+            &format!("/api/v1/customers/{NOBODY}/wishlist/{NOBODY}"),
+            None,
+            BUYERS,
+        ),
+        op(Method::GET, "/api/v1/events", None, EVERYONE),
+        // Sign-up and sign-in are open to all (malformed bodies here: 400/422, never 401/403);
+        // logout and refresh are exercised in the session tests, as they end sessions.
+        op(
+            Method::POST,
+            "/api/v1/auth/register",
+            Some(json!({"email": "bad", "password": "x"})),
+            EVERYONE,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({})),
+            EVERYONE,
+        ),
         op(Method::GET, "/api/v1/auth/me", None, SIGNED_IN),
         op(Method::GET, "/api/v1/api-keys", None, SIGNED_IN),
         op(
@@ -322,6 +373,102 @@ fn graphql_ops(product: &str) -> Vec<(String, Allowed)> {
         op(
             r#"mutation { createCustomer(input: {email: "bad"}) { id } }"#,
             BUYERS,
+        ),
+        op(
+            &format!(r#"{{ category(id: "{NOBODY}") {{ id }} }}"#),
+            EVERYONE,
+        ),
+        op("{ events(first: 5) { sequence } }", EVERYONE),
+        op(
+            &format!(
+                r#"mutation {{ updateProductVariant(id: "{NOBODY}", input: {{title: "x"}}) {{ id }} }}"#
+            ),
+            MANAGERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ updateCategory(id: "{NOBODY}", input: {{name: "x"}}) {{ id }} }}"#
+            ),
+            MANAGERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ assignProductCategories(productId: "{NOBODY}", categoryIds: []) {{ id }} }}"#
+            ),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ releaseOrderHold(id: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ updateOrderStatus(id: "{NOBODY}", status: PROCESSING) {{ id }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ updateOrder(id: "{NOBODY}", input: {{notes: "x"}}) {{ id }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ splitOrder(id: "{NOBODY}", items: []) {{ order {{ id }} }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ archiveOrder(id: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"{{ customer(id: "{NOBODY}") {{ id }} }}"#),
+            SIGNED_IN,
+        ),
+        op("{ myCustomer { id } }", SIGNED_IN),
+        op(
+            &format!(
+                r#"mutation {{ updateCustomer(id: "{NOBODY}", input: {{notes: "x"}}) {{ id }} }}"#
+            ),
+            BUYERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ addCustomerAddress(customerId: "{NOBODY}", input: {{line1: "1", city: "X", country: "US"}}) {{ id }} }}"#
+            ),
+            BUYERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ deleteCustomerAddress(customerId: "{NOBODY}", addressId: "{NOBODY}") {{ deletedId }} }}"#
+            ),
+            BUYERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ addToWishlist(customerId: "{NOBODY}", variantId: "{NOBODY}") {{ id }} }}"#
+            ),
+            BUYERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ removeFromWishlist(customerId: "{NOBODY}", variantId: "{NOBODY}") {{ id }} }}"#
+            ),
+            BUYERS,
+        ),
+        op(
+            &format!(r#"mutation {{ updateRole(id: "{NOBODY}", input: {{}}) {{ id }} }}"#),
+            ADMINS,
+        ),
+        op(
+            &format!(r#"mutation {{ setUserActive(userId: "{NOBODY}", active: true) {{ id }} }}"#),
+            ADMINS,
+        ),
+        op(
+            r#"mutation { register(input: {email: "bad", password: "x"}) { accessToken } }"#,
+            EVERYONE,
         ),
         op("{ me { id } }", SIGNED_IN),
         op("{ apiKeys { id } }", SIGNED_IN),
@@ -464,21 +611,84 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
             .delete_product(pb::DeleteProductRequest { id: NOBODY.into() })
             .await
             .map(drop);
+        let interceptor = crate::support::BearerInterceptor(token.clone());
         let mut orders = pb::order_service_client::OrderServiceClient::with_interceptor(
             channel.clone(),
-            crate::support::BearerInterceptor(token.clone()),
+            interceptor.clone(),
         );
+        let mut customers = pb::customer_service_client::CustomerServiceClient::with_interceptor(
+            channel.clone(),
+            interceptor,
+        );
+        let by_id = || pb::GetOrderRequest {
+            lookup: Some(pb::get_order_request::Lookup::Id(NOBODY.into())),
+        };
+        let id = || pb::OrderIdRequest { id: NOBODY.into() };
+        let reason = || pb::OrderReasonRequest {
+            id: NOBODY.into(),
+            reason: "x".into(),
+        };
         let list_orders = orders
             .list_orders(pb::ListOrdersRequest::default())
             .await
             .map(drop);
-        let cancel = orders
-            .cancel_order(pb::OrderReasonRequest {
+        let get_order = orders.get_order(by_id()).await.map(drop);
+        let order_items = orders.list_order_items(by_id()).await.map(drop);
+        let create_order = orders
+            .create_order(pb::CreateOrderRequest::default())
+            .await
+            .map(drop);
+        let status_request = pb::UpdateOrderStatusRequest {
+            id: NOBODY.into(),
+            status: pb::OrderStatus::Processing as i32,
+            reason: None,
+        };
+        let update_status = orders.update_order_status(status_request).await.map(drop);
+        let hold = orders.hold_order(reason()).await.map(drop);
+        let release = orders.release_order_hold(id()).await.map(drop);
+        let cancel = orders.cancel_order(reason()).await.map(drop);
+        let archive = orders.archive_order(id()).await.map(drop);
+        let merge = orders
+            .merge_orders(pb::MergeOrdersRequest::default())
+            .await
+            .map(drop);
+        let split = orders
+            .split_order(pb::SplitOrderRequest {
                 id: NOBODY.into(),
-                reason: "x".into(),
+                items: vec![],
             })
             .await
             .map(drop);
+        let create_customer = customers
+            .create_customer(pb::CreateCustomerRequest::default())
+            .await
+            .map(drop);
+        let get_customer = customers
+            .get_customer(pb::GetCustomerRequest { id: NOBODY.into() })
+            .await
+            .map(drop);
+        let list_customers = customers
+            .list_customers(pb::ListCustomersRequest::default())
+            .await
+            .map(drop);
+        let update_customer = customers
+            .update_customer(pb::UpdateCustomerRequest {
+                id: NOBODY.into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop);
+        let address = pb::AddCustomerAddressRequest {
+            customer_id: NOBODY.into(),
+            address: Some(pb::Address {
+                line1: "1".into(),
+                city: "X".into(),
+                country: "US".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let add_address = customers.add_customer_address(address).await.map(drop);
         for (name, result, allowed) in [
             ("ListProducts", read, EVERYONE[who]),
             ("GetProduct", get, EVERYONE[who]),
@@ -486,7 +696,21 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
             ("UpdateProduct", update, MANAGERS[who]),
             ("DeleteProduct", delete, MANAGERS[who]),
             ("ListOrders", list_orders, SIGNED_IN[who]),
+            ("GetOrder", get_order, SIGNED_IN[who]),
+            ("ListOrderItems", order_items, SIGNED_IN[who]),
+            ("CreateOrder", create_order, BUYERS[who]),
+            ("UpdateOrderStatus", update_status, OPERATIONS[who]),
+            ("HoldOrder", hold, OPERATIONS[who]),
+            ("ReleaseOrderHold", release, OPERATIONS[who]),
             ("CancelOrder", cancel, MANAGERS[who]),
+            ("ArchiveOrder", archive, MANAGERS[who]),
+            ("MergeOrders", merge, OPERATIONS[who]),
+            ("SplitOrder", split, OPERATIONS[who]),
+            ("CreateCustomer", create_customer, BUYERS[who]),
+            ("GetCustomer", get_customer, SIGNED_IN[who]),
+            ("ListCustomers", list_customers, SIGNED_IN[who]),
+            ("UpdateCustomer", update_customer, BUYERS[who]),
+            ("AddCustomerAddress", add_address, BUYERS[who]),
         ] {
             let code = result.err().map(|s| s.code());
             let ok = match (allowed, token) {
@@ -605,5 +829,126 @@ async fn customers_see_only_their_own_data() {
             .unwrap()
             .iter()
             .any(|e| e["type"] == "user.created")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn custom_roles_inherit_and_built_in_roles_are_fixed() {
+    let t = TestApp::new().await;
+    let staff_role = STAFF_ROLE.to_string();
+    let (status, role) = t
+        .json(
+            Method::POST,
+            "/api/v1/roles",
+            Some(json!({"name": "catalog_editor", "parent_id": staff_role, "permissions": ["products:write", "categories:*"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{role}");
+    let effective: Vec<&str> = role["effective_permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.as_str())
+        .collect();
+    assert!(
+        effective.contains(&"products:write") && effective.contains(&"orders:read"),
+        "{effective:?}"
+    );
+    let role_id = role["id"].as_str().unwrap().to_owned();
+
+    let editor = Auth::Bearer(t.user_token("editor@example.com", CUSTOMER_ROLE).await);
+    let (_, me) = t
+        .json_as(&editor, Method::GET, "/api/v1/auth/me", None)
+        .await;
+    let (status, _) = t
+        .json(
+            Method::PUT,
+            &format!("/api/v1/users/{}/role", me["id"].as_str().unwrap()),
+            Some(json!({"role_id": role_id})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let product = json!({"name": "Edited", "variants": [{"sku": "ED-1", "price": {"amount": "1", "currency": "USD"}}]});
+    assert_eq!(
+        t.json_as(&editor, Method::POST, "/api/v1/products", Some(product))
+            .await
+            .0,
+        StatusCode::CREATED,
+        "own permission"
+    );
+    assert_eq!(
+        t.json_as(&editor, Method::GET, "/api/v1/orders", None)
+            .await
+            .0,
+        StatusCode::OK,
+        "inherited from staff"
+    );
+    assert_eq!(
+        t.json_as(&editor, Method::GET, "/api/v1/users", None)
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+
+    // Changing the role applies at once; inheritance cannot loop; built-in roles do not change.
+    let (status, _) = t
+        .json(
+            Method::PUT,
+            &format!("/api/v1/roles/{role_id}"),
+            Some(json!({"permissions": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let product = json!({"name": "Again", "variants": [{"sku": "ED-2", "price": {"amount": "1", "currency": "USD"}}]});
+    assert_eq!(
+        t.json_as(&editor, Method::POST, "/api/v1/products", Some(product))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    let (_, child) = t
+        .json(
+            Method::POST,
+            "/api/v1/roles",
+            Some(json!({"name": "child", "parent_id": role_id})),
+        )
+        .await;
+    let (status, body) = t
+        .json(
+            Method::PUT,
+            &format!("/api/v1/roles/{role_id}"),
+            Some(json!({"parent_id": child["id"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["details"]["fields"][0]["field"], "parent_id");
+    let (status, body) = t
+        .json(
+            Method::PUT,
+            &format!("/api/v1/roles/{staff_role}"),
+            Some(json!({"permissions": ["*"]})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("INVALID_STATE"))
+    );
+    let (status, _) = t
+        .json(Method::DELETE, &format!("/api/v1/roles/{role_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "still in use");
+    let (status, body) = t
+        .json(
+            Method::POST,
+            "/api/v1/roles",
+            Some(json!({"name": "bad", "permissions": ["Orders:Read"]})),
+        )
+        .await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["details"]["fields"][0]["field"].as_str()
+        ),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("permissions[0]"))
     );
 }

@@ -30,7 +30,7 @@ async fn http_get(port: u16, path: &str) -> Option<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_creates_the_database_serves_both_ports_and_drains_on_sigterm() {
-    let database = format!("stateset_test_{}", uuid::Uuid::new_v4().simple());
+    let database = crate::support::fresh_database_name();
     let (http_port, grpc_port) = (free_port(), free_port());
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_stateset"))
         .args(["serve", "--seed-demo"])

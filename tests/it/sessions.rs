@@ -390,7 +390,7 @@ async fn the_graphql_session_flow() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_command_creates_the_first_administrator() {
-    let database = format!("stateset_test_{}", uuid::Uuid::new_v4().simple());
+    let database = crate::support::fresh_database_name();
     let url = crate::support::url_for(&database);
     let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_stateset"))
         .args([

@@ -30,10 +30,25 @@ pub fn url_for(database: &str) -> String {
     format!("{base}/{database}")
 }
 
-const TEMPLATE: &str = "stateset_test_template";
+/// Every database the tests make is named `stateset_test_<unix seconds>_<unique>`, so a run
+/// can tell its own from another run's and sweep only what is old enough to be abandoned.
 const PREFIX: &str = "stateset_test_";
+/// Databases of runs older than this are leftovers of crashed runs.
+const ABANDONED_AFTER_SECS: u64 = 3600;
 
-static TEMPLATE_READY: OnceCell<()> = OnceCell::const_new();
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A fresh database name for this run.
+pub fn fresh_database_name() -> String {
+    format!("{PREFIX}{}_{}", now_secs(), uuid::Uuid::new_v4().simple())
+}
+
+/// The migrated template of this process, made once per run.
+static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 
 async fn admin() -> AsyncPgConnection {
     AsyncPgConnection::establish(&url_for("postgres"))
@@ -41,9 +56,10 @@ async fn admin() -> AsyncPgConnection {
         .expect("PostgreSQL must be running for the tests")
 }
 
-/// Builds the template once per run: sweeps databases left by crashed runs, then migrates.
-async fn template() {
-    TEMPLATE_READY
+/// Builds this run's template: sweeps databases abandoned by crashed runs, then migrates.
+/// Runs in parallel (another checkout, CI) keep their own template and databases.
+async fn template() -> &'static str {
+    TEMPLATE
         .get_or_init(|| async {
             let mut conn = admin().await;
             #[derive(diesel::QueryableByName)]
@@ -51,30 +67,37 @@ async fn template() {
                 #[diesel(sql_type = diesel::sql_types::Text)]
                 datname: String,
             }
-            let leftovers: Vec<Name> = diesel::sql_query(format!(
+            let existing: Vec<Name> = diesel::sql_query(format!(
                 "SELECT datname FROM pg_database WHERE datname LIKE '{PREFIX}%'"
             ))
             .load(&mut conn)
             .await
             .expect("list databases");
-            for name in leftovers {
-                diesel::sql_query(format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    quote_ident(&name.datname)
-                ))
-                .execute(&mut conn)
-                .await
-                .expect("drop leftover database");
+            for name in existing {
+                let created = name.datname[PREFIX.len()..]
+                    .split('_')
+                    .next()
+                    .and_then(|s| s.parse::<u64>().ok());
+                if created.is_none_or(|at| now_secs().saturating_sub(at) > ABANDONED_AFTER_SECS) {
+                    let _ = diesel::sql_query(format!(
+                        "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                        quote_ident(&name.datname)
+                    ))
+                    .execute(&mut conn)
+                    .await;
+                }
             }
-            diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(TEMPLATE)))
+            let template = fresh_database_name();
+            diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(&template)))
                 .execute(&mut conn)
                 .await
                 .expect("create template");
-            stateset::db::migrate(&url_for(TEMPLATE))
+            stateset::db::migrate(&url_for(&template))
                 .await
                 .expect("migrate template");
+            template
         })
-        .await;
+        .await
 }
 
 /// A database of its own for one test, dropped with it.
@@ -85,13 +108,13 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> Self {
-        template().await;
-        let name = format!("{PREFIX}{}", uuid::Uuid::new_v4().simple());
+        let template = template().await;
+        let name = fresh_database_name();
         let mut conn = admin().await;
         diesel::sql_query(format!(
             "CREATE DATABASE {} TEMPLATE {}",
             quote_ident(&name),
-            quote_ident(TEMPLATE)
+            quote_ident(template)
         ))
         .execute(&mut conn)
         .await
