@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod customers;
 pub mod idempotency;
 pub mod identity;
+pub mod inventory;
 pub mod orders;
 pub mod outbox;
 pub mod schema;

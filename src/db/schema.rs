@@ -253,6 +253,154 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    locations (id) {
+        id -> Uuid,
+        code -> Text,
+        name -> Text,
+        kind -> Text,
+        priority -> Int4,
+        active -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inventory_items (id) {
+        id -> Uuid,
+        variant_id -> Uuid,
+        location_id -> Uuid,
+        on_hand -> Int4,
+        reserved -> Int4,
+        on_order -> Int4,
+        safety_stock -> Int4,
+        reorder_point -> Nullable<Int4>,
+        reorder_quantity -> Nullable<Int4>,
+        low_stock -> Bool,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inventory_lots (id) {
+        id -> Uuid,
+        item_id -> Uuid,
+        lot_code -> Text,
+        expires_at -> Nullable<Timestamptz>,
+        on_hand -> Int4,
+        reserved -> Int4,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inventory_movements (id) {
+        id -> Uuid,
+        item_id -> Uuid,
+        lot_id -> Nullable<Uuid>,
+        kind -> Text,
+        on_hand_delta -> Int4,
+        reserved_delta -> Int4,
+        reason -> Nullable<Text>,
+        actor -> Text,
+        reference_type -> Nullable<Text>,
+        reference_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inventory_reservations (id) {
+        id -> Uuid,
+        item_id -> Uuid,
+        lot_id -> Nullable<Uuid>,
+        order_id -> Nullable<Uuid>,
+        reference -> Nullable<Text>,
+        quantity -> Int4,
+        status -> Text,
+        expires_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    inventory_transfers (id) {
+        id -> Uuid,
+        number -> Text,
+        from_location_id -> Uuid,
+        to_location_id -> Uuid,
+        status -> Text,
+        created_at -> Timestamptz,
+        received_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    inventory_transfer_lines (id) {
+        id -> Uuid,
+        transfer_id -> Uuid,
+        variant_id -> Uuid,
+        quantity -> Int4,
+        lot_code -> Nullable<Text>,
+        expires_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    cycle_counts (id) {
+        id -> Uuid,
+        location_id -> Uuid,
+        status -> Text,
+        created_at -> Timestamptz,
+        posted_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    cycle_count_lines (id) {
+        id -> Uuid,
+        count_id -> Uuid,
+        item_id -> Uuid,
+        expected -> Int4,
+        counted -> Nullable<Int4>,
+    }
+}
+
+diesel::table! {
+    purchase_orders (id) {
+        id -> Uuid,
+        number -> Text,
+        location_id -> Uuid,
+        supplier -> Text,
+        expected_at -> Nullable<Timestamptz>,
+        status -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    purchase_order_lines (id) {
+        id -> Uuid,
+        purchase_order_id -> Uuid,
+        variant_id -> Uuid,
+        quantity_ordered -> Int4,
+        quantity_received -> Int4,
+    }
+}
+
+diesel::joinable!(inventory_items -> locations (location_id));
+diesel::joinable!(inventory_items -> product_variants (variant_id));
+diesel::joinable!(inventory_lots -> inventory_items (item_id));
+diesel::joinable!(inventory_movements -> inventory_items (item_id));
+diesel::joinable!(inventory_reservations -> inventory_items (item_id));
+diesel::joinable!(inventory_transfer_lines -> inventory_transfers (transfer_id));
+diesel::joinable!(cycle_count_lines -> cycle_counts (count_id));
+diesel::joinable!(cycle_count_lines -> inventory_items (item_id));
+diesel::joinable!(purchase_order_lines -> purchase_orders (purchase_order_id));
 diesel::joinable!(customer_addresses -> customers (customer_id));
 diesel::joinable!(wishlist_items -> customers (customer_id));
 diesel::joinable!(orders -> customers (customer_id));
@@ -285,4 +433,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     orders,
     order_items,
     order_history,
+    locations,
+    inventory_items,
+    inventory_lots,
+    inventory_movements,
+    inventory_reservations,
+    inventory_transfers,
+    inventory_transfer_lines,
+    cycle_counts,
+    cycle_count_lines,
+    purchase_orders,
+    purchase_order_lines,
 );

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod customer;
 pub mod event;
 pub mod identity;
+pub mod inventory;
 pub mod money;
 pub mod order;
 pub mod text;
@@ -15,6 +16,11 @@ pub use catalog::*;
 pub use customer::{Address, Customer, CustomerAddress, WishlistItem};
 pub use event::Event;
 pub use identity::{ApiKey, AuthTokens, CreatedApiKey, Role, User};
+pub use inventory::{
+    AvailableToPromise, CycleCount, CycleCountLine, InventoryItem, InventoryLot, InventoryMovement,
+    Location, LocationKind, LocationPromise, PurchaseOrder, PurchaseOrderLine, Reservation,
+    Transfer, TransferLine,
+};
 pub use money::Money;
 pub use order::{
     Order, OrderAction, OrderDetail, OrderFilter, OrderHistoryEntry, OrderItem, OrderSort,

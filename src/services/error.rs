@@ -32,6 +32,13 @@ pub enum Error {
     /// The entity is in a state that does not allow the action.
     #[error("cannot {action} while {from}")]
     InvalidState { from: String, action: String },
+    /// Not enough stock of a SKU.
+    #[error("not enough stock of `{sku}`: {requested} wanted, {available} available")]
+    InsufficientStock {
+        sku: String,
+        requested: i32,
+        available: i32,
+    },
     /// No credentials, or credentials that are not valid.
     #[error("authentication is required")]
     Unauthenticated,
@@ -78,6 +85,7 @@ impl Error {
             Self::Validation(_) => "VALIDATION",
             Self::Conflict { .. } => "CONFLICT",
             Self::InvalidState { .. } => "INVALID_STATE",
+            Self::InsufficientStock { .. } => "INSUFFICIENT_STOCK",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden { .. } => "FORBIDDEN",
             Self::Lagged { .. } => "SUBSCRIBER_LAGGED",
@@ -113,6 +121,13 @@ impl Error {
             Self::Validation(fields) => json!({ "fields": fields }),
             Self::Conflict { field, .. } => json!({ "field": field }),
             Self::InvalidState { from, action } => json!({ "from": from, "action": action }),
+            Self::InsufficientStock {
+                sku,
+                requested,
+                available,
+            } => {
+                json!({ "sku": sku, "requested": requested, "available": available })
+            }
             Self::Forbidden { permission } => json!({ "permission": permission }),
             Self::Lagged { missed } => json!({ "missed": missed }),
             Self::RateLimited {

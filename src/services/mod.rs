@@ -11,6 +11,7 @@ pub mod customers;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod inventory;
 pub mod orders;
 pub mod page;
 
@@ -21,6 +22,7 @@ pub use customers::CustomerService;
 pub use error::{Error, FieldError};
 pub use events::EventService;
 pub use idempotency::IdempotencyService;
+pub use inventory::InventoryService;
 pub use orders::OrderService;
 
 use std::sync::Arc;
@@ -101,6 +103,7 @@ pub struct Services {
     pub catalog: CatalogService,
     pub customers: CustomerService,
     pub orders: OrderService,
+    pub inventory: InventoryService,
     pub events: EventService,
     pub idempotency: IdempotencyService,
 }
@@ -122,6 +125,7 @@ impl Services {
             catalog: CatalogService::new(db.clone()),
             customers: CustomerService::new(db.clone()),
             orders: OrderService::new(db.clone()),
+            inventory: InventoryService::new(db.clone()),
             events: EventService::new(db.clone(), bus),
             idempotency: IdempotencyService::new(db),
         })

@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::checks::{check_address, check_json_object, check_tags, optional_text};
 use super::error::Validator;
+use super::inventory::{self, Hold, Want};
 use super::page::{Keyset, Page, PageRequest};
 use super::{Ctx, Error};
 use crate::auth::Access;
@@ -415,8 +416,26 @@ impl OrderService {
                 };
                 q::insert_order(conn, &row).await?;
                 q::insert_items(conn, &items).await?;
-                // Stock reservation joins here once inventory exists: same connection, same
-                // transaction, so an order that cannot be reserved is never created.
+                // Same connection, same transaction: an order whose stock cannot be reserved
+                // is never created. Variants without stock records are not stock-tracked.
+                let wants: Vec<Want> = items
+                    .iter()
+                    .filter_map(|i| {
+                        i.variant_id.map(|v| Want {
+                            variant_id: v,
+                            item_id: None,
+                            quantity: i.quantity,
+                        })
+                    })
+                    .collect();
+                let hold = Hold {
+                    order_id: Some(order_id),
+                    reference: None,
+                    expires_at: None,
+                    partial: false,
+                    tracked_only: true,
+                };
+                inventory::reserve(conn, &ctx.principal.key(), &wants, &hold).await?;
                 let history = History {
                     action: "created",
                     from: None,
@@ -578,7 +597,12 @@ impl OrderService {
                     ..Default::default()
                 };
                 let row = q::update_order(conn, id, &changes).await?;
-                // Inventory joins here too: cancelling releases reservations, shipping commits them.
+                // Cancelling gives the reserved stock back; shipping takes it out of stock.
+                match action {
+                    OrderAction::Cancel => inventory::release_order(conn, &ctx.principal.key(), id).await?,
+                    OrderAction::Ship => inventory::ship_order(conn, &ctx.principal.key(), id).await?,
+                    _ => {}
+                }
                 let history = History { action: action.as_str(), from: Some(from), to: Some(to), reason: reason.clone(), details: serde_json::json!({}) };
                 write_history(conn, &ctx, id, history).await?;
                 let detail = detail(conn, row).await?;
@@ -756,6 +780,8 @@ impl OrderService {
                     };
                     write_history(conn, &ctx, row.id, history).await?;
                 }
+                let merged_away: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
+                inventory::move_order_reservations(conn, &merged_away, target.id).await?;
                 let target_row = retotal(conn, &target, shipping).await?;
                 let numbers: Vec<&str> = rows.iter().map(|r| r.number.as_str()).collect();
                 let merged_ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
@@ -843,6 +869,9 @@ impl OrderService {
                 ordered.sort_by_key(|(item_id, _)| items.get(item_id).map(|i| i.position));
                 for (item_id, quantity) in ordered {
                     let Some(item) = items.get(item_id) else { continue };
+                    if let Some(variant_id) = item.variant_id {
+                        inventory::move_variant_reservations(conn, source.id, new_row.id, variant_id, *quantity).await?;
+                    }
                     if *quantity == item.quantity {
                         q::move_items(conn, &[item.id], new_row.id).await?;
                         let moved = OrderItemRow { order_id: new_row.id, position, ..item.clone() };

@@ -10,6 +10,7 @@ mod events;
 mod graphql;
 mod grpc;
 mod http;
+mod inventory;
 mod orders;
 mod permissions;
 mod rest;

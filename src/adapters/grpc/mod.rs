@@ -39,7 +39,7 @@ pub fn status(err: Error) -> Status {
         Error::NotFound { .. } => Code::NotFound,
         Error::Validation(_) => Code::InvalidArgument,
         Error::Conflict { .. } => Code::AlreadyExists,
-        Error::InvalidState { .. } => Code::FailedPrecondition,
+        Error::InvalidState { .. } | Error::InsufficientStock { .. } => Code::FailedPrecondition,
         Error::Unauthenticated => Code::Unauthenticated,
         Error::Forbidden { .. } => Code::PermissionDenied,
         Error::Lagged { .. } => Code::ResourceExhausted,

@@ -59,9 +59,10 @@ pub fn status_of(error: &Error) -> StatusCode {
     match error {
         Error::NotFound { .. } => StatusCode::NOT_FOUND,
         Error::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-        Error::Conflict { .. } | Error::InvalidState { .. } | Error::Lagged { .. } => {
-            StatusCode::CONFLICT
-        }
+        Error::Conflict { .. }
+        | Error::InvalidState { .. }
+        | Error::Lagged { .. }
+        | Error::InsufficientStock { .. } => StatusCode::CONFLICT,
         Error::Unauthenticated => StatusCode::UNAUTHORIZED,
         Error::Forbidden { .. } => StatusCode::FORBIDDEN,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

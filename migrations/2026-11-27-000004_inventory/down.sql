@@ -1,0 +1,13 @@
+DROP TABLE purchase_order_lines;
+DROP TABLE purchase_orders;
+DROP SEQUENCE purchase_order_number_seq;
+DROP TABLE cycle_count_lines;
+DROP TABLE cycle_counts;
+DROP TABLE inventory_transfer_lines;
+DROP TABLE inventory_transfers;
+DROP SEQUENCE transfer_number_seq;
+DROP TABLE inventory_reservations;
+DROP TABLE inventory_movements;
+DROP TABLE inventory_lots;
+DROP TABLE inventory_items;
+DROP TABLE locations;

@@ -1,0 +1,766 @@
+//! Inventory: the ledger always reconciles, allocation never oversells (under real
+//! concurrency against PostgreSQL), lots go first-expiry-first, and orders reserve, release and
+//! ship stock.
+
+use std::sync::Arc;
+
+use chrono::{Duration, Utc};
+use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
+use serde_json::json;
+use stateset::domain::{LocationKind, OrderAction};
+use stateset::services::events::EventQuery;
+use stateset::services::inventory::{
+    AdjustInput, CountInput, CreateLocationInput, CreatePurchaseOrderInput, CreateTransferInput,
+    ItemSettingsInput, ReceiveInput, ReceiveLineInput, ReserveInput, VariantQuantity,
+};
+use stateset::services::orders::{CreateOrderInput, OrderLineInput};
+use stateset::services::{Ctx, Services};
+use uuid::Uuid;
+
+use crate::support::{TestApp, product_input};
+
+async fn location(t: &TestApp, code: &str, priority: i32) -> Uuid {
+    let input = CreateLocationInput {
+        code: code.into(),
+        name: code.into(),
+        kind: LocationKind::Warehouse,
+        priority: Some(priority),
+    };
+    t.services()
+        .inventory
+        .create_location(&t.ctx, input)
+        .await
+        .unwrap()
+        .id
+}
+
+async fn variant(t: &TestApp, sku: &str) -> Uuid {
+    t.services()
+        .catalog
+        .create_product(&t.ctx, product_input(sku, &[sku], "10"))
+        .await
+        .unwrap()
+        .variants[0]
+        .id
+}
+
+async fn receive(t: &TestApp, variant_id: Uuid, location_id: Uuid, quantity: i32) -> Uuid {
+    let input = ReceiveInput {
+        variant_id,
+        location_id,
+        quantity,
+        lot_code: None,
+        expires_at: None,
+        reason: None,
+    };
+    t.services()
+        .inventory
+        .receive(&t.ctx, input)
+        .await
+        .unwrap()
+        .id
+}
+
+fn one() -> ReserveInput {
+    ReserveInput {
+        quantity: 1,
+        partial: false,
+        order_id: None,
+        reference: None,
+        expires_in_seconds: None,
+    }
+}
+
+async fn assert_reconciles(t: &TestApp) {
+    assert_eq!(
+        t.services().inventory.unreconciled(&t.ctx).await.unwrap(),
+        Vec::<Uuid>::new(),
+        "ledger and balances disagree"
+    );
+}
+
+/// Runs `n` reservations of one unit of `variant` at once; returns (successes, insufficient).
+async fn reserve_concurrently(
+    services: &Services,
+    ctx: &Ctx,
+    variant: Uuid,
+    n: usize,
+) -> (usize, usize) {
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (services, ctx, barrier) = (services.clone(), ctx.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                services
+                    .inventory
+                    .reserve_variant(&ctx, variant, one())
+                    .await
+            })
+        })
+        .collect();
+    let (mut ok, mut short) = (0, 0);
+    for task in tasks {
+        match task.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(err) if err.code() == "INSUFFICIENT_STOCK" => short += 1,
+            Err(err) => panic!("unexpected error: {err:?}"),
+        }
+    }
+    (ok, short)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_concurrent_reservations_of_fifty_units_never_oversell() {
+    let t = TestApp::with_config(|c| c.database_max_connections = 16).await;
+    let warehouse = location(&t, "WH", 1).await;
+    let sku = variant(&t, "HOT-1").await;
+    let item = receive(&t, sku, warehouse, 50).await;
+    let (ok, short) = reserve_concurrently(t.services(), &t.ctx, sku, 200).await;
+    assert_eq!((ok, short), (50, 150));
+    let item = t.services().inventory.get_item(&t.ctx, item).await.unwrap();
+    assert_eq!((item.available, item.reserved, item.on_hand), (0, 50, 50));
+    assert_reconciles(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reservations_spread_over_locations_by_priority_even_during_a_transfer() {
+    let t = TestApp::with_config(|c| c.database_max_connections = 16).await;
+    let (first, second, third) = (
+        location(&t, "A", 1).await,
+        location(&t, "B", 2).await,
+        location(&t, "C", 3).await,
+    );
+    let sku = variant(&t, "SPREAD-1").await;
+    receive(&t, sku, first, 20).await;
+    receive(&t, sku, second, 20).await;
+    receive(&t, sku, third, 10).await;
+    // A priority-ordered reservation takes from A first.
+    let taken = t
+        .services()
+        .inventory
+        .reserve_variant(
+            &t.ctx,
+            sku,
+            ReserveInput {
+                quantity: 25,
+                ..one()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        taken
+            .iter()
+            .map(|r| (r.location_id, r.quantity))
+            .collect::<Vec<_>>(),
+        [(first, 20), (second, 5)]
+    );
+    for r in &taken {
+        t.services().inventory.release(&t.ctx, r.id).await.unwrap();
+    }
+
+    let services = t.services().clone();
+    let ctx = t.ctx.clone();
+    let transfer = tokio::spawn(async move {
+        let input = CreateTransferInput {
+            from_location_id: third,
+            to_location_id: first,
+            lines: vec![VariantQuantity {
+                variant_id: sku,
+                quantity: 5,
+            }],
+        };
+        let transfer = services
+            .inventory
+            .create_transfer(&ctx, input)
+            .await
+            .unwrap();
+        services
+            .inventory
+            .receive_transfer(&ctx, transfer.id)
+            .await
+            .unwrap()
+    });
+    let (ok, short) = reserve_concurrently(t.services(), &t.ctx, sku, 200).await;
+    let transfer = transfer.await.unwrap();
+    assert_eq!(transfer.status, "received");
+    assert_eq!(ok + short, 200);
+    // Units in transit cannot be promised, so up to 5 reservations may have found nothing.
+    assert!((45..=50).contains(&ok), "{ok} reservations succeeded");
+    let atp = t
+        .services()
+        .inventory
+        .available_to_promise(&t.ctx, sku)
+        .await
+        .unwrap();
+    assert_eq!(atp.on_hand, 50);
+    assert_eq!(atp.reserved as usize, ok);
+    assert_reconciles(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn orders_locking_the_same_skus_in_opposite_order_do_not_deadlock() {
+    let t = TestApp::with_config(|c| c.database_max_connections = 16).await;
+    let warehouse = location(&t, "WH", 1).await;
+    let (a, b) = (variant(&t, "PAIR-A").await, variant(&t, "PAIR-B").await);
+    receive(&t, a, warehouse, 1000).await;
+    receive(&t, b, warehouse, 1000).await;
+    let customer = t
+        .services()
+        .customers
+        .create_customer(
+            &t.ctx,
+            stateset::services::customers::CreateCustomerInput {
+                email: "c@example.com".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let line = |v, q| OrderLineInput {
+        variant_id: v,
+        quantity: q,
+        unit_price: None,
+        discount: None,
+        tax: None,
+    };
+    let tasks: Vec<_> = (0..40)
+        .map(|i| {
+            let (services, ctx) = (t.services().clone(), t.ctx.clone());
+            let lines = if i % 2 == 0 {
+                vec![line(a, 1), line(b, 1)]
+            } else {
+                vec![line(b, 1), line(a, 1)]
+            };
+            tokio::spawn(async move {
+                services
+                    .orders
+                    .create_order(
+                        &ctx,
+                        CreateOrderInput {
+                            customer_id: Some(customer),
+                            items: lines,
+                            ..Default::default()
+                        },
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let atp = t
+        .services()
+        .inventory
+        .available_to_promise(&t.ctx, a)
+        .await
+        .unwrap();
+    assert_eq!(atp.reserved, 40);
+    assert_reconciles(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orders_reserve_release_and_ship_stock() {
+    let t = TestApp::new().await;
+    let warehouse = location(&t, "WH", 1).await;
+    let sku = variant(&t, "ORDERED-1").await;
+    let untracked = variant(&t, "UNTRACKED-1").await;
+    let item = receive(&t, sku, warehouse, 5).await;
+    let customer = t
+        .services()
+        .customers
+        .create_customer(
+            &t.ctx,
+            stateset::services::customers::CreateCustomerInput {
+                email: "c@example.com".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let order = |q| CreateOrderInput {
+        customer_id: Some(customer),
+        items: vec![
+            OrderLineInput {
+                variant_id: sku,
+                quantity: q,
+                unit_price: None,
+                discount: None,
+                tax: None,
+            },
+            OrderLineInput {
+                variant_id: untracked,
+                quantity: 100,
+                unit_price: None,
+                discount: None,
+                tax: None,
+            },
+        ],
+        ..Default::default()
+    };
+    let orders = &t.services().orders;
+    let err = orders.create_order(&t.ctx, order(6)).await.unwrap_err();
+    assert_eq!(err.code(), "INSUFFICIENT_STOCK");
+    assert_eq!(
+        err.details(),
+        json!({"sku": "ORDERED-1", "requested": 6, "available": 5})
+    );
+    let page = stateset::services::page::PageRequest {
+        size: None,
+        after: None,
+        size_field: "first",
+        cursor_field: "after",
+    };
+    assert_eq!(
+        orders
+            .list_orders(&t.ctx, Default::default(), Default::default(), page)
+            .await
+            .unwrap()
+            .total_count,
+        0,
+        "no order without stock"
+    );
+
+    let first = orders
+        .create_order(&t.ctx, order(3))
+        .await
+        .unwrap()
+        .order
+        .id;
+    let second = orders
+        .create_order(&t.ctx, order(2))
+        .await
+        .unwrap()
+        .order
+        .id;
+    let stock = t.services().inventory.get_item(&t.ctx, item).await.unwrap();
+    assert_eq!((stock.on_hand, stock.reserved, stock.available), (5, 5, 0));
+    orders
+        .transition(
+            &t.ctx,
+            second,
+            OrderAction::Cancel,
+            Some("changed mind".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        t.services()
+            .inventory
+            .get_item(&t.ctx, item)
+            .await
+            .unwrap()
+            .available,
+        2,
+        "cancelling releases"
+    );
+    orders
+        .transition(&t.ctx, first, OrderAction::Process, None)
+        .await
+        .unwrap();
+    orders
+        .transition(&t.ctx, first, OrderAction::Ship, None)
+        .await
+        .unwrap();
+    let stock = t.services().inventory.get_item(&t.ctx, item).await.unwrap();
+    assert_eq!(
+        (stock.on_hand, stock.reserved, stock.available),
+        (2, 0, 2),
+        "shipping takes the units out of stock"
+    );
+    let kinds: Vec<String> = t
+        .services()
+        .inventory
+        .movements(&t.ctx, item)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| m.kind)
+        .collect();
+    assert_eq!(kinds, ["receive", "reserve", "reserve", "release", "ship"]);
+    let events = t
+        .services()
+        .events
+        .list(
+            &t.ctx,
+            EventQuery {
+                types: vec!["inventory.*".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "inventory.received",
+            "inventory.reserved",
+            "inventory.reserved",
+            "inventory.released",
+            "inventory.shipped"
+        ]
+    );
+    assert_reconciles(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lots_are_allocated_first_expiry_first_and_never_expired() {
+    let t = TestApp::new().await;
+    let warehouse = location(&t, "WH", 1).await;
+    let sku = variant(&t, "MILK-1").await;
+    let inventory = &t.services().inventory;
+    let lot = |code: &str, days: i64, quantity| ReceiveInput {
+        variant_id: sku,
+        location_id: warehouse,
+        quantity,
+        lot_code: Some(code.into()),
+        expires_at: Some(Utc::now() + Duration::days(days)),
+        reason: None,
+    };
+    inventory.receive(&t.ctx, lot("LATE", 30, 5)).await.unwrap();
+    inventory.receive(&t.ctx, lot("SOON", 3, 2)).await.unwrap();
+    let item = inventory.receive(&t.ctx, lot("GONE", -1, 4)).await.unwrap();
+    assert_eq!(item.available, 11);
+    let lots = inventory.lots(&t.ctx, item.id).await.unwrap();
+    let code_of = |id: Option<Uuid>| {
+        lots.iter()
+            .find(|l| Some(l.id) == id)
+            .map(|l| l.lot_code.clone())
+            .unwrap_or_default()
+    };
+
+    let first = inventory
+        .reserve_variant(
+            &t.ctx,
+            sku,
+            ReserveInput {
+                quantity: 3,
+                ..one()
+            },
+        )
+        .await
+        .unwrap();
+    let taken: Vec<(String, i32)> = first
+        .iter()
+        .map(|r| (code_of(r.lot_id), r.quantity))
+        .collect();
+    assert_eq!(taken, [("SOON".to_owned(), 2), ("LATE".to_owned(), 1)]);
+    let err = inventory
+        .reserve_variant(
+            &t.ctx,
+            sku,
+            ReserveInput {
+                quantity: 5,
+                ..one()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.details()["available"],
+        4,
+        "the expired lot is never allocated"
+    );
+    // Removing stock takes the expired lot first.
+    let adjusted = inventory
+        .adjust(
+            &t.ctx,
+            item.id,
+            AdjustInput {
+                delta: -4,
+                reason: "expired".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(adjusted.on_hand, 7);
+    let lots = inventory.lots(&t.ctx, item.id).await.unwrap();
+    assert_eq!(
+        lots.iter().find(|l| l.lot_code == "GONE").unwrap().on_hand,
+        0
+    );
+    assert_reconciles(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn low_stock_fires_once_per_crossing_and_holds_expire() {
+    let t = TestApp::new().await;
+    let warehouse = location(&t, "WH", 1).await;
+    let sku = variant(&t, "LOW-1").await;
+    let item = receive(&t, sku, warehouse, 10).await;
+    let inventory = &t.services().inventory;
+    inventory
+        .update_item_settings(
+            &t.ctx,
+            item,
+            ItemSettingsInput {
+                reorder_point: Some(5),
+                reorder_quantity: Some(20),
+                safety_stock: Some(1),
+            },
+        )
+        .await
+        .unwrap();
+    for _ in 0..6 {
+        inventory.reserve_variant(&t.ctx, sku, one()).await.unwrap();
+    }
+    let low = inventory.low_stock(&t.ctx).await.unwrap();
+    assert_eq!(low.len(), 1);
+    assert!(low[0].low_stock);
+    let count = |t: &TestApp| {
+        let services = t.services().clone();
+        let ctx = t.ctx.clone();
+        async move {
+            services
+                .events
+                .list(
+                    &ctx,
+                    EventQuery {
+                        types: vec!["inventory.low_stock".into()],
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .len()
+        }
+    };
+    assert_eq!(
+        count(&t).await,
+        1,
+        "once, not once per reservation below the point"
+    );
+    receive(&t, sku, warehouse, 10).await;
+    assert!(inventory.low_stock(&t.ctx).await.unwrap().is_empty());
+    inventory
+        .adjust(
+            &t.ctx,
+            item,
+            AdjustInput {
+                delta: -9,
+                reason: "damaged".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(count(&t).await, 2, "a new crossing fires again");
+    let atp = inventory.available_to_promise(&t.ctx, sku).await.unwrap();
+    assert_eq!(
+        (atp.available, atp.committed, atp.available_to_promise),
+        (5, 1, 4)
+    );
+
+    // A hold with an expiry gives its units back once it has run out.
+    let held = inventory
+        .reserve_variant(
+            &t.ctx,
+            sku,
+            ReserveInput {
+                quantity: 5,
+                expires_in_seconds: Some(600),
+                ..one()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(inventory.get_item(&t.ctx, item).await.unwrap().available, 0);
+    let mut conn = diesel_async::AsyncPgConnection::establish(&t.db.url)
+        .await
+        .unwrap();
+    diesel::sql_query(
+        "UPDATE inventory_reservations SET expires_at = now() - interval '1 second' WHERE id = $1",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(held[0].id)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    inventory
+        .reserve_variant(
+            &t.ctx,
+            sku,
+            ReserveInput {
+                quantity: 5,
+                ..one()
+            },
+        )
+        .await
+        .unwrap();
+    let reservations = inventory.reservations(&t.ctx, item).await.unwrap();
+    assert_eq!(
+        reservations
+            .iter()
+            .find(|r| r.id == held[0].id)
+            .unwrap()
+            .status,
+        "expired"
+    );
+    assert_reconciles(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counts_purchase_orders_and_bad_input() {
+    let t = TestApp::new().await;
+    let warehouse = location(&t, "WH", 1).await;
+    let sku = variant(&t, "COUNT-1").await;
+    let other = variant(&t, "COUNT-2").await;
+    let item = receive(&t, sku, warehouse, 10).await;
+    let inventory = &t.services().inventory;
+
+    let count = inventory.open_count(&t.ctx, warehouse).await.unwrap();
+    assert_eq!(count.lines[0].expected, 10);
+    inventory
+        .record_count(
+            &t.ctx,
+            count.id,
+            CountInput {
+                variant_id: sku,
+                counted: 8,
+            },
+        )
+        .await
+        .unwrap();
+    let counted = inventory
+        .record_count(
+            &t.ctx,
+            count.id,
+            CountInput {
+                variant_id: other,
+                counted: 3,
+            },
+        )
+        .await
+        .unwrap();
+    let variances: Vec<Option<i32>> = counted.lines.iter().map(|l| l.variance).collect();
+    assert_eq!(variances, [Some(-2), Some(3)]);
+    let posted = inventory.post_count(&t.ctx, count.id).await.unwrap();
+    assert_eq!(posted.status, "posted");
+    assert_eq!(inventory.get_item(&t.ctx, item).await.unwrap().on_hand, 8);
+    assert_eq!(
+        inventory
+            .post_count(&t.ctx, count.id)
+            .await
+            .unwrap_err()
+            .code(),
+        "INVALID_STATE"
+    );
+
+    let po = inventory
+        .create_purchase_order(
+            &t.ctx,
+            CreatePurchaseOrderInput {
+                location_id: warehouse,
+                supplier: "Acme".into(),
+                expected_at: None,
+                lines: vec![VariantQuantity {
+                    variant_id: sku,
+                    quantity: 12,
+                }],
+            },
+        )
+        .await
+        .unwrap();
+    assert!(po.number.starts_with("PO-"));
+    assert_eq!(
+        inventory
+            .available_to_promise(&t.ctx, sku)
+            .await
+            .unwrap()
+            .on_order,
+        12
+    );
+    let line = po.lines[0].id;
+    let part = ReceiveLineInput {
+        line_id: line,
+        quantity: 5,
+        lot_code: Some("B1".into()),
+        expires_at: None,
+    };
+    assert_eq!(
+        inventory
+            .receive_purchase_order(&t.ctx, po.id, vec![part])
+            .await
+            .unwrap()
+            .status,
+        "partially_received"
+    );
+    let too_many = ReceiveLineInput {
+        line_id: line,
+        quantity: 8,
+        lot_code: None,
+        expires_at: None,
+    };
+    assert_eq!(
+        inventory
+            .receive_purchase_order(&t.ctx, po.id, vec![too_many])
+            .await
+            .unwrap_err()
+            .details()["fields"][0]["field"],
+        "lines[0].quantity"
+    );
+    let rest = ReceiveLineInput {
+        line_id: line,
+        quantity: 7,
+        lot_code: None,
+        expires_at: None,
+    };
+    assert_eq!(
+        inventory
+            .receive_purchase_order(&t.ctx, po.id, vec![rest])
+            .await
+            .unwrap()
+            .status,
+        "received"
+    );
+    let atp = inventory.available_to_promise(&t.ctx, sku).await.unwrap();
+    assert_eq!((atp.on_hand, atp.on_order), (20, 0));
+
+    // Removing more than is free, or a zero adjustment, is a clear error; nothing changes.
+    inventory
+        .reserve_variant(
+            &t.ctx,
+            sku,
+            ReserveInput {
+                quantity: 15,
+                ..one()
+            },
+        )
+        .await
+        .unwrap();
+    let err = inventory
+        .adjust(
+            &t.ctx,
+            item,
+            AdjustInput {
+                delta: -6,
+                reason: "lost".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.details()["fields"][0]["field"], "delta");
+    assert_eq!(
+        inventory
+            .adjust(
+                &t.ctx,
+                item,
+                AdjustInput {
+                    delta: 0,
+                    reason: "".into()
+                }
+            )
+            .await
+            .unwrap_err()
+            .details()["fields"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(inventory.get_item(&t.ctx, item).await.unwrap().on_hand, 20);
+    assert_reconciles(&t).await;
+}
