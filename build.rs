@@ -13,7 +13,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     compiler
         .include_imports(true)
         .include_source_info(true)
-        .open_files(["stateset/v1/catalog.proto", "stateset/v1/orders.proto"])?;
+        .open_files([
+            "stateset/v1/catalog.proto",
+            "stateset/v1/orders.proto",
+            "stateset/v1/inventory.proto",
+        ])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(
         out.join("stateset_descriptor.bin"),

@@ -6,10 +6,11 @@
 use rust_decimal::Decimal;
 use serde_json::json;
 
-use crate::domain::{Money, ProductStatus, VariantOption};
+use crate::domain::{LocationKind, Money, ProductStatus, VariantOption};
 use crate::services::catalog::{
     CreateCategoryInput, CreateProductInput, CreateVariantInput, ImageInput, ProductRef,
 };
+use crate::services::inventory::{CreateLocationInput, ReceiveInput};
 use crate::services::{Ctx, Error, Services};
 
 /// What the seed did.
@@ -175,7 +176,31 @@ const DEMO_CATEGORIES: &[(&str, &str, Option<&str>)] = &[
     ("bags", "Bags", Some("accessories")),
 ];
 
-/// Loads the demo catalog; existing categories and products (by slug) are left alone.
+/// Units of each demo variant received at the demo warehouse.
+const DEMO_STOCK: i32 = 100;
+
+/// The demo warehouse, created on first use.
+async fn demo_warehouse(services: &Services, ctx: &Ctx) -> Result<uuid::Uuid, Error> {
+    if let Some(existing) = services
+        .inventory
+        .list_locations(ctx)
+        .await?
+        .into_iter()
+        .find(|l| l.code == "WH-MAIN")
+    {
+        return Ok(existing.id);
+    }
+    let input = CreateLocationInput {
+        code: "WH-MAIN".into(),
+        name: "Main warehouse".into(),
+        kind: LocationKind::Warehouse,
+        priority: Some(1),
+    };
+    Ok(services.inventory.create_location(ctx, input).await?.id)
+}
+
+/// Loads the demo catalog with stock at a demo warehouse; existing categories and products
+/// (by slug) are left alone.
 pub async fn demo(services: &Services) -> Result<SeedReport, Error> {
     let ctx = Ctx::system();
     let catalog = &services.catalog;
@@ -198,6 +223,7 @@ pub async fn demo(services: &Services) -> Result<SeedReport, Error> {
         categories.push(catalog.create_category(&ctx, input).await?);
         report.categories_created += 1;
     }
+    let warehouse = demo_warehouse(services, &ctx).await?;
     for product in demo_products() {
         match catalog
             .get_product(&ctx, ProductRef::Slug(product.slug.into()))
@@ -246,8 +272,19 @@ pub async fn demo(services: &Services) -> Result<SeedReport, Error> {
             }],
             category_ids,
         };
-        catalog.create_product(&ctx, input).await?;
+        let product = catalog.create_product(&ctx, input).await?;
         report.products_created += 1;
+        for variant in product.variants {
+            let receipt = ReceiveInput {
+                variant_id: variant.id,
+                location_id: warehouse,
+                quantity: DEMO_STOCK,
+                lot_code: None,
+                expires_at: None,
+                reason: Some("demo stock".into()),
+            };
+            services.inventory.receive(&ctx, receipt).await?;
+        }
     }
     Ok(report)
 }

@@ -74,7 +74,7 @@ pub struct ProductDetail {
 
 /// One sellable version of a product, identified by its SKU.
 #[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
-#[graphql(name = "ProductVariant")]
+#[graphql(name = "ProductVariant", complex)]
 pub struct Variant {
     pub id: Uuid,
     pub product_id: Uuid,

@@ -1050,6 +1050,7 @@ impl InventoryService {
         item_id: Uuid,
         input: ReserveInput,
     ) -> Result<Vec<Reservation>, Error> {
+        ctx.authorize("inventory:reserve")?;
         let variant = {
             let mut conn = self.db.conn().await?;
             q::item_by_id(&mut conn, item_id)

@@ -764,3 +764,203 @@ async fn counts_purchase_orders_and_bad_input() {
     assert_eq!(inventory.get_item(&t.ctx, item).await.unwrap().on_hand, 20);
     assert_reconciles(&t).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_door_manages_stock_and_orders_reserve_through_them() {
+    use axum::http::{Method, StatusCode};
+    let t = TestApp::new().await;
+    let sku = variant(&t, "DOOR-1").await;
+    let customer = t
+        .services()
+        .customers
+        .create_customer(
+            &t.ctx,
+            stateset::services::customers::CreateCustomerInput {
+                email: "d@example.com".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+
+    // REST: a location, a receipt, a reservation and its release, the ledger, low stock.
+    let (status, location) = t
+        .json(
+            Method::POST,
+            "/api/v1/locations",
+            Some(json!({"code": "WH-1", "name": "Main", "kind": "warehouse", "priority": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{location}");
+    let location = location["id"].as_str().unwrap().to_owned();
+    let (status, item) = t
+        .json(
+            Method::POST,
+            "/api/v1/inventory/receive",
+            Some(json!({"variant_id": sku, "location_id": location, "quantity": 4})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{item}");
+    let item = item["id"].as_str().unwrap().to_owned();
+    let (status, held) = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/inventory/{item}/reserve"),
+            Some(json!({"quantity": 3})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{held}");
+    let (status, short) = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/inventory/{item}/reserve"),
+            Some(json!({"quantity": 3})),
+        )
+        .await;
+    assert_eq!(
+        (status, short["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("INSUFFICIENT_STOCK"))
+    );
+    assert_eq!(short["error"]["details"]["available"], 1);
+    let reservation = held["items"][0]["id"].as_str().unwrap();
+    let (status, released) = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/inventory/{item}/release"),
+            Some(json!({"reservation_id": reservation})),
+        )
+        .await;
+    assert_eq!(
+        (status, released["status"].as_str()),
+        (StatusCode::OK, Some("released"))
+    );
+    let (_, listed) = t
+        .json(Method::GET, "/api/v1/inventory?sku=DOOR-1", None)
+        .await;
+    assert_eq!(listed["items"][0]["available"], 4);
+    let (status, _) = t
+        .json(
+            Method::PUT,
+            &format!("/api/v1/inventory/{item}"),
+            Some(json!({"reorder_point": 2})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, movements) = t
+        .json(
+            Method::GET,
+            &format!("/api/v1/inventory/{item}/movements"),
+            None,
+        )
+        .await;
+    assert_eq!(movements["items"].as_array().unwrap().len(), 3);
+
+    // An order placed over REST reserves; its cancellation over GraphQL releases.
+    let (status, order) = t
+        .json(
+            Method::POST,
+            "/api/v1/orders",
+            Some(json!({"customer_id": customer, "items": [{"variant_id": sku, "quantity": 3}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let (_, low) = t
+        .json(Method::GET, "/api/v1/inventory/low-stock", None)
+        .await;
+    assert_eq!(
+        low["items"][0]["id"],
+        item.as_str(),
+        "1 available is below the reorder point of 2"
+    );
+    let (status, body) = t
+        .json(
+            Method::POST,
+            "/api/v1/orders",
+            Some(json!({"customer_id": customer, "items": [{"variant_id": sku, "quantity": 2}]})),
+        )
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("INSUFFICIENT_STOCK"))
+    );
+    let cancelled = t
+        .graphql(
+            r#"mutation($id: UUID!) { cancelOrder(id: $id, reason: "test") { status } }"#,
+            json!({"id": order["id"]}),
+        )
+        .await;
+    assert_eq!(cancelled["data"]["cancelOrder"]["status"], "CANCELLED");
+    let stock = t
+        .graphql(
+            r#"query($v: UUID!) { availableToPromise(variantId: $v) { available availableToPromise } product(slug: "door-1") { variants { available inventory { onHand } } } }"#,
+            json!({"v": sku}),
+        )
+        .await;
+    assert_eq!(
+        stock["data"]["availableToPromise"]["available"], 4,
+        "{stock}"
+    );
+    assert_eq!(stock["data"]["product"]["variants"][0]["available"], 4);
+    assert_eq!(
+        stock["data"]["product"]["variants"][0]["inventory"][0]["onHand"],
+        4
+    );
+
+    // gRPC: reserve across locations, release, and an order over gRPC reserves too.
+    let channel = t.serve_grpc().await;
+    let auth = crate::support::BearerInterceptor(Some(t.admin.clone()));
+    let mut inventory = stateset::adapters::grpc::pb::inventory_service_client::InventoryServiceClient::with_interceptor(channel.clone(), auth.clone());
+    use stateset::adapters::grpc::pb;
+    let reserved = inventory
+        .reserve_inventory(pb::ReserveInventoryRequest {
+            target: Some(pb::reserve_inventory_request::Target::VariantId(
+                sku.to_string(),
+            )),
+            quantity: 2,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reserved.reservations[0].quantity, 2);
+    let err = inventory
+        .reserve_inventory(pb::ReserveInventoryRequest {
+            target: Some(pb::reserve_inventory_request::Target::VariantId(
+                sku.to_string(),
+            )),
+            quantity: 5,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::FailedPrecondition);
+    inventory
+        .release_reservation(pb::ReleaseReservationRequest {
+            id: reserved.reservations[0].id.clone(),
+        })
+        .await
+        .unwrap();
+    let mut orders = pb::order_service_client::OrderServiceClient::with_interceptor(channel, auth);
+    orders
+        .create_order(pb::CreateOrderRequest {
+            customer_id: Some(customer.to_string()),
+            items: vec![pb::OrderLine {
+                variant_id: sku.to_string(),
+                quantity: 4,
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let atp = inventory
+        .get_available_to_promise(pb::AvailableToPromiseRequest {
+            variant_id: sku.to_string(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((atp.available, atp.reserved), (0, 4));
+    assert_reconciles(&t).await;
+}

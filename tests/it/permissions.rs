@@ -238,6 +238,75 @@ fn rest_ops(product: &str) -> Vec<RestOp> {
             BUYERS,
         ),
         op(Method::GET, "/api/v1/events", None, EVERYONE),
+        op(Method::GET, "/api/v1/inventory", None, OPERATIONS),
+        op(Method::GET, "/api/v1/inventory/low-stock", None, OPERATIONS),
+        op(
+            Method::GET,
+            &format!("/api/v1/inventory/{NOBODY}"),
+            None,
+            OPERATIONS,
+        ),
+        op(
+            Method::GET,
+            &format!("/api/v1/inventory/atp/{NOBODY}"),
+            None,
+            OPERATIONS,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/inventory/receive",
+            Some(json!({"variant_id": NOBODY, "location_id": NOBODY, "quantity": 0})),
+            OPERATIONS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/inventory/{NOBODY}/adjust"),
+            Some(json!({"delta": 1, "reason": "x"})),
+            OPERATIONS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/inventory/{NOBODY}/reserve"),
+            Some(json!({"quantity": 1})),
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/inventory/{NOBODY}/release"),
+            Some(json!({"reservation_id": NOBODY})),
+            MANAGERS,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/inventory/{NOBODY}"),
+            Some(json!({"reorder_point": 1})),
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/inventory/transfers",
+            Some(json!({"from_location_id": NOBODY, "to_location_id": NOBODY, "lines": []})),
+            OPERATIONS,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/inventory/counts",
+            Some(json!({"location_id": NOBODY})),
+            OPERATIONS,
+        ),
+        op(Method::GET, "/api/v1/locations", None, OPERATIONS),
+        op(
+            Method::POST,
+            "/api/v1/locations",
+            Some(json!({"code": "", "name": "", "kind": "store"})),
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/purchase-orders",
+            Some(json!({"location_id": NOBODY, "supplier": "", "lines": []})),
+            MANAGERS,
+        ),
         // Sign-up and sign-in are open to all (malformed bodies here: 400/422, never 401/403);
         // logout and refresh are exercised in the session tests, as they end sessions.
         op(
@@ -470,6 +539,20 @@ fn graphql_ops(product: &str) -> Vec<(String, Allowed)> {
             r#"mutation { register(input: {email: "bad", password: "x"}) { accessToken } }"#,
             EVERYONE,
         ),
+        op("{ locations { id } }", OPERATIONS),
+        op("{ inventoryItems(first: 1) { totalCount } }", OPERATIONS),
+        op(
+            &format!(
+                r#"mutation {{ reserveInventory(variantId: "{NOBODY}", input: {{quantity: 1}}) {{ id }} }}"#
+            ),
+            MANAGERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ adjustInventory(itemId: "{NOBODY}", input: {{delta: 1, reason: "x"}}) {{ id }} }}"#
+            ),
+            OPERATIONS,
+        ),
         op("{ me { id } }", SIGNED_IN),
         op("{ apiKeys { id } }", SIGNED_IN),
         op(
@@ -689,6 +772,22 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
             ..Default::default()
         };
         let add_address = customers.add_customer_address(address).await.map(drop);
+        let mut stock = pb::inventory_service_client::InventoryServiceClient::with_interceptor(
+            channel.clone(),
+            crate::support::BearerInterceptor(token.clone()),
+        );
+        let list_inventory = stock
+            .list_inventory(pb::ListInventoryRequest::default())
+            .await
+            .map(drop);
+        let reserve_request = pb::ReserveInventoryRequest {
+            target: Some(pb::reserve_inventory_request::Target::VariantId(
+                NOBODY.into(),
+            )),
+            quantity: 1,
+            ..Default::default()
+        };
+        let reserve = stock.reserve_inventory(reserve_request).await.map(drop);
         for (name, result, allowed) in [
             ("ListProducts", read, EVERYONE[who]),
             ("GetProduct", get, EVERYONE[who]),
@@ -711,6 +810,8 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
             ("ListCustomers", list_customers, SIGNED_IN[who]),
             ("UpdateCustomer", update_customer, BUYERS[who]),
             ("AddCustomerAddress", add_address, BUYERS[who]),
+            ("ListInventory", list_inventory, OPERATIONS[who]),
+            ("ReserveInventory", reserve, MANAGERS[who]),
         ] {
             let code = result.err().map(|s| s.code());
             let ok = match (allowed, token) {

@@ -6,8 +6,8 @@ use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
 use super::to_graphql_error;
-use crate::domain::{Customer, OrderItem, Variant};
-use crate::services::{CatalogService, Ctx, CustomerService, OrderService};
+use crate::domain::{Customer, InventoryItem, OrderItem, Variant};
+use crate::services::{CatalogService, Ctx, CustomerService, InventoryService, OrderService};
 
 /// Loads the variants of many products in one query.
 pub struct VariantLoader {
@@ -82,6 +82,24 @@ impl Loader<Uuid> for VariantByIdLoader {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Variant>, Self::Error> {
         self.catalog
             .variants_by_ids(&self.ctx, keys)
+            .await
+            .map_err(to_graphql_error)
+    }
+}
+
+/// Loads the stock of many variants in one query.
+pub struct InventoryLoader {
+    pub inventory: InventoryService,
+    pub ctx: Ctx,
+}
+
+impl Loader<Uuid> for InventoryLoader {
+    type Value = Vec<InventoryItem>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<InventoryItem>>, Self::Error> {
+        self.inventory
+            .items_by_variant(&self.ctx, keys)
             .await
             .map_err(to_graphql_error)
     }

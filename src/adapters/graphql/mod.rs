@@ -4,6 +4,7 @@ mod access;
 mod catalog;
 mod error;
 mod events;
+mod inventory;
 mod loaders;
 mod orders;
 
@@ -11,7 +12,9 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 pub use error::{GqlResult, to_graphql_error};
-pub use loaders::{CustomerLoader, OrderItemsLoader, VariantByIdLoader, VariantLoader};
+pub use loaders::{
+    CustomerLoader, InventoryLoader, OrderItemsLoader, VariantByIdLoader, VariantLoader,
+};
 
 use async_graphql::connection::{Connection, Edge};
 
@@ -25,6 +28,7 @@ use crate::services::{Ctx, Services};
 pub struct QueryRoot(
     catalog::CatalogQuery,
     orders::OrderQuery,
+    inventory::InventoryQuery,
     access::AccessQuery,
     events::EventQuery,
 );
@@ -35,6 +39,7 @@ pub struct QueryRoot(
 pub struct MutationRoot(
     catalog::CatalogMutation,
     orders::OrderMutation,
+    inventory::InventoryMutation,
     access::AccessMutation,
 );
 
@@ -98,6 +103,13 @@ pub fn request_data(services: &Services, ctx: Ctx) -> async_graphql::Data {
     data.insert(DataLoader::new(
         OrderItemsLoader {
             orders: services.orders.clone(),
+            ctx: ctx.clone(),
+        },
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        InventoryLoader {
+            inventory: services.inventory.clone(),
             ctx: ctx.clone(),
         },
         tokio::spawn,

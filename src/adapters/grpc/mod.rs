@@ -1,8 +1,10 @@
 //! The gRPC door (tonic): `stateset.v1.CatalogService`, `OrderService`, `CustomerService`,
+//! `InventoryService`,
 //! health and server reflection.
 
 mod catalog;
 mod convert;
+mod inventory;
 mod orders;
 
 use std::net::SocketAddr;
@@ -27,6 +29,7 @@ pub mod pb {
 }
 
 pub use catalog::CatalogGrpc;
+pub use inventory::InventoryGrpc;
 pub use orders::OrdersGrpc;
 
 /// The one mapping from service errors to gRPC statuses.
@@ -171,6 +174,7 @@ pub async fn serve_on(
 ) -> anyhow::Result<()> {
     use pb::catalog_service_server::CatalogServiceServer;
     use pb::customer_service_server::CustomerServiceServer;
+    use pb::inventory_service_server::InventoryServiceServer;
     use pb::order_service_server::OrderServiceServer;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
@@ -187,7 +191,8 @@ pub async fn serve_on(
         .add_service(reflection().build_v1alpha()?)
         .add_service(CatalogServiceServer::new(CatalogGrpc::new(app.clone())))
         .add_service(OrderServiceServer::new(OrdersGrpc::new(app.clone())))
-        .add_service(CustomerServiceServer::new(OrdersGrpc::new(app)))
+        .add_service(CustomerServiceServer::new(OrdersGrpc::new(app.clone())))
+        .add_service(InventoryServiceServer::new(InventoryGrpc::new(app)))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown,

@@ -5,6 +5,7 @@ mod access;
 mod catalog;
 mod error;
 mod extract;
+mod inventory;
 mod orders;
 
 use utoipa::OpenApi;
@@ -29,6 +30,9 @@ use crate::app::AppState;
         (name = "catalog", description = "Products, variants and categories"),
         (name = "orders", description = "Orders: lifecycle, holds, cancellation, merge and split"),
         (name = "customers", description = "Customers, address books and wishlists"),
+        (name = "inventory", description = "Stock across locations: reservations, transfers, counts, purchase orders. \
+            Available to promise = available + on order − committed, where available = on hand − reserved and \
+            committed = safety stock."),
         (name = "events", description = "The event log"),
         (name = "auth", description = "Sign-in, sessions, API keys, roles and users"),
         (name = "health", description = "Liveness, readiness and build information"),
@@ -97,6 +101,31 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(orders::update_address, orders::delete_address))
         .routes(routes!(orders::add_to_wishlist))
         .routes(routes!(orders::remove_from_wishlist))
+        .routes(routes!(inventory::list_inventory))
+        .routes(routes!(inventory::low_stock))
+        .routes(routes!(inventory::receive))
+        .routes(routes!(inventory::available_to_promise))
+        .routes(routes!(inventory::create_transfer))
+        .routes(routes!(inventory::receive_transfer))
+        .routes(routes!(inventory::open_count))
+        .routes(routes!(inventory::get_count))
+        .routes(routes!(inventory::record_count))
+        .routes(routes!(inventory::post_count))
+        .routes(routes!(inventory::get_item, inventory::update_item))
+        .routes(routes!(inventory::reserve))
+        .routes(routes!(inventory::release))
+        .routes(routes!(inventory::adjust))
+        .routes(routes!(inventory::lots))
+        .routes(routes!(inventory::movements))
+        .routes(routes!(inventory::reservations))
+        .routes(routes!(
+            inventory::list_locations,
+            inventory::create_location
+        ))
+        .routes(routes!(inventory::update_location))
+        .routes(routes!(inventory::create_purchase_order))
+        .routes(routes!(inventory::get_purchase_order))
+        .routes(routes!(inventory::receive_purchase_order))
         .routes(routes!(access::register))
         .routes(routes!(access::login))
         .routes(routes!(access::refresh))

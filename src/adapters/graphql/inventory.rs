@@ -1,0 +1,359 @@
+//! Inventory: stock per location, available to promise, and every stock operation.
+
+use async_graphql::connection::Connection;
+use async_graphql::dataloader::DataLoader;
+use async_graphql::{ComplexObject, Context, Object};
+use uuid::Uuid;
+
+use super::loaders::InventoryLoader;
+use super::{ContextExt as _, GqlResult as _, ListTotals, connection, page_request};
+use crate::domain::{
+    AvailableToPromise, CycleCount, InventoryItem, InventoryLot, InventoryMovement, Location,
+    PurchaseOrder, Reservation, Transfer, Variant,
+};
+use crate::services::inventory::{
+    AdjustInput, CountInput, CreateLocationInput, CreatePurchaseOrderInput, CreateTransferInput,
+    InventoryFilter, ItemSettingsInput, ReceiveInput, ReceiveLineInput, ReserveInput,
+    UpdateLocationInput,
+};
+
+#[ComplexObject]
+impl Variant {
+    /// Stock of this variant at each location (batched across a list).
+    async fn inventory(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InventoryItem>> {
+        Ok(ctx
+            .data::<DataLoader<InventoryLoader>>()?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Units available for sale across locations (batched across a list).
+    async fn available(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
+        let items = ctx
+            .data::<DataLoader<InventoryLoader>>()?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default();
+        Ok(items.iter().map(|i| i.available).sum())
+    }
+}
+
+#[derive(Default)]
+pub struct InventoryQuery;
+
+#[Object]
+impl InventoryQuery {
+    /// Stock records, filtered by location, SKU or low stock.
+    async fn inventory_items(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        filter: Option<InventoryFilter>,
+    ) -> async_graphql::Result<Connection<String, InventoryItem, ListTotals>> {
+        let page = ctx
+            .services()
+            .inventory
+            .list_items(
+                ctx.call_ctx()?,
+                filter.unwrap_or_default(),
+                page_request(first, after),
+            )
+            .await
+            .gql()?;
+        Ok(connection(page))
+    }
+
+    /// One stock record.
+    async fn inventory_item(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<InventoryItem> {
+        ctx.services()
+            .inventory
+            .get_item(ctx.call_ctx()?, id)
+            .await
+            .gql()
+    }
+
+    /// An item's lots, soonest expiry first.
+    async fn inventory_lots(
+        &self,
+        ctx: &Context<'_>,
+        item_id: Uuid,
+    ) -> async_graphql::Result<Vec<InventoryLot>> {
+        ctx.services()
+            .inventory
+            .lots(ctx.call_ctx()?, item_id)
+            .await
+            .gql()
+    }
+
+    /// An item's ledger, oldest first.
+    async fn inventory_movements(
+        &self,
+        ctx: &Context<'_>,
+        item_id: Uuid,
+    ) -> async_graphql::Result<Vec<InventoryMovement>> {
+        ctx.services()
+            .inventory
+            .movements(ctx.call_ctx()?, item_id)
+            .await
+            .gql()
+    }
+
+    /// Items at or below their reorder point.
+    async fn low_stock(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InventoryItem>> {
+        ctx.services()
+            .inventory
+            .low_stock(ctx.call_ctx()?)
+            .await
+            .gql()
+    }
+
+    /// Every location, by priority.
+    async fn locations(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Location>> {
+        ctx.services()
+            .inventory
+            .list_locations(ctx.call_ctx()?)
+            .await
+            .gql()
+    }
+
+    /// Available to promise: available + on order − committed (committed = safety stock).
+    async fn available_to_promise(
+        &self,
+        ctx: &Context<'_>,
+        variant_id: Uuid,
+    ) -> async_graphql::Result<AvailableToPromise> {
+        ctx.services()
+            .inventory
+            .available_to_promise(ctx.call_ctx()?, variant_id)
+            .await
+            .gql()
+    }
+
+    /// One cycle count with its variances.
+    async fn cycle_count(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<CycleCount> {
+        ctx.services()
+            .inventory
+            .get_count(ctx.call_ctx()?, id)
+            .await
+            .gql()
+    }
+
+    /// One purchase order.
+    async fn purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<PurchaseOrder> {
+        ctx.services()
+            .inventory
+            .get_purchase_order(ctx.call_ctx()?, id)
+            .await
+            .gql()
+    }
+}
+
+#[derive(Default)]
+pub struct InventoryMutation;
+
+#[Object]
+impl InventoryMutation {
+    async fn create_location(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateLocationInput,
+    ) -> async_graphql::Result<Location> {
+        ctx.services()
+            .inventory
+            .create_location(ctx.call_ctx()?, input)
+            .await
+            .gql()
+    }
+
+    async fn update_location(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: UpdateLocationInput,
+    ) -> async_graphql::Result<Location> {
+        ctx.services()
+            .inventory
+            .update_location(ctx.call_ctx()?, id, input)
+            .await
+            .gql()
+    }
+
+    /// Receives stock at a location (into a lot when named).
+    async fn receive_inventory(
+        &self,
+        ctx: &Context<'_>,
+        input: ReceiveInput,
+    ) -> async_graphql::Result<InventoryItem> {
+        ctx.services()
+            .inventory
+            .receive(ctx.call_ctx()?, input)
+            .await
+            .gql()
+    }
+
+    /// Corrects on-hand stock with a reason.
+    async fn adjust_inventory(
+        &self,
+        ctx: &Context<'_>,
+        item_id: Uuid,
+        input: AdjustInput,
+    ) -> async_graphql::Result<InventoryItem> {
+        ctx.services()
+            .inventory
+            .adjust(ctx.call_ctx()?, item_id, input)
+            .await
+            .gql()
+    }
+
+    /// Changes safety stock and reorder settings.
+    async fn update_inventory_item(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: ItemSettingsInput,
+    ) -> async_graphql::Result<InventoryItem> {
+        ctx.services()
+            .inventory
+            .update_item_settings(ctx.call_ctx()?, id, input)
+            .await
+            .gql()
+    }
+
+    /// Holds stock of a variant across locations by priority (or of one item with `itemId`).
+    async fn reserve_inventory(
+        &self,
+        ctx: &Context<'_>,
+        variant_id: Option<Uuid>,
+        item_id: Option<Uuid>,
+        input: ReserveInput,
+    ) -> async_graphql::Result<Vec<Reservation>> {
+        let inventory = &ctx.services().inventory;
+        match (variant_id, item_id) {
+            (Some(variant), None) => inventory
+                .reserve_variant(ctx.call_ctx()?, variant, input)
+                .await
+                .gql(),
+            (None, Some(item)) => inventory
+                .reserve_item(ctx.call_ctx()?, item, input)
+                .await
+                .gql(),
+            _ => Err(crate::services::Error::invalid(
+                "variantId",
+                "give exactly one of `variantId` and `itemId`",
+            ))
+            .gql(),
+        }
+    }
+
+    /// Gives reserved stock back.
+    async fn release_reservation(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<Reservation> {
+        ctx.services()
+            .inventory
+            .release(ctx.call_ctx()?, id)
+            .await
+            .gql()
+    }
+
+    /// Sends stock to another location (in transit until received).
+    async fn create_transfer(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateTransferInput,
+    ) -> async_graphql::Result<Transfer> {
+        ctx.services()
+            .inventory
+            .create_transfer(ctx.call_ctx()?, input)
+            .await
+            .gql()
+    }
+
+    async fn receive_transfer(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<Transfer> {
+        ctx.services()
+            .inventory
+            .receive_transfer(ctx.call_ctx()?, id)
+            .await
+            .gql()
+    }
+
+    /// Opens a count of a location.
+    async fn open_cycle_count(
+        &self,
+        ctx: &Context<'_>,
+        location_id: Uuid,
+    ) -> async_graphql::Result<CycleCount> {
+        ctx.services()
+            .inventory
+            .open_count(ctx.call_ctx()?, location_id)
+            .await
+            .gql()
+    }
+
+    async fn record_cycle_count(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: CountInput,
+    ) -> async_graphql::Result<CycleCount> {
+        ctx.services()
+            .inventory
+            .record_count(ctx.call_ctx()?, id, input)
+            .await
+            .gql()
+    }
+
+    /// Turns the variances into adjustments.
+    async fn post_cycle_count(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<CycleCount> {
+        ctx.services()
+            .inventory
+            .post_count(ctx.call_ctx()?, id)
+            .await
+            .gql()
+    }
+
+    async fn create_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        input: CreatePurchaseOrderInput,
+    ) -> async_graphql::Result<PurchaseOrder> {
+        ctx.services()
+            .inventory
+            .create_purchase_order(ctx.call_ctx()?, input)
+            .await
+            .gql()
+    }
+
+    async fn receive_purchase_order(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        lines: Vec<ReceiveLineInput>,
+    ) -> async_graphql::Result<PurchaseOrder> {
+        ctx.services()
+            .inventory
+            .receive_purchase_order(ctx.call_ctx()?, id, lines)
+            .await
+            .gql()
+    }
+}

@@ -1,0 +1,415 @@
+//! `/api/v1/inventory`, `/api/v1/locations` and `/api/v1/purchase-orders`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::extract::{Json, Path, Query};
+use super::{ApiError, ErrorBody};
+use crate::app::AppState;
+use crate::domain::{
+    AvailableToPromise, CycleCount, InventoryItem, InventoryLot, InventoryMovement, Location,
+    PurchaseOrder, Reservation, Transfer,
+};
+use crate::services::Ctx;
+use crate::services::inventory::{
+    AdjustInput, CountInput, CreateLocationInput, CreatePurchaseOrderInput, CreateTransferInput,
+    InventoryFilter, ItemSettingsInput, ReceiveInput, ReceiveLineInput, ReserveInput,
+    UpdateLocationInput,
+};
+use crate::services::page::PageRequest;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// Filters and page of `GET /api/v1/inventory`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListInventoryParams {
+    location_id: Option<Uuid>,
+    sku: Option<String>,
+    /// Only items at or below their reorder point.
+    below_reorder_point: Option<bool>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// A page of inventory items.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InventoryList {
+    pub items: Vec<InventoryItem>,
+    pub next_cursor: Option<String>,
+    pub total_count: i64,
+}
+
+/// A list of items, lots, movements, reservations or locations.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Items<T> {
+    pub items: Vec<T>,
+}
+
+/// The reservation to release.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReleaseRequest {
+    pub reservation_id: Uuid,
+}
+
+/// The location to count.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct OpenCountRequest {
+    pub location_id: Uuid,
+}
+
+/// Lines of a purchase order that arrived.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReceivePurchaseOrderRequest {
+    pub lines: Vec<ReceiveLineInput>,
+}
+
+#[utoipa::path(get, path = "/inventory", tag = "inventory", params(ListInventoryParams),
+    responses((status = 200, body = InventoryList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+pub async fn list_inventory(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(p): Query<ListInventoryParams>,
+) -> ApiResult<Json<InventoryList>> {
+    let filter = InventoryFilter {
+        location_id: p.location_id,
+        sku: p.sku,
+        below_reorder_point: p.below_reorder_point.unwrap_or(false),
+    };
+    let page = PageRequest {
+        size: p.limit,
+        after: p.cursor,
+        size_field: "limit",
+        cursor_field: "cursor",
+    };
+    let page = app
+        .services
+        .inventory
+        .list_items(&ctx, filter, page)
+        .await?;
+    let next_cursor = page.next_cursor();
+    Ok(Json(InventoryList {
+        items: page.items.into_iter().map(|(_, i)| i).collect(),
+        next_cursor,
+        total_count: page.total_count,
+    }))
+}
+
+#[utoipa::path(get, path = "/inventory/low-stock", tag = "inventory",
+    responses((status = 200, body = Items<InventoryItem>), (status = 401, body = ErrorBody)))]
+pub async fn low_stock(
+    State(app): State<AppState>,
+    ctx: Ctx,
+) -> ApiResult<Json<Items<InventoryItem>>> {
+    Ok(Json(Items {
+        items: app.services.inventory.low_stock(&ctx).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/inventory/{id}", tag = "inventory", params(("id" = Uuid, Path, description = "Inventory item id")),
+    responses((status = 200, body = InventoryItem), (status = 404, body = ErrorBody)))]
+pub async fn get_item(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<InventoryItem>> {
+    Ok(Json(app.services.inventory.get_item(&ctx, id).await?))
+}
+
+#[utoipa::path(put, path = "/inventory/{id}", tag = "inventory", request_body = ItemSettingsInput,
+    params(("id" = Uuid, Path, description = "Inventory item id")),
+    responses((status = 200, body = InventoryItem), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_item(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<ItemSettingsInput>,
+) -> ApiResult<Json<InventoryItem>> {
+    Ok(Json(
+        app.services
+            .inventory
+            .update_item_settings(&ctx, id, input)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/inventory/{id}/reserve", tag = "inventory", request_body = ReserveInput,
+    params(("id" = Uuid, Path, description = "Inventory item id")),
+    responses((status = 201, body = Items<Reservation>), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "INSUFFICIENT_STOCK"), (status = 422, body = ErrorBody)))]
+pub async fn reserve(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<ReserveInput>,
+) -> ApiResult<(StatusCode, Json<Items<Reservation>>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(Items {
+            items: app.services.inventory.reserve_item(&ctx, id, input).await?,
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/inventory/{id}/release", tag = "inventory", request_body = ReleaseRequest,
+    params(("id" = Uuid, Path, description = "Inventory item id")),
+    responses((status = 200, body = Reservation), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn release(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<ReleaseRequest>,
+) -> ApiResult<Json<Reservation>> {
+    let reservation = app
+        .services
+        .inventory
+        .release(&ctx, input.reservation_id)
+        .await?;
+    if reservation.item_id != id {
+        return Err(crate::services::Error::not_found("reservation", input.reservation_id).into());
+    }
+    Ok(Json(reservation))
+}
+
+#[utoipa::path(post, path = "/inventory/{id}/adjust", tag = "inventory", request_body = AdjustInput,
+    params(("id" = Uuid, Path, description = "Inventory item id")),
+    responses((status = 200, body = InventoryItem), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn adjust(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<AdjustInput>,
+) -> ApiResult<Json<InventoryItem>> {
+    Ok(Json(app.services.inventory.adjust(&ctx, id, input).await?))
+}
+
+#[utoipa::path(get, path = "/inventory/{id}/lots", tag = "inventory", params(("id" = Uuid, Path, description = "Inventory item id")),
+    responses((status = 200, body = Items<InventoryLot>), (status = 404, body = ErrorBody)))]
+pub async fn lots(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Items<InventoryLot>>> {
+    Ok(Json(Items {
+        items: app.services.inventory.lots(&ctx, id).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/inventory/{id}/movements", tag = "inventory", params(("id" = Uuid, Path, description = "Inventory item id")),
+    responses((status = 200, body = Items<InventoryMovement>), (status = 404, body = ErrorBody)))]
+pub async fn movements(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Items<InventoryMovement>>> {
+    Ok(Json(Items {
+        items: app.services.inventory.movements(&ctx, id).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/inventory/{id}/reservations", tag = "inventory", params(("id" = Uuid, Path, description = "Inventory item id")),
+    responses((status = 200, body = Items<Reservation>), (status = 404, body = ErrorBody)))]
+pub async fn reservations(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Items<Reservation>>> {
+    Ok(Json(Items {
+        items: app.services.inventory.reservations(&ctx, id).await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/inventory/receive", tag = "inventory", request_body = ReceiveInput,
+    responses((status = 200, body = InventoryItem), (status = 422, body = ErrorBody)))]
+pub async fn receive(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(input): Json<ReceiveInput>,
+) -> ApiResult<Json<InventoryItem>> {
+    Ok(Json(app.services.inventory.receive(&ctx, input).await?))
+}
+
+/// Available to promise = available + on order − committed (committed = safety stock).
+#[utoipa::path(get, path = "/inventory/atp/{variant_id}", tag = "inventory",
+    params(("variant_id" = Uuid, Path, description = "Variant id")),
+    responses((status = 200, body = AvailableToPromise)))]
+pub async fn available_to_promise(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(variant_id): Path<Uuid>,
+) -> ApiResult<Json<AvailableToPromise>> {
+    Ok(Json(
+        app.services
+            .inventory
+            .available_to_promise(&ctx, variant_id)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/inventory/transfers", tag = "inventory", request_body = CreateTransferInput,
+    responses((status = 201, body = Transfer), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_transfer(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(input): Json<CreateTransferInput>,
+) -> ApiResult<(StatusCode, Json<Transfer>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.services.inventory.create_transfer(&ctx, input).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/inventory/transfers/{id}/receive", tag = "inventory", params(("id" = Uuid, Path, description = "Transfer id")),
+    responses((status = 200, body = Transfer), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn receive_transfer(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Transfer>> {
+    Ok(Json(
+        app.services.inventory.receive_transfer(&ctx, id).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/inventory/counts", tag = "inventory", request_body = OpenCountRequest,
+    responses((status = 201, body = CycleCount), (status = 422, body = ErrorBody)))]
+pub async fn open_count(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(input): Json<OpenCountRequest>,
+) -> ApiResult<(StatusCode, Json<CycleCount>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            app.services
+                .inventory
+                .open_count(&ctx, input.location_id)
+                .await?,
+        ),
+    ))
+}
+
+#[utoipa::path(get, path = "/inventory/counts/{id}", tag = "inventory", params(("id" = Uuid, Path, description = "Cycle count id")),
+    responses((status = 200, body = CycleCount), (status = 404, body = ErrorBody)))]
+pub async fn get_count(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<CycleCount>> {
+    Ok(Json(app.services.inventory.get_count(&ctx, id).await?))
+}
+
+#[utoipa::path(post, path = "/inventory/counts/{id}/lines", tag = "inventory", request_body = CountInput,
+    params(("id" = Uuid, Path, description = "Cycle count id")),
+    responses((status = 200, body = CycleCount), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn record_count(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<CountInput>,
+) -> ApiResult<Json<CycleCount>> {
+    Ok(Json(
+        app.services.inventory.record_count(&ctx, id, input).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/inventory/counts/{id}/post", tag = "inventory", params(("id" = Uuid, Path, description = "Cycle count id")),
+    responses((status = 200, body = CycleCount), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn post_count(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<CycleCount>> {
+    Ok(Json(app.services.inventory.post_count(&ctx, id).await?))
+}
+
+#[utoipa::path(get, path = "/locations", tag = "inventory", responses((status = 200, body = Items<Location>)))]
+pub async fn list_locations(
+    State(app): State<AppState>,
+    ctx: Ctx,
+) -> ApiResult<Json<Items<Location>>> {
+    Ok(Json(Items {
+        items: app.services.inventory.list_locations(&ctx).await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/locations", tag = "inventory", request_body = CreateLocationInput,
+    responses((status = 201, body = Location), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_location(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(input): Json<CreateLocationInput>,
+) -> ApiResult<(StatusCode, Json<Location>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(app.services.inventory.create_location(&ctx, input).await?),
+    ))
+}
+
+#[utoipa::path(put, path = "/locations/{id}", tag = "inventory", request_body = UpdateLocationInput,
+    params(("id" = Uuid, Path, description = "Location id")),
+    responses((status = 200, body = Location), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_location(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<UpdateLocationInput>,
+) -> ApiResult<Json<Location>> {
+    Ok(Json(
+        app.services
+            .inventory
+            .update_location(&ctx, id, input)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/purchase-orders", tag = "inventory", request_body = CreatePurchaseOrderInput,
+    responses((status = 201, body = PurchaseOrder), (status = 422, body = ErrorBody)))]
+pub async fn create_purchase_order(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(input): Json<CreatePurchaseOrderInput>,
+) -> ApiResult<(StatusCode, Json<PurchaseOrder>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            app.services
+                .inventory
+                .create_purchase_order(&ctx, input)
+                .await?,
+        ),
+    ))
+}
+
+#[utoipa::path(get, path = "/purchase-orders/{id}", tag = "inventory", params(("id" = Uuid, Path, description = "Purchase order id")),
+    responses((status = 200, body = PurchaseOrder), (status = 404, body = ErrorBody)))]
+pub async fn get_purchase_order(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<PurchaseOrder>> {
+    Ok(Json(
+        app.services.inventory.get_purchase_order(&ctx, id).await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/purchase-orders/{id}/receive", tag = "inventory", request_body = ReceivePurchaseOrderRequest,
+    params(("id" = Uuid, Path, description = "Purchase order id")),
+    responses((status = 200, body = PurchaseOrder), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn receive_purchase_order(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<ReceivePurchaseOrderRequest>,
+) -> ApiResult<Json<PurchaseOrder>> {
+    Ok(Json(
+        app.services
+            .inventory
+            .receive_purchase_order(&ctx, id, input.lines)
+            .await?,
+    ))
+}
