@@ -243,13 +243,7 @@ fn filtered(filter: &CustomerFilter) -> customers::BoxedQuery<'static, diesel::p
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        let pattern = format!(
-            "%{}%",
-            text.replace('\0', "")
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = format!("%{}%", super::like_escape(text));
         query = query.filter(
             customers::email
                 .ilike(pattern.clone())

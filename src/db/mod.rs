@@ -139,6 +139,14 @@ pub fn maintenance_url(url: &str) -> anyhow::Result<(String, String)> {
     Ok((admin, name.to_owned()))
 }
 
+/// Escapes `text` for a `LIKE`/`ILIKE` pattern (and drops NUL, which PostgreSQL refuses).
+pub fn like_escape(text: &str) -> String {
+    text.replace('\0', "")
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
 /// Quotes an SQL identifier.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

@@ -395,13 +395,7 @@ fn filtered(filter: &OrderFilter, owner: Option<Uuid>) -> orders::BoxedQuery<'st
         .map(str::trim)
         .filter(|t| !t.is_empty())
     {
-        let pattern = format!(
-            "%{}%",
-            text.replace('\0', "")
-                .replace('\\', "\\\\")
-                .replace('%', "\\%")
-                .replace('_', "\\_")
-        );
+        let pattern = format!("%{}%", super::like_escape(text));
         query = query.filter(
             orders::number
                 .ilike(pattern.clone())

@@ -87,13 +87,7 @@ pub async fn list(
             dyn BoxableExpression<outbox::table, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>,
         > = Box::new(outbox::event_type.eq_any(filter.types.clone()));
         for prefix in &filter.type_prefixes {
-            let pattern = format!(
-                "{}%",
-                prefix
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+            let pattern = format!("{}%", super::like_escape(prefix));
             any_type = Box::new(any_type.or(outbox::event_type.like(pattern)));
         }
         query = query.filter(any_type);
