@@ -40,7 +40,7 @@ impl CatalogService for CatalogGrpc {
     ) -> Result<Response<pb::Product>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.CatalogService/GetProduct",
         )
         .await?;
@@ -65,7 +65,7 @@ impl CatalogService for CatalogGrpc {
     ) -> Result<Response<pb::ListProductsResponse>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.CatalogService/ListProducts",
         )
         .await?;
@@ -113,7 +113,7 @@ impl CatalogService for CatalogGrpc {
     ) -> Result<Response<pb::Product>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.CatalogService/CreateProduct",
         )
         .await?;
@@ -154,7 +154,7 @@ impl CatalogService for CatalogGrpc {
     ) -> Result<Response<pb::Product>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.CatalogService/UpdateProduct",
         )
         .await?;
@@ -195,7 +195,7 @@ impl CatalogService for CatalogGrpc {
     ) -> Result<Response<pb::DeleteProductResponse>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.CatalogService/DeleteProduct",
         )
         .await?;

@@ -83,7 +83,7 @@ impl InventoryService for InventoryGrpc {
     ) -> Result<Response<pb::ListInventoryResponse>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.InventoryService/ListInventory",
         )
         .await?;
@@ -125,7 +125,7 @@ impl InventoryService for InventoryGrpc {
     ) -> Result<Response<pb::InventoryItem>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.InventoryService/GetInventoryItem",
         )
         .await?;
@@ -146,7 +146,7 @@ impl InventoryService for InventoryGrpc {
     ) -> Result<Response<pb::InventoryItem>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.InventoryService/ReceiveInventory",
         )
         .await?;
@@ -177,7 +177,7 @@ impl InventoryService for InventoryGrpc {
     ) -> Result<Response<pb::InventoryItem>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.InventoryService/AdjustInventory",
         )
         .await?;
@@ -203,7 +203,7 @@ impl InventoryService for InventoryGrpc {
     ) -> Result<Response<pb::ReserveInventoryResponse>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.InventoryService/ReserveInventory",
         )
         .await?;
@@ -249,7 +249,7 @@ impl InventoryService for InventoryGrpc {
     ) -> Result<Response<pb::Reservation>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.InventoryService/ReleaseReservation",
         )
         .await?;
@@ -270,7 +270,7 @@ impl InventoryService for InventoryGrpc {
     ) -> Result<Response<pb::AvailableToPromise>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.InventoryService/GetAvailableToPromise",
         )
         .await?;
@@ -300,7 +300,7 @@ impl InventoryService for InventoryGrpc {
     ) -> Result<Response<pb::Transfer>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.InventoryService/CreateTransfer",
         )
         .await?;
@@ -339,7 +339,7 @@ impl InventoryService for InventoryGrpc {
     ) -> Result<Response<pb::Transfer>, Status> {
         let ctx = call_ctx(
             &self.app,
-            request.metadata(),
+            &request,
             "/stateset.v1.InventoryService/ReceiveTransfer",
         )
         .await?;

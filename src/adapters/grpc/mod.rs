@@ -9,7 +9,7 @@ mod orders;
 
 use std::net::SocketAddr;
 
-use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::metadata::MetadataValue;
 use tonic::{Response, Status};
 
 use crate::app::AppState;
@@ -65,7 +65,12 @@ pub fn status(err: Error) -> Status {
 
 /// The call context of a gRPC request: its credentials (`authorization: Bearer ...` or
 /// `x-api-key` metadata) turned into a principal, and the caller's rate limit applied.
-pub async fn call_ctx(app: &AppState, metadata: &MetadataMap, method: &str) -> Result<Ctx, Status> {
+pub async fn call_ctx<T>(
+    app: &AppState,
+    request: &tonic::Request<T>,
+    method: &str,
+) -> Result<Ctx, Status> {
+    let metadata = request.metadata();
     let text = |name: &str| {
         metadata
             .get(name)
@@ -83,7 +88,8 @@ pub async fn call_ctx(app: &AppState, metadata: &MetadataMap, method: &str) -> R
         .authenticate(&credentials)
         .await
         .map_err(status)?;
-    if let Some(subject) = Subject::of(&principal, None) {
+    let client_ip = request.remote_addr().map(|addr| addr.ip());
+    if let Some(subject) = Subject::of(&principal, client_ip) {
         app.rate_limiter
             .check(&subject, method)
             .await

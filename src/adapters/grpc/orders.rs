@@ -30,7 +30,7 @@ impl OrdersGrpc {
     }
 
     async fn ctx<T>(&self, request: &Request<T>, method: &str) -> Result<Ctx, Status> {
-        call_ctx(&self.app, request.metadata(), method).await
+        call_ctx(&self.app, request, method).await
     }
 
     async fn act(
