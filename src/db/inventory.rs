@@ -234,6 +234,25 @@ pub async fn skus(
         .await
 }
 
+/// SKUs among these variants with units on hand or reserved anywhere.
+pub async fn stocked_skus(
+    conn: &mut AsyncPgConnection,
+    variant_ids: &[Uuid],
+) -> QueryResult<Vec<String>> {
+    inventory_items::table
+        .inner_join(product_variants::table)
+        .filter(inventory_items::variant_id.eq_any(variant_ids))
+        .filter(
+            inventory_items::on_hand
+                .gt(0)
+                .or(inventory_items::reserved.gt(0)),
+        )
+        .select(product_variants::sku)
+        .distinct()
+        .load(conn)
+        .await
+}
+
 /// Every item of these variants, locked in id order (a stable order: no deadlocks between
 /// callers locking overlapping sets).
 pub async fn lock_items_of_variants(

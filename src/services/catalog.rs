@@ -422,6 +422,8 @@ impl CatalogService {
         (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
                 let detail = load_detail(conn, id).await?;
+                let variant_ids: Vec<Uuid> = detail.variants.iter().map(|v| v.id).collect();
+                refuse_if_stocked(conn, &variant_ids).await?;
                 q::delete_product(conn, id).await?;
                 events::record(
                     conn,
@@ -577,6 +579,7 @@ impl CatalogService {
                 let current = q::lock_variant(conn, id)
                     .await?
                     .ok_or_else(|| Error::not_found("variant", id))?;
+                refuse_if_stocked(conn, &[id]).await?;
                 q::delete_variant(conn, id).await?;
                 product_changed(conn, current.product_id, "product.updated").await?;
                 Ok(())
@@ -744,6 +747,25 @@ impl CatalogService {
 }
 
 // -------------------------------------------------------------------- helpers
+
+/// Stock is history that must not vanish with a catalog entry: a variant with units on hand
+/// or reserved cannot be deleted (archive the product instead).
+async fn refuse_if_stocked(
+    conn: &mut AsyncPgConnection,
+    variant_ids: &[Uuid],
+) -> Result<(), Error> {
+    let stocked = crate::db::inventory::stocked_skus(conn, variant_ids).await?;
+    if stocked.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Conflict {
+        field: None,
+        message: format!(
+            "{} still has stock on hand or reserved; archive the product instead",
+            stocked.join(", ")
+        ),
+    })
+}
 
 /// Images and categories for `rows`, in two queries whatever the number of rows.
 async fn assemble(

@@ -762,6 +762,33 @@ async fn counts_purchase_orders_and_bad_input() {
         2
     );
     assert_eq!(inventory.get_item(&t.ctx, item).await.unwrap().on_hand, 20);
+    // Stocked variants cannot vanish from the catalog with their history.
+    let product = t
+        .services()
+        .catalog
+        .get_product(
+            &t.ctx,
+            stateset::services::catalog::ProductRef::Slug("count-1".into()),
+        )
+        .await
+        .unwrap();
+    let err = t
+        .services()
+        .catalog
+        .delete_product(&t.ctx, product.id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "CONFLICT");
+    assert!(err.to_string().contains("COUNT-1"));
+    assert_eq!(
+        t.services()
+            .catalog
+            .delete_variant(&t.ctx, sku)
+            .await
+            .unwrap_err()
+            .code(),
+        "CONFLICT"
+    );
     assert_reconciles(&t).await;
 }
 
