@@ -18,6 +18,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -62,6 +63,7 @@ pub fn router(app: AppState) -> Router {
         router = router.layer(cors);
     }
     router
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn(security_headers))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
@@ -143,6 +145,19 @@ async fn security_headers(request: Request, next: Next) -> Response {
         );
     }
     response
+}
+
+/// A bug must never drop the connection: answer 500 in the usual error shape and log it.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default();
+    ApiError::from(Error::Internal(anyhow::anyhow!(
+        "handler panicked: {detail}"
+    )))
+    .into_response()
 }
 
 async fn not_found(request: Request) -> ApiError {

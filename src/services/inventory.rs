@@ -1006,7 +1006,7 @@ impl InventoryService {
     ) -> Result<InventoryItem, Error> {
         ctx.authorize("inventory:adjust")?;
         let mut v = Validator::default();
-        if input.delta == 0 || input.delta.abs() > MAX_QUANTITY {
+        if input.delta == 0 || input.delta.unsigned_abs() > MAX_QUANTITY.unsigned_abs() {
             v.add(
                 "delta",
                 format!("must be a non-zero number between -{MAX_QUANTITY} and {MAX_QUANTITY}"),

@@ -839,10 +839,11 @@ impl OrderService {
                     };
                     let quantity = line.quantity.unwrap_or(item.quantity);
                     let already = moving.get(&item.id).copied().unwrap_or(0);
-                    if quantity < 1 || already + quantity > item.quantity {
+                    if quantity < 1 || already.saturating_add(quantity) > item.quantity {
                         v.add(format!("items[{i}].quantity"), format!("must be between 1 and {}", item.quantity - already));
                     }
-                    *moving.entry(item.id).or_default() += quantity;
+                    let entry = moving.entry(item.id).or_default();
+                    *entry = entry.saturating_add(quantity);
                 }
                 let units_left: i32 = items.values().map(|i| i.quantity - moving.get(&i.id).copied().unwrap_or(0)).sum();
                 if v.is_empty() && units_left == 0 {

@@ -761,6 +761,22 @@ async fn counts_purchase_orders_and_bad_input() {
             .len(),
         2
     );
+    let extreme = inventory
+        .adjust(
+            &t.ctx,
+            item,
+            AdjustInput {
+                delta: i32::MIN,
+                reason: "x".into(),
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        extreme.details()["fields"][0]["field"],
+        "delta",
+        "no overflow on the most negative number"
+    );
     assert_eq!(inventory.get_item(&t.ctx, item).await.unwrap().on_hand, 20);
     // Stocked variants cannot vanish from the catalog with their history.
     let product = t

@@ -24,6 +24,7 @@ use crate::app::AppState;
             `{\"error\":{\"code\",\"message\",\"details\"}}` with a stable `code`; every response \
             carries `x-request-id`.",
     ),
+    components(schemas(crate::domain::ProductSort, crate::domain::OrderSort)),
     modifiers(&SecuritySchemes),
     security((), ("bearer" = []), ("api_key" = [])),
     tags(
