@@ -460,6 +460,16 @@ pub async fn variants_for(
         .await
 }
 
+/// The id of the variant with this SKU.
+pub async fn variant_by_sku(conn: &mut AsyncPgConnection, sku: &str) -> QueryResult<Option<Uuid>> {
+    product_variants::table
+        .filter(product_variants::sku.eq(sku))
+        .select(product_variants::id)
+        .first(conn)
+        .await
+        .optional()
+}
+
 pub async fn variants_by_ids(
     conn: &mut AsyncPgConnection,
     ids: &[Uuid],

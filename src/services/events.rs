@@ -89,11 +89,69 @@ impl EventQuery {
     }
 }
 
-/// Whether the caller may see `event`: with `events:read`, or with read access to the kind of
-/// entity it is about (`product` events need `products:read`, which anonymous callers have).
-fn visible(ctx: &Ctx, event: &Event) -> bool {
-    let full = |permission: &str| ctx.access(permission) == Some(Access::All);
-    full("events:read") || full(&format!("{}s:read", event.entity_type))
+/// The permission that lets a caller read events about an entity type.
+fn read_permission(entity_type: &str) -> &'static str {
+    match entity_type {
+        "product" => "products:read",
+        "category" => "categories:read",
+        "order" => "orders:read",
+        "customer" => "customers:read",
+        "inventory" => "inventory:read",
+        "user" => "users:read",
+        "role" => "roles:read",
+        "api_key" => "api_keys:manage",
+        _ => "events:read",
+    }
+}
+
+/// Who is reading events: the call context, and for customers their own customer record.
+#[derive(Clone)]
+struct Viewer {
+    ctx: Ctx,
+    own_customer: Option<Uuid>,
+}
+
+impl Viewer {
+    async fn of(db: &Db, ctx: &Ctx) -> Result<Self, Error> {
+        let own_customer = match ctx.principal.user_id() {
+            Some(user) if ctx.access("orders:read") != Some(Access::All) => {
+                let mut conn = db.conn().await?;
+                crate::db::customers::customer_by_user(&mut conn, user)
+                    .await?
+                    .map(|c| c.id)
+            }
+            _ => None,
+        };
+        Ok(Self {
+            ctx: ctx.clone(),
+            own_customer,
+        })
+    }
+
+    /// Whether this viewer may see `event`: with `events:read`, with full read access to the
+    /// kind of entity, or (customers) when it is about their own orders or record.
+    fn sees(&self, event: &Event) -> bool {
+        let full = |permission: &str| self.ctx.access(permission) == Some(Access::All);
+        if full("events:read") || full(read_permission(&event.entity_type)) {
+            return true;
+        }
+        let Some(own) = self.own_customer else {
+            return false;
+        };
+        let owned = match event.entity_type.as_str() {
+            "order" => {
+                event.data.get("customer_id").and_then(|c| c.as_str())
+                    == Some(own.to_string().as_str())
+            }
+            "customer" => event.entity_id == own,
+            _ => false,
+        };
+        owned
+            && self
+                .ctx
+                .access(read_permission(&event.entity_type))
+                .is_some()
+    }
 }
 
 fn matches(filter: &EventFilter, event: &Event) -> bool {
@@ -131,11 +189,12 @@ impl EventService {
             ));
         }
         let filter = query.filter()?;
+        let viewer = Viewer::of(&self.db, ctx).await?;
         let mut conn = self.db.conn().await?;
         let events = crate::db::outbox::list(&mut conn, &filter, limit).await?;
         Ok(events
             .into_iter()
-            .filter(|event| visible(ctx, event))
+            .filter(|event| viewer.sees(event))
             .collect())
     }
 
@@ -147,6 +206,7 @@ impl EventService {
         query: EventQuery,
     ) -> Result<impl Stream<Item = Result<Event, Error>> + Send + use<>, Error> {
         let filter = query.filter()?;
+        let viewer = Viewer::of(&self.db, ctx).await?;
         // Subscribe before reading the log, so an event committed meanwhile is in one or both.
         let receiver = self.bus.subscribe();
         let mut replay = Vec::new();
@@ -157,7 +217,7 @@ impl EventService {
                 let page = crate::db::outbox::list(&mut conn, &page_filter, MAX_PAGE).await?;
                 let done = page.len() < MAX_PAGE as usize;
                 page_filter.after = page.last().map_or(page_filter.after, |e| e.sequence);
-                replay.extend(page.into_iter().filter(|event| visible(ctx, event)));
+                replay.extend(page.into_iter().filter(|event| viewer.sees(event)));
                 if replay.len() > MAX_REPLAY {
                     return Err(Error::invalid(
                         "after",
@@ -172,18 +232,18 @@ impl EventService {
             }
         }
         let replayed: HashSet<i64> = replay.iter().map(|e| e.sequence).collect();
-        let state = Some((receiver, replayed, filter, ctx.clone()));
+        let state = Some((receiver, replayed, filter, viewer));
         let live = futures::stream::unfold(state, |state| async move {
-            let (mut receiver, replayed, filter, ctx) = state?;
+            let (mut receiver, replayed, filter, viewer) = state?;
             loop {
                 match receiver.recv().await {
                     Ok(event)
                         if !replayed.contains(&event.sequence)
                             && matches(&filter, &event)
-                            && visible(&ctx, &event) =>
+                            && viewer.sees(&event) =>
                     {
                         let event = Arc::unwrap_or_clone(event);
-                        return Some((Ok(event), Some((receiver, replayed, filter, ctx))));
+                        return Some((Ok(event), Some((receiver, replayed, filter, viewer))));
                     }
                     Ok(_) => continue,
                     Err(broadcast::error::RecvError::Lagged(missed)) => {

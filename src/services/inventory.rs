@@ -668,6 +668,8 @@ fn is_retryable(err: &anyhow::Error) -> bool {
 #[derive(Clone)]
 pub struct InventoryService {
     db: Db,
+    /// The event feed that `watch` follows.
+    events: super::EventService,
 }
 
 fn reservation_view(row: ReservationRow, item: &ItemRow) -> Reservation {
@@ -692,8 +694,54 @@ async fn item_view(conn: &mut AsyncPgConnection, item: ItemRow) -> Result<Invent
 }
 
 impl InventoryService {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, events: super::EventService) -> Self {
+        Self { db, events }
+    }
+
+    /// A live feed of one SKU's stock: its available-to-promise now, then again whenever a
+    /// stock change alters it.
+    pub async fn watch(
+        &self,
+        ctx: &Ctx,
+        sku: &str,
+    ) -> Result<impl futures::Stream<Item = Result<AvailableToPromise, Error>> + Send + use<>, Error>
+    {
+        use futures::StreamExt as _;
+        ctx.authorize("inventory:read")?;
+        let variant = {
+            let mut conn = self.db.conn().await?;
+            crate::db::catalog::variant_by_sku(&mut conn, sku.trim())
+                .await?
+                .ok_or_else(|| Error::invalid("sku", "no such SKU"))?
+        };
+        let query = super::events::EventQuery {
+            types: vec!["inventory.*".into()],
+            ..Default::default()
+        };
+        let changes = self.events.subscribe(ctx, query).await?;
+        let first = self.available_to_promise(ctx, variant).await?;
+        let (service, ctx) = (self.clone(), ctx.clone());
+        let updates = changes
+            .then(move |event| {
+                let (service, ctx) = (service.clone(), ctx.clone());
+                async move {
+                    event?;
+                    service.available_to_promise(&ctx, variant).await
+                }
+            })
+            .scan(Some(first.clone()), |last, next| {
+                let item = match next {
+                    Ok(next) if last.as_ref().is_some_and(|l| same_stock(l, &next)) => Some(None),
+                    Ok(next) => {
+                        *last = Some(next.clone());
+                        Some(Some(Ok(next)))
+                    }
+                    Err(err) => Some(Some(Err(err))),
+                };
+                futures::future::ready(item)
+            })
+            .filter_map(futures::future::ready);
+        Ok(futures::stream::iter([Ok(first)]).chain(updates))
     }
 
     // ---- locations
@@ -1687,6 +1735,11 @@ impl InventoryService {
         })
         .await
     }
+}
+
+fn same_stock(a: &AvailableToPromise, b: &AvailableToPromise) -> bool {
+    (a.on_hand, a.reserved, a.on_order, a.committed)
+        == (b.on_hand, b.reserved, b.on_order, b.committed)
 }
 
 async fn diesel_insert_line(

@@ -119,14 +119,15 @@ impl Services {
         let hasher = Arc::new(PasswordHasher::new(config.password_hashing)?);
         let roles = Arc::new(RoleCache::default());
         let auth = AuthService::new(db.clone(), signer, hasher, roles.clone());
+        let events = EventService::new(db.clone(), bus);
         Ok(Self {
             access: AccessService::new(db.clone(), auth.clone(), roles),
             auth,
             catalog: CatalogService::new(db.clone()),
             customers: CustomerService::new(db.clone()),
-            orders: OrderService::new(db.clone()),
-            inventory: InventoryService::new(db.clone()),
-            events: EventService::new(db.clone(), bus),
+            orders: OrderService::new(db.clone(), events.clone()),
+            inventory: InventoryService::new(db.clone(), events.clone()),
+            events,
             idempotency: IdempotencyService::new(db),
         })
     }

@@ -102,6 +102,8 @@ pub enum OrderRef {
 #[derive(Clone)]
 pub struct OrderService {
     db: Db,
+    /// The event feed that `watch` follows.
+    events: super::EventService,
 }
 
 fn check_amount(v: &mut Validator, field: &str, amount: Option<Decimal>) -> Decimal {
@@ -241,8 +243,8 @@ async fn order_event(
 }
 
 impl OrderService {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, events: super::EventService) -> Self {
+        Self { db, events }
     }
 
     /// Places an order: prices each line from the catalog (unless given), copies the
@@ -502,6 +504,52 @@ impl OrderService {
             id: row.id,
         };
         Ok(page.page(&sort_name, limit, rows, total, position, Order::from))
+    }
+
+    /// A live feed of orders as they change: every order the caller may see, or only `only`;
+    /// with `created_only`, just new orders. Each item is the order as it is now; following one
+    /// order begins with its current state.
+    pub async fn watch(
+        &self,
+        ctx: &Ctx,
+        only: Option<Uuid>,
+        created_only: bool,
+    ) -> Result<impl futures::Stream<Item = Result<Order, Error>> + Send + use<>, Error> {
+        use futures::StreamExt as _;
+        ctx.authorize("orders:read")?;
+        let types = if created_only {
+            vec!["order.created".to_owned()]
+        } else {
+            vec!["order.*".to_owned()]
+        };
+        let query = super::events::EventQuery {
+            types,
+            entity_id: only,
+            ..Default::default()
+        };
+        let events = self.events.subscribe(ctx, query).await?;
+        // Following one order starts from where it stands now (subscribed first, so no change
+        // between the two is missed).
+        let current = match only {
+            Some(id) => vec![Ok(self.get_order(ctx, OrderRef::Id(id)).await?)],
+            None => vec![],
+        };
+        let (orders, ctx) = (self.clone(), ctx.clone());
+        let changes = events.filter_map(move |event| {
+            let (orders, ctx) = (orders.clone(), ctx.clone());
+            async move {
+                let event = match event {
+                    Ok(event) => event,
+                    Err(err) => return Some(Err(err)),
+                };
+                match orders.get_order(&ctx, OrderRef::Id(event.entity_id)).await {
+                    Ok(order) => Some(Ok(order)),
+                    Err(Error::NotFound { .. }) => None,
+                    Err(err) => Some(Err(err)),
+                }
+            }
+        });
+        Ok(futures::stream::iter(current).chain(changes))
     }
 
     /// The lines of each order, in a constant number of queries (the batch behind GraphQL's

@@ -302,3 +302,265 @@ async fn subscribers_authenticate_in_connection_init_and_see_only_what_they_may(
         "{refused:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn typed_feeds_follow_orders_and_stock_and_customers_see_only_theirs() {
+    use stateset::domain::{LocationKind, OrderAction, OrderStatus};
+    use stateset::services::customers::CreateCustomerInput;
+    use stateset::services::inventory::{CreateLocationInput, ReceiveInput};
+    use stateset::services::orders::{CreateOrderInput, OrderLineInput};
+
+    let t = TestApp::new().await;
+    let variant = t
+        .services()
+        .catalog
+        .create_product(&t.ctx, product_input("Feed", &["FEED-1"], "3"))
+        .await
+        .unwrap()
+        .variants[0]
+        .id;
+    let shopper_token = t
+        .user_token(
+            "shopper@example.com",
+            stateset::services::auth::CUSTOMER_ROLE,
+        )
+        .await;
+    let shopper_ctx = stateset::services::Ctx::new(
+        t.services()
+            .auth
+            .authenticate(&stateset::services::auth::Credentials::Bearer(
+                shopper_token,
+            ))
+            .await
+            .unwrap(),
+        "test".into(),
+        None,
+    );
+    let shopper = t
+        .services()
+        .customers
+        .my_customer(&shopper_ctx)
+        .await
+        .unwrap()
+        .id;
+    let other = t
+        .services()
+        .customers
+        .create_customer(
+            &t.ctx,
+            CreateCustomerInput {
+                email: "o@example.com".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let order_for = |customer| CreateOrderInput {
+        customer_id: Some(customer),
+        items: vec![OrderLineInput {
+            variant_id: variant,
+            quantity: 1,
+            unit_price: None,
+            discount: None,
+            tax: None,
+        }],
+        ..Default::default()
+    };
+
+    let mut mine = Box::pin(
+        t.services()
+            .orders
+            .watch(&shopper_ctx, None, false)
+            .await
+            .unwrap(),
+    );
+    let theirs = t
+        .services()
+        .orders
+        .create_order(&t.ctx, order_for(other))
+        .await
+        .unwrap()
+        .order
+        .id;
+    let own = t
+        .services()
+        .orders
+        .create_order(&t.ctx, order_for(shopper))
+        .await
+        .unwrap()
+        .order
+        .id;
+    let first = tokio::time::timeout(WAIT, mine.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        first.id, own,
+        "another customer's order {theirs} never reaches this feed"
+    );
+    t.services()
+        .orders
+        .transition(&t.ctx, own, OrderAction::Hold, Some("check".into()))
+        .await
+        .unwrap();
+    let held = tokio::time::timeout(WAIT, mine.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!((held.id, held.status), (own, OrderStatus::OnHold));
+    // The raw event feed agrees: the shopper sees their order's events only.
+    let visible = t
+        .services()
+        .events
+        .list(
+            &shopper_ctx,
+            EventQuery {
+                types: vec!["order.*".into()],
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!visible.is_empty() && visible.iter().all(|e| e.entity_id == own));
+
+    // Stock: the current level first, then each change.
+    let location = t
+        .services()
+        .inventory
+        .create_location(
+            &t.ctx,
+            CreateLocationInput {
+                code: "WH".into(),
+                name: "WH".into(),
+                kind: LocationKind::Warehouse,
+                priority: None,
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let mut stock = Box::pin(
+        t.services()
+            .inventory
+            .watch(&t.ctx, "FEED-1")
+            .await
+            .unwrap(),
+    );
+    let now = tokio::time::timeout(WAIT, stock.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.available, 0);
+    let receipt = ReceiveInput {
+        variant_id: variant,
+        location_id: location,
+        quantity: 7,
+        lot_code: None,
+        expires_at: None,
+        reason: None,
+    };
+    t.services()
+        .inventory
+        .receive(&t.ctx, receipt)
+        .await
+        .unwrap();
+    let after = tokio::time::timeout(WAIT, stock.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(after.available, 7);
+    assert_eq!(
+        t.services()
+            .inventory
+            .watch(&t.ctx, "NOPE")
+            .await
+            .err()
+            .unwrap()
+            .code(),
+        "VALIDATION"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_updated_over_graphql_transport_ws() {
+    use stateset::domain::OrderAction;
+    let t = TestApp::new().await;
+    let variant = t
+        .services()
+        .catalog
+        .create_product(&t.ctx, product_input("Ws", &["WS-1"], "3"))
+        .await
+        .unwrap()
+        .variants[0]
+        .id;
+    let customer = t
+        .services()
+        .customers
+        .create_customer(
+            &t.ctx,
+            stateset::services::customers::CreateCustomerInput {
+                email: "ws@example.com".into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap()
+        .id;
+    let input = stateset::services::orders::CreateOrderInput {
+        customer_id: Some(customer),
+        items: vec![stateset::services::orders::OrderLineInput {
+            variant_id: variant,
+            quantity: 1,
+            unit_price: None,
+            discount: None,
+            tax: None,
+        }],
+        ..Default::default()
+    };
+    let order = t
+        .services()
+        .orders
+        .create_order(&t.ctx, input)
+        .await
+        .unwrap()
+        .order
+        .id;
+    let addr = t.serve_http().await;
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    let init = json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", t.admin)}});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    let query =
+        format!(r#"subscription {{ orderUpdated(id: "{order}") {{ number status holdReason }} }}"#);
+    socket
+        .send(Message::text(
+            json!({"id": "1", "type": "subscribe", "payload": {"query": query}}).to_string(),
+        ))
+        .await
+        .unwrap();
+    // Following one order starts with where it stands; after that, every change.
+    let current = next_json(&mut socket).await;
+    assert_eq!(
+        current["payload"]["data"]["orderUpdated"]["status"], "PENDING",
+        "{current}"
+    );
+    t.services()
+        .orders
+        .transition(&t.ctx, order, OrderAction::Hold, Some("address".into()))
+        .await
+        .unwrap();
+    let update = next_json(&mut socket).await;
+    assert_eq!(
+        update["payload"]["data"]["orderUpdated"]["status"], "ON_HOLD",
+        "{update}"
+    );
+    assert_eq!(
+        update["payload"]["data"]["orderUpdated"]["holdReason"],
+        "address"
+    );
+}

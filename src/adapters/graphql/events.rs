@@ -5,7 +5,7 @@ use async_graphql::{Context, Object, Subscription};
 use uuid::Uuid;
 
 use super::{ContextExt as _, GqlResult as _, to_graphql_error};
-use crate::domain::Event;
+use crate::domain::{AvailableToPromise, Event, Order};
 use crate::services::events;
 
 #[derive(Default)]
@@ -65,3 +65,55 @@ impl EventSubscription {
         Ok(stream.map(|item| item.map_err(to_graphql_error)))
     }
 }
+
+#[Subscription]
+impl TypedSubscription {
+    /// New orders the caller may see, as they are placed.
+    async fn order_created(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Order>> + use<>> {
+        let stream = ctx
+            .services()
+            .orders
+            .watch(ctx.call_ctx()?, None, true)
+            .await
+            .gql()?;
+        Ok(stream.map(|item| item.map_err(to_graphql_error)))
+    }
+
+    /// One order (starting with its current state) or, without `id`, every order the caller
+    /// may see, each time it changes.
+    async fn order_updated(
+        &self,
+        ctx: &Context<'_>,
+        id: Option<Uuid>,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Order>> + use<>> {
+        let stream = ctx
+            .services()
+            .orders
+            .watch(ctx.call_ctx()?, id, false)
+            .await
+            .gql()?;
+        Ok(stream.map(|item| item.map_err(to_graphql_error)))
+    }
+
+    /// A SKU's stock: now, then whenever it changes.
+    async fn inventory_changed(
+        &self,
+        ctx: &Context<'_>,
+        sku: String,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<AvailableToPromise>> + use<>>
+    {
+        let stream = ctx
+            .services()
+            .inventory
+            .watch(ctx.call_ctx()?, &sku)
+            .await
+            .gql()?;
+        Ok(stream.map(|item| item.map_err(to_graphql_error)))
+    }
+}
+
+#[derive(Default)]
+pub struct TypedSubscription;

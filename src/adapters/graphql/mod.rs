@@ -46,7 +46,7 @@ pub struct MutationRoot(
 /// Every subscription field.
 #[derive(MergedSubscription, Default)]
 #[graphql(name = "Subscription")]
-pub struct SubscriptionRoot(events::EventSubscription);
+pub struct SubscriptionRoot(events::EventSubscription, events::TypedSubscription);
 
 /// The executable schema.
 pub type GraphqlSchema = Schema<QueryRoot, MutationRoot, SubscriptionRoot>;
