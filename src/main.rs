@@ -23,6 +23,8 @@ enum Command {
     },
     /// Create the database if needed and apply pending migrations, then exit.
     Migrate,
+    /// Run background work only: the outbox relay and upkeep (no HTTP or gRPC).
+    Worker,
     /// Load data into the database.
     Seed {
         /// A small demo catalog (categories, products, variants).
@@ -85,6 +87,7 @@ async fn run() -> anyhow::Result<()> {
             stateset::server::serve(config, options).await
         }
         Command::Migrate => stateset::server::prepare_database(&config).await,
+        Command::Worker => stateset::server::work(config).await,
         Command::Seed { demo } => {
             anyhow::ensure!(demo, "say what to seed: `stateset seed --demo`");
             stateset::server::prepare_database(&config).await?;

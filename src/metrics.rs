@@ -19,6 +19,7 @@ pub struct Metrics {
     database_connections: IntGaugeVec,
     rate_limit_allowed: IntCounterVec,
     rate_limit_denied: IntCounterVec,
+    events_published: IntCounterVec,
 }
 
 impl Metrics {
@@ -60,6 +61,14 @@ impl Metrics {
             ),
             &["key_type", "path"],
         )?;
+        let events_published = IntCounterVec::new(
+            Opts::new(
+                "events_published_total",
+                "Events dispatched by the outbox relay",
+            ),
+            &["type"],
+        )?;
+        registry.register(Box::new(events_published.clone()))?;
         registry.register(Box::new(rate_limit_allowed.clone()))?;
         registry.register(Box::new(rate_limit_denied.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
@@ -72,7 +81,13 @@ impl Metrics {
             database_connections,
             rate_limit_allowed,
             rate_limit_denied,
+            events_published,
         })
+    }
+
+    /// Records one dispatched event.
+    pub fn observe_event(&self, event_type: &str) {
+        self.events_published.with_label_values(&[event_type]).inc();
     }
 
     /// Records one rate-limit decision.

@@ -65,6 +65,12 @@ pub async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> 
     )
     .with_graceful_shutdown(wait_for(stopped.clone()));
     tokio::spawn(housekeeping(app.clone(), stopped.clone()));
+    tokio::spawn(crate::events::relay::run(
+        app.db.clone(),
+        app.bus.clone(),
+        app.metrics.clone(),
+        stopped.clone(),
+    ));
     let grpc = grpc::serve(app.clone(), config.grpc_addr, wait_for(stopped.clone()));
     let signal = async move {
         shutdown_signal().await;
@@ -78,6 +84,32 @@ pub async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> 
     );
     http?;
     grpc?;
+    let _ = listener.await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// `stateset worker`: the outbox relay and upkeep without serving requests, for deployments
+/// that run background work apart from the API servers.
+pub async fn work(config: Config) -> anyhow::Result<()> {
+    prepare_database(&config).await?;
+    let app = App::new(config.clone())?;
+    let (stop, stopped) = watch::channel(false);
+    let listener = app
+        .bus
+        .start_listener(config.database_url.clone(), stopped.clone())
+        .await?;
+    tokio::spawn(housekeeping(app.clone(), stopped.clone()));
+    let relay = tokio::spawn(crate::events::relay::run(
+        app.db.clone(),
+        app.bus.clone(),
+        app.metrics.clone(),
+        stopped,
+    ));
+    tracing::info!("worker running: outbox relay and upkeep");
+    shutdown_signal().await;
+    let _ = stop.send(true);
+    let _ = relay.await;
     let _ = listener.await;
     tracing::info!("stopped");
     Ok(())

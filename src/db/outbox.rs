@@ -113,3 +113,28 @@ pub async fn by_sequences(
         .await?;
     Ok(rows.into_iter().map(Event::from).collect())
 }
+
+/// The oldest undispatched events, locked; rows another relay holds are skipped.
+pub async fn claim_undispatched(
+    conn: &mut AsyncPgConnection,
+    limit: i64,
+) -> QueryResult<Vec<Event>> {
+    let rows = outbox::table
+        .select(OutboxRow::as_select())
+        .filter(outbox::dispatched_at.is_null())
+        .order(outbox::sequence.asc())
+        .limit(limit)
+        .for_update()
+        .skip_locked()
+        .load::<OutboxRow>(conn)
+        .await?;
+    Ok(rows.into_iter().map(Event::from).collect())
+}
+
+pub async fn mark_dispatched(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<()> {
+    diesel::update(outbox::table.filter(outbox::id.eq_any(ids)))
+        .set(outbox::dispatched_at.eq(chrono::Utc::now()))
+        .execute(conn)
+        .await
+        .map(drop)
+}

@@ -2,6 +2,7 @@
 //! fanned out live to subscribers of this instance ([`bus::EventBus`]).
 
 pub mod bus;
+pub mod relay;
 
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;

@@ -564,3 +564,70 @@ async fn order_updated_over_graphql_transport_ws() {
         "address"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_relays_dispatch_every_event_exactly_once_in_order() {
+    let t = TestApp::new().await;
+    t.seed_demo().await;
+    let total = t
+        .services()
+        .events
+        .list(&t.ctx, EventQuery::default())
+        .await
+        .unwrap()
+        .len();
+    let second = stateset::app::App::new(crate::support::test_config(&t.db.url)).unwrap();
+    let relay = |app: stateset::app::AppState| {
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            loop {
+                let batch = stateset::events::relay::dispatch_batch(&app.db, &app.metrics)
+                    .await
+                    .unwrap();
+                if batch.is_empty() {
+                    return seen;
+                }
+                seen.extend(batch.into_iter().map(|e| e.sequence));
+            }
+        })
+    };
+    let (a, b) = (relay(t.app.clone()), relay(second.clone()));
+    let (a, b) = (a.await.unwrap(), b.await.unwrap());
+    assert!(
+        a.windows(2).all(|w| w[0] < w[1]) && b.windows(2).all(|w| w[0] < w[1]),
+        "each relay goes in sequence order"
+    );
+    let mut all: Vec<i64> = a.iter().chain(&b).copied().collect();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        all.len(),
+        a.len() + b.len(),
+        "no event was dispatched twice"
+    );
+    assert!(all.len() >= total, "every event was dispatched");
+    assert!(
+        stateset::events::relay::dispatch_batch(&t.app.db, &t.app.metrics)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // Whichever relay dispatched them counted them.
+    let mut counted = String::new();
+    for app in [t.app.clone(), second] {
+        let router = stateset::http::router(app);
+        let request = axum::http::Request::get("/metrics")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = tower::ServiceExt::oneshot(router, request).await.unwrap();
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .unwrap()
+            .to_bytes();
+        counted.push_str(&String::from_utf8_lossy(&body));
+    }
+    assert!(
+        counted.contains("events_published_total{type=\"product.created\"}"),
+        "{counted}"
+    );
+}
