@@ -1184,6 +1184,17 @@ impl InventoryService {
 
     /// Gives reserved stock back. Writes `inventory.released`.
     pub async fn release(&self, ctx: &Ctx, reservation_id: Uuid) -> Result<Reservation, Error> {
+        self.release_at(ctx, reservation_id, None).await
+    }
+
+    /// Releases a reservation, which must be on `item` when one is named (REST's
+    /// `/inventory/{id}/release`); another item's reservation is `NOT_FOUND` and stays held.
+    pub async fn release_at(
+        &self,
+        ctx: &Ctx,
+        reservation_id: Uuid,
+        item: Option<Uuid>,
+    ) -> Result<Reservation, Error> {
         ctx.authorize("inventory:reserve")?;
         let actor = ctx.principal.key();
         with_retry(&self.db, move |conn| {
@@ -1192,6 +1203,7 @@ impl InventoryService {
                 let actor = &actor;
                 let row = q::lock_reservation(conn, reservation_id)
                     .await?
+                    .filter(|row| item.is_none_or(|item| item == row.item_id))
                     .ok_or_else(|| Error::not_found("reservation", reservation_id))?;
                 if row.status != "active" {
                     return Err(Error::InvalidState {

@@ -867,6 +867,28 @@ async fn every_door_manages_stock_and_orders_reserve_through_them() {
     );
     assert_eq!(short["error"]["details"]["available"], 1);
     let reservation = held["items"][0]["id"].as_str().unwrap();
+    let (status, _) = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/inventory/{location}/release"),
+            Some(json!({"reservation_id": reservation})),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::NOT_FOUND,
+        "a reservation is released only through its own item"
+    );
+    assert_eq!(
+        t.services()
+            .inventory
+            .get_item(&t.ctx, item.parse().unwrap())
+            .await
+            .unwrap()
+            .reserved,
+        3,
+        "and stays held"
+    );
     let (status, released) = t
         .json(
             Method::POST,

@@ -163,15 +163,12 @@ pub async fn release(
     Path(id): Path<Uuid>,
     Json(input): Json<ReleaseRequest>,
 ) -> ApiResult<Json<Reservation>> {
-    let reservation = app
-        .services
-        .inventory
-        .release(&ctx, input.reservation_id)
-        .await?;
-    if reservation.item_id != id {
-        return Err(crate::services::Error::not_found("reservation", input.reservation_id).into());
-    }
-    Ok(Json(reservation))
+    Ok(Json(
+        app.services
+            .inventory
+            .release_at(&ctx, input.reservation_id, Some(id))
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/inventory/{id}/adjust", tag = "inventory", request_body = AdjustInput,
