@@ -33,8 +33,9 @@ pub fn url_for(database: &str) -> String {
 /// Every database the tests make is named `stateset_test_<unix seconds>_<unique>`, so a run
 /// can tell its own from another run's and sweep only what is old enough to be abandoned.
 const PREFIX: &str = "stateset_test_";
-/// Databases of runs older than this are leftovers of crashed runs.
-const ABANDONED_AFTER_SECS: u64 = 3600;
+/// Databases older than this belong to finished or crashed runs (a whole run takes a few
+/// minutes); each run leaves its template behind for the next run to sweep.
+const ABANDONED_AFTER_SECS: u64 = 900;
 
 fn now_secs() -> u64 {
     std::time::SystemTime::now()
