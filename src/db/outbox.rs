@@ -138,3 +138,12 @@ pub async fn mark_dispatched(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> Quer
         .await
         .map(drop)
 }
+
+/// The newest sequence number (0 when the log is empty).
+pub async fn head(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    let max: Option<i64> = outbox::table
+        .select(diesel::dsl::max(outbox::sequence))
+        .first(conn)
+        .await?;
+    Ok(max.unwrap_or(0))
+}

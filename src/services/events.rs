@@ -198,6 +198,13 @@ impl EventService {
             .collect())
     }
 
+    /// The newest sequence number: subscribe with `after` set to it to follow only what comes
+    /// next, even events committed just before but delivered after the subscription.
+    pub async fn head(&self) -> Result<i64, Error> {
+        let mut conn = self.db.conn().await?;
+        Ok(crate::db::outbox::head(&mut conn).await?)
+    }
+
     /// A feed of matching events: first those after `query.after` from the log (when given),
     /// then live ones as they commit, with no gap and no duplicate at the seam.
     pub async fn subscribe(

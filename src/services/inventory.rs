@@ -714,8 +714,10 @@ impl InventoryService {
                 .await?
                 .ok_or_else(|| Error::invalid("sku", "no such SKU"))?
         };
+        let after = Some(self.events.head().await?);
         let query = super::events::EventQuery {
             types: vec!["inventory.*".into()],
+            after,
             ..Default::default()
         };
         let changes = self.events.subscribe(ctx, query).await?;

@@ -522,9 +522,12 @@ impl OrderService {
         } else {
             vec!["order.*".to_owned()]
         };
+        // From the newest event on: older ones still on their way must not replay stale states.
+        let after = Some(self.events.head().await?);
         let query = super::events::EventQuery {
             types,
             entity_id: only,
+            after,
             ..Default::default()
         };
         let events = self.events.subscribe(ctx, query).await?;
