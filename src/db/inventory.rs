@@ -809,6 +809,18 @@ pub async fn lock_count(
     Ok(Some((row, lines)))
 }
 
+/// Adds a line to an open count (stock found that had no record when the count opened).
+pub async fn insert_count_line(
+    conn: &mut AsyncPgConnection,
+    line: &CountLineRow,
+) -> QueryResult<()> {
+    diesel::insert_into(cycle_count_lines::table)
+        .values(line)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
 pub async fn set_counted(
     conn: &mut AsyncPgConnection,
     line_id: Uuid,

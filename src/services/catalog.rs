@@ -234,6 +234,24 @@ impl CatalogService {
         })
     }
 
+    /// A page of products with their variants (REST and gRPC list with variants; GraphQL
+    /// loads them per field).
+    pub async fn list_product_details(
+        &self,
+        ctx: &Ctx,
+        filter: ProductFilter,
+        sort: ProductSort,
+        page: PageRequest,
+    ) -> Result<Page<ProductDetail>, Error> {
+        let page = self.list_products(ctx, filter, sort, page).await?;
+        let ids: Vec<Uuid> = page.items.iter().map(|(_, p)| p.id).collect();
+        let mut variants = self.variants_by_product(ctx, &ids).await?;
+        Ok(page.map(|product| ProductDetail {
+            variants: variants.remove(&product.id).unwrap_or_default(),
+            product,
+        }))
+    }
+
     /// The variants of each of `product_ids`, in one query (the batch behind GraphQL's loader).
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, products = product_ids.len()))]
     pub async fn variants_by_product(

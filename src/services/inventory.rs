@@ -619,14 +619,6 @@ fn check_quantity(v: &mut Validator, field: &str, quantity: i32) {
     }
 }
 
-fn check_lot(v: &mut Validator, lot_code: Option<&str>) -> Option<String> {
-    let code = optional_text(v, "lot_code", lot_code, 64);
-    if code.is_none() && lot_code.is_some_and(|c| !c.trim().is_empty()) {
-        return None;
-    }
-    code
-}
-
 /// Runs `work` in a transaction, again when PostgreSQL reports a deadlock or a serialization
 /// failure (both mean "retry", never a client error).
 async fn with_retry<T, F>(db: &Db, work: F) -> Result<T, Error>
@@ -1017,7 +1009,7 @@ impl InventoryService {
         ctx.authorize("inventory:adjust")?;
         let mut v = Validator::default();
         check_quantity(&mut v, "quantity", input.quantity);
-        let lot_code = check_lot(&mut v, input.lot_code.as_deref());
+        let lot_code = optional_text(&mut v, "lot_code", input.lot_code.as_deref(), 64);
         let reason = optional_text(&mut v, "reason", input.reason.as_deref(), 500);
         v.finish()?;
         let actor = ctx.principal.key();
@@ -1493,7 +1485,7 @@ impl InventoryService {
                             expected: 0,
                             counted: Some(input.counted),
                         };
-                        diesel_insert_line(conn, &line).await?;
+                        q::insert_count_line(conn, &line).await?;
                         lines.push(line);
                     }
                 }
@@ -1754,18 +1746,6 @@ impl InventoryService {
 fn same_stock(a: &AvailableToPromise, b: &AvailableToPromise) -> bool {
     (a.on_hand, a.reserved, a.on_order, a.committed)
         == (b.on_hand, b.reserved, b.on_order, b.committed)
-}
-
-async fn diesel_insert_line(
-    conn: &mut AsyncPgConnection,
-    line: &CountLineRow,
-) -> Result<(), Error> {
-    use diesel_async::RunQueryDsl as _;
-    diesel::insert_into(crate::db::schema::cycle_count_lines::table)
-        .values(line)
-        .execute(conn)
-        .await?;
-    Ok(())
 }
 
 fn transfer_view(row: TransferRow, lines: &[TransferLineRow]) -> Transfer {

@@ -506,6 +506,24 @@ impl OrderService {
         Ok(page.page(&sort_name, limit, rows, total, position, Order::from))
     }
 
+    /// A page of orders with their lines (REST and gRPC list with lines; GraphQL loads them
+    /// per field).
+    pub async fn list_order_details(
+        &self,
+        ctx: &Ctx,
+        filter: OrderFilter,
+        sort: OrderSort,
+        page: PageRequest,
+    ) -> Result<Page<OrderDetail>, Error> {
+        let page = self.list_orders(ctx, filter, sort, page).await?;
+        let ids: Vec<Uuid> = page.items.iter().map(|(_, o)| o.id).collect();
+        let mut lines = self.items_by_order(ctx, &ids).await?;
+        Ok(page.map(|order| OrderDetail {
+            items: lines.remove(&order.id).unwrap_or_default(),
+            order,
+        }))
+    }
+
     /// A live feed of orders as they change: every order the caller may see, or only `only`;
     /// with `created_only`, just new orders. Each item is the order as it is now; following one
     /// order begins with its current state.

@@ -89,17 +89,15 @@ impl CatalogService for CatalogGrpc {
             cursor_field: "page_token",
         };
         let sort = convert::sort_in(r.sort).map_err(status)?;
-        let catalog = &self.app.services.catalog;
-        let page = catalog
-            .list_products(&ctx, filter, sort, page)
+        let page = self
+            .app
+            .services
+            .catalog
+            .list_product_details(&ctx, filter, sort, page)
             .await
             .map_err(status)?;
         let next_page_token = page.next_cursor().unwrap_or_default();
-        let products = page.items.into_iter().map(|(_, p)| p).collect();
-        let details = catalog
-            .with_variants(&ctx, products)
-            .await
-            .map_err(status)?;
+        let details: Vec<_> = page.items.into_iter().map(|(_, p)| p).collect();
         Ok(Response::new(pb::ListProductsResponse {
             products: details.into_iter().map(convert::product).collect(),
             next_page_token,

@@ -309,9 +309,11 @@ impl OrderService for OrdersGrpc {
             query: r.query,
             ..Default::default()
         };
-        let orders = &self.app.services.orders;
-        let page = orders
-            .list_orders(
+        let page = self
+            .app
+            .services
+            .orders
+            .list_order_details(
                 &ctx,
                 filter,
                 Default::default(),
@@ -320,17 +322,10 @@ impl OrderService for OrdersGrpc {
             .await
             .map_err(status)?;
         let next_page_token = page.next_cursor().unwrap_or_default();
-        let ids: Vec<_> = page.items.iter().map(|(_, o)| o.id).collect();
-        let mut lines = orders.items_by_order(&ctx, &ids).await.map_err(status)?;
         let result = page
             .items
             .into_iter()
-            .map(|(_, o)| {
-                order(OrderDetail {
-                    items: lines.remove(&o.id).unwrap_or_default(),
-                    order: o,
-                })
-            })
+            .map(|(_, detail)| order(detail))
             .collect();
         Ok(Response::new(pb::ListOrdersResponse {
             orders: result,

@@ -89,13 +89,13 @@ pub async fn list_products(
         size_field: "limit",
         cursor_field: "cursor",
     };
-    let catalog = &app.services.catalog;
-    let page = catalog
-        .list_products(&ctx, filter, params.sort.unwrap_or_default(), page)
+    let page = app
+        .services
+        .catalog
+        .list_product_details(&ctx, filter, params.sort.unwrap_or_default(), page)
         .await?;
     let next_cursor = page.next_cursor();
-    let products = page.items.into_iter().map(|(_, product)| product).collect();
-    let items = catalog.with_variants(&ctx, products).await?;
+    let items = page.items.into_iter().map(|(_, product)| product).collect();
     Ok(Json(ProductList {
         items,
         next_cursor,

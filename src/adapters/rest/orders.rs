@@ -129,9 +129,10 @@ pub async fn list_orders(
         tag: p.tag,
         query: p.q,
     };
-    let orders = &app.services.orders;
-    let page = orders
-        .list_orders(
+    let page = app
+        .services
+        .orders
+        .list_order_details(
             &ctx,
             filter,
             p.sort.unwrap_or_default(),
@@ -139,16 +140,7 @@ pub async fn list_orders(
         )
         .await?;
     let next_cursor = page.next_cursor();
-    let ids: Vec<Uuid> = page.items.iter().map(|(_, o)| o.id).collect();
-    let mut lines = orders.items_by_order(&ctx, &ids).await?;
-    let items = page
-        .items
-        .into_iter()
-        .map(|(_, order)| OrderDetail {
-            items: lines.remove(&order.id).unwrap_or_default(),
-            order,
-        })
-        .collect();
+    let items = page.items.into_iter().map(|(_, order)| order).collect();
     Ok(Json(OrderList {
         items,
         next_cursor,
