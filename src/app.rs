@@ -30,9 +30,9 @@ impl App {
     pub fn new(config: Config) -> anyhow::Result<AppState> {
         let db = Db::connect_lazy(&config.database_url, config.database_max_connections);
         let bus = EventBus::default();
-        let services = Services::new(db.clone(), bus.clone(), &config)?;
-        let graphql = graphql::schema(services.clone(), config.graphql);
         let metrics = Arc::new(Metrics::new()?);
+        let services = Services::new(db.clone(), bus.clone(), &config, metrics.clone())?;
+        let graphql = graphql::schema(services.clone(), config.graphql);
         let rate_limiter = RateLimiter::new(
             config.rate_limits.clone(),
             config.redis_url.as_deref(),

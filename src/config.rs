@@ -50,6 +50,33 @@ pub struct GraphqlLimits {
     pub introspection: bool,
 }
 
+/// How webhooks are delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Limit on one delivery request, connect to last byte (`WEBHOOK_TIMEOUT_MS`, default 10 s).
+    pub timeout: Duration,
+    /// Deliver to private, loopback and link-local addresses too (`WEBHOOK_ALLOW_PRIVATE_NETWORKS`,
+    /// default false: refused after DNS resolution, against SSRF). For tests and local setups.
+    pub allow_private_networks: bool,
+    /// Delay before the first retry, doubled for each further one (`WEBHOOK_RETRY_INITIAL_MS`,
+    /// default 30 s), with ±25% jitter.
+    pub retry_initial: Duration,
+    /// Longest delay between retries (`WEBHOOK_RETRY_MAX_MS`, default 1 hour).
+    pub retry_max: Duration,
+    /// How long a delivery is retried before it is marked failed (`WEBHOOK_RETRY_WINDOW_SECS`,
+    /// default 24 hours).
+    pub retry_window: Duration,
+    /// A webhook whose attempts have all failed for this long is disabled
+    /// (`WEBHOOK_DISABLE_AFTER_SECS`, default 24 hours) ...
+    pub disable_after: Duration,
+    /// ... provided it failed at least this many times in a row (`WEBHOOK_DISABLE_MIN_FAILURES`,
+    /// default 10).
+    pub disable_min_failures: i32,
+    /// Deliveries in flight at once per instance (`WEBHOOK_CONCURRENCY`, default 32); at most 4
+    /// of them to any one webhook, so a slow receiver cannot hold up the others.
+    pub concurrency: usize,
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -85,6 +112,7 @@ pub struct Config {
     /// Take the client IP from `X-Forwarded-For` (`TRUST_FORWARDED_FOR`, default false): only
     /// behind a proxy that sets it.
     pub trust_forwarded_for: bool,
+    pub webhooks: WebhookSettings,
 }
 
 /// The database a fresh machine of this kind can reach with trust authentication.
@@ -196,6 +224,32 @@ impl Config {
                 .map(str::to_owned)
                 .collect(),
             trust_forwarded_for: parse(&lookup, "TRUST_FORWARDED_FOR", false)?,
+            webhooks: WebhookSettings {
+                timeout: Duration::from_millis(parse(&lookup, "WEBHOOK_TIMEOUT_MS", 10_000)?),
+                allow_private_networks: parse(&lookup, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", false)?,
+                retry_initial: Duration::from_millis(parse(
+                    &lookup,
+                    "WEBHOOK_RETRY_INITIAL_MS",
+                    30_000,
+                )?),
+                retry_max: Duration::from_millis(parse(
+                    &lookup,
+                    "WEBHOOK_RETRY_MAX_MS",
+                    3_600_000,
+                )?),
+                retry_window: Duration::from_secs(parse(
+                    &lookup,
+                    "WEBHOOK_RETRY_WINDOW_SECS",
+                    24 * 3600,
+                )?),
+                disable_after: Duration::from_secs(parse(
+                    &lookup,
+                    "WEBHOOK_DISABLE_AFTER_SECS",
+                    24 * 3600,
+                )?),
+                disable_min_failures: parse(&lookup, "WEBHOOK_DISABLE_MIN_FAILURES", 10)?,
+                concurrency: parse::<usize>(&lookup, "WEBHOOK_CONCURRENCY", 32)?.max(1),
+            },
         })
     }
 }

@@ -1,12 +1,12 @@
-//! Prometheus metrics, rendered at `GET /metrics`: HTTP traffic, rate-limit decisions and the
-//! database pool.
+//! Prometheus metrics, rendered at `GET /metrics`: HTTP traffic, rate-limit decisions, the
+//! database pool, events, webhook deliveries, live subscriptions and business counters.
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use prometheus::{
-    Encoder as _, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 use crate::app::AppState;
@@ -20,6 +20,13 @@ pub struct Metrics {
     rate_limit_allowed: IntCounterVec,
     rate_limit_denied: IntCounterVec,
     events_published: IntCounterVec,
+    webhook_deliveries: IntCounterVec,
+    subscriptions_active: IntGauge,
+    orders_created: IntCounter,
+    orders_completed: IntCounter,
+    returns_processed: IntCounter,
+    inventory_reservations: IntCounter,
+    payments_processed: IntCounter,
 }
 
 impl Metrics {
@@ -68,6 +75,31 @@ impl Metrics {
             ),
             &["type"],
         )?;
+        let webhook_deliveries = IntCounterVec::new(
+            Opts::new(
+                "webhook_deliveries_total",
+                "Webhook delivery attempts by result: success, retry (failed, will be retried), \
+                 failed (failed, retries exhausted) or error (could not be recorded)",
+            ),
+            &["result"],
+        )?;
+        let subscriptions_active = IntGauge::new(
+            "graphql_subscriptions_active",
+            "Live GraphQL subscriptions on this instance",
+        )?;
+        let counter = |name: &str, help: &str| -> anyhow::Result<IntCounter> {
+            let counter = IntCounter::new(name, help)?;
+            registry.register(Box::new(counter.clone()))?;
+            Ok(counter)
+        };
+        let orders_created = counter("orders_created_total", "Orders placed")?;
+        let orders_completed = counter("orders_completed_total", "Orders completed")?;
+        let returns_processed = counter("returns_processed_total", "Returns processed")?;
+        let inventory_reservations =
+            counter("inventory_reservations_total", "Stock reservations made")?;
+        let payments_processed = counter("payments_processed_total", "Payments processed")?;
+        registry.register(Box::new(webhook_deliveries.clone()))?;
+        registry.register(Box::new(subscriptions_active.clone()))?;
         registry.register(Box::new(events_published.clone()))?;
         registry.register(Box::new(rate_limit_allowed.clone()))?;
         registry.register(Box::new(rate_limit_denied.clone()))?;
@@ -82,12 +114,42 @@ impl Metrics {
             rate_limit_allowed,
             rate_limit_denied,
             events_published,
+            webhook_deliveries,
+            subscriptions_active,
+            orders_created,
+            orders_completed,
+            returns_processed,
+            inventory_reservations,
+            payments_processed,
         })
     }
 
-    /// Records one dispatched event.
+    /// Records one dispatched event, and the business counter it stands for. Counting at
+    /// dispatch counts each committed change exactly once, whichever instance made it.
     pub fn observe_event(&self, event_type: &str) {
         self.events_published.with_label_values(&[event_type]).inc();
+        let business = match event_type {
+            "order.created" => Some(&self.orders_created),
+            "order.completed" => Some(&self.orders_completed),
+            "return.completed" => Some(&self.returns_processed),
+            "inventory.reserved" => Some(&self.inventory_reservations),
+            "payment.processed" => Some(&self.payments_processed),
+            _ => None,
+        };
+        if let Some(counter) = business {
+            counter.inc();
+        }
+    }
+
+    /// Records one webhook delivery attempt.
+    pub fn observe_webhook_delivery(&self, result: &str) {
+        self.webhook_deliveries.with_label_values(&[result]).inc();
+    }
+
+    /// Counts a live subscription until the returned guard is dropped.
+    pub fn subscription_started(&self) -> SubscriptionGuard {
+        self.subscriptions_active.inc();
+        SubscriptionGuard(self.subscriptions_active.clone())
     }
 
     /// Records one rate-limit decision.
@@ -108,6 +170,15 @@ impl Metrics {
         self.http_duration
             .with_label_values(&labels)
             .observe(duration_ms);
+    }
+}
+
+/// Holds one count in `graphql_subscriptions_active` while alive.
+pub struct SubscriptionGuard(IntGauge);
+
+impl Drop for SubscriptionGuard {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 

@@ -64,13 +64,7 @@ pub async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> 
         router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(wait_for(stopped.clone()));
-    tokio::spawn(housekeeping(app.clone(), stopped.clone()));
-    tokio::spawn(crate::events::relay::run(
-        app.db.clone(),
-        app.bus.clone(),
-        app.metrics.clone(),
-        stopped.clone(),
-    ));
+    let background = start_background_work(&app, &stopped);
     let grpc = grpc::serve(app.clone(), config.grpc_addr, wait_for(stopped.clone()));
     let signal = async move {
         shutdown_signal().await;
@@ -84,6 +78,7 @@ pub async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> 
     );
     http?;
     grpc?;
+    futures::future::join_all(background).await;
     let _ = listener.await;
     tracing::info!("stopped");
     Ok(())
@@ -99,20 +94,28 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
         .bus
         .start_listener(config.database_url.clone(), stopped.clone())
         .await?;
-    tokio::spawn(housekeeping(app.clone(), stopped.clone()));
-    let relay = tokio::spawn(crate::events::relay::run(
-        app.db.clone(),
-        app.bus.clone(),
-        app.metrics.clone(),
-        stopped,
-    ));
-    tracing::info!("worker running: outbox relay and upkeep");
+    let background = start_background_work(&app, &stopped);
+    tracing::info!("worker running: outbox relay, webhook deliveries and upkeep");
     shutdown_signal().await;
     let _ = stop.send(true);
-    let _ = relay.await;
+    futures::future::join_all(background).await;
     let _ = listener.await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The work every instance does besides answering requests: the outbox relay, webhook
+/// deliveries and upkeep. Each task ends once `stopped` turns true (webhook attempts under
+/// way are finished and recorded first).
+fn start_background_work(
+    app: &std::sync::Arc<App>,
+    stopped: &watch::Receiver<bool>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    vec![
+        tokio::spawn(housekeeping(app.clone(), stopped.clone())),
+        tokio::spawn(crate::events::relay::run(app.clone(), stopped.clone())),
+        tokio::spawn(app.services.webhooks.clone().run(stopped.clone())),
+    ]
 }
 
 /// Periodic upkeep: forget idle rate-limit state and expired idempotency keys.

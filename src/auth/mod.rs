@@ -5,6 +5,7 @@
 
 pub mod password;
 pub mod permissions;
+pub mod signature;
 pub mod tokens;
 
 use std::sync::Arc;

@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod orders;
 pub mod outbox;
 pub mod schema;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod money;
 pub mod order;
 pub mod text;
+pub mod webhook;
 
 pub use catalog::*;
 pub use customer::{Address, Customer, CustomerAddress, WishlistItem};
@@ -26,3 +27,4 @@ pub use order::{
     Order, OrderAction, OrderDetail, OrderFilter, OrderHistoryEntry, OrderItem, OrderSort,
     OrderStatus,
 };
+pub use webhook::{CreatedWebhook, DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery};

@@ -3,6 +3,7 @@
 
 pub mod bus;
 pub mod relay;
+pub mod webhooks;
 
 use diesel_async::AsyncPgConnection;
 use uuid::Uuid;

@@ -2,9 +2,11 @@
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{FromRequest, Request, State, WebSocketUpgrade};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
+use futures::{SinkExt as _, StreamExt as _};
 
 use async_graphql::Data;
 
@@ -78,6 +80,14 @@ fn label_request_errors(response: &mut async_graphql::BatchResponse) {
     }
 }
 
+/// The WebSocket close code sent to a subscriber that fell too far behind the live feed. It is
+/// not one of the codes the `graphql-ws` client treats as fatal, so that client reconnects;
+/// resubscribing with `after` set to the last sequence seen resumes without loss.
+pub const SLOW_SUBSCRIBER_CLOSE_CODE: u16 = 4008;
+
+/// Frames queued for one socket before the GraphQL side has to wait for it.
+const OUTGOING_FRAMES: usize = 16;
+
 /// `GET /graphql/ws`: subscriptions over `graphql-transport-ws` or the legacy `graphql-ws`.
 /// Credentials may come with the upgrade request or in the `connection_init` payload as
 /// `{"authorization": "Bearer ..."}`; the payload wins.
@@ -89,14 +99,67 @@ pub async fn websocket(
 ) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| async move {
-            let schema = app.graphql.clone();
-            GraphQLWebSocket::new(socket, schema, protocol)
-                .on_connection_init(move |payload| connection_data(app, ctx, payload))
-                .serve()
-                .await
-        })
+        .on_upgrade(move |socket| serve_socket(app, ctx, protocol, socket))
         .into_response()
+}
+
+/// Runs the GraphQL protocol on one socket. Outgoing frames pass through a small bounded queue,
+/// so a client that reads slowly makes its subscriptions fall behind the event bus instead of
+/// buffering without bound; the first subscription to fall too far behind closes the socket
+/// with [`SLOW_SUBSCRIBER_CLOSE_CODE`].
+async fn serve_socket(app: AppState, ctx: Ctx, protocol: GraphQLProtocol, socket: WebSocket) {
+    let (mut socket_sink, socket_stream) = socket.split();
+    let (outgoing, mut queued) = futures::channel::mpsc::channel::<Message>(OUTGOING_FRAMES);
+    let slow = SlowSubscriber::default();
+    let mut data = Data::default();
+    data.insert(slow.clone());
+    let schema = app.graphql.clone();
+    let graphql = GraphQLWebSocket::new_with_pair(outgoing, socket_stream, schema, protocol)
+        .with_data(data)
+        .on_connection_init(move |payload| connection_data(app, ctx, payload))
+        .serve();
+    let forward = async {
+        while let Some(frame) = queued.next().await {
+            if socket_sink.send(frame).await.is_err() {
+                break;
+            }
+        }
+    };
+    let session = futures::future::join(graphql, forward);
+    let lagged = tokio::select! {
+        _ = session => None,
+        missed = slow.wait() => Some(missed),
+    };
+    if let Some(missed) = lagged {
+        let reason =
+            format!("subscriber too slow: {missed} events behind; resubscribe with `after`");
+        let frame = CloseFrame {
+            code: SLOW_SUBSCRIBER_CLOSE_CODE,
+            reason: reason.into(),
+        };
+        let _ = socket_sink.send(Message::Close(Some(frame))).await;
+    }
+}
+
+/// Set by a subscription of one connection that fell behind the live feed.
+#[derive(Clone, Default)]
+pub struct SlowSubscriber {
+    notify: std::sync::Arc<tokio::sync::Notify>,
+    missed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SlowSubscriber {
+    /// Reports that a subscription missed `missed` events; the connection will be closed.
+    pub fn trigger(&self, missed: u64) {
+        self.missed
+            .store(missed, std::sync::atomic::Ordering::Relaxed);
+        self.notify.notify_one();
+    }
+
+    async fn wait(&self) -> u64 {
+        self.notify.notified().await;
+        self.missed.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 async fn connection_data(

@@ -52,41 +52,76 @@ impl EventQuery {
         if after < 0 {
             return Err(Error::invalid("after", "must not be negative"));
         }
-        let mut filter = EventFilter {
+        let types = TypePatterns::parse("types", &self.types)?;
+        Ok(EventFilter {
             after,
             entity_id: self.entity_id,
-            ..EventFilter::default()
-        };
-        for (i, pattern) in self.types.iter().enumerate() {
+            types: types.exact,
+            type_prefixes: types.prefixes,
+        })
+    }
+}
+
+/// Event types to match: exact names (`order.created`) and wildcards (`order.*`); `*`, or no
+/// pattern at all, matches every type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TypePatterns {
+    pub exact: Vec<String>,
+    /// From wildcards: `order.*` is kept as `order.`.
+    pub prefixes: Vec<String>,
+}
+
+impl TypePatterns {
+    /// Parses patterns sent as `field`; an error names the offending element (`types[2]`).
+    pub fn parse(field: &str, patterns: &[String]) -> Result<Self, Error> {
+        let mut parsed = Self::default();
+        let mut everything = false;
+        for (i, pattern) in patterns.iter().enumerate() {
             let pattern = pattern.trim();
-            if pattern.is_empty() || pattern.contains('\0') {
+            if pattern.is_empty() || pattern.contains('\0') || pattern.len() > 200 {
                 return Err(Error::invalid(
-                    format!("types[{i}]"),
+                    format!("{field}[{i}]"),
                     "must be an event type such as `order.created` or `order.*`",
                 ));
             }
             if pattern == "*" {
-                return Ok(EventFilter {
-                    types: vec![],
-                    type_prefixes: vec![],
-                    ..filter
-                });
+                everything = true;
+                continue;
             }
             match pattern.strip_suffix('*') {
-                Some(prefix) if prefix.ends_with('.') => {
-                    filter.type_prefixes.push(prefix.to_owned())
+                Some(prefix)
+                    if prefix.ends_with('.') && !prefix[..prefix.len() - 1].contains('*') =>
+                {
+                    parsed.prefixes.push(prefix.to_owned())
                 }
                 Some(_) => {
                     return Err(Error::invalid(
-                        format!("types[{i}]"),
+                        format!("{field}[{i}]"),
                         "a wildcard must follow a dot, as in `order.*`",
                     ));
                 }
-                None => filter.types.push(pattern.to_owned()),
+                None if pattern.contains('*') => {
+                    return Err(Error::invalid(
+                        format!("{field}[{i}]"),
+                        "a wildcard may only end a pattern, as in `order.*`",
+                    ));
+                }
+                None => parsed.exact.push(pattern.to_owned()),
             }
         }
-        Ok(filter)
+        Ok(if everything { Self::default() } else { parsed })
     }
+
+    /// Whether `event_type` is one of these types.
+    pub fn matches(&self, event_type: &str) -> bool {
+        type_matches(&self.exact, &self.prefixes, event_type)
+    }
+}
+
+fn type_matches(exact: &[String], prefixes: &[String], event_type: &str) -> bool {
+    (exact.is_empty() && prefixes.is_empty())
+        || exact.iter().any(|t| t == event_type)
+        || prefixes.iter().any(|p| event_type.starts_with(p.as_str()))
 }
 
 /// The permission that lets a caller read events about an entity type.
@@ -100,6 +135,7 @@ fn read_permission(entity_type: &str) -> &'static str {
         "user" => "users:read",
         "role" => "roles:read",
         "api_key" => "api_keys:manage",
+        "webhook" => "webhooks:read",
         _ => "events:read",
     }
 }
@@ -155,14 +191,8 @@ impl Viewer {
 }
 
 fn matches(filter: &EventFilter, event: &Event) -> bool {
-    let type_ok = (filter.types.is_empty() && filter.type_prefixes.is_empty())
-        || filter.types.contains(&event.event_type)
-        || filter
-            .type_prefixes
-            .iter()
-            .any(|p| event.event_type.starts_with(p.as_str()));
     event.sequence > filter.after
-        && type_ok
+        && type_matches(&filter.types, &filter.type_prefixes, &event.event_type)
         && filter.entity_id.is_none_or(|id| id == event.entity_id)
 }
 
@@ -171,11 +201,12 @@ fn matches(filter: &EventFilter, event: &Event) -> bool {
 pub struct EventService {
     db: Db,
     bus: EventBus,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl EventService {
-    pub fn new(db: Db, bus: EventBus) -> Self {
-        Self { db, bus }
+    pub fn new(db: Db, bus: EventBus, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        Self { db, bus, metrics }
     }
 
     /// Events after `query.after`, oldest first.
@@ -260,6 +291,13 @@ impl EventService {
                 }
             }
         });
-        Ok(futures::stream::iter(replay.into_iter().map(Ok)).chain(live))
+        let counted = self.metrics.subscription_started();
+        Ok(futures::stream::iter(replay.into_iter().map(Ok))
+            .chain(live)
+            .map(move |item| {
+                // Keeps the subscription counted while the feed is alive.
+                let _ = &counted;
+                item
+            }))
     }
 }

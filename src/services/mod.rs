@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod inventory;
 pub mod orders;
 pub mod page;
+pub mod webhooks;
 
 pub use access::AccessService;
 pub use auth::AuthService;
@@ -24,6 +25,7 @@ pub use events::EventService;
 pub use idempotency::IdempotencyService;
 pub use inventory::InventoryService;
 pub use orders::OrderService;
+pub use webhooks::WebhookService;
 
 use std::sync::Arc;
 
@@ -106,11 +108,17 @@ pub struct Services {
     pub inventory: InventoryService,
     pub events: EventService,
     pub idempotency: IdempotencyService,
+    pub webhooks: WebhookService,
 }
 
 impl Services {
     /// Builds the services over a database pool, with the security settings of `config`.
-    pub fn new(db: Db, bus: EventBus, config: &Config) -> anyhow::Result<Self> {
+    pub fn new(
+        db: Db,
+        bus: EventBus,
+        config: &Config,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> anyhow::Result<Self> {
         let signer = Arc::new(TokenSigner::new(
             &config.jwt_secret,
             config.access_token_ttl,
@@ -119,7 +127,8 @@ impl Services {
         let hasher = Arc::new(PasswordHasher::new(config.password_hashing)?);
         let roles = Arc::new(RoleCache::default());
         let auth = AuthService::new(db.clone(), signer, hasher, roles.clone());
-        let events = EventService::new(db.clone(), bus);
+        let events = EventService::new(db.clone(), bus, metrics.clone());
+        let webhooks = WebhookService::new(db.clone(), config.webhooks.clone(), metrics)?;
         Ok(Self {
             access: AccessService::new(db.clone(), auth.clone(), roles),
             auth,
@@ -129,6 +138,7 @@ impl Services {
             inventory: InventoryService::new(db.clone(), events.clone()),
             events,
             idempotency: IdempotencyService::new(db),
+            webhooks,
         })
     }
 }

@@ -573,6 +573,42 @@ impl OrderService {
         Ok(futures::stream::iter(current).chain(changes))
     }
 
+    /// A live feed of one order's shipment events: `order.shipped`, `order.delivered` and any
+    /// `shipment.*` event whose data names the order (`order_id`).
+    pub async fn watch_shipments(
+        &self,
+        ctx: &Ctx,
+        order_id: Uuid,
+    ) -> Result<
+        impl futures::Stream<Item = Result<crate::domain::Event, Error>> + Send + use<>,
+        Error,
+    > {
+        use futures::StreamExt as _;
+        // The order must exist and be the caller's to see.
+        self.get_order(ctx, OrderRef::Id(order_id)).await?;
+        let query = super::events::EventQuery {
+            types: vec![
+                "order.shipped".to_owned(),
+                "order.delivered".to_owned(),
+                "shipment.*".to_owned(),
+            ],
+            after: Some(self.events.head().await?),
+            ..Default::default()
+        };
+        let events = self.events.subscribe(ctx, query).await?;
+        let order = order_id.to_string();
+        Ok(events.filter(move |event| {
+            let about_order = match event {
+                Ok(event) => {
+                    event.entity_id == order_id
+                        || event.data.get("order_id").and_then(|v| v.as_str()) == Some(&order)
+                }
+                Err(_) => true,
+            };
+            std::future::ready(about_order)
+        }))
+    }
+
     /// The lines of each order, in a constant number of queries (the batch behind GraphQL's
     /// loader); orders the caller may not see are left out.
     pub async fn items_by_order(
@@ -677,10 +713,17 @@ impl OrderService {
                 let detail = detail(conn, row).await?;
                 let change = serde_json::json!({ "from": from, "to": to, "action": action, "reason": reason });
                 order_event(conn, "order.status_changed", &detail, change.clone()).await?;
-                match action {
-                    OrderAction::Cancel => order_event(conn, "order.cancelled", &detail, change).await?,
-                    OrderAction::Archive => order_event(conn, "order.archived", &detail, change).await?,
-                    _ => {}
+                // Milestones others act on get an event of their own.
+                let milestone = match action {
+                    OrderAction::Ship => Some("order.shipped"),
+                    OrderAction::Deliver => Some("order.delivered"),
+                    OrderAction::Complete => Some("order.completed"),
+                    OrderAction::Cancel => Some("order.cancelled"),
+                    OrderAction::Archive => Some("order.archived"),
+                    _ => None,
+                };
+                if let Some(milestone) = milestone {
+                    order_event(conn, milestone, &detail, change).await?;
                 }
                 Ok(detail)
             })

@@ -581,9 +581,7 @@ async fn two_relays_dispatch_every_event_exactly_once_in_order() {
         tokio::spawn(async move {
             let mut seen = Vec::new();
             loop {
-                let batch = stateset::events::relay::dispatch_batch(&app.db, &app.metrics)
-                    .await
-                    .unwrap();
+                let batch = stateset::events::relay::dispatch_batch(&app).await.unwrap();
                 if batch.is_empty() {
                     return seen;
                 }
@@ -607,7 +605,7 @@ async fn two_relays_dispatch_every_event_exactly_once_in_order() {
     );
     assert!(all.len() >= total, "every event was dispatched");
     assert!(
-        stateset::events::relay::dispatch_batch(&t.app.db, &t.app.metrics)
+        stateset::events::relay::dispatch_batch(&t.app)
             .await
             .unwrap()
             .is_empty()

@@ -6,7 +6,25 @@ use uuid::Uuid;
 
 use super::{ContextExt as _, GqlResult as _, to_graphql_error};
 use crate::domain::{AvailableToPromise, Event, Order};
-use crate::services::events;
+use crate::http::graphql::SlowSubscriber;
+use crate::services::{Error, events};
+
+/// A service feed as a GraphQL stream. A subscriber that fell behind gets the error, and its
+/// connection is closed with the slow-subscriber close code.
+fn live<T: Send + 'static>(
+    ctx: &Context<'_>,
+    stream: impl Stream<Item = Result<T, Error>> + Send + 'static,
+) -> futures::stream::BoxStream<'static, async_graphql::Result<T>> {
+    let slow = ctx.data_opt::<SlowSubscriber>().cloned();
+    stream
+        .map(move |item| {
+            if let (Err(Error::Lagged { missed }), Some(slow)) = (&item, &slow) {
+                slow.trigger(*missed);
+            }
+            item.map_err(to_graphql_error)
+        })
+        .boxed()
+}
 
 #[derive(Default)]
 pub struct EventQuery;
@@ -62,7 +80,7 @@ impl EventSubscription {
             .subscribe(ctx.call_ctx()?, query)
             .await
             .gql()?;
-        Ok(stream.map(|item| item.map_err(to_graphql_error)))
+        Ok(live(ctx, stream))
     }
 }
 
@@ -79,7 +97,7 @@ impl TypedSubscription {
             .watch(ctx.call_ctx()?, None, true)
             .await
             .gql()?;
-        Ok(stream.map(|item| item.map_err(to_graphql_error)))
+        Ok(live(ctx, stream))
     }
 
     /// One order (starting with its current state) or, without `id`, every order the caller
@@ -95,7 +113,23 @@ impl TypedSubscription {
             .watch(ctx.call_ctx()?, id, false)
             .await
             .gql()?;
-        Ok(stream.map(|item| item.map_err(to_graphql_error)))
+        Ok(live(ctx, stream))
+    }
+
+    /// One order's shipment events as they happen: `order.shipped`, `order.delivered` and
+    /// `shipment.*` events about it.
+    async fn shipment_updated(
+        &self,
+        ctx: &Context<'_>,
+        order_id: Uuid,
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Event>> + use<>> {
+        let stream = ctx
+            .services()
+            .orders
+            .watch_shipments(ctx.call_ctx()?, order_id)
+            .await
+            .gql()?;
+        Ok(live(ctx, stream))
     }
 
     /// A SKU's stock: now, then whenever it changes.
@@ -111,7 +145,7 @@ impl TypedSubscription {
             .watch(ctx.call_ctx()?, &sku)
             .await
             .gql()?;
-        Ok(stream.map(|item| item.map_err(to_graphql_error)))
+        Ok(live(ctx, stream))
     }
 }
 

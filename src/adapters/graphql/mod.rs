@@ -7,6 +7,7 @@ mod events;
 mod inventory;
 mod loaders;
 mod orders;
+mod webhooks;
 
 use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
@@ -31,6 +32,7 @@ pub struct QueryRoot(
     inventory::InventoryQuery,
     access::AccessQuery,
     events::EventQuery,
+    webhooks::WebhookQuery,
 );
 
 /// Every mutation field.
@@ -41,6 +43,7 @@ pub struct MutationRoot(
     orders::OrderMutation,
     inventory::InventoryMutation,
     access::AccessMutation,
+    webhooks::WebhookMutation,
 );
 
 /// Every subscription field.

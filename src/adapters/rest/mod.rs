@@ -7,6 +7,7 @@ mod error;
 mod extract;
 mod inventory;
 mod orders;
+mod webhooks;
 
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,7 +25,7 @@ use crate::app::AppState;
             `{\"error\":{\"code\",\"message\",\"details\"}}` with a stable `code`; every response \
             carries `x-request-id`.",
     ),
-    components(schemas(crate::domain::ProductSort, crate::domain::OrderSort)),
+    components(schemas(crate::domain::ProductSort, crate::domain::OrderSort, crate::domain::DeliveryStatus)),
     modifiers(&SecuritySchemes),
     security((), ("bearer" = []), ("api_key" = [])),
     tags(
@@ -35,6 +36,8 @@ use crate::app::AppState;
             Available to promise = available + on order − committed, where available = on hand − reserved and \
             committed = safety stock."),
         (name = "events", description = "The event log"),
+        (name = "webhooks", description = "Signed event deliveries to your endpoints: management, ping, \
+            delivery log, re-sending. Verify `X-StateSet-Signature` as docs/WEBHOOKS.md shows."),
         (name = "auth", description = "Sign-in, sessions, API keys, roles and users"),
         (name = "health", description = "Liveness, readiness and build information"),
     )
@@ -138,7 +141,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(access::update_role, access::delete_role))
         .routes(routes!(access::list_users, access::create_user))
         .routes(routes!(access::set_user_role))
-        .routes(routes!(access::set_user_active));
+        .routes(routes!(access::set_user_active))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::ping_webhook))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::get_delivery))
+        .routes(routes!(webhooks::resend_delivery));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(crate::http::health::health))
