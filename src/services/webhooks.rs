@@ -473,7 +473,7 @@ impl WebhookService {
     async fn claim(&self, limit: usize, busy: &[Uuid]) -> Result<Vec<ClaimedDelivery>, Error> {
         // The lease outlasts the longest possible attempt, so only a crashed worker's
         // deliveries come due again before they are recorded.
-        let lease = self.settings.timeout.as_secs_f64() * 2.0 + 30.0;
+        let lease = self.settings.timeout.as_secs_f64() + 10.0;
         let mut conn = self.db.conn().await?;
         Ok(q::claim_due(
             &mut conn,

@@ -629,3 +629,207 @@ async fn two_relays_dispatch_every_event_exactly_once_in_order() {
         "{counted}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shipment_updates_follow_one_order_through_shipping_and_delivery() {
+    use stateset::domain::OrderAction;
+    let t = TestApp::new().await;
+    let variant = t
+        .services()
+        .catalog
+        .create_product(&t.ctx, product_input("Ship", &["SHIP-1"], "3"))
+        .await
+        .unwrap()
+        .variants[0]
+        .id;
+    let order_for = |email: &str| {
+        let email = email.to_owned();
+        let t = &t;
+        async move {
+            let customer = t
+                .services()
+                .customers
+                .create_customer(
+                    &t.ctx,
+                    stateset::services::customers::CreateCustomerInput {
+                        email,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap()
+                .id;
+            let input = stateset::services::orders::CreateOrderInput {
+                customer_id: Some(customer),
+                items: vec![stateset::services::orders::OrderLineInput {
+                    variant_id: variant,
+                    quantity: 1,
+                    unit_price: None,
+                    discount: None,
+                    tax: None,
+                }],
+                ..Default::default()
+            };
+            t.services()
+                .orders
+                .create_order(&t.ctx, input)
+                .await
+                .unwrap()
+                .order
+                .id
+        }
+    };
+    let (order, other) = (
+        order_for("a@example.com").await,
+        order_for("b@example.com").await,
+    );
+    let mut shipments = Box::pin(
+        t.services()
+            .orders
+            .watch_shipments(&t.ctx, order)
+            .await
+            .unwrap(),
+    );
+    let orders = &t.services().orders;
+    for action in [OrderAction::Process, OrderAction::Ship] {
+        orders
+            .transition(&t.ctx, other, action, None)
+            .await
+            .unwrap();
+        orders
+            .transition(&t.ctx, order, action, None)
+            .await
+            .unwrap();
+    }
+    orders
+        .transition(&t.ctx, order, OrderAction::Deliver, None)
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..2 {
+        let event = tokio::time::timeout(WAIT, shipments.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            event.entity_id, order,
+            "only the followed order's shipments"
+        );
+        seen.push(event.event_type);
+    }
+    assert_eq!(seen, ["order.shipped", "order.delivered"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_event_committed_through_one_instance_reaches_a_subscriber_of_another() {
+    let a = TestApp::new().await;
+    // Instance B: its own application, listener and HTTP server on the same database.
+    let b = stateset::app::App::new(crate::support::test_config(&a.db.url)).unwrap();
+    let (stop_b, stopped_b) = tokio::sync::watch::channel(false);
+    b.bus
+        .start_listener(a.db.url.clone(), stopped_b)
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr_b = listener.local_addr().unwrap();
+    let router = stateset::http::router(b.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+
+    let first = a
+        .json(
+            axum::http::Method::POST,
+            "/api/v1/products",
+            Some(json!({"name": "Via A", "variants": [{"sku": "A-1", "price": {"amount": "2", "currency": "USD"}}]})),
+        )
+        .await
+        .1;
+    let mut socket = connect(addr_b, "graphql-transport-ws").await;
+    let init = json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", a.admin)}});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    socket
+        .send(Message::text(
+            json!({"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIPTION}}).to_string(),
+        ))
+        .await
+        .unwrap();
+    // The replayed event shows B's subscription is registered ...
+    let replayed = next_json(&mut socket).await;
+    assert_eq!(
+        replayed["payload"]["data"]["events"]["entityId"],
+        first["id"]
+    );
+    // ... and what A commits next reaches it live, through PostgreSQL LISTEN/NOTIFY.
+    let second = a
+        .json(
+            axum::http::Method::POST,
+            "/api/v1/products",
+            Some(json!({"name": "Also via A", "variants": [{"sku": "A-2", "price": {"amount": "2", "currency": "USD"}}]})),
+        )
+        .await
+        .1;
+    let live = next_json(&mut socket).await;
+    assert_eq!(
+        live["payload"]["data"]["events"]["entityId"], second["id"],
+        "{live}"
+    );
+    let _ = stop_b.send(true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_subscriber_that_cannot_keep_up_is_closed_with_code_4008() {
+    use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
+    let t = TestApp::new().await;
+    let addr = t.serve_http().await;
+    let mut conn = diesel_async::AsyncPgConnection::establish(&t.db.url)
+        .await
+        .unwrap();
+    let flood = |count: i32| {
+        diesel::sql_query(format!(
+            "INSERT INTO outbox (id, event_type, entity_type, entity_id, data) \
+             SELECT gen_random_uuid(), 'flood.test', 'flood', gen_random_uuid(), \
+                 jsonb_build_object('pad', repeat('x', 8000)) \
+             FROM generate_series(1, {count})"
+        ))
+    };
+    flood(1).execute(&mut conn).await.unwrap();
+
+    let mut socket = connect(addr, "graphql-transport-ws").await;
+    let init = json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", t.admin)}});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "connection_ack");
+    let query = r#"subscription { events(types: ["flood.*"], after: 0) { sequence data } }"#;
+    socket
+        .send(Message::text(
+            json!({"id": "1", "type": "subscribe", "payload": {"query": query}}).to_string(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut socket).await["type"], "next");
+
+    // 6000 events of 8 KB while the client reads nothing: the socket buffers hold a few MB,
+    // so the subscription falls more than the bus's 4096 events behind.
+    flood(6000).execute(&mut conn).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut received = 0;
+    let close = loop {
+        let message = tokio::time::timeout(Duration::from_secs(60), socket.next())
+            .await
+            .unwrap_or_else(|_| panic!("the server closes the socket (after {received} frames)"))
+            .expect("a close frame before the stream ends")
+            .unwrap();
+        match message {
+            Message::Close(frame) => break frame.expect("a close code"),
+            Message::Text(_) => received += 1,
+            _ => {}
+        }
+    };
+    assert_eq!(u16::from(close.code), 4008, "{close:?}");
+    assert!(close.reason.contains("too slow"), "{close:?}");
+    assert!(
+        received < 6000,
+        "the subscriber did not get everything buffered"
+    );
+}

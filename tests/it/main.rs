@@ -17,3 +17,4 @@ mod rest;
 mod safety;
 mod server;
 mod sessions;
+mod webhooks;

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::net::SocketAddr;
 
 use axum::body::Body;
@@ -249,6 +251,21 @@ impl TestApp {
             .login(&self.ctx, input)
             .await
             .expect("login")
+    }
+
+    /// Dispatches every committed event (as the relay would), then makes one attempt at every
+    /// webhook delivery due now; returns how many attempts were made.
+    pub async fn relay_and_deliver(&self) -> usize {
+        while !stateset::events::relay::dispatch_batch(&self.app)
+            .await
+            .expect("relay")
+            .is_empty()
+        {}
+        self.services()
+            .webhooks
+            .deliver_due()
+            .await
+            .expect("deliveries")
     }
 
     pub fn services(&self) -> &stateset::services::Services {
