@@ -11,6 +11,7 @@ mod graphql;
 mod grpc;
 mod http;
 mod inventory;
+mod js_client;
 mod orders;
 mod permissions;
 mod rest;
