@@ -65,6 +65,8 @@ pub struct EventFilter {
     pub type_prefixes: Vec<String>,
     /// Only events about this entity.
     pub entity_id: Option<Uuid>,
+    /// Only events up to this sequence number (the settled horizon of the live feed).
+    pub until: Option<i64>,
 }
 
 /// Events matching `filter`, oldest first, at most `limit`.
@@ -81,6 +83,9 @@ pub async fn list(
         .into_boxed();
     if let Some(entity_id) = filter.entity_id {
         query = query.filter(outbox::entity_id.eq(entity_id));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(outbox::sequence.le(until));
     }
     if !filter.types.is_empty() || !filter.type_prefixes.is_empty() {
         let mut any_type: Box<
@@ -100,18 +105,64 @@ pub async fn list(
         .collect())
 }
 
-/// The events with these sequence numbers, in sequence order.
-pub async fn by_sequences(
+/// Bounds of a database snapshot: every transaction below `xmin` has ended; `xmax` is the
+/// first transaction id not yet assigned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
+pub struct SnapshotBounds {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub xmin: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub xmax: i64,
+}
+
+async fn snapshot_bounds(conn: &mut AsyncPgConnection) -> QueryResult<SnapshotBounds> {
+    diesel::sql_query(
+        "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint AS xmin, \
+                pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax",
+    )
+    .get_result(conn)
+    .await
+}
+
+/// Up to `limit` events after `after`, oldest first, with the bounds of the snapshot they were
+/// read in (one repeatable-read transaction, so both describe the same moment).
+pub async fn read_with_snapshot(
     conn: &mut AsyncPgConnection,
-    sequences: &[i64],
-) -> QueryResult<Vec<Event>> {
-    let rows = outbox::table
-        .select(OutboxRow::as_select())
-        .filter(outbox::sequence.eq_any(sequences))
-        .order(outbox::sequence.asc())
-        .load::<OutboxRow>(conn)
-        .await?;
-    Ok(rows.into_iter().map(Event::from).collect())
+    after: i64,
+    limit: i64,
+) -> QueryResult<(SnapshotBounds, Vec<Event>)> {
+    conn.build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(async move |conn: &mut AsyncPgConnection| {
+            let bounds = snapshot_bounds(conn).await?;
+            let filter = EventFilter {
+                after,
+                ..EventFilter::default()
+            };
+            let events = list(conn, &filter, limit).await?;
+            Ok((bounds, events))
+        })
+        .await
+}
+
+/// The newest sequence number, with the bounds of the snapshot it was read in.
+pub async fn head_with_snapshot(
+    conn: &mut AsyncPgConnection,
+) -> QueryResult<(SnapshotBounds, i64)> {
+    conn.build_transaction()
+        .repeatable_read()
+        .read_only()
+        .run(async move |conn: &mut AsyncPgConnection| {
+            let bounds = snapshot_bounds(conn).await?;
+            Ok((bounds, head(conn).await?))
+        })
+        .await
+}
+
+/// Bounds of a snapshot taken now.
+pub async fn current_snapshot(conn: &mut AsyncPgConnection) -> QueryResult<SnapshotBounds> {
+    snapshot_bounds(conn).await
 }
 
 /// The oldest undispatched events, locked; rows another relay holds are skipped.

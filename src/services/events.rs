@@ -1,6 +1,5 @@
 //! The event log and live event feeds, read from the outbox.
 
-use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures::{Stream, StreamExt as _};
@@ -18,6 +17,8 @@ use crate::events::EventBus;
 pub const MAX_PAGE: i64 = 500;
 /// Most events a subscription replays before going live; beyond that, catch up with `list`.
 pub const MAX_REPLAY: usize = 10_000;
+/// Longest wait for events already committed to settle before reading the log.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What a reader of the event log asks for.
 #[derive(Debug, Clone)]
@@ -58,6 +59,7 @@ impl EventQuery {
             entity_id: self.entity_id,
             types: types.exact,
             type_prefixes: types.prefixes,
+            until: None,
         })
     }
 }
@@ -219,9 +221,10 @@ impl EventService {
                 format!("must be between 1 and {MAX_PAGE}"),
             ));
         }
-        let filter = query.filter()?;
+        let mut filter = query.filter()?;
         let viewer = Viewer::of(&self.db, ctx).await?;
         let mut conn = self.db.conn().await?;
+        filter.until = self.settled_horizon(&mut conn).await?;
         let events = crate::db::outbox::list(&mut conn, &filter, limit).await?;
         Ok(events
             .into_iter()
@@ -229,11 +232,28 @@ impl EventService {
             .collect())
     }
 
-    /// The newest sequence number: subscribe with `after` set to it to follow only what comes
-    /// next, even events committed just before but delivered after the subscription.
+    /// The log is read only up to the live feed's horizon, so a reader paging with `after`
+    /// never skips an event that commits later with a lower number. Events committed before
+    /// the call are waited for (briefly) to settle. `None` (no cap) where no listener runs.
+    async fn settled_horizon(
+        &self,
+        conn: &mut diesel_async::AsyncPgConnection,
+    ) -> Result<Option<i64>, Error> {
+        if self.bus.horizon().is_none() {
+            return Ok(None);
+        }
+        let head = crate::db::outbox::head(conn).await?;
+        Ok(self.bus.settled(head, SETTLE_WAIT).await)
+    }
+
+    /// The newest settled sequence number: subscribe with `after` set to it to follow only
+    /// what comes next.
     pub async fn head(&self) -> Result<i64, Error> {
         let mut conn = self.db.conn().await?;
-        Ok(crate::db::outbox::head(&mut conn).await?)
+        match self.settled_horizon(&mut conn).await? {
+            Some(horizon) => Ok(horizon),
+            None => Ok(crate::db::outbox::head(&mut conn).await?),
+        }
     }
 
     /// A feed of matching events: first those after `query.after` from the log (when given),
@@ -245,11 +265,18 @@ impl EventService {
     ) -> Result<impl Stream<Item = Result<Event, Error>> + Send + use<>, Error> {
         let filter = query.filter()?;
         let viewer = Viewer::of(&self.db, ctx).await?;
-        // Subscribe before reading the log, so an event committed meanwhile is in one or both.
+        // Take the receiver before reading the horizon: every event is then at or below the
+        // horizon (replayed from the log) or above it (in the receiver), never neither.
         let receiver = self.bus.subscribe();
+        let horizon = self.bus.horizon().ok_or_else(|| {
+            Error::Unavailable(anyhow::anyhow!("the live event feed is not running"))
+        })?;
         let mut replay = Vec::new();
         if query.after.is_some() {
-            let mut page_filter = filter.clone();
+            let mut page_filter = EventFilter {
+                until: Some(horizon),
+                ..filter.clone()
+            };
             loop {
                 let mut conn = self.db.conn().await?;
                 let page = crate::db::outbox::list(&mut conn, &page_filter, MAX_PAGE).await?;
@@ -269,19 +296,20 @@ impl EventService {
                 }
             }
         }
-        let replayed: HashSet<i64> = replay.iter().map(|e| e.sequence).collect();
-        let state = Some((receiver, replayed, filter, viewer));
+        // Live events come in sequence order; those up to the horizon were replayed (or, without
+        // `after`, happened before the subscription).
+        let live_filter = EventFilter {
+            after: filter.after.max(horizon),
+            ..filter
+        };
+        let state = Some((receiver, live_filter, viewer));
         let live = futures::stream::unfold(state, |state| async move {
-            let (mut receiver, replayed, filter, viewer) = state?;
+            let (mut receiver, filter, viewer) = state?;
             loop {
                 match receiver.recv().await {
-                    Ok(event)
-                        if !replayed.contains(&event.sequence)
-                            && matches(&filter, &event)
-                            && viewer.sees(&event) =>
-                    {
+                    Ok(event) if matches(&filter, &event) && viewer.sees(&event) => {
                         let event = Arc::unwrap_or_clone(event);
-                        return Some((Ok(event), Some((receiver, replayed, filter, viewer))));
+                        return Some((Ok(event), Some((receiver, filter, viewer))));
                     }
                     Ok(_) => continue,
                     Err(broadcast::error::RecvError::Lagged(missed)) => {

@@ -833,3 +833,84 @@ async fn a_subscriber_that_cannot_keep_up_is_closed_with_code_4008() {
         "the subscriber did not get everything buffered"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_events_go_out_in_sequence_order_even_when_commits_do_not() {
+    use diesel_async::{AsyncConnection as _, SimpleAsyncConnection as _};
+    let t = TestApp::new().await;
+    let mut feed = Box::pin(
+        t.services()
+            .events
+            .subscribe(
+                &t.ctx,
+                EventQuery {
+                    after: Some(t.services().events.head().await.unwrap()),
+                    types: vec!["race.*".into()],
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap(),
+    );
+    let connect = || diesel_async::AsyncPgConnection::establish(&t.db.url);
+    let (mut first, mut second) = (connect().await.unwrap(), connect().await.unwrap());
+    let insert = |name: &str| {
+        format!(
+            "INSERT INTO outbox (id, event_type, entity_type, entity_id, data) \
+             VALUES (gen_random_uuid(), 'race.{name}', 'race', gen_random_uuid(), '{{}}')"
+        )
+    };
+    // `first` draws the lower number but commits last.
+    first
+        .batch_execute(&format!("BEGIN; {}", insert("first")))
+        .await
+        .unwrap();
+    second
+        .batch_execute(&format!("BEGIN; {}; COMMIT", insert("second")))
+        .await
+        .unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), feed.next())
+            .await
+            .is_err(),
+        "nothing goes out while a lower number may still commit"
+    );
+    first.batch_execute("COMMIT").await.unwrap();
+    let a = tokio::time::timeout(WAIT, feed.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let b = tokio::time::timeout(WAIT, feed.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (a.event_type.as_str(), b.event_type.as_str()),
+        ("race.first", "race.second")
+    );
+    assert_eq!(a.sequence + 1, b.sequence);
+
+    // A number whose transaction rolls back holds the feed only until that transaction ends.
+    first
+        .batch_execute(&format!("BEGIN; {}", insert("rolled_back")))
+        .await
+        .unwrap();
+    second
+        .batch_execute(&format!("BEGIN; {}; COMMIT", insert("after")))
+        .await
+        .unwrap();
+    first.batch_execute("ROLLBACK").await.unwrap();
+    let c = tokio::time::timeout(WAIT, feed.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(c.event_type, "race.after");
+    assert_eq!(
+        c.sequence,
+        b.sequence + 2,
+        "the rolled-back number was skipped"
+    );
+}

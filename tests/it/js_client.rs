@@ -133,8 +133,15 @@ async fn the_graphql_ws_client_follows_orders_live_and_resumes_after_a_disconnec
     client.kill().await;
 
     // While nobody listens, the order moves on.
-    for action in [OrderAction::Release, OrderAction::Process, OrderAction::Ship] {
-        orders.transition(&t.ctx, order, action, None).await.unwrap();
+    for action in [
+        OrderAction::Release,
+        OrderAction::Process,
+        OrderAction::Ship,
+    ] {
+        orders
+            .transition(&t.ctx, order, action, None)
+            .await
+            .unwrap();
     }
     let last_seen = seen.last().unwrap()["sequence"].as_i64().unwrap();
     let missed = t

@@ -82,16 +82,21 @@ impl Receiver {
 
     /// Waits (up to 60 s) until at least `count` requests arrived; returns them all.
     pub async fn wait_for(&self, count: usize) -> Vec<Received> {
+        self.wait_until(|received| received.len() >= count).await
+    }
+
+    /// Waits (up to 60 s) until what arrived satisfies `done`; returns it all.
+    pub async fn wait_until(&self, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let arrived = self.inner.arrived.notified();
             let received = self.received();
-            if received.len() >= count {
+            if done(&received) {
                 return received;
             }
             assert!(
                 tokio::time::timeout_at(deadline, arrived).await.is_ok(),
-                "only {} of {count} deliveries arrived",
+                "still waiting after {} deliveries",
                 received.len()
             );
         }
