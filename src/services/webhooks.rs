@@ -158,11 +158,7 @@ impl WebhookService {
             if url.len() > 2048 {
                 v.add("url", "must be at most 2048 characters");
             } else {
-                v.check(
-                    "url",
-                    check_url(url, self.settings.allow_private_networks)
-                        .map_err(|why| format!("{why}")),
-                );
+                v.check("url", check_url(url, self.settings.allow_private_networks));
             }
         }
         let event_types = event_types?;
