@@ -490,46 +490,7 @@ async fn typed_feeds_follow_orders_and_stock_and_customers_see_only_theirs() {
 async fn order_updated_over_graphql_transport_ws() {
     use stateset::domain::OrderAction;
     let t = TestApp::new().await;
-    let variant = t
-        .services()
-        .catalog
-        .create_product(&t.ctx, product_input("Ws", &["WS-1"], "3"))
-        .await
-        .unwrap()
-        .variants[0]
-        .id;
-    let customer = t
-        .services()
-        .customers
-        .create_customer(
-            &t.ctx,
-            stateset::services::customers::CreateCustomerInput {
-                email: "ws@example.com".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .id;
-    let input = stateset::services::orders::CreateOrderInput {
-        customer_id: Some(customer),
-        items: vec![stateset::services::orders::OrderLineInput {
-            variant_id: variant,
-            quantity: 1,
-            unit_price: None,
-            discount: None,
-            tax: None,
-        }],
-        ..Default::default()
-    };
-    let order = t
-        .services()
-        .orders
-        .create_order(&t.ctx, input)
-        .await
-        .unwrap()
-        .order
-        .id;
+    let order = t.order_of(t.variant("WS-1").await, "ws@example.com").await;
     let addr = t.serve_http().await;
     let mut socket = connect(addr, "graphql-transport-ws").await;
     let init = json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", t.admin)}});
@@ -634,55 +595,9 @@ async fn two_relays_dispatch_every_event_exactly_once_in_order() {
 async fn shipment_updates_follow_one_order_through_shipping_and_delivery() {
     use stateset::domain::OrderAction;
     let t = TestApp::new().await;
-    let variant = t
-        .services()
-        .catalog
-        .create_product(&t.ctx, product_input("Ship", &["SHIP-1"], "3"))
-        .await
-        .unwrap()
-        .variants[0]
-        .id;
-    let order_for = |email: &str| {
-        let email = email.to_owned();
-        let t = &t;
-        async move {
-            let customer = t
-                .services()
-                .customers
-                .create_customer(
-                    &t.ctx,
-                    stateset::services::customers::CreateCustomerInput {
-                        email,
-                        ..Default::default()
-                    },
-                )
-                .await
-                .unwrap()
-                .id;
-            let input = stateset::services::orders::CreateOrderInput {
-                customer_id: Some(customer),
-                items: vec![stateset::services::orders::OrderLineInput {
-                    variant_id: variant,
-                    quantity: 1,
-                    unit_price: None,
-                    discount: None,
-                    tax: None,
-                }],
-                ..Default::default()
-            };
-            t.services()
-                .orders
-                .create_order(&t.ctx, input)
-                .await
-                .unwrap()
-                .order
-                .id
-        }
-    };
-    let (order, other) = (
-        order_for("a@example.com").await,
-        order_for("b@example.com").await,
-    );
+    let variant = t.variant("SHIP-1").await;
+    let order = t.order_of(variant, "a@example.com").await;
+    let other = t.order_of(variant, "b@example.com").await;
     let mut shipments = Box::pin(
         t.services()
             .orders

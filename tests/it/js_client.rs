@@ -11,7 +11,7 @@ use stateset::domain::OrderAction;
 use tokio::io::{AsyncBufReadExt as _, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
-use crate::support::{TestApp, product_input};
+use crate::support::TestApp;
 
 const SUBSCRIPTION: &str = "subscription($after: Int) { events(types: [\"order.*\"], after: $after) { sequence type entityId data } }";
 
@@ -80,40 +80,8 @@ impl Subscriber {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_graphql_ws_client_follows_orders_live_and_resumes_after_a_disconnect() {
     let t = TestApp::new().await;
-    let variant = t
-        .services()
-        .catalog
-        .create_product(&t.ctx, product_input("Js", &["JS-1"], "4"))
-        .await
-        .unwrap()
-        .variants[0]
-        .id;
-    let customer = t
-        .services()
-        .customers
-        .create_customer(
-            &t.ctx,
-            stateset::services::customers::CreateCustomerInput {
-                email: "js@example.com".into(),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap()
-        .id;
-    let input = stateset::services::orders::CreateOrderInput {
-        customer_id: Some(customer),
-        items: vec![stateset::services::orders::OrderLineInput {
-            variant_id: variant,
-            quantity: 1,
-            unit_price: None,
-            discount: None,
-            tax: None,
-        }],
-        ..Default::default()
-    };
+    let order = t.order_of(t.variant("JS-1").await, "js@example.com").await;
     let orders = &t.services().orders;
-    let order = orders.create_order(&t.ctx, input).await.unwrap().order.id;
     let addr = t.serve_http().await;
 
     let mut client = Subscriber::start(addr, &t.admin, 0).await;

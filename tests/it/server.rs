@@ -46,15 +46,7 @@ async fn serve_creates_the_database_serves_both_ports_and_drains_on_sigterm() {
         .unwrap();
 
     // Wait (bounded) for the listener; the binary first creates and migrates its database.
-    let mut ready = None;
-    for _ in 0..300 {
-        if let Some(response) = http_get(http_port, "/health/readiness").await {
-            ready = Some(response);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let ready = ready.expect("the server answered within 30 s");
+    let ready = wait_ready(http_port).await;
     assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
     assert!(ready.to_ascii_lowercase().contains("x-request-id:"));
 
@@ -146,16 +138,20 @@ async fn start_server(env: &[(&'static str, String)], http_port: u16) -> tokio::
         .kill_on_drop(true)
         .spawn()
         .unwrap();
+    let ready = wait_ready(http_port).await;
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+    child
+}
+
+/// Waits (at most 30 s) until the server on `port` answers its readiness probe.
+async fn wait_ready(port: u16) -> String {
     for _ in 0..300 {
-        if http_get(http_port, "/health/readiness")
-            .await
-            .is_some_and(|r| r.starts_with("HTTP/1.1 200"))
-        {
-            return child;
+        if let Some(response) = http_get(port, "/health/readiness").await {
+            return response;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the server did not get ready within 30 s");
+    panic!("the server did not answer within 30 s");
 }
 
 /// Reads `product.created` events from a subscription until the socket ends (or, with

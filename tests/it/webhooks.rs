@@ -258,17 +258,8 @@ async fn webhooks_are_managed_over_rest_and_graphql_and_never_show_their_secret_
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let types: Vec<String> = t
-        .services()
-        .events
-        .list(
-            &t.ctx,
-            stateset::services::events::EventQuery {
-                types: vec!["webhook.*".into()],
-                ..Default::default()
-            },
-        )
+        .events_of(&["webhook.*"])
         .await
-        .unwrap()
         .into_iter()
         .map(|e| e.event_type)
         .collect();
@@ -347,18 +338,7 @@ async fn exhausted_deliveries_fail_can_be_resent_and_a_failing_webhook_is_disabl
             .unwrap()
             .contains("2 failed attempts")
     );
-    let disabled = t
-        .services()
-        .events
-        .list(
-            &t.ctx,
-            stateset::services::events::EventQuery {
-                types: vec!["webhook.disabled".into()],
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let disabled = t.events_of(&["webhook.disabled"]).await;
     assert_eq!(disabled.len(), 1);
     assert_eq!(disabled[0].entity_id.to_string(), id);
 

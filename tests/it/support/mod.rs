@@ -268,6 +268,66 @@ impl TestApp {
             .expect("deliveries")
     }
 
+    /// The events of `types` (wildcards allowed) in the log, oldest first.
+    pub async fn events_of(&self, types: &[&str]) -> Vec<stateset::domain::Event> {
+        let query = stateset::services::events::EventQuery {
+            types: types.iter().map(|t| (*t).to_owned()).collect(),
+            ..Default::default()
+        };
+        self.services()
+            .events
+            .list(&self.ctx, query)
+            .await
+            .expect("events")
+    }
+
+    /// Creates a customer with `email`.
+    pub async fn customer(&self, email: &str) -> uuid::Uuid {
+        let input = stateset::services::customers::CreateCustomerInput {
+            email: email.into(),
+            ..Default::default()
+        };
+        self.services()
+            .customers
+            .create_customer(&self.ctx, input)
+            .await
+            .expect("customer")
+            .id
+    }
+
+    /// Places an order of one unit of `variant` for a new customer with `email`.
+    pub async fn order_of(&self, variant: uuid::Uuid, email: &str) -> uuid::Uuid {
+        let input = stateset::services::orders::CreateOrderInput {
+            customer_id: Some(self.customer(email).await),
+            items: vec![stateset::services::orders::OrderLineInput {
+                variant_id: variant,
+                quantity: 1,
+                unit_price: None,
+                discount: None,
+                tax: None,
+            }],
+            ..Default::default()
+        };
+        self.services()
+            .orders
+            .create_order(&self.ctx, input)
+            .await
+            .expect("order")
+            .order
+            .id
+    }
+
+    /// A new product with one variant of `sku`; returns the variant's id.
+    pub async fn variant(&self, sku: &str) -> uuid::Uuid {
+        self.services()
+            .catalog
+            .create_product(&self.ctx, product_input(sku, &[sku], "3"))
+            .await
+            .expect("product")
+            .variants[0]
+            .id
+    }
+
     pub fn services(&self) -> &stateset::services::Services {
         &self.app.services
     }
