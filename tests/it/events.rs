@@ -634,6 +634,23 @@ async fn shipment_updates_follow_one_order_through_shipping_and_delivery() {
         seen.push(event.event_type);
     }
     assert_eq!(seen, ["order.shipped", "order.delivered"]);
+
+    // Business counters count dispatched events.
+    orders
+        .transition(&t.ctx, order, OrderAction::Complete, None)
+        .await
+        .unwrap();
+    t.relay_and_deliver().await;
+    let request = axum::http::Request::get("/metrics")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let metrics = String::from_utf8(t.request(request).await.2).unwrap();
+    assert!(metrics.contains("orders_created_total 2"), "{metrics}");
+    assert!(metrics.contains("orders_completed_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("events_published_total{type=\"order.shipped\"} 2"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -689,6 +706,16 @@ async fn an_event_committed_through_one_instance_reaches_a_subscriber_of_another
     assert_eq!(
         live["payload"]["data"]["events"]["entityId"], second["id"],
         "{live}"
+    );
+    let metrics = reqwest::get(format!("http://{addr_b}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("graphql_subscriptions_active 1"),
+        "{metrics}"
     );
     let _ = stop_b.send(true);
 }

@@ -373,6 +373,62 @@ fn rest_ops(product: &str) -> Vec<RestOp> {
             Some(json!({"active": true})),
             ADMINS,
         ),
+        // Webhooks: `webhooks:*` for managers, nothing for staff or customers.
+        op(Method::GET, "/api/v1/webhooks", None, MANAGERS),
+        op(
+            Method::POST,
+            "/api/v1/webhooks",
+            Some(json!({"url": "ftp://x", "event_types": []})),
+            MANAGERS,
+        ),
+        op(
+            Method::GET,
+            &format!("/api/v1/webhooks/{NOBODY}"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/webhooks/{NOBODY}"),
+            Some(json!({})),
+            MANAGERS,
+        ),
+        op(
+            Method::DELETE,
+            &format!("/api/v1/webhooks/{NOBODY}"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/webhooks/{NOBODY}/ping"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/webhooks/{NOBODY}/rotate-secret"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::GET,
+            &format!("/api/v1/webhooks/{NOBODY}/deliveries"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::GET,
+            &format!("/api/v1/webhook-deliveries/{NOBODY}"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/webhook-deliveries/{NOBODY}/resend"),
+            None,
+            MANAGERS,
+        ),
     ]
 }
 
@@ -584,6 +640,43 @@ fn graphql_ops(product: &str) -> Vec<(String, Allowed)> {
                 r#"mutation {{ setUserRole(userId: "{NOBODY}", roleId: "{NOBODY}") {{ id }} }}"#
             ),
             ADMINS,
+        ),
+        op("{ webhooks { id } }", MANAGERS),
+        op(
+            &format!(r#"{{ webhook(id: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"{{ webhookDeliveries(webhookId: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"{{ webhookDelivery(id: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            r#"mutation { createWebhook(input: {url: "ftp://x", eventTypes: []}) { secret } }"#,
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ updateWebhook(id: "{NOBODY}", input: {{}}) {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ deleteWebhook(id: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ rotateWebhookSecret(id: "{NOBODY}") {{ secret }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ pingWebhook(id: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ resendWebhookDelivery(id: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
         ),
     ]
 }
