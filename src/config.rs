@@ -59,7 +59,7 @@ pub struct WebhookSettings {
     /// default false: refused after DNS resolution, against SSRF). For tests and local setups.
     pub allow_private_networks: bool,
     /// Delay before the first retry, doubled for each further one (`WEBHOOK_RETRY_INITIAL_MS`,
-    /// default 30 s), with ±25% jitter.
+    /// default 5 s), with ±25% jitter.
     pub retry_initial: Duration,
     /// Longest delay between retries (`WEBHOOK_RETRY_MAX_MS`, default 1 hour).
     pub retry_max: Duration,
@@ -230,7 +230,7 @@ impl Config {
                 retry_initial: Duration::from_millis(parse(
                     &lookup,
                     "WEBHOOK_RETRY_INITIAL_MS",
-                    30_000,
+                    5_000,
                 )?),
                 retry_max: Duration::from_millis(parse(
                     &lookup,

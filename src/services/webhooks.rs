@@ -698,3 +698,31 @@ async fn record_health(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_up_to_the_maximum() -> anyhow::Result<()> {
+        let settings = crate::config::Config::from_lookup(|_| None)?.webhooks;
+        let within = |attempt: i32, nominal: f64| {
+            let delay = backoff(&settings, attempt).as_secs_f64();
+            (nominal * 0.75..=nominal * 1.25).contains(&delay)
+        };
+        assert!(within(1, 5.0));
+        assert!(within(2, 10.0));
+        assert!(within(5, 80.0));
+        assert!(within(12, 3600.0), "capped at the maximum");
+        assert!(within(40, 3600.0), "no overflow for late attempts");
+        // About a day of retries takes a few dozen attempts.
+        let mut elapsed = 0.0;
+        let mut attempts = 0;
+        while elapsed < settings.retry_window.as_secs_f64() {
+            attempts += 1;
+            elapsed += backoff(&settings, attempts).as_secs_f64();
+        }
+        assert!((20..=45).contains(&attempts), "{attempts} attempts");
+        Ok(())
+    }
+}
