@@ -118,7 +118,8 @@ fn start_background_work(
     ]
 }
 
-/// Periodic upkeep: forget idle rate-limit state and expired idempotency keys.
+/// Periodic upkeep: forget idle rate-limit state, expired idempotency keys and long-expired
+/// carts.
 async fn housekeeping(app: std::sync::Arc<App>, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
@@ -127,6 +128,11 @@ async fn housekeeping(app: std::sync::Arc<App>, mut stopped: watch::Receiver<boo
             _ = stopped.wait_for(|stop| *stop) => return,
         }
         app.rate_limiter.housekeeping();
+        match app.services.carts.sweep_expired().await {
+            Ok(0) => {}
+            Ok(swept) => tracing::info!(swept, "expired carts deleted"),
+            Err(err) => tracing::warn!(error = %err, "cannot sweep expired carts"),
+        }
         match app.services.idempotency.sweep().await {
             Ok(0) => {}
             Ok(swept) => tracing::info!(swept, "expired idempotency keys deleted"),

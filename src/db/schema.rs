@@ -393,6 +393,34 @@ diesel::table! {
 }
 
 diesel::table! {
+    carts (id) {
+        id -> Uuid,
+        token -> Text,
+        customer_id -> Nullable<Uuid>,
+        currency -> Text,
+        status -> Text,
+        merged_into -> Nullable<Uuid>,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    cart_items (id) {
+        id -> Uuid,
+        cart_id -> Uuid,
+        variant_id -> Uuid,
+        quantity -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(cart_items -> carts (cart_id));
+diesel::joinable!(cart_items -> product_variants (variant_id));
+
+diesel::table! {
     webhooks (id) {
         id -> Uuid,
         url -> Text,
@@ -467,6 +495,8 @@ diesel::joinable!(product_categories -> products (product_id));
 diesel::joinable!(product_categories -> categories (category_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    carts,
+    cart_items,
     webhooks,
     webhook_deliveries,
     webhook_attempts,

@@ -3,6 +3,7 @@
 //! Entities carry serde, OpenAPI (`utoipa`) and GraphQL derives so that every door shows the
 //! same shape without a hand-written copy per door; behaviour stays in the services.
 
+pub mod cart;
 pub mod catalog;
 pub mod customer;
 pub mod event;
@@ -13,6 +14,7 @@ pub mod order;
 pub mod text;
 pub mod webhook;
 
+pub use cart::{Cart, CartItem, CartStatus};
 pub use catalog::*;
 pub use customer::{Address, Customer, CustomerAddress, WishlistItem};
 pub use event::Event;

@@ -61,6 +61,10 @@ pub struct RegisterInput {
 pub struct LoginInput {
     pub email: String,
     pub password: String,
+    /// A guest cart to merge into the customer's cart on sign-in.
+    #[serde(default)]
+    #[graphql(default)]
+    pub cart_token: Option<String>,
 }
 
 /// Effective permissions per role, cached briefly.
@@ -364,6 +368,21 @@ impl AuthService {
         };
         let mut conn = self.db.conn().await?;
         q::touch_login(&mut conn, user.id).await?;
+        if let Some(token) = input.cart_token {
+            // A customer signing in takes the cart they filled as a guest along.
+            let user_id = user.id;
+            (*conn)
+                .transaction(async move |conn: &mut AsyncPgConnection| {
+                    match crate::db::customers::customer_by_user(conn, user_id).await? {
+                        Some(customer) => {
+                            super::carts::merge_guest_cart(conn, &token, customer.id).await?;
+                            Ok(())
+                        }
+                        None => Ok::<_, Error>(()),
+                    }
+                })
+                .await?;
+        }
         self.start_session(user.into_domain(role)).await
     }
 

@@ -5,6 +5,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod carts;
 pub mod catalog;
 pub mod checks;
 pub mod customers;
@@ -18,6 +19,7 @@ pub mod webhooks;
 
 pub use access::AccessService;
 pub use auth::AuthService;
+pub use carts::CartService;
 pub use catalog::CatalogService;
 pub use customers::CustomerService;
 pub use error::{Error, FieldError};
@@ -102,6 +104,7 @@ impl Ctx {
 pub struct Services {
     pub auth: AuthService,
     pub access: AccessService,
+    pub carts: CartService,
     pub catalog: CatalogService,
     pub customers: CustomerService,
     pub orders: OrderService,
@@ -132,6 +135,7 @@ impl Services {
         Ok(Self {
             access: AccessService::new(db.clone(), auth.clone(), roles),
             auth,
+            carts: CartService::new(db.clone()),
             catalog: CatalogService::new(db.clone()),
             customers: CustomerService::new(db.clone()),
             orders: OrderService::new(db.clone(), events.clone()),

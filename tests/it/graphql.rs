@@ -55,8 +55,17 @@ async fn variants_of_a_list_load_in_a_constant_number_of_queries() {
             t.app.db.statements_executed() - before
         }
     };
-    let for_two = count(2).await;
-    let for_twenty = count(20).await;
+    // The fewest of a few runs: under a loaded machine a loader batch can split in two, which
+    // says nothing about N+1.
+    let fewest = |first: i64| async move {
+        let mut least = u64::MAX;
+        for _ in 0..3 {
+            least = least.min(count(first).await);
+        }
+        least
+    };
+    let for_two = fewest(2).await;
+    let for_twenty = fewest(20).await;
     assert_eq!(
         for_two, for_twenty,
         "statement count must not grow with the page size"

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod carts;
 mod catalog_service;
 mod contract;
 mod events;

@@ -1120,10 +1120,18 @@ async fn the_graphql_door_with_loaders() {
             t.app.db.statements_executed() - before
         }
     };
-    statements(1).await;
+    // The fewest of a few runs: under a loaded machine a loader batch can split in two, which
+    // says nothing about N+1.
+    let fewest = |n: i64| async move {
+        let mut least = u64::MAX;
+        for _ in 0..3 {
+            least = least.min(statements(n).await);
+        }
+        least
+    };
     assert_eq!(
-        statements(1).await,
-        statements(5).await,
+        fewest(1).await,
+        fewest(5).await,
         "statement count must not grow with the page"
     );
 }

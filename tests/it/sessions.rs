@@ -421,6 +421,7 @@ async fn the_admin_command_creates_the_first_administrator() {
     let input = stateset::services::auth::LoginInput {
         email: "root@example.com".into(),
         password: PASSWORD.into(),
+        cart_token: None,
     };
     let tokens = app.services.auth.login(&ctx, input).await.unwrap();
     assert_eq!(tokens.user.role, "admin");

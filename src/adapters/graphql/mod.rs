@@ -1,6 +1,7 @@
 //! The GraphQL door (async-graphql): queries, mutations, subscriptions over `/graphql(/ws)`.
 
 mod access;
+mod carts;
 mod catalog;
 mod error;
 mod events;
@@ -33,6 +34,7 @@ pub struct QueryRoot(
     access::AccessQuery,
     events::EventQuery,
     webhooks::WebhookQuery,
+    carts::CartQuery,
 );
 
 /// Every mutation field.
@@ -44,6 +46,7 @@ pub struct MutationRoot(
     inventory::InventoryMutation,
     access::AccessMutation,
     webhooks::WebhookMutation,
+    carts::CartMutation,
 );
 
 /// Every subscription field.

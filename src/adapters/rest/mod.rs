@@ -2,6 +2,7 @@
 //! declarations (utoipa) and served at `/api-docs/openapi.json`.
 
 mod access;
+mod carts;
 mod catalog;
 mod error;
 mod extract;
@@ -35,6 +36,7 @@ use crate::app::AppState;
         (name = "inventory", description = "Stock across locations: reservations, transfers, counts, purchase orders. \
             Available to promise = available + on order − committed, where available = on hand − reserved and \
             committed = safety stock."),
+        (name = "carts", description = "Guest carts (opened by their token) and customer carts, priced live"),
         (name = "events", description = "The event log"),
         (name = "webhooks", description = "Signed event deliveries to your endpoints: management, ping, \
             delivery log, re-sending. Verify `X-StateSet-Signature` as docs/WEBHOOKS.md shows."),
@@ -142,6 +144,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(access::list_users, access::create_user))
         .routes(routes!(access::set_user_role))
         .routes(routes!(access::set_user_active))
+        .routes(routes!(carts::create_cart))
+        .routes(routes!(carts::merge_cart))
+        .routes(routes!(carts::get_cart))
+        .routes(routes!(carts::add_cart_item))
+        .routes(routes!(carts::update_cart_item, carts::remove_cart_item))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::get_webhook,

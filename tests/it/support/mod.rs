@@ -245,6 +245,7 @@ impl TestApp {
         let input = stateset::services::auth::LoginInput {
             email: email.into(),
             password: PASSWORD.into(),
+            cart_token: None,
         };
         self.services()
             .auth
@@ -326,6 +327,33 @@ impl TestApp {
             .expect("product")
             .variants[0]
             .id
+    }
+
+    /// Receives `quantity` of `variant` into a new warehouse.
+    pub async fn stock(&self, variant: uuid::Uuid, quantity: i32) {
+        let inventory = &self.services().inventory;
+        let code = format!("WH-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+        let location = inventory
+            .create_location(
+                &self.ctx,
+                stateset::services::inventory::CreateLocationInput {
+                    code: code.clone(),
+                    name: code,
+                    kind: stateset::domain::LocationKind::Warehouse,
+                    priority: Some(1),
+                },
+            )
+            .await
+            .expect("location");
+        let input = stateset::services::inventory::ReceiveInput {
+            variant_id: variant,
+            location_id: location.id,
+            quantity,
+            lot_code: None,
+            expires_at: None,
+            reason: None,
+        };
+        inventory.receive(&self.ctx, input).await.expect("receive");
     }
 
     pub fn services(&self) -> &stateset::services::Services {
