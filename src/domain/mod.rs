@@ -11,6 +11,7 @@ pub mod identity;
 pub mod inventory;
 pub mod money;
 pub mod order;
+pub mod pricing;
 pub mod text;
 pub mod webhook;
 
@@ -29,4 +30,5 @@ pub use order::{
     Order, OrderAction, OrderDetail, OrderFilter, OrderHistoryEntry, OrderItem, OrderSort,
     OrderStatus,
 };
+pub use pricing::{DiscountCode, DiscountKind, RateBand, RateKind, ShippingMethod, TaxRate};
 pub use webhook::{CreatedWebhook, DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery};
