@@ -11,6 +11,7 @@ pub mod identity;
 pub mod inventory;
 pub mod orders;
 pub mod outbox;
+pub mod pricing;
 pub mod schema;
 pub mod webhooks;
 

@@ -393,6 +393,67 @@ diesel::table! {
 }
 
 diesel::table! {
+    shipping_methods (id) {
+        id -> Uuid,
+        name -> Text,
+        carrier -> Text,
+        service -> Text,
+        countries -> Array<Text>,
+        regions -> Array<Text>,
+        kind -> Text,
+        rate -> Numeric,
+        bands -> Jsonb,
+        free_over -> Nullable<Numeric>,
+        currency -> Text,
+        min_days -> Int4,
+        max_days -> Int4,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    tax_rates (id) {
+        id -> Uuid,
+        name -> Text,
+        country -> Text,
+        region -> Nullable<Text>,
+        tax_class -> Nullable<Text>,
+        rate -> Numeric,
+        prices_include_tax -> Bool,
+        applies_to_shipping -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    discount_codes (id) {
+        id -> Uuid,
+        code -> Text,
+        kind -> Text,
+        value -> Numeric,
+        min_order_value -> Nullable<Numeric>,
+        starts_at -> Nullable<Timestamptz>,
+        ends_at -> Nullable<Timestamptz>,
+        usage_limit -> Nullable<Int4>,
+        per_customer_limit -> Nullable<Int4>,
+        times_used -> Int4,
+        active -> Bool,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    discount_redemptions (id) {
+        id -> Uuid,
+        discount_id -> Uuid,
+        order_id -> Uuid,
+        email -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     carts (id) {
         id -> Uuid,
         token -> Text,
@@ -495,6 +556,10 @@ diesel::joinable!(product_categories -> products (product_id));
 diesel::joinable!(product_categories -> categories (category_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    shipping_methods,
+    tax_rates,
+    discount_codes,
+    discount_redemptions,
     carts,
     cart_items,
     webhooks,

@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod inventory;
 pub mod orders;
 pub mod page;
+pub mod pricing;
 pub mod webhooks;
 
 pub use access::AccessService;
@@ -27,6 +28,7 @@ pub use events::EventService;
 pub use idempotency::IdempotencyService;
 pub use inventory::InventoryService;
 pub use orders::OrderService;
+pub use pricing::PricingService;
 pub use webhooks::WebhookService;
 
 use std::sync::Arc;
@@ -111,6 +113,7 @@ pub struct Services {
     pub inventory: InventoryService,
     pub events: EventService,
     pub idempotency: IdempotencyService,
+    pub pricing: PricingService,
     pub webhooks: WebhookService,
 }
 
@@ -141,6 +144,7 @@ impl Services {
             orders: OrderService::new(db.clone(), events.clone()),
             inventory: InventoryService::new(db.clone(), events.clone()),
             events,
+            pricing: PricingService::new(db.clone()),
             idempotency: IdempotencyService::new(db),
             webhooks,
         })

@@ -15,6 +15,7 @@ mod inventory;
 mod js_client;
 mod orders;
 mod permissions;
+mod pricing;
 mod rest;
 mod safety;
 mod server;

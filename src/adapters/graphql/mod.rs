@@ -8,6 +8,7 @@ mod events;
 mod inventory;
 mod loaders;
 mod orders;
+mod pricing;
 mod webhooks;
 
 use async_graphql::dataloader::DataLoader;
@@ -35,6 +36,7 @@ pub struct QueryRoot(
     events::EventQuery,
     webhooks::WebhookQuery,
     carts::CartQuery,
+    pricing::PricingQuery,
 );
 
 /// Every mutation field.
@@ -47,6 +49,7 @@ pub struct MutationRoot(
     access::AccessMutation,
     webhooks::WebhookMutation,
     carts::CartMutation,
+    pricing::PricingMutation,
 );
 
 /// Every subscription field.

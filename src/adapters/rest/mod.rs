@@ -8,6 +8,7 @@ mod error;
 mod extract;
 mod inventory;
 mod orders;
+mod pricing;
 mod webhooks;
 
 use utoipa::OpenApi;
@@ -37,6 +38,7 @@ use crate::app::AppState;
             Available to promise = available + on order − committed, where available = on hand − reserved and \
             committed = safety stock."),
         (name = "carts", description = "Guest carts (opened by their token) and customer carts, priced live"),
+        (name = "pricing", description = "Shipping methods, tax rates and discount codes that checkout prices with"),
         (name = "events", description = "The event log"),
         (name = "webhooks", description = "Signed event deliveries to your endpoints: management, ping, \
             delivery log, re-sending. Verify `X-StateSet-Signature` as docs/WEBHOOKS.md shows."),
@@ -149,6 +151,18 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(carts::get_cart))
         .routes(routes!(carts::add_cart_item))
         .routes(routes!(carts::update_cart_item, carts::remove_cart_item))
+        .routes(routes!(
+            pricing::list_shipping_methods,
+            pricing::create_shipping_method
+        ))
+        .routes(routes!(pricing::delete_shipping_method))
+        .routes(routes!(pricing::list_tax_rates, pricing::create_tax_rate))
+        .routes(routes!(pricing::delete_tax_rate))
+        .routes(routes!(
+            pricing::list_discount_codes,
+            pricing::create_discount_code
+        ))
+        .routes(routes!(pricing::delete_discount_code))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::get_webhook,
