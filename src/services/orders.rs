@@ -242,6 +242,204 @@ async fn order_event(
     Ok(())
 }
 
+/// Validates and places an order on `conn`, inside the caller's transaction: lines priced,
+/// stock reserved, history and `order.created` written. `access` is what the caller may do
+/// (`Own` narrows to the caller's customer record); checkout calls this with `All` after
+/// resolving the customer itself.
+pub(crate) async fn place_order(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    access: Access,
+    input: CreateOrderInput,
+) -> Result<OrderDetail, Error> {
+    let mut v = Validator::default();
+    if input.items.is_empty() || input.items.len() > MAX_LINES {
+        v.add("items", format!("must hold 1 to {MAX_LINES} lines"));
+    }
+    for (i, line) in input.items.iter().enumerate() {
+        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
+            v.add(
+                format!("items[{i}].quantity"),
+                format!("must be between 1 and {MAX_QUANTITY}"),
+            );
+        }
+        check_amount(&mut v, &format!("items[{i}].unit_price"), line.unit_price);
+        check_amount(&mut v, &format!("items[{i}].discount"), line.discount);
+        check_amount(&mut v, &format!("items[{i}].tax"), line.tax);
+    }
+    let shipping = check_amount(&mut v, "shipping_total", input.shipping_total);
+    let currency = input
+        .currency
+        .as_deref()
+        .map(parse_currency)
+        .transpose()
+        .unwrap_or_else(|message| {
+            v.add("currency", message);
+            None
+        });
+    let shipping_address = input
+        .shipping_address
+        .as_ref()
+        .map(|a| check_address(&mut v, "shipping_address", a));
+    let billing_address = input
+        .billing_address
+        .as_ref()
+        .map(|a| check_address(&mut v, "billing_address", a));
+    let tags = check_tags(&mut v, "tags", &input.tags);
+    let attributes = check_json_object(&mut v, "attributes", input.attributes.clone());
+    let notes = optional_text(&mut v, "notes", input.notes.as_deref(), MAX_NOTES);
+    v.finish()?;
+
+    let customer = match (input.customer_id, access) {
+        (Some(id), _) => customer_q::customer_by_id(conn, id).await?,
+        (None, Access::Own(user)) => customer_q::customer_by_user(conn, user).await?,
+        (None, Access::All) => {
+            return Err(Error::invalid("customer_id", "is required"));
+        }
+    };
+    let customer = customer.filter(|c| match access {
+        Access::All => true,
+        Access::Own(user) => c.user_id == Some(user),
+    });
+    let customer = customer.ok_or_else(|| Error::invalid("customer_id", "no such customer"))?;
+
+    let ids: Vec<Uuid> = input.items.iter().map(|l| l.variant_id).collect();
+    let variants: HashMap<Uuid, q::SellableVariant> = q::sellable_variants(conn, &ids)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect();
+    let currency = currency.or_else(|| {
+        // The first line that names a real variant sets it; others are reported below.
+        input
+            .items
+            .iter()
+            .find_map(|l| variants.get(&l.variant_id))
+            .map(|s| s.currency.clone())
+    });
+    let mut v = Validator::default();
+    let order_id = Uuid::now_v7();
+    let mut items = Vec::new();
+    for (i, line) in input.items.iter().enumerate() {
+        let Some(variant) = variants.get(&line.variant_id) else {
+            v.add(format!("items[{i}].variant_id"), "no such variant");
+            continue;
+        };
+        if currency.as_deref() != Some(variant.currency.as_str()) {
+            v.add(
+                format!("items[{i}].variant_id"),
+                format!(
+                    "is priced in {}, not the order's currency",
+                    variant.currency
+                ),
+            );
+        }
+        let unit_price = line.unit_price.unwrap_or(variant.price);
+        let discount = line.discount.unwrap_or(Decimal::ZERO);
+        let tax = line.tax.unwrap_or(Decimal::ZERO);
+        if discount > Decimal::from(line.quantity) * unit_price {
+            v.add(
+                format!("items[{i}].discount"),
+                "must not exceed the line's price",
+            );
+        }
+        items.push(OrderItemRow {
+            id: Uuid::now_v7(),
+            order_id,
+            variant_id: Some(variant.id),
+            sku: variant.sku.clone(),
+            name: if variant.title == "Default" {
+                variant.product_name.clone()
+            } else {
+                format!("{} — {}", variant.product_name, variant.title)
+            },
+            quantity: line.quantity,
+            unit_price,
+            discount,
+            tax,
+            total: line_total(line.quantity, unit_price, discount, tax),
+            position: i as i32,
+        });
+    }
+    v.finish()?;
+    let currency = currency.ok_or_else(|| Error::invalid("currency", "is required"))?;
+
+    let addresses = customer_q::addresses_for(conn, &[customer.id]).await?;
+    let default_address = |id: Option<Uuid>| {
+        addresses
+            .iter()
+            .find(|a| Some(a.id) == id)
+            .map(|a| a.clone().into_address())
+    };
+    let shipping_address =
+        shipping_address.or_else(|| default_address(customer.default_shipping_address_id));
+    let billing_address =
+        billing_address.or_else(|| default_address(customer.default_billing_address_id));
+    let totals = Totals::of(
+        items
+            .iter()
+            .map(|i| (i.quantity, i.unit_price, i.discount, i.tax)),
+        shipping,
+    );
+    let now = Utc::now();
+    let row = OrderRow {
+        id: order_id,
+        number: q::next_order_number(conn).await?,
+        customer_id: customer.id,
+        email: customer.email.clone(),
+        status: OrderStatus::Pending.as_str().to_owned(),
+        held_from: None,
+        hold_reason: None,
+        cancel_reason: None,
+        currency,
+        subtotal: totals.subtotal,
+        discount_total: totals.discount,
+        shipping_total: totals.shipping,
+        tax_total: totals.tax,
+        total: totals.total,
+        shipping_address: shipping_address.map(|a| serde_json::to_value(a).unwrap_or_default()),
+        billing_address: billing_address.map(|a| serde_json::to_value(a).unwrap_or_default()),
+        tags,
+        attributes,
+        notes,
+        created_at: now,
+        updated_at: now,
+    };
+    q::insert_order(conn, &row).await?;
+    q::insert_items(conn, &items).await?;
+    // Same connection, same transaction: an order whose stock cannot be reserved
+    // is never created. Variants without stock records are not stock-tracked.
+    let wants: Vec<Want> = items
+        .iter()
+        .filter_map(|i| {
+            i.variant_id.map(|v| Want {
+                variant_id: v,
+                item_id: None,
+                quantity: i.quantity,
+            })
+        })
+        .collect();
+    let hold = Hold {
+        order_id: Some(order_id),
+        reference: None,
+        expires_at: None,
+        partial: false,
+        tracked_only: true,
+    };
+    inventory::reserve(conn, &ctx.principal.key(), &wants, &hold).await?;
+    let history = History {
+        action: "created",
+        from: None,
+        to: Some(OrderStatus::Pending),
+        reason: None,
+        details: serde_json::json!({}),
+    };
+    write_history(conn, &ctx, order_id, history).await?;
+    let detail = detail(conn, row).await?;
+    order_event(conn, "order.created", &detail, serde_json::json!({})).await?;
+    Ok(detail)
+}
+
 impl OrderService {
     pub fn new(db: Db, events: super::EventService) -> Self {
         Self { db, events }
@@ -256,199 +454,11 @@ impl OrderService {
         input: CreateOrderInput,
     ) -> Result<OrderDetail, Error> {
         let access = ctx.authorize("orders:create")?;
-        let mut v = Validator::default();
-        if input.items.is_empty() || input.items.len() > MAX_LINES {
-            v.add("items", format!("must hold 1 to {MAX_LINES} lines"));
-        }
-        for (i, line) in input.items.iter().enumerate() {
-            if !(1..=MAX_QUANTITY).contains(&line.quantity) {
-                v.add(
-                    format!("items[{i}].quantity"),
-                    format!("must be between 1 and {MAX_QUANTITY}"),
-                );
-            }
-            check_amount(&mut v, &format!("items[{i}].unit_price"), line.unit_price);
-            check_amount(&mut v, &format!("items[{i}].discount"), line.discount);
-            check_amount(&mut v, &format!("items[{i}].tax"), line.tax);
-        }
-        let shipping = check_amount(&mut v, "shipping_total", input.shipping_total);
-        let currency = input
-            .currency
-            .as_deref()
-            .map(parse_currency)
-            .transpose()
-            .unwrap_or_else(|message| {
-                v.add("currency", message);
-                None
-            });
-        let shipping_address = input
-            .shipping_address
-            .as_ref()
-            .map(|a| check_address(&mut v, "shipping_address", a));
-        let billing_address = input
-            .billing_address
-            .as_ref()
-            .map(|a| check_address(&mut v, "billing_address", a));
-        let tags = check_tags(&mut v, "tags", &input.tags);
-        let attributes = check_json_object(&mut v, "attributes", input.attributes.clone());
-        let notes = optional_text(&mut v, "notes", input.notes.as_deref(), MAX_NOTES);
-        v.finish()?;
-
         let ctx = ctx.clone();
         let mut conn = self.db.conn().await?;
         (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
-                let customer = match (input.customer_id, access) {
-                    (Some(id), _) => customer_q::customer_by_id(conn, id).await?,
-                    (None, Access::Own(user)) => customer_q::customer_by_user(conn, user).await?,
-                    (None, Access::All) => {
-                        return Err(Error::invalid("customer_id", "is required"));
-                    }
-                };
-                let customer = customer.filter(|c| match access {
-                    Access::All => true,
-                    Access::Own(user) => c.user_id == Some(user),
-                });
-                let customer =
-                    customer.ok_or_else(|| Error::invalid("customer_id", "no such customer"))?;
-
-                let ids: Vec<Uuid> = input.items.iter().map(|l| l.variant_id).collect();
-                let variants: HashMap<Uuid, q::SellableVariant> = q::sellable_variants(conn, &ids)
-                    .await?
-                    .into_iter()
-                    .map(|s| (s.id, s))
-                    .collect();
-                let currency = currency.or_else(|| {
-                    // The first line that names a real variant sets it; others are reported below.
-                    input
-                        .items
-                        .iter()
-                        .find_map(|l| variants.get(&l.variant_id))
-                        .map(|s| s.currency.clone())
-                });
-                let mut v = Validator::default();
-                let order_id = Uuid::now_v7();
-                let mut items = Vec::new();
-                for (i, line) in input.items.iter().enumerate() {
-                    let Some(variant) = variants.get(&line.variant_id) else {
-                        v.add(format!("items[{i}].variant_id"), "no such variant");
-                        continue;
-                    };
-                    if currency.as_deref() != Some(variant.currency.as_str()) {
-                        v.add(
-                            format!("items[{i}].variant_id"),
-                            format!(
-                                "is priced in {}, not the order's currency",
-                                variant.currency
-                            ),
-                        );
-                    }
-                    let unit_price = line.unit_price.unwrap_or(variant.price);
-                    let discount = line.discount.unwrap_or(Decimal::ZERO);
-                    let tax = line.tax.unwrap_or(Decimal::ZERO);
-                    if discount > Decimal::from(line.quantity) * unit_price {
-                        v.add(
-                            format!("items[{i}].discount"),
-                            "must not exceed the line's price",
-                        );
-                    }
-                    items.push(OrderItemRow {
-                        id: Uuid::now_v7(),
-                        order_id,
-                        variant_id: Some(variant.id),
-                        sku: variant.sku.clone(),
-                        name: if variant.title == "Default" {
-                            variant.product_name.clone()
-                        } else {
-                            format!("{} — {}", variant.product_name, variant.title)
-                        },
-                        quantity: line.quantity,
-                        unit_price,
-                        discount,
-                        tax,
-                        total: line_total(line.quantity, unit_price, discount, tax),
-                        position: i as i32,
-                    });
-                }
-                v.finish()?;
-                let currency = currency.ok_or_else(|| Error::invalid("currency", "is required"))?;
-
-                let addresses = customer_q::addresses_for(conn, &[customer.id]).await?;
-                let default_address = |id: Option<Uuid>| {
-                    addresses
-                        .iter()
-                        .find(|a| Some(a.id) == id)
-                        .map(|a| a.clone().into_address())
-                };
-                let shipping_address = shipping_address
-                    .or_else(|| default_address(customer.default_shipping_address_id));
-                let billing_address = billing_address
-                    .or_else(|| default_address(customer.default_billing_address_id));
-                let totals = Totals::of(
-                    items
-                        .iter()
-                        .map(|i| (i.quantity, i.unit_price, i.discount, i.tax)),
-                    shipping,
-                );
-                let now = Utc::now();
-                let row = OrderRow {
-                    id: order_id,
-                    number: q::next_order_number(conn).await?,
-                    customer_id: customer.id,
-                    email: customer.email.clone(),
-                    status: OrderStatus::Pending.as_str().to_owned(),
-                    held_from: None,
-                    hold_reason: None,
-                    cancel_reason: None,
-                    currency,
-                    subtotal: totals.subtotal,
-                    discount_total: totals.discount,
-                    shipping_total: totals.shipping,
-                    tax_total: totals.tax,
-                    total: totals.total,
-                    shipping_address: shipping_address
-                        .map(|a| serde_json::to_value(a).unwrap_or_default()),
-                    billing_address: billing_address
-                        .map(|a| serde_json::to_value(a).unwrap_or_default()),
-                    tags,
-                    attributes,
-                    notes,
-                    created_at: now,
-                    updated_at: now,
-                };
-                q::insert_order(conn, &row).await?;
-                q::insert_items(conn, &items).await?;
-                // Same connection, same transaction: an order whose stock cannot be reserved
-                // is never created. Variants without stock records are not stock-tracked.
-                let wants: Vec<Want> = items
-                    .iter()
-                    .filter_map(|i| {
-                        i.variant_id.map(|v| Want {
-                            variant_id: v,
-                            item_id: None,
-                            quantity: i.quantity,
-                        })
-                    })
-                    .collect();
-                let hold = Hold {
-                    order_id: Some(order_id),
-                    reference: None,
-                    expires_at: None,
-                    partial: false,
-                    tracked_only: true,
-                };
-                inventory::reserve(conn, &ctx.principal.key(), &wants, &hold).await?;
-                let history = History {
-                    action: "created",
-                    from: None,
-                    to: Some(OrderStatus::Pending),
-                    reason: None,
-                    details: serde_json::json!({}),
-                };
-                write_history(conn, &ctx, order_id, history).await?;
-                let detail = detail(conn, row).await?;
-                order_event(conn, "order.created", &detail, serde_json::json!({})).await?;
-                Ok(detail)
+                place_order(conn, &ctx, access, input).await
             })
             .await
     }
