@@ -434,7 +434,7 @@ pub(crate) async fn place_order(
         reason: None,
         details: serde_json::json!({}),
     };
-    write_history(conn, &ctx, order_id, history).await?;
+    write_history(conn, ctx, order_id, history).await?;
     let detail = detail(conn, row).await?;
     order_event(conn, "order.created", &detail, serde_json::json!({})).await?;
     Ok(detail)
