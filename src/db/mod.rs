@@ -5,6 +5,7 @@
 
 pub mod carts;
 pub mod catalog;
+pub mod checkout;
 pub mod customers;
 pub mod idempotency;
 pub mod identity;

@@ -393,6 +393,57 @@ diesel::table! {
 }
 
 diesel::table! {
+    payment_tokens (id) {
+        id -> Text,
+        provider -> Text,
+        brand -> Text,
+        last4 -> Text,
+        exp_month -> Int4,
+        exp_year -> Int4,
+        outcome -> Text,
+        used_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    payments (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        provider -> Text,
+        provider_reference -> Text,
+        status -> Text,
+        amount -> Numeric,
+        captured_amount -> Numeric,
+        refunded_amount -> Numeric,
+        currency -> Text,
+        card_brand -> Nullable<Text>,
+        card_last4 -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    checkouts (id) {
+        id -> Uuid,
+        cart_id -> Uuid,
+        status -> Text,
+        email -> Nullable<Text>,
+        shipping_address -> Nullable<Jsonb>,
+        billing_address -> Nullable<Jsonb>,
+        shipping_method_id -> Nullable<Uuid>,
+        discount_code -> Nullable<Text>,
+        payment_token -> Nullable<Text>,
+        order_id -> Nullable<Uuid>,
+        payment_id -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+        completed_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
     shipping_methods (id) {
         id -> Uuid,
         name -> Text,
@@ -556,6 +607,9 @@ diesel::joinable!(product_categories -> products (product_id));
 diesel::joinable!(product_categories -> categories (category_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    payment_tokens,
+    payments,
+    checkouts,
     shipping_methods,
     tax_rates,
     discount_codes,

@@ -5,6 +5,7 @@
 
 pub mod cart;
 pub mod catalog;
+pub mod checkout;
 pub mod customer;
 pub mod event;
 pub mod identity;
@@ -17,6 +18,10 @@ pub mod webhook;
 
 pub use cart::{Cart, CartItem, CartStatus};
 pub use catalog::*;
+pub use checkout::{
+    Checkout, CheckoutStatus, CheckoutTotals, CompletedCheckout, Payment, PaymentMethodSummary,
+    PaymentStatus, PaymentToken, ShippingOption,
+};
 pub use customer::{Address, Customer, CustomerAddress, WishlistItem};
 pub use event::Event;
 pub use identity::{ApiKey, AuthTokens, CreatedApiKey, Role, User};

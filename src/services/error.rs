@@ -39,6 +39,12 @@ pub enum Error {
         requested: i32,
         available: i32,
     },
+    /// The payment provider declined the payment; nothing was charged or created.
+    #[error("the payment was declined: {decline_code}")]
+    PaymentDeclined {
+        /// The provider's reason, e.g. `card_declined`, `insufficient_funds`.
+        decline_code: String,
+    },
     /// No credentials, or credentials that are not valid.
     #[error("authentication is required")]
     Unauthenticated,
@@ -86,6 +92,7 @@ impl Error {
             Self::Conflict { .. } => "CONFLICT",
             Self::InvalidState { .. } => "INVALID_STATE",
             Self::InsufficientStock { .. } => "INSUFFICIENT_STOCK",
+            Self::PaymentDeclined { .. } => "PAYMENT_DECLINED",
             Self::Unauthenticated => "UNAUTHENTICATED",
             Self::Forbidden { .. } => "FORBIDDEN",
             Self::Lagged { .. } => "SUBSCRIBER_LAGGED",
@@ -121,6 +128,7 @@ impl Error {
             Self::Validation(fields) => json!({ "fields": fields }),
             Self::Conflict { field, .. } => json!({ "field": field }),
             Self::InvalidState { from, action } => json!({ "from": from, "action": action }),
+            Self::PaymentDeclined { decline_code } => json!({ "decline_code": decline_code }),
             Self::InsufficientStock {
                 sku,
                 requested,

@@ -7,6 +7,7 @@ pub mod access;
 pub mod auth;
 pub mod carts;
 pub mod catalog;
+pub mod checkout;
 pub mod checks;
 pub mod customers;
 pub mod error;
@@ -15,6 +16,7 @@ pub mod idempotency;
 pub mod inventory;
 pub mod orders;
 pub mod page;
+pub mod payments;
 pub mod pricing;
 pub mod webhooks;
 
@@ -22,12 +24,14 @@ pub use access::AccessService;
 pub use auth::AuthService;
 pub use carts::CartService;
 pub use catalog::CatalogService;
+pub use checkout::CheckoutService;
 pub use customers::CustomerService;
 pub use error::{Error, FieldError};
 pub use events::EventService;
 pub use idempotency::IdempotencyService;
 pub use inventory::InventoryService;
 pub use orders::OrderService;
+pub use payments::PaymentService;
 pub use pricing::PricingService;
 pub use webhooks::WebhookService;
 
@@ -108,6 +112,8 @@ pub struct Services {
     pub access: AccessService,
     pub carts: CartService,
     pub catalog: CatalogService,
+    pub checkout: CheckoutService,
+    pub payments: PaymentService,
     pub customers: CustomerService,
     pub orders: OrderService,
     pub inventory: InventoryService,
@@ -140,6 +146,8 @@ impl Services {
             auth,
             carts: CartService::new(db.clone()),
             catalog: CatalogService::new(db.clone()),
+            checkout: CheckoutService::new(db.clone(), PaymentService::new(db.clone())),
+            payments: PaymentService::new(db.clone()),
             customers: CustomerService::new(db.clone()),
             orders: OrderService::new(db.clone(), events.clone()),
             inventory: InventoryService::new(db.clone(), events.clone()),

@@ -242,6 +242,14 @@ async fn order_event(
     Ok(())
 }
 
+/// One order by id as stored, for services that act on orders they already found.
+pub(crate) async fn order_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Order, Error> {
+    let row = q::order_by_id(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("order", id))?;
+    Ok(detail(conn, row).await?.order)
+}
+
 /// Validates and places an order on `conn`, inside the caller's transaction: lines priced,
 /// stock reserved, history and `order.created` written. `access` is what the caller may do
 /// (`Own` narrows to the caller's customer record); checkout calls this with `All` after

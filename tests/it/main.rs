@@ -6,6 +6,7 @@ mod support;
 
 mod carts;
 mod catalog_service;
+mod checkout;
 mod contract;
 mod events;
 mod graphql;

@@ -3,6 +3,7 @@
 mod access;
 mod carts;
 mod catalog;
+mod checkout;
 mod error;
 mod events;
 mod inventory;
@@ -37,6 +38,7 @@ pub struct QueryRoot(
     webhooks::WebhookQuery,
     carts::CartQuery,
     pricing::PricingQuery,
+    checkout::CheckoutQuery,
 );
 
 /// Every mutation field.
@@ -50,6 +52,7 @@ pub struct MutationRoot(
     webhooks::WebhookMutation,
     carts::CartMutation,
     pricing::PricingMutation,
+    checkout::CheckoutMutation,
 );
 
 /// Every subscription field.

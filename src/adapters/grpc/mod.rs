@@ -42,7 +42,9 @@ pub fn status(err: Error) -> Status {
         Error::NotFound { .. } => Code::NotFound,
         Error::Validation(_) => Code::InvalidArgument,
         Error::Conflict { .. } => Code::AlreadyExists,
-        Error::InvalidState { .. } | Error::InsufficientStock { .. } => Code::FailedPrecondition,
+        Error::InvalidState { .. }
+        | Error::InsufficientStock { .. }
+        | Error::PaymentDeclined { .. } => Code::FailedPrecondition,
         Error::Unauthenticated => Code::Unauthenticated,
         Error::Forbidden { .. } => Code::PermissionDenied,
         Error::Lagged { .. } => Code::ResourceExhausted,

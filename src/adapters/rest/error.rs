@@ -63,6 +63,7 @@ pub fn status_of(error: &Error) -> StatusCode {
         | Error::InvalidState { .. }
         | Error::Lagged { .. }
         | Error::InsufficientStock { .. } => StatusCode::CONFLICT,
+        Error::PaymentDeclined { .. } => StatusCode::PAYMENT_REQUIRED,
         Error::Unauthenticated => StatusCode::UNAUTHORIZED,
         Error::Forbidden { .. } => StatusCode::FORBIDDEN,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,

@@ -4,6 +4,7 @@
 mod access;
 mod carts;
 mod catalog;
+mod checkout;
 mod error;
 mod extract;
 mod inventory;
@@ -39,6 +40,7 @@ use crate::app::AppState;
             committed = safety stock."),
         (name = "carts", description = "Guest carts (opened by their token) and customer carts, priced live"),
         (name = "pricing", description = "Shipping methods, tax rates and discount codes that checkout prices with"),
+        (name = "checkout", description = "From a cart to a paid order: addresses, shipping, discounts, payment, completion"),
         (name = "events", description = "The event log"),
         (name = "webhooks", description = "Signed event deliveries to your endpoints: management, ping, \
             delivery log, re-sending. Verify `X-StateSet-Signature` as docs/WEBHOOKS.md shows."),
@@ -163,6 +165,12 @@ pub fn router() -> OpenApiRouter<AppState> {
             pricing::create_discount_code
         ))
         .routes(routes!(pricing::delete_discount_code))
+        .routes(routes!(checkout::start_checkout))
+        .routes(routes!(checkout::get_checkout, checkout::update_checkout))
+        .routes(routes!(checkout::shipping_options))
+        .routes(routes!(checkout::complete_checkout))
+        .routes(routes!(checkout::create_payment_token))
+        .routes(routes!(checkout::get_payment))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::get_webhook,

@@ -1,0 +1,3 @@
+DROP TABLE checkouts;
+DROP TABLE payments;
+DROP TABLE payment_tokens;

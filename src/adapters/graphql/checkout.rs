@@ -1,0 +1,96 @@
+//! Checkout and payments over GraphQL.
+
+use async_graphql::{Context, Object};
+use uuid::Uuid;
+
+use super::{ContextExt as _, GqlResult as _};
+use crate::domain::{Checkout, CompletedCheckout, Payment, PaymentToken, ShippingOption};
+use crate::services::checkout::{StartCheckoutInput, UpdateCheckoutInput};
+use crate::services::payments::CardInput;
+
+#[derive(Default)]
+pub struct CheckoutQuery;
+
+#[Object]
+impl CheckoutQuery {
+    async fn checkout(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Checkout> {
+        ctx.services().checkout.get(ctx.call_ctx()?, id).await.gql()
+    }
+
+    /// The shipping methods that serve the checkout's address, priced for its cart.
+    async fn checkout_shipping_options(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<Vec<ShippingOption>> {
+        ctx.services()
+            .checkout
+            .shipping_options(ctx.call_ctx()?, id)
+            .await
+            .gql()
+    }
+
+    async fn payment(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Payment> {
+        ctx.services().payments.get(ctx.call_ctx()?, id).await.gql()
+    }
+}
+
+#[derive(Default)]
+pub struct CheckoutMutation;
+
+#[Object]
+impl CheckoutMutation {
+    async fn start_checkout(
+        &self,
+        ctx: &Context<'_>,
+        input: StartCheckoutInput,
+    ) -> async_graphql::Result<Checkout> {
+        ctx.services()
+            .checkout
+            .start(ctx.call_ctx()?, input)
+            .await
+            .gql()
+    }
+
+    /// Sets email, addresses, shipping method, discount code or payment token; returns the
+    /// checkout with its totals recomputed.
+    async fn update_checkout(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: UpdateCheckoutInput,
+    ) -> async_graphql::Result<Checkout> {
+        ctx.services()
+            .checkout
+            .update(ctx.call_ctx()?, id, input)
+            .await
+            .gql()
+    }
+
+    /// Places the order and takes the payment; a decline is `PAYMENT_DECLINED` and creates
+    /// nothing.
+    async fn complete_checkout(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+    ) -> async_graphql::Result<CompletedCheckout> {
+        ctx.services()
+            .checkout
+            .complete(ctx.call_ctx()?, id)
+            .await
+            .gql()
+    }
+
+    /// Turns a card into a `tok_...` (the number is never stored).
+    async fn create_payment_token(
+        &self,
+        ctx: &Context<'_>,
+        input: CardInput,
+    ) -> async_graphql::Result<PaymentToken> {
+        ctx.services()
+            .payments
+            .create_token(ctx.call_ctx()?, input)
+            .await
+            .gql()
+    }
+}

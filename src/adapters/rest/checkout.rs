@@ -1,0 +1,104 @@
+//! `/api/v1/checkout` and `/api/v1/payments`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::extract::{Json, Path};
+use super::{ApiError, ErrorBody};
+use crate::app::AppState;
+use crate::domain::{Checkout, CompletedCheckout, Payment, PaymentToken, ShippingOption};
+use crate::services::Ctx;
+use crate::services::checkout::{StartCheckoutInput, UpdateCheckoutInput};
+use crate::services::payments::CardInput;
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// The shipping methods a checkout can use.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ShippingOptionList {
+    pub items: Vec<ShippingOption>,
+}
+
+#[utoipa::path(post, path = "/checkout", tag = "checkout", request_body = StartCheckoutInput,
+    responses((status = 201, body = Checkout), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn start_checkout(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(input): Json<StartCheckoutInput>,
+) -> ApiResult<(StatusCode, Json<Checkout>)> {
+    let checkout = app.services.checkout.start(&ctx, input).await?;
+    Ok((StatusCode::CREATED, Json(checkout)))
+}
+
+#[utoipa::path(get, path = "/checkout/{id}", tag = "checkout", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Checkout), (status = 404, body = ErrorBody)))]
+pub async fn get_checkout(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Checkout>> {
+    Ok(Json(app.services.checkout.get(&ctx, id).await?))
+}
+
+#[utoipa::path(put, path = "/checkout/{id}", tag = "checkout", params(("id" = Uuid, Path)),
+    request_body = UpdateCheckoutInput,
+    responses((status = 200, body = Checkout, description = "With totals recomputed"), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn update_checkout(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+    Json(input): Json<UpdateCheckoutInput>,
+) -> ApiResult<Json<Checkout>> {
+    Ok(Json(app.services.checkout.update(&ctx, id, input).await?))
+}
+
+#[utoipa::path(get, path = "/checkout/{id}/shipping-methods", tag = "checkout", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ShippingOptionList), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn shipping_options(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<ShippingOptionList>> {
+    Ok(Json(ShippingOptionList {
+        items: app.services.checkout.shipping_options(&ctx, id).await?,
+    }))
+}
+
+#[utoipa::path(post, path = "/checkout/{id}/complete", tag = "checkout", params(("id" = Uuid, Path)),
+    responses((status = 200, body = CompletedCheckout, description = "The order placed and paid (the same one on a repeat)"),
+        (status = 402, body = ErrorBody, description = "PAYMENT_DECLINED with the provider's decline_code; nothing was created"),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn complete_checkout(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<CompletedCheckout>> {
+    Ok(Json(app.services.checkout.complete(&ctx, id).await?))
+}
+
+#[utoipa::path(post, path = "/payments/tokens", tag = "checkout", request_body = CardInput,
+    responses((status = 201, body = PaymentToken), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create_payment_token(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(card): Json<CardInput>,
+) -> ApiResult<(StatusCode, Json<PaymentToken>)> {
+    let token = app.services.payments.create_token(&ctx, card).await?;
+    Ok((StatusCode::CREATED, Json(token)))
+}
+
+#[utoipa::path(get, path = "/payments/{id}", tag = "checkout", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Payment), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn get_payment(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Payment>> {
+    Ok(Json(app.services.payments.get(&ctx, id).await?))
+}

@@ -1,0 +1,654 @@
+//! Checkout: from a cart to a paid order. Each step (email, addresses, shipping method,
+//! discount code, payment token) updates the checkout and returns it with its totals
+//! recomputed. Completion is one transaction: the order is placed (reserving stock), the
+//! payment is charged through the provider, the discount is counted and the events are
+//! written; a decline rolls all of it back. The checkout row is locked throughout, so a
+//! duplicate completion waits and then gets the same order: one order, one charge.
+
+use chrono::Utc;
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::auth::check_email;
+use super::carts::CartRef;
+use super::checks::check_address;
+use super::error::Validator;
+use super::payments::{ChargeRequest, PaymentService};
+use super::{Ctx, Error};
+use crate::auth::Access;
+use crate::db::Db;
+use crate::db::carts::{self as cart_q, CartChanges};
+use crate::db::checkout::{self as q, CheckoutChanges, CheckoutRow, PaymentRow};
+use crate::db::customers as customer_q;
+use crate::db::pricing as pricing_q;
+use crate::domain::pricing::{self, PricedLineInput, Pricing};
+use crate::domain::{
+    Address, Checkout, CheckoutStatus, CheckoutTotals, CompletedCheckout, DiscountCode, Money,
+    Payment, PaymentMethodSummary, ShippingMethod, ShippingOption,
+};
+use crate::events::{self, DomainEvent};
+
+/// A checkout to start from a cart.
+#[derive(Debug, Clone, Deserialize, ToSchema, async_graphql::InputObject)]
+pub struct StartCheckoutInput {
+    /// The cart's id or token.
+    pub cart_id: String,
+    pub email: Option<String>,
+}
+
+/// One or more checkout steps; absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema, async_graphql::InputObject)]
+pub struct UpdateCheckoutInput {
+    pub email: Option<String>,
+    pub shipping_address: Option<Address>,
+    /// The shipping address when absent.
+    pub billing_address: Option<Address>,
+    /// One of the checkout's shipping options.
+    pub shipping_method_id: Option<Uuid>,
+    /// A discount code; an empty string removes it.
+    pub discount_code: Option<String>,
+    /// A `tok_...` from `POST /api/v1/payments/tokens`.
+    pub payment_token: Option<String>,
+}
+
+/// Checkouts.
+#[derive(Clone)]
+pub struct CheckoutService {
+    db: Db,
+    payments: PaymentService,
+}
+
+fn address_of(value: &Option<serde_json::Value>) -> Option<Address> {
+    value
+        .as_ref()
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+}
+
+/// Everything a checkout's price depends on, read on one connection.
+struct Priced {
+    view: Checkout,
+    pricing: Pricing,
+    currency: String,
+    discount: Option<DiscountCode>,
+}
+
+/// Prices a checkout as it stands and lists what it still lacks.
+async fn price(conn: &mut AsyncPgConnection, row: &CheckoutRow) -> Result<Priced, Error> {
+    let cart_row = cart_q::lock_cart(conn, Some(row.cart_id), None)
+        .await?
+        .ok_or_else(|| Error::not_found("cart", row.cart_id))?;
+    let cart = super::carts::view(conn, cart_row).await?;
+    let currency = cart.currency.clone();
+    let shipping_address = address_of(&row.shipping_address);
+    let mut missing = Vec::new();
+    if cart.items.is_empty() {
+        missing.push("items".to_owned());
+    } else if !cart.purchasable {
+        missing.push("stock".to_owned());
+    }
+    if row.email.is_none() {
+        missing.push("email".to_owned());
+    }
+    let subtotal = cart.subtotal.amount;
+    let grams: i64 = cart
+        .items
+        .iter()
+        .map(|i| i64::from(i.weight_grams.unwrap_or(0)) * i64::from(i.quantity))
+        .sum();
+    let mut shipping = Decimal::ZERO;
+    let mut shipping_method = None;
+    let mut rates = Vec::new();
+    match &shipping_address {
+        None => missing.push("shipping_address".to_owned()),
+        Some(address) => {
+            rates = pricing_q::tax_rates_for(conn, &address.country, address.region.as_deref())
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+            let option = match row.shipping_method_id {
+                Some(id) => pricing_q::shipping_method(conn, id)
+                    .await?
+                    .map(ShippingMethod::from)
+                    .and_then(|m| option_for(&m, address, subtotal, grams, &currency)),
+                None => None,
+            };
+            match option {
+                Some(option) => {
+                    shipping = option.price.amount;
+                    shipping_method = Some(option);
+                }
+                None => missing.push("shipping_method".to_owned()),
+            }
+        }
+    }
+    if row.payment_token.is_none() {
+        missing.push("payment_token".to_owned());
+    }
+    let discount = match &row.discount_code {
+        Some(code) => pricing_q::discount_by_code(conn, code, false)
+            .await?
+            .map(DiscountCode::from),
+        None => None,
+    };
+    let lines: Vec<PricedLineInput> = cart
+        .items
+        .iter()
+        .map(|i| PricedLineInput {
+            unit_price: i.unit_price.amount,
+            quantity: i.quantity,
+            tax_class: None,
+        })
+        .collect();
+    let pricing = pricing::price(&lines, discount.as_ref(), shipping, &rates);
+    let money = |amount: Decimal| Money::from_stored(amount, &currency);
+    let payment_method = match &row.payment_token {
+        Some(token) => q::token(conn, token).await?.map(|t| PaymentMethodSummary {
+            token: t.id,
+            brand: t.brand,
+            last4: t.last4,
+        }),
+        None => None,
+    };
+    let view = Checkout {
+        id: row.id,
+        cart_id: row.cart_id,
+        status: if row.status == "completed" {
+            CheckoutStatus::Completed
+        } else {
+            CheckoutStatus::Open
+        },
+        email: row.email.clone(),
+        billing_address: address_of(&row.billing_address).or_else(|| shipping_address.clone()),
+        shipping_address,
+        shipping_method,
+        discount_code: row.discount_code.clone(),
+        payment_method,
+        items: cart.items,
+        totals: CheckoutTotals {
+            subtotal: money(pricing.subtotal),
+            discount_total: money(pricing.discount_total),
+            shipping_total: money(pricing.shipping_total),
+            tax_total: money(pricing.tax_total),
+            total: money(pricing.total),
+        },
+        missing,
+        order_id: row.order_id,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    };
+    Ok(Priced {
+        view,
+        pricing,
+        currency,
+        discount,
+    })
+}
+
+fn option_for(
+    method: &ShippingMethod,
+    address: &Address,
+    subtotal: Decimal,
+    grams: i64,
+    currency: &str,
+) -> Option<ShippingOption> {
+    if method.currency != currency || !method.serves(&address.country, address.region.as_deref()) {
+        return None;
+    }
+    let price = method.price(subtotal, grams)?;
+    Some(ShippingOption {
+        method_id: method.id,
+        name: method.name.clone(),
+        carrier: method.carrier.clone(),
+        service: method.service.clone(),
+        price: Money::from_stored(price, currency),
+        min_days: method.min_days,
+        max_days: method.max_days,
+    })
+}
+
+/// Why a discount code cannot be used by `email` on an order of `subtotal`, if it cannot.
+async fn discount_refusal(
+    conn: &mut AsyncPgConnection,
+    code: &DiscountCode,
+    subtotal: Decimal,
+    email: Option<&str>,
+) -> Result<Option<String>, Error> {
+    let used = match email {
+        Some(email) => pricing_q::redemptions_by(conn, code.id, email).await?,
+        None => 0,
+    };
+    Ok(code.refusal(subtotal, Utc::now(), used))
+}
+
+impl CheckoutService {
+    pub fn new(db: Db, payments: PaymentService) -> Self {
+        Self { db, payments }
+    }
+
+    /// Starts a checkout from an active cart (by id for its owner or staff, by token for
+    /// whoever holds it).
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
+    pub async fn start(&self, ctx: &Ctx, input: StartCheckoutInput) -> Result<Checkout, Error> {
+        let mut v = Validator::default();
+        let email = input
+            .email
+            .as_deref()
+            .map(|e| check_email(&mut v, "email", e));
+        v.finish()?;
+        // Reading the cart through the cart service applies its access rules.
+        let cart = super::carts::CartService::new(self.db.clone())
+            .get(ctx, &CartRef::parse(&input.cart_id))
+            .await?;
+        if cart.status != crate::domain::CartStatus::Active {
+            return Err(Error::InvalidState {
+                from: format!("cart {}", cart.status.as_str()),
+                action: "check out".into(),
+            });
+        }
+        let mut conn = self.db.conn().await?;
+        let email = match email {
+            Some(email) => Some(email),
+            None => match cart.customer_id {
+                Some(customer) => customer_q::customer_by_id(&mut conn, customer)
+                    .await?
+                    .map(|c| c.email),
+                None => None,
+            },
+        };
+        let now = Utc::now();
+        let row = CheckoutRow {
+            id: Uuid::new_v4(),
+            cart_id: cart.id,
+            status: "open".into(),
+            email,
+            shipping_address: None,
+            billing_address: None,
+            shipping_method_id: None,
+            discount_code: None,
+            payment_token: None,
+            order_id: None,
+            payment_id: None,
+            created_at: now,
+            updated_at: now,
+            completed_at: None,
+        };
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                q::insert_checkout(conn, &row).await?;
+                Ok(price(conn, &row).await?.view)
+            })
+            .await
+    }
+
+    async fn open(conn: &mut AsyncPgConnection, id: Uuid) -> Result<CheckoutRow, Error> {
+        q::lock_checkout(conn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("checkout", id))
+    }
+
+    /// A checkout with its totals as of now.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, checkout.id = %id))]
+    pub async fn get(&self, ctx: &Ctx, id: Uuid) -> Result<Checkout, Error> {
+        let _ = ctx;
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                let row = Self::open(conn, id).await?;
+                Ok(price(conn, &row).await?.view)
+            })
+            .await
+    }
+
+    /// The shipping methods that serve the checkout's address, priced for its cart.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, checkout.id = %id))]
+    pub async fn shipping_options(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+    ) -> Result<Vec<ShippingOption>, Error> {
+        let _ = ctx;
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                let row = Self::open(conn, id).await?;
+                let Some(address) = address_of(&row.shipping_address) else {
+                    return Err(Error::InvalidState {
+                        from: "without a shipping address".into(),
+                        action: "list shipping methods".into(),
+                    });
+                };
+                let priced = price(conn, &row).await?;
+                let grams: i64 = priced
+                    .view
+                    .items
+                    .iter()
+                    .map(|i| i64::from(i.weight_grams.unwrap_or(0)) * i64::from(i.quantity))
+                    .sum();
+                Ok(pricing_q::shipping_methods(conn)
+                    .await?
+                    .into_iter()
+                    .map(ShippingMethod::from)
+                    .filter_map(|m| {
+                        option_for(
+                            &m,
+                            &address,
+                            priced.pricing.subtotal,
+                            grams,
+                            &priced.currency,
+                        )
+                    })
+                    .collect())
+            })
+            .await
+    }
+
+    /// Applies one or more steps and returns the checkout with its totals recomputed.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, checkout.id = %id))]
+    pub async fn update(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        input: UpdateCheckoutInput,
+    ) -> Result<Checkout, Error> {
+        let _ = ctx;
+        let mut v = Validator::default();
+        let email = input
+            .email
+            .as_deref()
+            .map(|e| check_email(&mut v, "email", e));
+        let shipping_address = input
+            .shipping_address
+            .as_ref()
+            .map(|a| check_address(&mut v, "shipping_address", a));
+        let billing_address = input
+            .billing_address
+            .as_ref()
+            .map(|a| check_address(&mut v, "billing_address", a));
+        v.finish()?;
+        let to_json = |a: Address| serde_json::to_value(a).map_err(anyhow::Error::new);
+        let shipping_json = shipping_address.map(to_json).transpose()?;
+        let billing_json = billing_address.map(to_json).transpose()?;
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                let row = Self::open(conn, id).await?;
+                if row.status != "open" {
+                    return Err(Error::InvalidState {
+                        from: row.status,
+                        action: "change the checkout".into(),
+                    });
+                }
+                let mut changes = CheckoutChanges {
+                    email: email.map(Some),
+                    shipping_address: shipping_json.map(Some),
+                    billing_address: billing_json.map(Some),
+                    shipping_method_id: input.shipping_method_id.map(Some),
+                    updated_at: Some(Utc::now()),
+                    ..Default::default()
+                };
+                if let Some(token) = input.payment_token.as_deref() {
+                    match q::token(conn, token.trim()).await? {
+                        Some(t) if t.used_at.is_none() => changes.payment_token = Some(Some(t.id)),
+                        Some(_) => return Err(Error::invalid("payment_token", "was already used")),
+                        None => return Err(Error::invalid("payment_token", "no such token")),
+                    }
+                }
+                if let Some(code) = input.discount_code.as_deref() {
+                    changes.discount_code = Some(if code.trim().is_empty() {
+                        None
+                    } else {
+                        let Some(found) = pricing_q::discount_by_code(conn, code, false).await?
+                        else {
+                            return Err(Error::invalid("discount_code", "no such code"));
+                        };
+                        Some(found.code)
+                    });
+                }
+                let row = q::update_checkout(conn, id, &changes).await?;
+                let priced = price(conn, &row).await?;
+                if let Some(method) = input.shipping_method_id
+                    && priced
+                        .view
+                        .shipping_method
+                        .as_ref()
+                        .is_none_or(|m| m.method_id != method)
+                {
+                    return Err(Error::invalid(
+                        "shipping_method_id",
+                        "is not one of this checkout's shipping options",
+                    ));
+                }
+                if let (Some(_), Some(code)) = (&input.discount_code, &priced.discount)
+                    && let Some(why) =
+                        discount_refusal(conn, code, priced.pricing.subtotal, row.email.as_deref())
+                            .await?
+                {
+                    return Err(Error::invalid("discount_code", why));
+                }
+                Ok(priced.view)
+            })
+            .await
+    }
+
+    /// Places the order and takes the payment (see the module comment). Completing a
+    /// completed checkout returns its order and payment again.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, checkout.id = %id))]
+    pub async fn complete(&self, ctx: &Ctx, id: Uuid) -> Result<CompletedCheckout, Error> {
+        let ctx = ctx.clone();
+        let provider = self.payments.provider();
+        let mut conn = self.db.conn().await?;
+        let result = (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                let row = Self::open(conn, id).await?;
+                if let (Some(order_id), Some(payment_id)) = (row.order_id, row.payment_id) {
+                    return completed(conn, &row, order_id, payment_id).await;
+                }
+                let priced = price(conn, &row).await?;
+                if !priced.view.missing.is_empty() {
+                    let mut v = Validator::default();
+                    for field in &priced.view.missing {
+                        v.add(
+                            field.clone(),
+                            "is needed before the checkout can be completed",
+                        );
+                    }
+                    v.finish()?;
+                }
+                let email = row.email.clone().unwrap_or_default();
+                // The code is locked so its use limits hold under concurrent checkouts.
+                let discount = match &priced.discount {
+                    Some(code) => {
+                        let locked = pricing_q::discount_by_code(conn, &code.code, true)
+                            .await?
+                            .map(DiscountCode::from)
+                            .ok_or_else(|| Error::invalid("discount_code", "no such code"))?;
+                        if let Some(why) =
+                            discount_refusal(conn, &locked, priced.pricing.subtotal, Some(&email))
+                                .await?
+                        {
+                            return Err(Error::invalid("discount_code", why));
+                        }
+                        Some(locked)
+                    }
+                    None => None,
+                };
+                let customer = match customer_q::customer_by_email(conn, &email).await? {
+                    Some(customer) => customer.id,
+                    None => {
+                        let now = Utc::now();
+                        let shipping = priced.view.shipping_address.clone();
+                        let row = customer_q::CustomerRow {
+                            id: Uuid::now_v7(),
+                            user_id: None,
+                            email: email.clone(),
+                            first_name: shipping.as_ref().and_then(|a| a.first_name.clone()),
+                            last_name: shipping.as_ref().and_then(|a| a.last_name.clone()),
+                            phone: None,
+                            tags: vec!["guest".into()],
+                            notes: None,
+                            default_shipping_address_id: None,
+                            default_billing_address_id: None,
+                            created_at: now,
+                            updated_at: now,
+                        };
+                        customer_q::insert_customer(conn, &row).await?;
+                        row.id
+                    }
+                };
+                let items = priced
+                    .view
+                    .items
+                    .iter()
+                    .zip(&priced.pricing.lines)
+                    .map(|(item, line)| super::orders::OrderLineInput {
+                        variant_id: item.variant_id,
+                        quantity: item.quantity,
+                        unit_price: Some(item.unit_price.amount),
+                        discount: Some(line.discount),
+                        tax: Some(line.tax),
+                    })
+                    .collect();
+                let input = super::orders::CreateOrderInput {
+                    customer_id: Some(customer),
+                    currency: Some(priced.currency.clone()),
+                    items,
+                    shipping_total: Some(
+                        priced.pricing.shipping_total + priced.pricing.shipping_tax,
+                    ),
+                    shipping_address: priced.view.shipping_address.clone(),
+                    billing_address: priced.view.billing_address.clone(),
+                    tags: vec!["checkout".into()],
+                    attributes: Some(serde_json::json!({ "checkout_id": row.id })),
+                    notes: None,
+                };
+                let order = super::orders::place_order(conn, &ctx, Access::All, input).await?;
+                let token_id = row.payment_token.clone().unwrap_or_default();
+                let token = q::token(conn, &token_id)
+                    .await?
+                    .filter(|t| t.used_at.is_none())
+                    .ok_or_else(|| Error::invalid("payment_token", "was already used"))?;
+                let charge = provider
+                    .charge(ChargeRequest {
+                        token: &token,
+                        amount: order.order.total.amount,
+                        currency: &priced.currency,
+                        capture: true,
+                    })
+                    .await?;
+                q::use_token(conn, &token.id).await?;
+                let now = Utc::now();
+                let amount = order.order.total.amount;
+                let payment = PaymentRow {
+                    id: Uuid::now_v7(),
+                    order_id: order.order.id,
+                    provider: provider.name().to_owned(),
+                    provider_reference: charge.reference,
+                    status: if charge.captured {
+                        "captured"
+                    } else {
+                        "authorized"
+                    }
+                    .to_owned(),
+                    amount,
+                    captured_amount: if charge.captured {
+                        amount
+                    } else {
+                        Decimal::ZERO
+                    },
+                    refunded_amount: Decimal::ZERO,
+                    currency: priced.currency.clone(),
+                    card_brand: Some(token.brand.clone()),
+                    card_last4: Some(token.last4.clone()),
+                    created_at: now,
+                    updated_at: now,
+                };
+                q::insert_payment(conn, &payment).await?;
+                let payment = Payment::from(payment);
+                events::record(
+                    conn,
+                    DomainEvent {
+                        event_type: "payment.processed",
+                        entity_type: "payment",
+                        entity_id: payment.id,
+                        data: serde_json::to_value(&payment).map_err(anyhow::Error::new)?,
+                    },
+                )
+                .await?;
+                if let Some(code) = &discount {
+                    pricing_q::redeem(conn, code.id, order.order.id, &email).await?;
+                }
+                let converted = CartChanges {
+                    status: Some("converted"),
+                    updated_at: Some(now),
+                    ..Default::default()
+                };
+                cart_q::update_cart(conn, row.cart_id, &converted).await?;
+                let done = CheckoutChanges {
+                    status: Some("completed"),
+                    order_id: Some(Some(order.order.id)),
+                    payment_id: Some(Some(payment.id)),
+                    updated_at: Some(now),
+                    completed_at: Some(Some(now)),
+                    ..Default::default()
+                };
+                let row = q::update_checkout(conn, id, &done).await?;
+                let mut checkout = priced.view;
+                checkout.status = CheckoutStatus::Completed;
+                checkout.order_id = row.order_id;
+                Ok(CompletedCheckout {
+                    checkout,
+                    order: order.order,
+                    payment,
+                })
+            })
+            .await;
+        if let Err(Error::PaymentDeclined { decline_code }) = &result {
+            self.record_decline(id, decline_code).await;
+        }
+        result
+    }
+
+    /// Writes `payment.failed` for a declined completion (whose own transaction rolled back).
+    async fn record_decline(&self, checkout_id: Uuid, decline_code: &str) {
+        let event = DomainEvent {
+            event_type: "payment.failed",
+            entity_type: "checkout",
+            entity_id: checkout_id,
+            data: serde_json::json!({ "checkout_id": checkout_id, "decline_code": decline_code }),
+        };
+        let recorded = match self.db.conn().await {
+            Ok(mut conn) => events::record(&mut conn, event)
+                .await
+                .map(drop)
+                .map_err(anyhow::Error::new),
+            Err(err) => Err(anyhow::Error::new(err)),
+        };
+        if let Err(err) = recorded {
+            tracing::warn!(error = %err, "cannot record payment.failed");
+        }
+    }
+}
+
+/// The result of a checkout completed earlier.
+async fn completed(
+    conn: &mut AsyncPgConnection,
+    row: &CheckoutRow,
+    order_id: Uuid,
+    payment_id: Uuid,
+) -> Result<CompletedCheckout, Error> {
+    let order = super::orders::order_by_id(conn, order_id).await?;
+    let payment = q::payment(conn, payment_id)
+        .await?
+        .map(Payment::from)
+        .ok_or_else(|| Error::not_found("payment", payment_id))?;
+    let checkout = price(conn, row).await?.view;
+    Ok(CompletedCheckout {
+        checkout,
+        order,
+        payment,
+    })
+}

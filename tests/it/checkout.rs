@@ -1,0 +1,333 @@
+//! Checkout end to end: a guest goes from an empty cart to a paid order through REST and
+//! through GraphQL; a declined card leaves no order and no reservation; concurrent duplicate
+//! completions make one order and one charge.
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::{Auth, TestApp};
+
+/// A shop with one stocked product (3.00, 5 in stock), flat shipping to the US (5.00) and a
+/// 10% California sales tax that applies to shipping too. Returns the variant.
+async fn shop(t: &TestApp) -> uuid::Uuid {
+    let tee = t.variant("CHK-TEE").await;
+    t.stock(tee, 5).await;
+    let (status, _) = t
+        .json(
+            Method::POST,
+            "/api/v1/shipping-methods",
+            Some(json!({"name": "Standard", "carrier": "USPS", "service": "Ground", "countries": ["US"],
+                "kind": "flat", "rate": "5", "currency": "USD", "min_days": 2, "max_days": 5})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = t
+        .json(
+            Method::POST,
+            "/api/v1/tax-rates",
+            Some(json!({"name": "CA", "country": "US", "region": "CA", "rate": "10"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    tee
+}
+
+fn address() -> Value {
+    json!({"first_name": "Ada", "last_name": "Lovelace", "line1": "1 Main St", "city": "San Jose",
+        "region": "CA", "postal_code": "95113", "country": "US"})
+}
+
+async fn token(t: &TestApp, number: &str) -> String {
+    let (status, token) = t
+        .json_as(
+            &Auth::Anonymous,
+            Method::POST,
+            "/api/v1/payments/tokens",
+            Some(json!({"number": number, "exp_month": 12, "exp_year": 2030, "cvc": "123"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{token}");
+    assert!(!token.to_string().contains(&number.replace(' ', "")[..12]));
+    token["id"].as_str().unwrap().to_owned()
+}
+
+/// A guest's checkout over REST, ready to complete with a card `number`; returns its id.
+async fn ready_checkout(t: &TestApp, tee: uuid::Uuid, number: &str) -> String {
+    let guest = Auth::Anonymous;
+    let (_, cart) = t
+        .json_as(
+            &guest,
+            Method::POST,
+            "/api/v1/carts",
+            Some(json!({"items": [{"variant_id": tee, "quantity": 2}]})),
+        )
+        .await;
+    let (status, checkout) = t
+        .json_as(
+            &guest,
+            Method::POST,
+            "/api/v1/checkout",
+            Some(json!({"cart_id": cart["token"], "email": "guest@example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{checkout}");
+    let id = checkout["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        checkout["missing"],
+        json!(["shipping_address", "payment_token"]),
+        "{checkout}"
+    );
+    let path = format!("/api/v1/checkout/{id}");
+    let (status, checkout) = t
+        .json_as(
+            &guest,
+            Method::PUT,
+            &path,
+            Some(json!({"shipping_address": address()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{checkout}");
+    assert_eq!(checkout["totals"]["tax_total"]["amount"], "0.60");
+    let (status, options) = t
+        .json_as(
+            &guest,
+            Method::GET,
+            &format!("{path}/shipping-methods"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{options}");
+    assert_eq!(options["items"][0]["price"]["amount"], "5.00");
+    let method = options["items"][0]["method_id"].clone();
+    let (_, checkout) = t
+        .json_as(
+            &guest,
+            Method::PUT,
+            &path,
+            Some(json!({"shipping_method_id": method})),
+        )
+        .await;
+    assert_eq!(checkout["totals"]["shipping_total"]["amount"], "5.00");
+    assert_eq!(checkout["totals"]["tax_total"]["amount"], "1.10");
+    assert_eq!(checkout["totals"]["total"]["amount"], "12.10");
+    let token = token(t, number).await;
+    let (status, checkout) = t
+        .json_as(
+            &guest,
+            Method::PUT,
+            &path,
+            Some(json!({"payment_token": token})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{checkout}");
+    assert_eq!(checkout["missing"], json!([]));
+    assert_eq!(
+        checkout["payment_method"]["last4"],
+        number.replace(' ', "")[12..]
+    );
+    id
+}
+
+async fn available(t: &TestApp, tee: uuid::Uuid) -> i64 {
+    let (_, atp) = t
+        .json(Method::GET, &format!("/api/v1/inventory/atp/{tee}"), None)
+        .await;
+    atp["available"].as_i64().unwrap()
+}
+
+async fn order_count(t: &TestApp) -> i64 {
+    let (_, orders) = t.json(Method::GET, "/api/v1/orders", None).await;
+    orders["total_count"].as_i64().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_goes_from_an_empty_cart_to_a_paid_order_over_rest() {
+    let t = TestApp::new().await;
+    let tee = shop(&t).await;
+    let id = ready_checkout(&t, tee, "4242 4242 4242 4242").await;
+    let (status, done) = t
+        .json_as(
+            &Auth::Anonymous,
+            Method::POST,
+            &format!("/api/v1/checkout/{id}/complete"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_eq!(done["order"]["total"]["amount"], "12.10");
+    assert_eq!(done["order"]["status"], "pending");
+    assert_eq!(done["payment"]["status"], "captured");
+    assert_eq!(done["payment"]["captured"]["amount"], "12.10");
+    assert_eq!(done["payment"]["card_last4"], "4242");
+    assert_eq!(done["checkout"]["status"], "completed");
+    assert_eq!(
+        available(&t, tee).await,
+        3,
+        "two units reserved for the order"
+    );
+
+    // The order is a normal order, for a guest customer made from the email.
+    let order_id = done["order"]["id"].as_str().unwrap();
+    let (status, order) = t
+        .json(Method::GET, &format!("/api/v1/orders/{order_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(order["email"], "guest@example.com");
+    let (_, payment) = t
+        .json(
+            Method::GET,
+            &format!(
+                "/api/v1/payments/{}",
+                done["payment"]["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(payment["order_id"], order_id);
+    let types: Vec<String> = t
+        .events_of(&["order.created", "payment.*"])
+        .await
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(types, ["order.created", "payment.processed"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_checks_out_over_graphql_with_a_discount_code() {
+    let t = TestApp::new().await;
+    let tee = shop(&t).await;
+    let (status, _) = t
+        .json(
+            Method::POST,
+            "/api/v1/discounts",
+            Some(json!({"code": "TENOFF", "kind": "percentage", "value": "10", "per_customer_limit": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let guest = Auth::Anonymous;
+    let gql = |query: &'static str, variables: Value| {
+        let t = &t;
+        let guest = &guest;
+        async move {
+            let body = t.graphql_as(guest, query, variables).await;
+            assert!(body.get("errors").is_none(), "{body}");
+            body["data"].clone()
+        }
+    };
+    let cart = gql(
+        "mutation($v: UUID!) { createCart(input: {items: [{variantId: $v, quantity: 2}]}) { token } }",
+        json!({"v": tee}),
+    )
+    .await;
+    let checkout = gql(
+        "mutation($c: String!) { startCheckout(input: {cartId: $c, email: \"gq@example.com\"}) { id } }",
+        json!({"c": cart["createCart"]["token"]}),
+    )
+    .await;
+    let id = checkout["startCheckout"]["id"].clone();
+    let address =
+        json!({"line1": "1 Main St", "city": "San Jose", "region": "CA", "country": "US"});
+    gql(
+        "mutation($id: UUID!, $a: AddressInput!) { updateCheckout(id: $id, input: {shippingAddress: $a}) { id } }",
+        json!({"id": id, "a": address}),
+    )
+    .await;
+    let options = gql(
+        "query($id: UUID!) { checkoutShippingOptions(id: $id) { methodId price { amount } } }",
+        json!({"id": id}),
+    )
+    .await;
+    let method = options["checkoutShippingOptions"][0]["methodId"].clone();
+    let token = gql(
+        r#"mutation { createPaymentToken(input: {number: "4242424242424242", expMonth: 1, expYear: 2031, cvc: "999"}) { id last4 } }"#,
+        json!({}),
+    )
+    .await;
+    let updated = gql(
+        "mutation($id: UUID!, $m: UUID!, $t: String!) { updateCheckout(id: $id, input: {shippingMethodId: $m, paymentToken: $t, discountCode: \"tenoff\"}) {
+            missing totals { subtotal { amount } discountTotal { amount } taxTotal { amount } total { amount } } } }",
+        json!({"id": id, "m": method, "t": token["createPaymentToken"]["id"]}),
+    )
+    .await;
+    let totals = &updated["updateCheckout"]["totals"];
+    assert_eq!(totals["discountTotal"]["amount"], "0.60", "{updated}");
+    // (6.00 − 0.60) × 10% = 0.54, plus 0.50 on shipping.
+    assert_eq!(totals["taxTotal"]["amount"], "1.04");
+    assert_eq!(totals["total"]["amount"], "11.44");
+    let done = gql(
+        "mutation($id: UUID!) { completeCheckout(id: $id) { order { id number total { amount } } payment { status } } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(
+        done["completeCheckout"]["order"]["total"]["amount"],
+        "11.44"
+    );
+    assert_eq!(done["completeCheckout"]["payment"]["status"], "CAPTURED");
+    let (_, codes) = t.json(Method::GET, "/api/v1/discounts", None).await;
+    assert_eq!(codes["items"][0]["times_used"], 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_card_leaves_no_order_and_no_reservation() {
+    let t = TestApp::new().await;
+    let tee = shop(&t).await;
+    for (number, code) in [
+        ("4000 0000 0000 0002", "card_declined"),
+        ("4000 0000 0000 9995", "insufficient_funds"),
+    ] {
+        let id = ready_checkout(&t, tee, number).await;
+        let (status, declined) = t
+            .json_as(
+                &Auth::Anonymous,
+                Method::POST,
+                &format!("/api/v1/checkout/{id}/complete"),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{declined}");
+        assert_eq!(declined["error"]["code"], "PAYMENT_DECLINED");
+        assert_eq!(declined["error"]["details"]["decline_code"], code);
+        let (_, checkout) = t
+            .json(Method::GET, &format!("/api/v1/checkout/{id}"), None)
+            .await;
+        assert_eq!(checkout["status"], "open", "the checkout can be retried");
+    }
+    assert_eq!(order_count(&t).await, 0, "no order");
+    assert_eq!(available(&t, tee).await, 5, "nothing reserved");
+    assert_eq!(t.events_of(&["order.*"]).await.len(), 0);
+    assert_eq!(t.events_of(&["payment.failed"]).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_duplicate_completions_make_one_order_and_one_charge() {
+    let t = TestApp::with_config(|c| c.database_max_connections = 12).await;
+    let tee = shop(&t).await;
+    let id = ready_checkout(&t, tee, "4242424242424242").await;
+    let addr = t.serve_http().await;
+    let http = reqwest::Client::new();
+    let attempts = (0..8).map(|_| {
+        let http = http.clone();
+        let url = format!("http://{addr}/api/v1/checkout/{id}/complete");
+        tokio::spawn(async move {
+            let response = http.post(url).send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            (status, body)
+        })
+    });
+    let mut orders = std::collections::BTreeSet::new();
+    let mut payments = std::collections::BTreeSet::new();
+    for attempt in attempts {
+        let (status, body) = attempt.await.unwrap();
+        assert_eq!(status, 200, "{body}");
+        orders.insert(body["order"]["id"].as_str().unwrap().to_owned());
+        payments.insert(body["payment"]["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(orders.len(), 1, "one order");
+    assert_eq!(payments.len(), 1, "one charge");
+    assert_eq!(order_count(&t).await, 1);
+    assert_eq!(available(&t, tee).await, 3);
+    assert_eq!(t.events_of(&["payment.processed"]).await.len(), 1);
+}
