@@ -113,6 +113,9 @@ pub struct Config {
     /// behind a proxy that sets it.
     pub trust_forwarded_for: bool,
     pub webhooks: WebhookSettings,
+    /// Signing secret of Stripe's webhooks (`STRIPE_WEBHOOK_SECRET`, `whsec_...`); without it
+    /// `POST /api/v1/payments/webhooks/stripe` answers 503.
+    pub stripe_webhook_secret: Option<String>,
 }
 
 /// The database a fresh machine of this kind can reach with trust authentication.
@@ -250,6 +253,7 @@ impl Config {
                 disable_min_failures: parse(&lookup, "WEBHOOK_DISABLE_MIN_FAILURES", 10)?,
                 concurrency: parse::<usize>(&lookup, "WEBHOOK_CONCURRENCY", 32)?.max(1),
             },
+            stripe_webhook_secret: lookup("STRIPE_WEBHOOK_SECRET"),
         })
     }
 }

@@ -1,3 +1,4 @@
+DROP TABLE provider_events;
 DROP TABLE checkouts;
 DROP TABLE payments;
 DROP TABLE payment_tokens;

@@ -19,7 +19,7 @@ CREATE TABLE payments (
     order_id UUID NOT NULL REFERENCES orders (id),
     provider TEXT NOT NULL,
     provider_reference TEXT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('authorized', 'captured', 'voided', 'partially_refunded', 'refunded')),
+    status TEXT NOT NULL CHECK (status IN ('authorized', 'captured', 'failed', 'voided', 'partially_refunded', 'refunded')),
     amount NUMERIC(19, 4) NOT NULL,
     captured_amount NUMERIC(19, 4) NOT NULL DEFAULT 0,
     refunded_amount NUMERIC(19, 4) NOT NULL DEFAULT 0,
@@ -47,4 +47,13 @@ CREATE TABLE checkouts (
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     completed_at TIMESTAMPTZ
+);
+
+-- Provider webhook events already applied: a redelivery is acknowledged and ignored.
+CREATE TABLE provider_events (
+    provider TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    received_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    PRIMARY KEY (provider, event_id)
 );

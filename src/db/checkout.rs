@@ -6,7 +6,7 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::schema::{checkouts, payment_tokens, payments};
+use super::schema::{checkouts, payment_tokens, payments, provider_events};
 use crate::domain::{Money, Payment, PaymentStatus};
 
 /// A `payment_tokens` row.
@@ -171,6 +171,63 @@ pub async fn update_checkout(
     diesel::update(checkouts::table.find(id))
         .set(changes)
         .returning(CheckoutRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+/// Records a provider's webhook event; false when it was recorded before (a redelivery).
+pub async fn first_delivery(
+    conn: &mut AsyncPgConnection,
+    provider: &str,
+    event_id: &str,
+    event_type: &str,
+) -> QueryResult<bool> {
+    Ok(diesel::insert_into(provider_events::table)
+        .values((
+            provider_events::provider.eq(provider),
+            provider_events::event_id.eq(event_id),
+            provider_events::event_type.eq(event_type),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .await?
+        > 0)
+}
+
+/// The payment a provider knows by `reference`, locked.
+pub async fn lock_payment_by_reference(
+    conn: &mut AsyncPgConnection,
+    provider: &str,
+    reference: &str,
+) -> QueryResult<Option<PaymentRow>> {
+    payments::table
+        .filter(payments::provider.eq(provider))
+        .filter(payments::provider_reference.eq(reference))
+        .select(PaymentRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Changes to a payment after the provider reported on it.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = payments)]
+pub struct PaymentChanges {
+    pub status: Option<&'static str>,
+    pub captured_amount: Option<Decimal>,
+    pub refunded_amount: Option<Decimal>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+pub async fn update_payment(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    changes: &PaymentChanges,
+) -> QueryResult<PaymentRow> {
+    diesel::update(payments::table.find(id))
+        .set(changes)
+        .returning(PaymentRow::as_returning())
         .get_result(conn)
         .await
 }

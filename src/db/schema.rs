@@ -393,6 +393,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    provider_events (provider, event_id) {
+        provider -> Text,
+        event_id -> Text,
+        event_type -> Text,
+        received_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     payment_tokens (id) {
         id -> Text,
         provider -> Text,
@@ -607,6 +616,7 @@ diesel::joinable!(product_categories -> products (product_id));
 diesel::joinable!(product_categories -> categories (category_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    provider_events,
     payment_tokens,
     payments,
     checkouts,

@@ -80,6 +80,8 @@ pub struct Checkout {
 pub enum PaymentStatus {
     Authorized,
     Captured,
+    /// The provider reported the payment failed after it was made.
+    Failed,
     Voided,
     PartiallyRefunded,
     Refunded,
@@ -90,6 +92,7 @@ impl PaymentStatus {
         match self {
             Self::Authorized => "authorized",
             Self::Captured => "captured",
+            Self::Failed => "failed",
             Self::Voided => "voided",
             Self::PartiallyRefunded => "partially_refunded",
             Self::Refunded => "refunded",
@@ -99,6 +102,7 @@ impl PaymentStatus {
     pub fn from_stored(value: &str) -> Self {
         match value {
             "captured" => Self::Captured,
+            "failed" => Self::Failed,
             "voided" => Self::Voided,
             "partially_refunded" => Self::PartiallyRefunded,
             "refunded" => Self::Refunded,

@@ -2,6 +2,7 @@
 //! people know them), card tokens (no card number is ever stored or logged) and payment reads.
 
 use chrono::{Datelike as _, Utc};
+use diesel_async::AsyncConnection as _;
 use futures::future::BoxFuture;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -127,11 +128,153 @@ fn luhn(digits: &str) -> bool {
 #[derive(Clone)]
 pub struct PaymentService {
     db: Db,
+    stripe_webhook_secret: Option<String>,
+}
+
+/// How far a webhook's signed timestamp may be from now.
+const WEBHOOK_TOLERANCE_SECS: i64 = 300;
+
+/// Currencies Stripe counts in whole units (no minor unit).
+const ZERO_DECIMAL: &[&str] = &[
+    "BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV",
+    "XAF", "XOF", "XPF",
+];
+
+/// An amount in a currency's minor units as money.
+fn from_minor(amount: i64, currency: &str) -> Decimal {
+    let scale = if ZERO_DECIMAL.contains(&currency.to_uppercase().as_str()) {
+        0
+    } else {
+        2
+    };
+    Decimal::new(amount, scale)
 }
 
 impl PaymentService {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    pub fn new(db: Db, stripe_webhook_secret: Option<String>) -> Self {
+        Self {
+            db,
+            stripe_webhook_secret,
+        }
+    }
+
+    /// Applies a Stripe webhook: the `Stripe-Signature` header must sign the raw body with the
+    /// configured secret within five minutes; each event id is applied once (a redelivery is
+    /// acknowledged and ignored). Handles `payment_intent.succeeded`,
+    /// `payment_intent.payment_failed` and `charge.refunded` for payments made through Stripe;
+    /// other events are acknowledged.
+    #[tracing::instrument(skip_all)]
+    pub async fn stripe_webhook(&self, signature: Option<&str>, body: &[u8]) -> Result<(), Error> {
+        let Some(secret) = self.stripe_webhook_secret.as_deref() else {
+            return Err(Error::Unavailable(anyhow::anyhow!(
+                "Stripe webhooks are not configured (STRIPE_WEBHOOK_SECRET)"
+            )));
+        };
+        let header = signature.ok_or_else(|| Error::invalid("Stripe-Signature", "is required"))?;
+        crate::auth::signature::verify(
+            secret,
+            header,
+            body,
+            Utc::now().timestamp(),
+            WEBHOOK_TOLERANCE_SECS,
+        )
+        .map_err(|why| Error::invalid("Stripe-Signature", why.to_string()))?;
+        let event: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| Error::invalid("body", format!("is not a Stripe event: {e}")))?;
+        let (Some(event_id), Some(kind)) = (event["id"].as_str(), event["type"].as_str()) else {
+            return Err(Error::invalid(
+                "body",
+                "a Stripe event has an `id` and a `type`",
+            ));
+        };
+        let (event_id, kind) = (event_id.to_owned(), kind.to_owned());
+        let object = event["data"]["object"].clone();
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async move |conn: &mut diesel_async::AsyncPgConnection| {
+                if !q::first_delivery(conn, "stripe", &event_id, &kind).await? {
+                    return Ok(());
+                }
+                let reference = match kind.as_str() {
+                    "charge.refunded" => object["payment_intent"].as_str(),
+                    _ => object["id"].as_str(),
+                };
+                let Some(reference) = reference else {
+                    return Ok(());
+                };
+                let Some(payment) = q::lock_payment_by_reference(conn, "stripe", reference).await?
+                else {
+                    return Ok(()); // not one of ours
+                };
+                let currency = payment.currency.clone();
+                let minor = |field: &str| object[field].as_i64().map(|a| from_minor(a, &currency));
+                let now = Some(Utc::now());
+                let (changes, event_type, extra) = match kind.as_str() {
+                    "payment_intent.succeeded" => (
+                        q::PaymentChanges {
+                            status: Some("captured"),
+                            captured_amount: Some(
+                                minor("amount_received").unwrap_or(payment.amount),
+                            ),
+                            updated_at: now,
+                            ..Default::default()
+                        },
+                        "payment.processed",
+                        serde_json::json!({}),
+                    ),
+                    "payment_intent.payment_failed" => (
+                        q::PaymentChanges {
+                            status: Some("failed"),
+                            updated_at: now,
+                            ..Default::default()
+                        },
+                        "payment.failed",
+                        serde_json::json!({
+                            "decline_code": object["last_payment_error"]["decline_code"]
+                                .as_str()
+                                .or(object["last_payment_error"]["code"].as_str()),
+                        }),
+                    ),
+                    "charge.refunded" => {
+                        let refunded = minor("amount_refunded").unwrap_or(payment.captured_amount);
+                        let full = refunded >= payment.captured_amount;
+                        (
+                            q::PaymentChanges {
+                                status: Some(if full {
+                                    "refunded"
+                                } else {
+                                    "partially_refunded"
+                                }),
+                                refunded_amount: Some(refunded.min(payment.captured_amount)),
+                                updated_at: now,
+                                ..Default::default()
+                            },
+                            "payment.refunded",
+                            serde_json::json!({}),
+                        )
+                    }
+                    _ => return Ok(()),
+                };
+                let updated = Payment::from(q::update_payment(conn, payment.id, &changes).await?);
+                let mut data = serde_json::to_value(&updated).map_err(anyhow::Error::new)?;
+                if let (Some(data), serde_json::Value::Object(extra)) =
+                    (data.as_object_mut(), extra)
+                {
+                    data.extend(extra);
+                }
+                crate::events::record(
+                    conn,
+                    crate::events::DomainEvent {
+                        event_type,
+                        entity_type: "payment",
+                        entity_id: updated.id,
+                        data,
+                    },
+                )
+                .await?;
+                Ok::<_, Error>(())
+            })
+            .await
     }
 
     /// The provider payments go through.

@@ -331,3 +331,112 @@ async fn concurrent_duplicate_completions_make_one_order_and_one_charge() {
     assert_eq!(available(&t, tee).await, 3);
     assert_eq!(t.events_of(&["payment.processed"]).await.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_webhooks_need_a_valid_signature_and_apply_once() {
+    const SECRET: &str = "whsec_stripe_test";
+    let t = TestApp::with_config(|c| c.stripe_webhook_secret = Some(SECRET.into())).await;
+    let tee = shop(&t).await;
+    let id = ready_checkout(&t, tee, "4242424242424242").await;
+    let (_, done) = t
+        .json_as(
+            &Auth::Anonymous,
+            Method::POST,
+            &format!("/api/v1/checkout/{id}/complete"),
+            None,
+        )
+        .await;
+    let payment_id = done["payment"]["id"].as_str().unwrap().to_owned();
+    // Stand in for a payment made through Stripe (PaymentIntent `pi_123`).
+    {
+        use diesel_async::RunQueryDsl as _;
+        let mut conn = t.app.db.conn().await.unwrap();
+        diesel::sql_query(format!(
+            "UPDATE payments SET provider = 'stripe', provider_reference = 'pi_123' WHERE id = '{payment_id}'"
+        ))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    }
+    let send = |signature: Option<String>, body: String| {
+        let t = &t;
+        async move {
+            let mut request = axum::http::Request::post("/api/v1/payments/webhooks/stripe")
+                .header("content-type", "application/json");
+            if let Some(signature) = signature {
+                request = request.header("stripe-signature", signature);
+            }
+            let (status, _, body) = t
+                .request(request.body(axum::body::Body::from(body)).unwrap())
+                .await;
+            (status, serde_json::from_slice::<Value>(&body).unwrap())
+        }
+    };
+    let refund = |event: &str, cents: i64| {
+        json!({"id": event, "type": "charge.refunded",
+            "data": {"object": {"id": "ch_1", "payment_intent": "pi_123", "amount_refunded": cents}}})
+        .to_string()
+    };
+    let sign = |body: &str| {
+        stateset::auth::signature::sign(SECRET, chrono::Utc::now().timestamp(), body.as_bytes())
+    };
+
+    let body = refund("evt_1", 500);
+    let forged = stateset::auth::signature::sign(
+        "whsec_other",
+        chrono::Utc::now().timestamp(),
+        body.as_bytes(),
+    );
+    let (status, refused) = send(Some(forged), body.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    assert_eq!(
+        crate::support::rest_error_fields(&refused),
+        ["Stripe-Signature"]
+    );
+    let (status, _) = send(None, body.clone()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let stale = stateset::auth::signature::sign(
+        SECRET,
+        chrono::Utc::now().timestamp() - 3600,
+        body.as_bytes(),
+    );
+    let (status, _) = send(Some(stale), body.clone()).await;
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "an old signature is a replay"
+    );
+    let (_, payment) = t
+        .json(Method::GET, &format!("/api/v1/payments/{payment_id}"), None)
+        .await;
+    assert_eq!(payment["status"], "captured", "nothing applied");
+
+    let (status, ok) = send(Some(sign(&body)), body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{ok}");
+    // A redelivery of the same event is acknowledged and not applied again.
+    let again = refund("evt_1", 900);
+    assert_eq!(send(Some(sign(&again)), again).await.0, StatusCode::OK);
+    let (_, payment) = t
+        .json(Method::GET, &format!("/api/v1/payments/{payment_id}"), None)
+        .await;
+    assert_eq!(payment["status"], "partially_refunded");
+    assert_eq!(payment["refunded"]["amount"], "5.00");
+    let full = refund("evt_2", 1210);
+    assert_eq!(send(Some(sign(&full)), full).await.0, StatusCode::OK);
+    let (_, payment) = t
+        .json(Method::GET, &format!("/api/v1/payments/{payment_id}"), None)
+        .await;
+    assert_eq!(payment["status"], "refunded");
+    assert_eq!(payment["refunded"]["amount"], "12.10");
+    assert_eq!(t.events_of(&["payment.refunded"]).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stripe_webhooks_are_refused_until_configured() {
+    let t = TestApp::new().await;
+    let request = axum::http::Request::post("/api/v1/payments/webhooks/stripe")
+        .header("stripe-signature", "t=1,v1=00")
+        .body(axum::body::Body::from("{}"))
+        .unwrap();
+    assert_eq!(t.request(request).await.0, StatusCode::SERVICE_UNAVAILABLE);
+}

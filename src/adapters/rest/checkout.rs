@@ -102,3 +102,30 @@ pub async fn get_payment(
 ) -> ApiResult<Json<Payment>> {
     Ok(Json(app.services.payments.get(&ctx, id).await?))
 }
+
+/// Acknowledgement of a provider webhook.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookReceived {
+    pub received: bool,
+}
+
+#[utoipa::path(post, path = "/payments/webhooks/stripe", tag = "checkout",
+    request_body(content = Object, description = "A Stripe event, signed in the `Stripe-Signature` header"),
+    params(("Stripe-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">")),
+    responses((status = 200, body = WebhookReceived, description = "Applied (or a redelivery, ignored)"),
+        (status = 422, body = ErrorBody, description = "Missing or bad signature, or not a Stripe event"),
+        (status = 503, body = ErrorBody, description = "STRIPE_WEBHOOK_SECRET is not configured")))]
+pub async fn stripe_webhook(
+    State(app): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<WebhookReceived>> {
+    let signature = headers
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok());
+    app.services
+        .payments
+        .stripe_webhook(signature, &body)
+        .await?;
+    Ok(Json(WebhookReceived { received: true }))
+}
