@@ -231,3 +231,17 @@ pub async fn update_payment(
         .get_result(conn)
         .await
 }
+
+/// A payment, locked until the transaction ends.
+pub async fn lock_payment(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<PaymentRow>> {
+    payments::table
+        .find(id)
+        .select(PaymentRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}

@@ -59,6 +59,12 @@ pub struct Charge {
 pub trait PaymentProvider: Send + Sync {
     fn name(&self) -> &'static str;
     fn charge<'a>(&'a self, request: ChargeRequest<'a>) -> BoxFuture<'a, Result<Charge, Error>>;
+    /// Gives back `amount` of a captured payment; returns the provider's refund id.
+    fn refund<'a>(
+        &'a self,
+        reference: &'a str,
+        amount: Decimal,
+    ) -> BoxFuture<'a, Result<String, Error>>;
 }
 
 /// The default provider: approves or declines by the card's test number, like the card
@@ -83,6 +89,15 @@ impl PaymentProvider for TestProvider {
                 }),
             }
         })
+    }
+
+    fn refund<'a>(
+        &'a self,
+        reference: &'a str,
+        amount: Decimal,
+    ) -> BoxFuture<'a, Result<String, Error>> {
+        let _ = (reference, amount);
+        Box::pin(async move { Ok(format!("test_refund_{}", Uuid::new_v4().simple())) })
     }
 }
 
@@ -122,6 +137,16 @@ fn luhn(digits: &str) -> bool {
         })
         .sum();
     sum.is_multiple_of(10)
+}
+
+/// A refund to make.
+#[derive(Debug, Clone, Deserialize, ToSchema, async_graphql::InputObject)]
+pub struct RefundInput {
+    pub payment_id: Uuid,
+    /// What to give back; all that is still refundable when absent.
+    #[schema(value_type = Option<String>, example = "5.00")]
+    pub amount: Option<Decimal>,
+    pub reason: Option<String>,
 }
 
 /// Card tokens and payments.
@@ -330,6 +355,75 @@ impl PaymentService {
             exp_month: row.exp_month,
             exp_year: row.exp_year,
         })
+    }
+
+    /// Refunds all or part of a captured payment, as often as needed but never more than was
+    /// captured. Writes `payment.refunded`.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, payment.id = %input.payment_id))]
+    pub async fn refund(&self, ctx: &Ctx, input: RefundInput) -> Result<Payment, Error> {
+        ctx.authorize("payments:refund")?;
+        let mut v = Validator::default();
+        if input
+            .amount
+            .is_some_and(|a| a <= Decimal::ZERO || a.scale() > 4)
+        {
+            v.add("amount", "must be above 0");
+        }
+        let reason = super::checks::optional_text(&mut v, "reason", input.reason.as_deref(), 500);
+        v.finish()?;
+        let provider = self.provider();
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async move |conn: &mut diesel_async::AsyncPgConnection| {
+                let payment = q::lock_payment(conn, input.payment_id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("payment", input.payment_id))?;
+                if !matches!(payment.status.as_str(), "captured" | "partially_refunded") {
+                    return Err(Error::InvalidState {
+                        from: payment.status,
+                        action: "refund".into(),
+                    });
+                }
+                let refundable = payment.captured_amount - payment.refunded_amount;
+                let amount = input.amount.unwrap_or(refundable);
+                if amount > refundable || amount <= Decimal::ZERO {
+                    return Err(Error::invalid(
+                        "amount",
+                        format!("exceeds what remains refundable ({refundable})"),
+                    ));
+                }
+                let refund_id = provider.refund(&payment.provider_reference, amount).await?;
+                let refunded = payment.refunded_amount + amount;
+                let changes = q::PaymentChanges {
+                    status: Some(if refunded >= payment.captured_amount {
+                        "refunded"
+                    } else {
+                        "partially_refunded"
+                    }),
+                    refunded_amount: Some(refunded),
+                    updated_at: Some(Utc::now()),
+                    ..Default::default()
+                };
+                let updated = Payment::from(q::update_payment(conn, payment.id, &changes).await?);
+                let mut data = serde_json::to_value(&updated).map_err(anyhow::Error::new)?;
+                if let Some(data) = data.as_object_mut() {
+                    data.insert("refund_id".into(), refund_id.into());
+                    data.insert("refund_amount".into(), amount.to_string().into());
+                    data.insert("reason".into(), reason.clone().into());
+                }
+                crate::events::record(
+                    conn,
+                    crate::events::DomainEvent {
+                        event_type: "payment.refunded",
+                        entity_type: "payment",
+                        entity_id: updated.id,
+                        data,
+                    },
+                )
+                .await?;
+                Ok(updated)
+            })
+            .await
     }
 
     /// One payment.

@@ -191,6 +191,30 @@ async fn a_guest_goes_from_an_empty_cart_to_a_paid_order_over_rest() {
         .map(|e| e.event_type)
         .collect();
     assert_eq!(types, ["order.created", "payment.processed"]);
+
+    // Refunds: partial, several times, never above what was captured.
+    let payment_id = done["payment"]["id"].clone();
+    let refund = |amount: Option<&str>| {
+        let t = &t;
+        let body = json!({"payment_id": payment_id, "amount": amount, "reason": "damaged"});
+        async move {
+            t.json(Method::POST, "/api/v1/payments/refund", Some(body))
+                .await
+        }
+    };
+    let (status, partial) = refund(Some("5.00")).await;
+    assert_eq!(status, StatusCode::OK, "{partial}");
+    assert_eq!(partial["status"], "partially_refunded");
+    let (status, too_much) = refund(Some("8")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{too_much}");
+    assert_eq!(crate::support::rest_error_fields(&too_much), ["amount"]);
+    let (status, rest) = refund(None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(rest["status"], "refunded");
+    assert_eq!(rest["refunded"]["amount"], "12.10");
+    let (status, _) = refund(Some("1")).await;
+    assert_eq!(status, StatusCode::CONFLICT, "nothing left to refund");
+    assert_eq!(t.events_of(&["payment.refunded"]).await.len(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::{ContextExt as _, GqlResult as _};
 use crate::domain::{Checkout, CompletedCheckout, Payment, PaymentToken, ShippingOption};
 use crate::services::checkout::{StartCheckoutInput, UpdateCheckoutInput};
-use crate::services::payments::CardInput;
+use crate::services::payments::{CardInput, RefundInput};
 
 #[derive(Default)]
 pub struct CheckoutQuery;
@@ -77,6 +77,19 @@ impl CheckoutMutation {
         ctx.services()
             .checkout
             .complete(ctx.call_ctx()?, id)
+            .await
+            .gql()
+    }
+
+    /// Refunds all or part of a captured payment (never more than was captured).
+    async fn refund_payment(
+        &self,
+        ctx: &Context<'_>,
+        input: RefundInput,
+    ) -> async_graphql::Result<Payment> {
+        ctx.services()
+            .payments
+            .refund(ctx.call_ctx()?, input)
             .await
             .gql()
     }

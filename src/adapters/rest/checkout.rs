@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::domain::{Checkout, CompletedCheckout, Payment, PaymentToken, ShippingOption};
 use crate::services::Ctx;
 use crate::services::checkout::{StartCheckoutInput, UpdateCheckoutInput};
-use crate::services::payments::CardInput;
+use crate::services::payments::{CardInput, RefundInput};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -128,4 +128,16 @@ pub async fn stripe_webhook(
         .stripe_webhook(signature, &body)
         .await?;
     Ok(Json(WebhookReceived { received: true }))
+}
+
+#[utoipa::path(post, path = "/payments/refund", tag = "checkout", request_body = RefundInput,
+    responses((status = 200, body = Payment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn refund_payment(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Json(input): Json<RefundInput>,
+) -> ApiResult<Json<Payment>> {
+    Ok(Json(app.services.payments.refund(&ctx, input).await?))
 }

@@ -172,6 +172,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(checkout::create_payment_token))
         .routes(routes!(checkout::get_payment))
         .routes(routes!(checkout::stripe_webhook))
+        .routes(routes!(checkout::refund_payment))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::get_webhook,
