@@ -135,6 +135,17 @@ async fn available(t: &TestApp, tee: uuid::Uuid) -> i64 {
     atp["available"].as_i64().unwrap()
 }
 
+/// Completes a checkout as the guest; returns the status and body.
+async fn complete(t: &TestApp, id: &str) -> (StatusCode, Value) {
+    t.json_as(
+        &Auth::Anonymous,
+        Method::POST,
+        &format!("/api/v1/checkout/{id}/complete"),
+        None,
+    )
+    .await
+}
+
 async fn order_count(t: &TestApp) -> i64 {
     let (_, orders) = t.json(Method::GET, "/api/v1/orders", None).await;
     orders["total_count"].as_i64().unwrap()
@@ -145,14 +156,7 @@ async fn a_guest_goes_from_an_empty_cart_to_a_paid_order_over_rest() {
     let t = TestApp::new().await;
     let tee = shop(&t).await;
     let id = ready_checkout(&t, tee, "4242 4242 4242 4242").await;
-    let (status, done) = t
-        .json_as(
-            &Auth::Anonymous,
-            Method::POST,
-            &format!("/api/v1/checkout/{id}/complete"),
-            None,
-        )
-        .await;
+    let (status, done) = complete(&t, &id).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(done["order"]["total"]["amount"], "12.10");
     assert_eq!(done["order"]["status"], "pending");
@@ -302,14 +306,7 @@ async fn a_declined_card_leaves_no_order_and_no_reservation() {
         ("4000 0000 0000 9995", "insufficient_funds"),
     ] {
         let id = ready_checkout(&t, tee, number).await;
-        let (status, declined) = t
-            .json_as(
-                &Auth::Anonymous,
-                Method::POST,
-                &format!("/api/v1/checkout/{id}/complete"),
-                None,
-            )
-            .await;
+        let (status, declined) = complete(&t, &id).await;
         assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{declined}");
         assert_eq!(declined["error"]["code"], "PAYMENT_DECLINED");
         assert_eq!(declined["error"]["details"]["decline_code"], code);
@@ -362,14 +359,7 @@ async fn stripe_webhooks_need_a_valid_signature_and_apply_once() {
     let t = TestApp::with_config(|c| c.stripe_webhook_secret = Some(SECRET.into())).await;
     let tee = shop(&t).await;
     let id = ready_checkout(&t, tee, "4242424242424242").await;
-    let (_, done) = t
-        .json_as(
-            &Auth::Anonymous,
-            Method::POST,
-            &format!("/api/v1/checkout/{id}/complete"),
-            None,
-        )
-        .await;
+    let (_, done) = complete(&t, &id).await;
     let payment_id = done["payment"]["id"].as_str().unwrap().to_owned();
     // Stand in for a payment made through Stripe (PaymentIntent `pi_123`).
     {

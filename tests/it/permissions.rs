@@ -373,6 +373,80 @@ fn rest_ops(product: &str) -> Vec<RestOp> {
             Some(json!({"active": true})),
             ADMINS,
         ),
+        // Pricing settings and payments: managers; carts, tokens and checkout: anyone.
+        op(Method::GET, "/api/v1/shipping-methods", None, MANAGERS),
+        op(
+            Method::POST,
+            "/api/v1/shipping-methods",
+            Some(
+                json!({"name": "", "carrier": "", "service": "", "kind": "flat", "currency": "x",
+                "min_days": 0, "max_days": 0}),
+            ),
+            MANAGERS,
+        ),
+        op(
+            Method::DELETE,
+            &format!("/api/v1/shipping-methods/{NOBODY}"),
+            None,
+            MANAGERS,
+        ),
+        op(Method::GET, "/api/v1/tax-rates", None, MANAGERS),
+        op(
+            Method::POST,
+            "/api/v1/tax-rates",
+            Some(json!({"name": "", "country": "", "rate": "0"})),
+            MANAGERS,
+        ),
+        op(
+            Method::DELETE,
+            &format!("/api/v1/tax-rates/{NOBODY}"),
+            None,
+            MANAGERS,
+        ),
+        op(Method::GET, "/api/v1/discounts", None, MANAGERS),
+        op(
+            Method::POST,
+            "/api/v1/discounts",
+            Some(json!({"code": "", "kind": "percentage"})),
+            MANAGERS,
+        ),
+        op(
+            Method::DELETE,
+            &format!("/api/v1/discounts/{NOBODY}"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::GET,
+            &format!("/api/v1/payments/{NOBODY}"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/payments/refund",
+            Some(json!({"payment_id": NOBODY})),
+            MANAGERS,
+        ),
+        op(Method::POST, "/api/v1/carts", None, EVERYONE),
+        op(
+            Method::GET,
+            "/api/v1/carts/cart_no_such_token",
+            None,
+            EVERYONE,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/payments/tokens",
+            Some(json!({"number": "1", "exp_month": 1, "exp_year": 1, "cvc": "1"})),
+            EVERYONE,
+        ),
+        op(
+            Method::POST,
+            "/api/v1/checkout",
+            Some(json!({"cart_id": "cart_no_such_token"})),
+            EVERYONE,
+        ),
         // Webhooks: `webhooks:*` for managers, nothing for staff or customers.
         op(Method::GET, "/api/v1/webhooks", None, MANAGERS),
         op(
