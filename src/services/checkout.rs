@@ -58,6 +58,7 @@ pub struct UpdateCheckoutInput {
 #[derive(Clone)]
 pub struct CheckoutService {
     db: Db,
+    carts: super::CartService,
     payments: PaymentService,
 }
 
@@ -225,8 +226,12 @@ async fn discount_refusal(
 }
 
 impl CheckoutService {
-    pub fn new(db: Db, payments: PaymentService) -> Self {
-        Self { db, payments }
+    pub fn new(db: Db, carts: super::CartService, payments: PaymentService) -> Self {
+        Self {
+            db,
+            carts,
+            payments,
+        }
     }
 
     /// Starts a checkout from an active cart (by id for its owner or staff, by token for
@@ -240,9 +245,7 @@ impl CheckoutService {
             .map(|e| check_email(&mut v, "email", e));
         v.finish()?;
         // Reading the cart through the cart service applies its access rules.
-        let cart = super::carts::CartService::new(self.db.clone())
-            .get(ctx, &CartRef::parse(&input.cart_id))
-            .await?;
+        let cart = self.carts.get(ctx, &CartRef::parse(&input.cart_id)).await?;
         if cart.status != crate::domain::CartStatus::Active {
             return Err(Error::InvalidState {
                 from: format!("cart {}", cart.status.as_str()),

@@ -141,13 +141,14 @@ impl Services {
         let auth = AuthService::new(db.clone(), signer, hasher, roles.clone());
         let events = EventService::new(db.clone(), bus, metrics.clone());
         let payments = PaymentService::new(db.clone(), config.stripe_webhook_secret.clone());
+        let carts = CartService::new(db.clone());
         let webhooks = WebhookService::new(db.clone(), config.webhooks.clone(), metrics)?;
         Ok(Self {
             access: AccessService::new(db.clone(), auth.clone(), roles),
             auth,
-            carts: CartService::new(db.clone()),
+            carts: carts.clone(),
             catalog: CatalogService::new(db.clone()),
-            checkout: CheckoutService::new(db.clone(), payments.clone()),
+            checkout: CheckoutService::new(db.clone(), carts.clone(), payments.clone()),
             payments,
             customers: CustomerService::new(db.clone()),
             orders: OrderService::new(db.clone(), events.clone()),
