@@ -113,9 +113,63 @@ pub struct Config {
     /// behind a proxy that sets it.
     pub trust_forwarded_for: bool,
     pub webhooks: WebhookSettings,
+    pub payments: PaymentSettings,
+}
+
+/// When checkout takes the money.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CaptureMode {
+    /// Authorize and capture at completion (the default).
+    Automatic,
+    /// Only authorize at completion; capture later (`POST /api/v1/payments/{id}/capture`).
+    Manual,
+}
+
+impl FromStr for CaptureMode {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "automatic" => Ok(Self::Automatic),
+            "manual" => Ok(Self::Manual),
+            other => Err(format!("`{other}` is not `automatic` or `manual`")),
+        }
+    }
+}
+
+/// Payment providers and how checkout uses them.
+#[derive(Debug, Clone)]
+pub struct PaymentSettings {
+    /// `CHECKOUT_CAPTURE`: `automatic` (default) or `manual`.
+    pub checkout_capture: CaptureMode,
+    /// Offer the built-in `test` provider (`PAYMENTS_TEST_PROVIDER`, default true); turn it
+    /// off in production.
+    pub test_provider: bool,
+    /// Stripe's secret API key (`STRIPE_API_KEY`, `sk_...`); Stripe payment methods
+    /// (`pm_...`) are accepted only with it.
+    pub stripe_api_key: Option<String>,
+    /// Stripe's API address (`STRIPE_API_BASE`, default `https://api.stripe.com`).
+    pub stripe_api_base: String,
     /// Signing secret of Stripe's webhooks (`STRIPE_WEBHOOK_SECRET`, `whsec_...`); without it
     /// `POST /api/v1/payments/webhooks/stripe` answers 503.
     pub stripe_webhook_secret: Option<String>,
+    /// Timeout of each request to a provider (`PAYMENT_PROVIDER_TIMEOUT_MS`, default 15000).
+    pub provider_timeout: Duration,
+    pub stablepay: StablePaySettings,
+}
+
+/// The stablecoin provider: where customers send USDC/USDT and how its callbacks are trusted.
+#[derive(Debug, Clone)]
+pub struct StablePaySettings {
+    /// Receiving address per network (`STABLEPAY_ADDRESSES`, e.g.
+    /// `ethereum=0xabc…,base=0xabc…,solana=9xQ…`); none: stablecoin payments are off.
+    pub addresses: BTreeMap<String, String>,
+    /// Secret that signs StablePay's callbacks (`STABLEPAY_CALLBACK_SECRET`).
+    pub callback_secret: Option<String>,
+    /// Confirmations before a transfer counts (`STABLEPAY_CONFIRMATIONS`, default 12).
+    pub confirmations: i32,
+    /// How long a payment request stays payable (`STABLEPAY_REQUEST_TTL_SECS`, default 3600).
+    pub request_ttl: Duration,
 }
 
 /// The database a fresh machine of this kind can reach with trust authentication.
@@ -153,6 +207,20 @@ fn parse_route_limits(raw: &str) -> anyhow::Result<BTreeMap<String, u32>> {
         limits.insert(route.trim().to_owned(), limit);
     }
     Ok(limits)
+}
+
+/// `key=value` pairs separated by commas, as in `STABLEPAY_ADDRESSES`.
+fn parse_pairs(name: &str, raw: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|entry| {
+            let (key, value) = entry
+                .split_once('=')
+                .with_context(|| format!("{name} entry `{entry}` must look like `key=value`"))?;
+            Ok((key.trim().to_owned(), value.trim().to_owned()))
+        })
+        .collect()
 }
 
 impl Config {
@@ -253,7 +321,30 @@ impl Config {
                 disable_min_failures: parse(&lookup, "WEBHOOK_DISABLE_MIN_FAILURES", 10)?,
                 concurrency: parse::<usize>(&lookup, "WEBHOOK_CONCURRENCY", 32)?.max(1),
             },
-            stripe_webhook_secret: lookup("STRIPE_WEBHOOK_SECRET"),
+            payments: PaymentSettings {
+                checkout_capture: parse(&lookup, "CHECKOUT_CAPTURE", CaptureMode::Automatic)?,
+                test_provider: parse(&lookup, "PAYMENTS_TEST_PROVIDER", true)?,
+                stripe_api_key: lookup("STRIPE_API_KEY").filter(|k| !k.is_empty()),
+                stripe_api_base: var("STRIPE_API_BASE", "https://api.stripe.com")
+                    .trim_end_matches('/')
+                    .to_owned(),
+                stripe_webhook_secret: lookup("STRIPE_WEBHOOK_SECRET").filter(|k| !k.is_empty()),
+                provider_timeout: Duration::from_millis(parse(
+                    &lookup,
+                    "PAYMENT_PROVIDER_TIMEOUT_MS",
+                    15_000,
+                )?),
+                stablepay: StablePaySettings {
+                    addresses: parse_pairs("STABLEPAY_ADDRESSES", &var("STABLEPAY_ADDRESSES", ""))?,
+                    callback_secret: lookup("STABLEPAY_CALLBACK_SECRET").filter(|k| !k.is_empty()),
+                    confirmations: parse(&lookup, "STABLEPAY_CONFIRMATIONS", 12)?,
+                    request_ttl: Duration::from_secs(parse(
+                        &lookup,
+                        "STABLEPAY_REQUEST_TTL_SECS",
+                        3600,
+                    )?),
+                },
+            },
         })
     }
 }

@@ -119,7 +119,7 @@ fn start_background_work(
 }
 
 /// Periodic upkeep: forget idle rate-limit state, expired idempotency keys and long-expired
-/// carts.
+/// carts; close stablecoin payment requests that were not paid in time.
 async fn housekeeping(app: std::sync::Arc<App>, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
@@ -137,6 +137,11 @@ async fn housekeeping(app: std::sync::Arc<App>, mut stopped: watch::Receiver<boo
             Ok(0) => {}
             Ok(swept) => tracing::info!(swept, "expired idempotency keys deleted"),
             Err(err) => tracing::warn!(error = %err, "cannot sweep idempotency keys"),
+        }
+        match app.services.payments.expire_stablecoin_requests().await {
+            Ok(0) => {}
+            Ok(expired) => tracing::info!(expired, "unpaid stablecoin requests expired"),
+            Err(err) => tracing::warn!(error = %err, "cannot expire stablecoin requests"),
         }
     }
 }

@@ -66,6 +66,7 @@ pub struct PaymentRow {
     pub card_last4: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub failure_code: Option<String>,
 }
 
 impl From<PaymentRow> for Payment {
@@ -81,7 +82,10 @@ impl From<PaymentRow> for Payment {
             refunded: Money::from_stored(row.refunded_amount, &row.currency),
             card_brand: row.card_brand,
             card_last4: row.card_last4,
+            failure_code: row.failure_code,
+            stablecoin: None,
             created_at: row.created_at,
+            updated_at: row.updated_at,
         }
     }
 }
@@ -217,7 +221,49 @@ pub struct PaymentChanges {
     pub status: Option<&'static str>,
     pub captured_amount: Option<Decimal>,
     pub refunded_amount: Option<Decimal>,
+    pub failure_code: Option<Option<String>>,
     pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// What the order's payments hold: authorized or captured and not refunded. A new payment
+/// may take only the rest of the order's total.
+pub async fn committed_to_order(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+) -> QueryResult<Decimal> {
+    let rows: Vec<(String, Decimal, Decimal, Decimal)> = payments::table
+        .filter(payments::order_id.eq(order_id))
+        .select((
+            payments::status,
+            payments::amount,
+            payments::captured_amount,
+            payments::refunded_amount,
+        ))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(status, amount, captured, refunded)| match status.as_str() {
+                "pending" | "authorized" => amount,
+                "captured" | "partially_refunded" | "refunded" => captured - refunded,
+                _ => Decimal::ZERO,
+            },
+        )
+        .sum())
+}
+
+/// Every payment of an order, oldest first.
+pub async fn payments_of_order(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+) -> QueryResult<Vec<PaymentRow>> {
+    payments::table
+        .filter(payments::order_id.eq(order_id))
+        .order(payments::created_at.asc())
+        .select(PaymentRow::as_select())
+        .load(conn)
+        .await
 }
 
 pub async fn update_payment(

@@ -14,6 +14,7 @@ pub mod orders;
 pub mod outbox;
 pub mod pricing;
 pub mod schema;
+pub mod stablecoin;
 pub mod webhooks;
 
 use std::sync::Arc;

@@ -430,8 +430,40 @@ diesel::table! {
         card_last4 -> Nullable<Text>,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        failure_code -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    stablecoin_requests (payment_id) {
+        payment_id -> Uuid,
+        asset -> Text,
+        network -> Text,
+        address -> Text,
+        amount -> Numeric,
+        received -> Numeric,
+        state -> Text,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    stablecoin_transfers (network, tx_hash) {
+        network -> Text,
+        tx_hash -> Text,
+        payment_id -> Uuid,
+        asset -> Text,
+        amount -> Numeric,
+        confirmations -> Int4,
+        counted_at -> Nullable<Timestamptz>,
+        received_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::joinable!(stablecoin_requests -> payments (payment_id));
 
 diesel::table! {
     checkouts (id) {
@@ -616,6 +648,8 @@ diesel::joinable!(product_categories -> products (product_id));
 diesel::joinable!(product_categories -> categories (category_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    stablecoin_requests,
+    stablecoin_transfers,
     provider_events,
     payment_tokens,
     payments,

@@ -78,11 +78,15 @@ pub struct Checkout {
 )]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
+    /// Waiting for the payer (a stablecoin transfer not yet confirmed in full).
+    Pending,
     Authorized,
     Captured,
     /// The provider reported the payment failed after it was made.
     Failed,
     Voided,
+    /// A payment request that was not paid in full before it expired.
+    Expired,
     PartiallyRefunded,
     Refunded,
 }
@@ -90,10 +94,12 @@ pub enum PaymentStatus {
 impl PaymentStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Pending => "pending",
             Self::Authorized => "authorized",
             Self::Captured => "captured",
             Self::Failed => "failed",
             Self::Voided => "voided",
+            Self::Expired => "expired",
             Self::PartiallyRefunded => "partially_refunded",
             Self::Refunded => "refunded",
         }
@@ -104,6 +110,8 @@ impl PaymentStatus {
             "captured" => Self::Captured,
             "failed" => Self::Failed,
             "voided" => Self::Voided,
+            "pending" => Self::Pending,
+            "expired" => Self::Expired,
             "partially_refunded" => Self::PartiallyRefunded,
             "refunded" => Self::Refunded,
             _ => Self::Authorized,
@@ -126,7 +134,172 @@ pub struct Payment {
     pub refunded: Money,
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
+    /// Why the provider failed it (`card_declined`, `underpaid`, `expired`, ...).
+    pub failure_code: Option<String>,
+    /// What to send where, for a stablecoin payment.
+    pub stablecoin: Option<StablecoinRequest>,
     pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A stablecoin a payment request can be paid in.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
+)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Stablecoin {
+    Usdc,
+    Usdt,
+}
+
+impl Stablecoin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Usdc => "USDC",
+            Self::Usdt => "USDT",
+        }
+    }
+
+    pub fn from_stored(value: &str) -> Self {
+        if value == "USDT" {
+            Self::Usdt
+        } else {
+            Self::Usdc
+        }
+    }
+}
+
+/// Where a stablecoin payment request stands, by the confirmed transfers received.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StablecoinState {
+    /// Nothing confirmed yet.
+    Awaiting,
+    /// Less than asked for has arrived; the payer may still send the rest before expiry.
+    Underpaid,
+    /// Exactly the amount asked for.
+    Paid,
+    /// More than asked for: the surplus is owed back to the payer.
+    Overpaid,
+    /// Not paid in full in time: whatever arrived is owed back.
+    Expired,
+    /// Voided by the merchant: whatever arrived is owed back.
+    Cancelled,
+}
+
+impl StablecoinState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Awaiting => "awaiting",
+            Self::Underpaid => "underpaid",
+            Self::Paid => "paid",
+            Self::Overpaid => "overpaid",
+            Self::Expired => "expired",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn from_stored(value: &str) -> Self {
+        match value {
+            "underpaid" => Self::Underpaid,
+            "paid" => Self::Paid,
+            "overpaid" => Self::Overpaid,
+            "expired" => Self::Expired,
+            "cancelled" => Self::Cancelled,
+            _ => Self::Awaiting,
+        }
+    }
+
+    /// The state of an open request once `received` of `amount` has been confirmed.
+    pub fn settle(amount: rust_decimal::Decimal, received: rust_decimal::Decimal) -> Self {
+        use std::cmp::Ordering::*;
+        match received.cmp(&amount) {
+            _ if received.is_zero() => Self::Awaiting,
+            Less => Self::Underpaid,
+            Equal => Self::Paid,
+            Greater => Self::Overpaid,
+        }
+    }
+
+    /// Whether the request still takes payments toward its amount.
+    pub fn is_open(self) -> bool {
+        matches!(self, Self::Awaiting | Self::Underpaid)
+    }
+}
+
+/// A request to pay in a stablecoin: send `amount` of `asset` on `network` to `address`
+/// before `expires_at`.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct StablecoinRequest {
+    pub asset: Stablecoin,
+    /// `ethereum`, `base`, `polygon`, `solana`, ... (as configured).
+    pub network: String,
+    pub address: String,
+    /// In token units, as a decimal string.
+    #[schema(value_type = String, example = "25.00")]
+    pub amount: rust_decimal::Decimal,
+    /// Confirmed so far.
+    #[schema(value_type = String, example = "0")]
+    pub received: rust_decimal::Decimal,
+    pub state: StablecoinState,
+    pub expires_at: DateTime<Utc>,
+    /// Transfers seen for it, counted or still confirming.
+    pub transfers: Vec<StablecoinTransfer>,
+}
+
+/// An on-chain transfer reported for a payment request.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct StablecoinTransfer {
+    pub tx_hash: String,
+    #[schema(value_type = String, example = "25.00")]
+    pub amount: rust_decimal::Decimal,
+    pub confirmations: i32,
+    /// Whether it reached the required confirmations and counts toward the request.
+    pub counted: bool,
+    pub received_at: DateTime<Utc>,
+}
+
+/// One line of the stablecoin reconciliation report.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct StablecoinReconciliationLine {
+    pub payment_id: Uuid,
+    pub order_id: Uuid,
+    pub payment_status: PaymentStatus,
+    #[graphql(flatten)]
+    #[serde(flatten)]
+    pub request: StablecoinRequest,
+    /// Still to be paid by the payer (open requests only).
+    #[schema(value_type = String, example = "0")]
+    pub outstanding: rust_decimal::Decimal,
+    /// Owed back to the payer: an overpayment's surplus, or everything received for a request
+    /// that expired or was voided.
+    #[schema(value_type = String, example = "0")]
+    pub refund_due: rust_decimal::Decimal,
+}
+
+/// Totals of the reconciliation report for one asset.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct StablecoinTotals {
+    pub asset: Stablecoin,
+    #[schema(value_type = String)]
+    pub requested: rust_decimal::Decimal,
+    #[schema(value_type = String)]
+    pub received: rust_decimal::Decimal,
+    #[schema(value_type = String)]
+    pub outstanding: rust_decimal::Decimal,
+    #[schema(value_type = String)]
+    pub refund_due: rust_decimal::Decimal,
+}
+
+/// Expected against received for every stablecoin payment request in a period.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct StablecoinReconciliation {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub lines: Vec<StablecoinReconciliationLine>,
+    pub totals: Vec<StablecoinTotals>,
 }
 
 /// A completed checkout: the order and its payment.

@@ -20,7 +20,9 @@ pub use cart::{Cart, CartItem, CartStatus};
 pub use catalog::*;
 pub use checkout::{
     Checkout, CheckoutStatus, CheckoutTotals, CompletedCheckout, Payment, PaymentMethodSummary,
-    PaymentStatus, PaymentToken, ShippingOption,
+    PaymentStatus, PaymentToken, ShippingOption, Stablecoin, StablecoinReconciliation,
+    StablecoinReconciliationLine, StablecoinRequest, StablecoinState, StablecoinTotals,
+    StablecoinTransfer,
 };
 pub use customer::{Address, Customer, CustomerAddress, WishlistItem};
 pub use event::Event;

@@ -16,12 +16,12 @@ use super::auth::check_email;
 use super::carts::CartRef;
 use super::checks::check_address;
 use super::error::Validator;
-use super::payments::{ChargeRequest, PaymentService};
+use super::payments::{PaymentService, PaymentTarget};
 use super::{Ctx, Error};
 use crate::auth::Access;
 use crate::db::Db;
 use crate::db::carts::{self as cart_q, CartChanges};
-use crate::db::checkout::{self as q, CheckoutChanges, CheckoutRow, PaymentRow};
+use crate::db::checkout::{self as q, CheckoutChanges, CheckoutRow};
 use crate::db::customers as customer_q;
 use crate::db::pricing as pricing_q;
 use crate::domain::pricing::{self, PricedLineInput, Pricing};
@@ -29,7 +29,6 @@ use crate::domain::{
     Address, Checkout, CheckoutStatus, CheckoutTotals, CompletedCheckout, DiscountCode, Money,
     Payment, PaymentMethodSummary, ShippingMethod, ShippingOption,
 };
-use crate::events::{self, DomainEvent};
 
 /// A checkout to start from a cart.
 #[derive(Debug, Clone, Deserialize, ToSchema, async_graphql::InputObject)]
@@ -394,11 +393,8 @@ impl CheckoutService {
                     ..Default::default()
                 };
                 if let Some(token) = input.payment_token.as_deref() {
-                    match q::token(conn, token.trim()).await? {
-                        Some(t) if t.used_at.is_none() => changes.payment_token = Some(Some(t.id)),
-                        Some(_) => return Err(Error::invalid("payment_token", "was already used")),
-                        None => return Err(Error::invalid("payment_token", "no such token")),
-                    }
+                    let token = self.payments.usable_token(conn, token).await?;
+                    changes.payment_token = Some(Some(token.id));
                 }
                 if let Some(code) = input.discount_code.as_deref() {
                     changes.discount_code = Some(if code.trim().is_empty() {
@@ -442,7 +438,8 @@ impl CheckoutService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, checkout.id = %id))]
     pub async fn complete(&self, ctx: &Ctx, id: Uuid) -> Result<CompletedCheckout, Error> {
         let ctx = ctx.clone();
-        let provider = self.payments.provider();
+        let payments = &self.payments;
+        let capture = payments.checkout_captures();
         let mut conn = self.db.conn().await?;
         let result = (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
@@ -529,58 +526,16 @@ impl CheckoutService {
                     notes: None,
                 };
                 let order = super::orders::place_order(conn, &ctx, Access::All, input).await?;
-                let token_id = row.payment_token.clone().unwrap_or_default();
-                let token = q::token(conn, &token_id)
-                    .await?
-                    .filter(|t| t.used_at.is_none())
-                    .ok_or_else(|| Error::invalid("payment_token", "was already used"))?;
-                let charge = provider
-                    .charge(ChargeRequest {
-                        token: &token,
-                        amount: order.order.total.amount,
-                        currency: &priced.currency,
-                        capture: true,
-                    })
-                    .await?;
-                q::use_token(conn, &token.id).await?;
-                let now = Utc::now();
-                let amount = order.order.total.amount;
-                let payment = PaymentRow {
-                    id: Uuid::now_v7(),
+                let target = PaymentTarget {
                     order_id: order.order.id,
-                    provider: provider.name().to_owned(),
-                    provider_reference: charge.reference,
-                    status: if charge.captured {
-                        "captured"
-                    } else {
-                        "authorized"
-                    }
-                    .to_owned(),
-                    amount,
-                    captured_amount: if charge.captured {
-                        amount
-                    } else {
-                        Decimal::ZERO
-                    },
-                    refunded_amount: Decimal::ZERO,
+                    amount: order.order.total.amount,
                     currency: priced.currency.clone(),
-                    card_brand: Some(token.brand.clone()),
-                    card_last4: Some(token.last4.clone()),
-                    created_at: now,
-                    updated_at: now,
                 };
-                q::insert_payment(conn, &payment).await?;
-                let payment = Payment::from(payment);
-                events::record(
-                    conn,
-                    DomainEvent {
-                        event_type: "payment.processed",
-                        entity_type: "payment",
-                        entity_id: payment.id,
-                        data: serde_json::to_value(&payment).map_err(anyhow::Error::new)?,
-                    },
-                )
-                .await?;
+                let token = row.payment_token.clone().unwrap_or_default();
+                let payment = payments
+                    .take_payment(conn, &target, &token, capture)
+                    .await?;
+                let now = Utc::now();
                 if let Some(code) = &discount {
                     pricing_q::redeem(conn, code.id, order.order.id, &email).await?;
                 }
@@ -610,29 +565,11 @@ impl CheckoutService {
             })
             .await;
         if let Err(Error::PaymentDeclined { decline_code }) = &result {
-            self.record_decline(id, decline_code).await;
+            self.payments
+                .record_decline("checkout", id, decline_code)
+                .await;
         }
         result
-    }
-
-    /// Writes `payment.failed` for a declined completion (whose own transaction rolled back).
-    async fn record_decline(&self, checkout_id: Uuid, decline_code: &str) {
-        let event = DomainEvent {
-            event_type: "payment.failed",
-            entity_type: "checkout",
-            entity_id: checkout_id,
-            data: serde_json::json!({ "checkout_id": checkout_id, "decline_code": decline_code }),
-        };
-        let recorded = match self.db.conn().await {
-            Ok(mut conn) => events::record(&mut conn, event)
-                .await
-                .map(drop)
-                .map_err(anyhow::Error::new),
-            Err(err) => Err(anyhow::Error::new(err)),
-        };
-        if let Err(err) = recorded {
-            tracing::warn!(error = %err, "cannot record payment.failed");
-        }
     }
 }
 

@@ -140,7 +140,7 @@ impl Services {
         let roles = Arc::new(RoleCache::default());
         let auth = AuthService::new(db.clone(), signer, hasher, roles.clone());
         let events = EventService::new(db.clone(), bus, metrics.clone());
-        let payments = PaymentService::new(db.clone(), config.stripe_webhook_secret.clone());
+        let payments = PaymentService::new(db.clone(), config.payments.clone())?;
         let carts = CartService::new(db.clone());
         let webhooks = WebhookService::new(db.clone(), config.webhooks.clone(), metrics)?;
         Ok(Self {

@@ -356,7 +356,7 @@ async fn concurrent_duplicate_completions_make_one_order_and_one_charge() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stripe_webhooks_need_a_valid_signature_and_apply_once() {
     const SECRET: &str = "whsec_stripe_test";
-    let t = TestApp::with_config(|c| c.stripe_webhook_secret = Some(SECRET.into())).await;
+    let t = TestApp::with_config(|c| c.payments.stripe_webhook_secret = Some(SECRET.into())).await;
     let tee = shop(&t).await;
     let id = ready_checkout(&t, tee, "4242424242424242").await;
     let (_, done) = complete(&t, &id).await;

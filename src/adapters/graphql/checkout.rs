@@ -1,12 +1,11 @@
-//! Checkout and payments over GraphQL.
+//! Checkout over GraphQL.
 
 use async_graphql::{Context, Object};
 use uuid::Uuid;
 
 use super::{ContextExt as _, GqlResult as _};
-use crate::domain::{Checkout, CompletedCheckout, Payment, PaymentToken, ShippingOption};
+use crate::domain::{Checkout, CompletedCheckout, ShippingOption};
 use crate::services::checkout::{StartCheckoutInput, UpdateCheckoutInput};
-use crate::services::payments::{CardInput, RefundInput};
 
 #[derive(Default)]
 pub struct CheckoutQuery;
@@ -28,10 +27,6 @@ impl CheckoutQuery {
             .shipping_options(ctx.call_ctx()?, id)
             .await
             .gql()
-    }
-
-    async fn payment(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Payment> {
-        ctx.services().payments.get(ctx.call_ctx()?, id).await.gql()
     }
 }
 
@@ -77,32 +72,6 @@ impl CheckoutMutation {
         ctx.services()
             .checkout
             .complete(ctx.call_ctx()?, id)
-            .await
-            .gql()
-    }
-
-    /// Refunds all or part of a captured payment (never more than was captured).
-    async fn refund_payment(
-        &self,
-        ctx: &Context<'_>,
-        input: RefundInput,
-    ) -> async_graphql::Result<Payment> {
-        ctx.services()
-            .payments
-            .refund(ctx.call_ctx()?, input)
-            .await
-            .gql()
-    }
-
-    /// Turns a card into a `tok_...` (the number is never stored).
-    async fn create_payment_token(
-        &self,
-        ctx: &Context<'_>,
-        input: CardInput,
-    ) -> async_graphql::Result<PaymentToken> {
-        ctx.services()
-            .payments
-            .create_token(ctx.call_ctx()?, input)
             .await
             .gql()
     }

@@ -9,6 +9,7 @@ mod events;
 mod inventory;
 mod loaders;
 mod orders;
+mod payments;
 mod pricing;
 mod webhooks;
 
@@ -39,6 +40,7 @@ pub struct QueryRoot(
     carts::CartQuery,
     pricing::PricingQuery,
     checkout::CheckoutQuery,
+    payments::PaymentQuery,
 );
 
 /// Every mutation field.
@@ -53,6 +55,7 @@ pub struct MutationRoot(
     carts::CartMutation,
     pricing::PricingMutation,
     checkout::CheckoutMutation,
+    payments::PaymentMutation,
 );
 
 /// Every subscription field.

@@ -1,4 +1,4 @@
-//! `/api/v1/checkout` and `/api/v1/payments`.
+//! `/api/v1/checkout`.
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,10 +9,9 @@ use uuid::Uuid;
 use super::extract::{Json, Path};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
-use crate::domain::{Checkout, CompletedCheckout, Payment, PaymentToken, ShippingOption};
+use crate::domain::{Checkout, CompletedCheckout, ShippingOption};
 use crate::services::Ctx;
 use crate::services::checkout::{StartCheckoutInput, UpdateCheckoutInput};
-use crate::services::payments::{CardInput, RefundInput};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -79,65 +78,4 @@ pub async fn complete_checkout(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CompletedCheckout>> {
     Ok(Json(app.services.checkout.complete(&ctx, id).await?))
-}
-
-#[utoipa::path(post, path = "/payments/tokens", tag = "checkout", request_body = CardInput,
-    responses((status = 201, body = PaymentToken), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_payment_token(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Json(card): Json<CardInput>,
-) -> ApiResult<(StatusCode, Json<PaymentToken>)> {
-    let token = app.services.payments.create_token(&ctx, card).await?;
-    Ok((StatusCode::CREATED, Json(token)))
-}
-
-#[utoipa::path(get, path = "/payments/{id}", tag = "checkout", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Payment), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
-pub async fn get_payment(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Payment>> {
-    Ok(Json(app.services.payments.get(&ctx, id).await?))
-}
-
-/// Acknowledgement of a provider webhook.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WebhookReceived {
-    pub received: bool,
-}
-
-#[utoipa::path(post, path = "/payments/webhooks/stripe", tag = "checkout",
-    request_body(content = Object, description = "A Stripe event, signed in the `Stripe-Signature` header"),
-    params(("Stripe-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">")),
-    responses((status = 200, body = WebhookReceived, description = "Applied (or a redelivery, ignored)"),
-        (status = 422, body = ErrorBody, description = "Missing or bad signature, or not a Stripe event"),
-        (status = 503, body = ErrorBody, description = "STRIPE_WEBHOOK_SECRET is not configured")))]
-pub async fn stripe_webhook(
-    State(app): State<AppState>,
-    headers: axum::http::HeaderMap,
-    body: axum::body::Bytes,
-) -> ApiResult<Json<WebhookReceived>> {
-    let signature = headers
-        .get("stripe-signature")
-        .and_then(|v| v.to_str().ok());
-    app.services
-        .payments
-        .stripe_webhook(signature, &body)
-        .await?;
-    Ok(Json(WebhookReceived { received: true }))
-}
-
-#[utoipa::path(post, path = "/payments/refund", tag = "checkout", request_body = RefundInput,
-    responses((status = 200, body = Payment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn refund_payment(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    Json(input): Json<RefundInput>,
-) -> ApiResult<Json<Payment>> {
-    Ok(Json(app.services.payments.refund(&ctx, input).await?))
 }

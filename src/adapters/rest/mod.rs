@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod inventory;
 mod orders;
+mod payments;
 mod pricing;
 mod webhooks;
 
@@ -39,6 +40,7 @@ use crate::app::AppState;
             Available to promise = available + on order − committed, where available = on hand − reserved and \
             committed = safety stock."),
         (name = "carts", description = "Guest carts (opened by their token) and customer carts, priced live"),
+        (name = "payments", description = "Card tokens, payments of orders (authorize, capture, void, refund), provider webhooks and stablecoin reconciliation"),
         (name = "pricing", description = "Shipping methods, tax rates and discount codes that checkout prices with"),
         (name = "checkout", description = "From a cart to a paid order: addresses, shipping, discounts, payment, completion"),
         (name = "events", description = "The event log"),
@@ -169,10 +171,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(checkout::get_checkout, checkout::update_checkout))
         .routes(routes!(checkout::shipping_options))
         .routes(routes!(checkout::complete_checkout))
-        .routes(routes!(checkout::create_payment_token))
-        .routes(routes!(checkout::get_payment))
-        .routes(routes!(checkout::stripe_webhook))
-        .routes(routes!(checkout::refund_payment))
+        .routes(routes!(payments::create_payment_token))
+        .routes(routes!(payments::create_payment, payments::list_payments))
+        .routes(routes!(payments::get_payment))
+        .routes(routes!(payments::capture_payment))
+        .routes(routes!(payments::void_payment))
+        .routes(routes!(payments::refund_payment))
+        .routes(routes!(payments::stripe_webhook))
+        .routes(routes!(payments::stablepay_callback))
+        .routes(routes!(payments::stablecoin_reconciliation))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::get_webhook,

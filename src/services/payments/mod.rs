@@ -1,0 +1,789 @@
+//! Payments: the `PaymentProvider` seam and its providers (the built-in `test` provider with
+//! the card test numbers people know, Stripe, and StablePay for stablecoins), card tokens (no
+//! card number is ever stored or logged), and the life of a payment: authorize, capture (all
+//! or part), void, refund (all or part, several times, never above what was captured), and
+//! the providers' webhooks.
+
+mod provider;
+pub mod stablepay;
+mod stripe;
+
+use std::sync::Arc;
+
+use chrono::{Datelike as _, Utc};
+use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use rust_decimal::Decimal;
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use self::provider::test_outcome;
+pub use self::provider::{
+    Authorization, AuthorizeRequest, PaymentProvider, ProviderEvent, ProviderWebhook, TestProvider,
+    from_minor, to_minor,
+};
+use self::stablepay::{StablePayProvider, StablecoinInput};
+use self::stripe::StripeProvider;
+use super::error::Validator;
+use super::{Ctx, Error};
+use crate::config::PaymentSettings;
+use crate::db::Db;
+use crate::db::checkout::{self as q, PaymentChanges, PaymentRow, TokenRow};
+use crate::db::stablecoin as sq;
+use crate::domain::{Payment, PaymentToken};
+use crate::events::{self, DomainEvent};
+
+/// A card to turn into a token. Its `Debug` shows only the last four digits.
+#[derive(Clone, Deserialize, ToSchema, async_graphql::InputObject)]
+pub struct CardInput {
+    /// The card number; spaces allowed. Never stored or logged.
+    pub number: String,
+    pub exp_month: i32,
+    pub exp_year: i32,
+    /// Checked for shape, then dropped.
+    pub cvc: String,
+}
+
+impl std::fmt::Debug for CardInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let digits: String = self.number.chars().filter(char::is_ascii_digit).collect();
+        let last4 = &digits[digits.len().saturating_sub(4)..];
+        write!(
+            f,
+            "CardInput {{ number: \"…{last4}\", exp: {}/{} }}",
+            self.exp_month, self.exp_year
+        )
+    }
+}
+
+fn brand(digits: &str) -> &'static str {
+    match digits.as_bytes().first() {
+        Some(b'4') => "visa",
+        Some(b'5') => "mastercard",
+        Some(b'3') => "amex",
+        Some(b'6') => "discover",
+        _ => "unknown",
+    }
+}
+
+/// The Luhn checksum every card number carries.
+fn luhn(digits: &str) -> bool {
+    let sum: u32 = digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 1 {
+                if d * 2 > 9 { d * 2 - 9 } else { d * 2 }
+            } else {
+                d
+            }
+        })
+        .sum();
+    sum.is_multiple_of(10)
+}
+
+/// A refund to make.
+#[derive(Debug, Clone, Deserialize, ToSchema, async_graphql::InputObject)]
+pub struct RefundInput {
+    pub payment_id: Uuid,
+    /// What to give back; all that is still refundable when absent.
+    #[schema(value_type = Option<String>, example = "5.00")]
+    pub amount: Option<Decimal>,
+    pub reason: Option<String>,
+}
+
+/// A payment to take for an existing order: by card token, or as a stablecoin request.
+#[derive(Debug, Clone, Deserialize, ToSchema, async_graphql::InputObject)]
+pub struct CreatePaymentInput {
+    pub order_id: Uuid,
+    /// What to take; by default the rest of the order's total that its other payments do not
+    /// already hold.
+    #[schema(value_type = Option<String>, example = "25.00")]
+    pub amount: Option<Decimal>,
+    /// A `tok_...` from `POST /api/v1/payments/tokens`, or a Stripe payment method `pm_...`.
+    pub payment_token: Option<String>,
+    /// Capture at once (the default) or only authorize, to capture or void later.
+    pub capture: Option<bool>,
+    /// Pay in USDC/USDT instead of by card: the payment stays `pending` until paid.
+    pub stablecoin: Option<StablecoinInput>,
+}
+
+/// How much of an authorization to capture.
+#[derive(Debug, Clone, Default, Deserialize, ToSchema, async_graphql::InputObject)]
+pub struct CaptureInput {
+    /// All that was authorized when absent; the rest is released.
+    #[schema(value_type = Option<String>, example = "20.00")]
+    pub amount: Option<Decimal>,
+}
+
+/// The order a payment is for: what it pays and in which currency.
+pub struct PaymentTarget {
+    pub order_id: Uuid,
+    pub amount: Decimal,
+    pub currency: String,
+}
+
+/// Card tokens and payments.
+#[derive(Clone)]
+pub struct PaymentService {
+    db: Db,
+    settings: Arc<PaymentSettings>,
+    stripe: Arc<StripeProvider>,
+}
+
+/// Writes a payment event with the payment and `extra` fields as its data.
+pub(crate) async fn payment_event(
+    conn: &mut AsyncPgConnection,
+    event_type: &'static str,
+    payment: &Payment,
+    extra: serde_json::Value,
+) -> Result<(), Error> {
+    let mut data = serde_json::to_value(payment).map_err(anyhow::Error::new)?;
+    if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
+        data.extend(extra);
+    }
+    events::record(
+        conn,
+        DomainEvent {
+            event_type,
+            entity_type: "payment",
+            entity_id: payment.id,
+            data,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Checks an optional amount of money: above zero, at most four decimals.
+fn check_amount(v: &mut Validator, amount: Option<Decimal>) {
+    if amount.is_some_and(|a| a <= Decimal::ZERO || a.scale() > 4) {
+        v.add("amount", "must be above 0 with at most 4 decimals");
+    }
+}
+
+impl PaymentService {
+    pub fn new(db: Db, settings: PaymentSettings) -> anyhow::Result<Self> {
+        let stripe = StripeProvider::new(
+            &settings.stripe_api_base,
+            settings.stripe_api_key.clone(),
+            settings.stripe_webhook_secret.clone(),
+            settings.provider_timeout,
+        )?;
+        Ok(Self {
+            db,
+            settings: Arc::new(settings),
+            stripe: Arc::new(stripe),
+        })
+    }
+
+    /// Whether checkout captures at completion or only authorizes.
+    pub fn checkout_captures(&self) -> bool {
+        self.settings.checkout_capture == crate::config::CaptureMode::Automatic
+    }
+
+    /// The provider a payment or token belongs to.
+    fn provider(&self, name: &str) -> Result<&dyn PaymentProvider, Error> {
+        match name {
+            "test" => Ok(&TestProvider),
+            "stripe" => Ok(self.stripe.as_ref()),
+            stablepay::NAME => Ok(&StablePayProvider),
+            other => Err(Error::Unavailable(anyhow::anyhow!(
+                "unknown payment provider `{other}`"
+            ))),
+        }
+    }
+
+    /// A token that can still pay: a `tok_...` of the test provider, or a Stripe payment
+    /// method (`pm_...`), which is looked up at Stripe and remembered the first time.
+    pub async fn usable_token(
+        &self,
+        conn: &mut AsyncPgConnection,
+        token: &str,
+    ) -> Result<TokenRow, Error> {
+        let token = token.trim();
+        let known = q::token(conn, token).await?;
+        let row = match known {
+            Some(row) => row,
+            None if token.starts_with("pm_") && self.stripe.enabled() => {
+                let card = self.stripe.payment_method(token).await?;
+                let row = TokenRow {
+                    id: token.to_owned(),
+                    provider: "stripe".into(),
+                    brand: card.brand,
+                    last4: card.last4,
+                    exp_month: card.exp_month,
+                    exp_year: card.exp_year,
+                    // Stripe decides when the payment is made.
+                    outcome: "provider".into(),
+                    used_at: None,
+                    created_at: Utc::now(),
+                };
+                q::insert_token(conn, &row).await?;
+                row
+            }
+            None if token.starts_with("pm_") => {
+                return Err(Error::invalid(
+                    "payment_token",
+                    "Stripe payment methods are not accepted here (no STRIPE_API_KEY)",
+                ));
+            }
+            None => return Err(Error::invalid("payment_token", "no such token")),
+        };
+        if row.used_at.is_some() {
+            return Err(Error::invalid("payment_token", "was already used"));
+        }
+        if row.provider == "test" && !self.settings.test_provider {
+            return Err(Error::invalid(
+                "payment_token",
+                "the test provider is turned off (PAYMENTS_TEST_PROVIDER)",
+            ));
+        }
+        Ok(row)
+    }
+
+    /// Authorizes (and, when asked, captures) `target` with a token through its provider, in
+    /// the caller's transaction; writes `payment.processed`. A decline is
+    /// `PAYMENT_DECLINED` and leaves nothing (the caller's transaction rolls back).
+    pub async fn take_payment(
+        &self,
+        conn: &mut AsyncPgConnection,
+        target: &PaymentTarget,
+        token: &str,
+        capture: bool,
+    ) -> Result<Payment, Error> {
+        let token = self.usable_token(conn, token).await?;
+        let provider = self.provider(&token.provider)?;
+        let id = Uuid::now_v7();
+        let authorization = provider
+            .authorize(AuthorizeRequest {
+                payment_id: id,
+                token: &token,
+                amount: target.amount,
+                currency: &target.currency,
+                capture,
+            })
+            .await?;
+        q::use_token(conn, &token.id).await?;
+        let now = Utc::now();
+        let row = PaymentRow {
+            id,
+            order_id: target.order_id,
+            provider: provider.name().to_owned(),
+            provider_reference: authorization.reference,
+            status: if authorization.captured {
+                "captured"
+            } else {
+                "authorized"
+            }
+            .to_owned(),
+            amount: target.amount,
+            captured_amount: if authorization.captured {
+                target.amount
+            } else {
+                Decimal::ZERO
+            },
+            refunded_amount: Decimal::ZERO,
+            currency: target.currency.clone(),
+            card_brand: Some(token.brand.clone()),
+            card_last4: Some(token.last4.clone()),
+            created_at: now,
+            updated_at: now,
+            failure_code: None,
+        };
+        q::insert_payment(conn, &row).await?;
+        let payment = Payment::from(row);
+        payment_event(conn, "payment.processed", &payment, serde_json::json!({})).await?;
+        Ok(payment)
+    }
+
+    /// Writes `payment.failed` for a decline whose own transaction rolled back, about
+    /// `entity` (the checkout or order that was to be paid).
+    pub async fn record_decline(&self, entity_type: &'static str, entity_id: Uuid, code: &str) {
+        let event = DomainEvent {
+            event_type: "payment.failed",
+            entity_type,
+            entity_id,
+            data: serde_json::json!({
+                format!("{entity_type}_id"): entity_id,
+                "decline_code": code,
+            }),
+        };
+        let recorded = match self.db.conn().await {
+            Ok(mut conn) => events::record(&mut conn, event)
+                .await
+                .map(drop)
+                .map_err(anyhow::Error::new),
+            Err(err) => Err(anyhow::Error::new(err)),
+        };
+        if let Err(err) = recorded {
+            tracing::warn!(error = %err, "cannot record payment.failed");
+        }
+    }
+
+    /// Takes a payment for an existing order (`POST /api/v1/payments`): by card token,
+    /// captured at once or only authorized, or as a stablecoin payment request. The amount may
+    /// not exceed what the order's other payments leave unpaid.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, order.id = %input.order_id))]
+    pub async fn create_payment(
+        &self,
+        ctx: &Ctx,
+        input: CreatePaymentInput,
+    ) -> Result<Payment, Error> {
+        ctx.authorize("payments:create")?;
+        let mut v = Validator::default();
+        check_amount(&mut v, input.amount);
+        match (&input.payment_token, &input.stablecoin) {
+            (Some(_), Some(_)) => v.add(
+                "stablecoin",
+                "give a payment_token or a stablecoin, not both",
+            ),
+            (None, None) => v.add("payment_token", "is required (or `stablecoin`)"),
+            (None, Some(_)) if input.capture == Some(false) => v.add(
+                "capture",
+                "a stablecoin payment is captured when it is paid",
+            ),
+            _ => {}
+        }
+        v.finish()?;
+        let order_id = input.order_id;
+        let mut conn = self.db.conn().await?;
+        let result = (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                // Locked so that two payments of one order cannot both take the same balance.
+                let order = crate::db::orders::lock_orders(conn, &[input.order_id])
+                    .await?
+                    .pop()
+                    .ok_or_else(|| Error::not_found("order", input.order_id))?;
+                if matches!(order.status.as_str(), "cancelled" | "archived") {
+                    return Err(Error::InvalidState {
+                        from: order.status,
+                        action: "take a payment".into(),
+                    });
+                }
+                let unpaid = order.total - q::committed_to_order(conn, order.id).await?;
+                if unpaid <= Decimal::ZERO {
+                    return Err(Error::invalid(
+                        "order_id",
+                        "the order is already paid in full",
+                    ));
+                }
+                let amount = input.amount.unwrap_or(unpaid);
+                if amount > unpaid {
+                    return Err(Error::invalid(
+                        "amount",
+                        format!("exceeds what the order leaves unpaid ({unpaid})"),
+                    ));
+                }
+                let target = PaymentTarget {
+                    order_id: order.id,
+                    amount,
+                    currency: order.currency.clone(),
+                };
+                match (&input.payment_token, &input.stablecoin) {
+                    (Some(token), _) => {
+                        self.take_payment(conn, &target, token, input.capture.unwrap_or(true))
+                            .await
+                    }
+                    (None, Some(stablecoin)) => {
+                        let id = Uuid::now_v7();
+                        let now = Utc::now();
+                        let row = PaymentRow {
+                            id,
+                            order_id: target.order_id,
+                            provider: stablepay::NAME.to_owned(),
+                            provider_reference: format!("sp_{}", id.simple()),
+                            status: "pending".into(),
+                            amount: target.amount,
+                            captured_amount: Decimal::ZERO,
+                            refunded_amount: Decimal::ZERO,
+                            currency: target.currency,
+                            card_brand: None,
+                            card_last4: None,
+                            created_at: now,
+                            updated_at: now,
+                            failure_code: None,
+                        };
+                        self.request_stablecoin(conn, row, stablecoin).await
+                    }
+                    (None, None) => Err(Error::invalid("payment_token", "is required")),
+                }
+            })
+            .await;
+        if let Err(Error::PaymentDeclined { decline_code }) = &result {
+            self.record_decline("order", order_id, decline_code).await;
+        }
+        result
+    }
+
+    /// Captures all or part of an authorized payment; the rest of the authorization is
+    /// released. Writes `payment.captured`.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, payment.id = %id))]
+    pub async fn capture(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        input: CaptureInput,
+    ) -> Result<Payment, Error> {
+        ctx.authorize("payments:capture")?;
+        let mut v = Validator::default();
+        check_amount(&mut v, input.amount);
+        v.finish()?;
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                let payment = q::lock_payment(conn, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("payment", id))?;
+                if payment.status != "authorized" {
+                    return Err(Error::InvalidState {
+                        from: payment.status,
+                        action: "capture".into(),
+                    });
+                }
+                let amount = input.amount.unwrap_or(payment.amount);
+                if amount > payment.amount {
+                    return Err(Error::invalid(
+                        "amount",
+                        format!("exceeds what was authorized ({})", payment.amount),
+                    ));
+                }
+                self.provider(&payment.provider)?
+                    .capture(&payment.provider_reference, amount, &payment.currency)
+                    .await?;
+                let changes = PaymentChanges {
+                    status: Some("captured"),
+                    captured_amount: Some(amount),
+                    updated_at: Some(Utc::now()),
+                    ..Default::default()
+                };
+                let updated = Payment::from(q::update_payment(conn, id, &changes).await?);
+                let released = payment.amount - amount;
+                let extra = serde_json::json!({ "released": released.to_string() });
+                payment_event(conn, "payment.captured", &updated, extra).await?;
+                Ok(updated)
+            })
+            .await
+    }
+
+    /// Releases an authorization, or closes an unpaid stablecoin request. Writes
+    /// `payment.voided`.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, payment.id = %id))]
+    pub async fn void(&self, ctx: &Ctx, id: Uuid) -> Result<Payment, Error> {
+        ctx.authorize("payments:void")?;
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                let payment = q::lock_payment(conn, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("payment", id))?;
+                if !matches!(payment.status.as_str(), "authorized" | "pending") {
+                    return Err(Error::InvalidState {
+                        from: payment.status,
+                        action: "void".into(),
+                    });
+                }
+                self.provider(&payment.provider)?
+                    .void(&payment.provider_reference)
+                    .await?;
+                if let Some(request) = sq::lock_request(conn, id).await? {
+                    sq::update_request(conn, id, request.received, "cancelled").await?;
+                }
+                let changes = PaymentChanges {
+                    status: Some("voided"),
+                    updated_at: Some(Utc::now()),
+                    ..Default::default()
+                };
+                let row = q::update_payment(conn, id, &changes).await?;
+                let updated = self.payment_view(conn, row).await?;
+                payment_event(conn, "payment.voided", &updated, serde_json::json!({})).await?;
+                Ok(updated)
+            })
+            .await
+    }
+
+    /// Applies a provider's webhook once its signature checks out; each webhook id is applied
+    /// once (a redelivery is acknowledged and ignored), and events about payments that are not
+    /// ours are acknowledged.
+    #[tracing::instrument(skip_all, fields(provider))]
+    pub async fn provider_webhook(
+        &self,
+        provider: &str,
+        signature: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), Error> {
+        let provider = self.provider(provider)?;
+        let webhook = provider.webhook(signature, body)?;
+        let name = provider.name();
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                if !q::first_delivery(conn, name, &webhook.id, &webhook.kind).await? {
+                    return Ok(());
+                }
+                match webhook.event {
+                    Some(event) => apply_provider_event(conn, name, event).await,
+                    None => Ok(()),
+                }
+            })
+            .await
+    }
+
+    /// The payment with its stablecoin request, if it has one.
+    async fn payment_view(
+        &self,
+        conn: &mut AsyncPgConnection,
+        row: PaymentRow,
+    ) -> Result<Payment, Error> {
+        let stablecoin = if row.provider == stablepay::NAME {
+            match sq::request(conn, row.id).await? {
+                Some(request) => {
+                    let transfers = sq::transfers_of(conn, &[row.id]).await?;
+                    Some(stablepay::request_view(&request, &transfers))
+                }
+                None => None,
+            }
+        } else {
+            None
+        };
+        let mut payment = Payment::from(row);
+        payment.stablecoin = stablecoin;
+        Ok(payment)
+    }
+
+    /// Turns a card into a single-use `tok_...` for the test provider. Anyone may: it is
+    /// what a shop's payment form does before checkout.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
+    pub async fn create_token(&self, ctx: &Ctx, card: CardInput) -> Result<PaymentToken, Error> {
+        if !self.settings.test_provider {
+            return Err(Error::Unavailable(anyhow::anyhow!(
+                "the test provider is turned off (PAYMENTS_TEST_PROVIDER)"
+            )));
+        }
+        let mut v = Validator::default();
+        let digits: String = card
+            .number
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        if !(12..=19).contains(&digits.len())
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || !luhn(&digits)
+        {
+            v.add("number", "is not a valid card number");
+        }
+        if !(1..=12).contains(&card.exp_month) {
+            v.add("exp_month", "must be 1 to 12");
+        }
+        let now = Utc::now();
+        let expired = (card.exp_year, card.exp_month) < (now.year(), now.month() as i32);
+        if !(2000..=2100).contains(&card.exp_year) || expired {
+            v.add("exp_year", "the card has expired");
+        }
+        if !(3..=4).contains(&card.cvc.len()) || !card.cvc.bytes().all(|b| b.is_ascii_digit()) {
+            v.add("cvc", "must be 3 or 4 digits");
+        }
+        v.finish()?;
+        let row = TokenRow {
+            id: format!("tok_{}", crate::auth::random_token(24)),
+            provider: TestProvider.name().to_owned(),
+            brand: brand(&digits).to_owned(),
+            last4: digits[digits.len() - 4..].to_owned(),
+            exp_month: card.exp_month,
+            exp_year: card.exp_year,
+            outcome: test_outcome(&digits).to_owned(),
+            used_at: None,
+            created_at: now,
+        };
+        let mut conn = self.db.conn().await?;
+        q::insert_token(&mut conn, &row).await?;
+        Ok(PaymentToken {
+            id: row.id,
+            brand: row.brand,
+            last4: row.last4,
+            exp_month: row.exp_month,
+            exp_year: row.exp_year,
+        })
+    }
+
+    /// Refunds all or part of a captured payment, as often as needed but never more than was
+    /// captured. Writes `payment.refunded`.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, payment.id = %input.payment_id))]
+    pub async fn refund(&self, ctx: &Ctx, input: RefundInput) -> Result<Payment, Error> {
+        ctx.authorize("payments:refund")?;
+        let mut v = Validator::default();
+        check_amount(&mut v, input.amount);
+        let reason = super::checks::optional_text(&mut v, "reason", input.reason.as_deref(), 500);
+        v.finish()?;
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                let payment = q::lock_payment(conn, input.payment_id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("payment", input.payment_id))?;
+                if !matches!(payment.status.as_str(), "captured" | "partially_refunded") {
+                    return Err(Error::InvalidState {
+                        from: payment.status,
+                        action: "refund".into(),
+                    });
+                }
+                let refundable = payment.captured_amount - payment.refunded_amount;
+                let amount = input.amount.unwrap_or(refundable);
+                if amount > refundable {
+                    return Err(Error::invalid(
+                        "amount",
+                        format!("exceeds what remains refundable ({refundable})"),
+                    ));
+                }
+                let refund_id = self
+                    .provider(&payment.provider)?
+                    .refund(&payment.provider_reference, amount, &payment.currency)
+                    .await?;
+                let refunded = payment.refunded_amount + amount;
+                let changes = PaymentChanges {
+                    status: Some(if refunded >= payment.captured_amount {
+                        "refunded"
+                    } else {
+                        "partially_refunded"
+                    }),
+                    refunded_amount: Some(refunded),
+                    updated_at: Some(Utc::now()),
+                    ..Default::default()
+                };
+                let row = q::update_payment(conn, payment.id, &changes).await?;
+                let updated = self.payment_view(conn, row).await?;
+                let extra = serde_json::json!({
+                    "refund_id": refund_id,
+                    "refund_amount": amount.to_string(),
+                    "reason": reason,
+                });
+                payment_event(conn, "payment.refunded", &updated, extra).await?;
+                Ok(updated)
+            })
+            .await
+    }
+
+    /// One payment.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, payment.id = %id))]
+    pub async fn get(&self, ctx: &Ctx, id: Uuid) -> Result<Payment, Error> {
+        ctx.authorize("payments:read")?;
+        let mut conn = self.db.conn().await?;
+        let row = q::payment(&mut conn, id)
+            .await?
+            .ok_or_else(|| Error::not_found("payment", id))?;
+        self.payment_view(&mut conn, row).await
+    }
+
+    /// The payments of an order, oldest first.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, order.id = %order_id))]
+    pub async fn payments_of_order(
+        &self,
+        ctx: &Ctx,
+        order_id: Uuid,
+    ) -> Result<Vec<Payment>, Error> {
+        ctx.authorize("payments:read")?;
+        let mut conn = self.db.conn().await?;
+        let rows = q::payments_of_order(&mut conn, order_id).await?;
+        let mut payments = Vec::with_capacity(rows.len());
+        for row in rows {
+            payments.push(self.payment_view(&mut conn, row).await?);
+        }
+        Ok(payments)
+    }
+}
+
+/// Applies what a provider reported about one of its payments; a report that changes
+/// nothing (our own refund coming back, a repeated success) writes no event.
+async fn apply_provider_event(
+    conn: &mut AsyncPgConnection,
+    provider: &str,
+    event: ProviderEvent,
+) -> Result<(), Error> {
+    let reference = match &event {
+        ProviderEvent::Succeeded { reference, .. }
+        | ProviderEvent::Failed { reference, .. }
+        | ProviderEvent::Refunded { reference, .. } => reference.clone(),
+    };
+    let Some(payment) = q::lock_payment_by_reference(conn, provider, &reference).await? else {
+        return Ok(()); // not one of ours
+    };
+    let now = Some(Utc::now());
+    let (changes, event_type, extra) = match event {
+        ProviderEvent::Succeeded { amount, .. } => {
+            let captured = amount.unwrap_or(payment.amount);
+            if payment.status == "captured" && payment.captured_amount == captured {
+                return Ok(());
+            }
+            let changes = PaymentChanges {
+                status: Some("captured"),
+                captured_amount: Some(captured),
+                updated_at: now,
+                ..Default::default()
+            };
+            (changes, "payment.processed", serde_json::json!({}))
+        }
+        ProviderEvent::Failed { code, .. } => {
+            if payment.status == "failed" {
+                return Ok(());
+            }
+            let changes = PaymentChanges {
+                status: Some("failed"),
+                failure_code: Some(code.clone()),
+                updated_at: now,
+                ..Default::default()
+            };
+            (
+                changes,
+                "payment.failed",
+                serde_json::json!({ "decline_code": code }),
+            )
+        }
+        ProviderEvent::Refunded { amount, .. } => {
+            let refunded = amount
+                .unwrap_or(payment.captured_amount)
+                .min(payment.captured_amount);
+            if refunded == payment.refunded_amount {
+                return Ok(());
+            }
+            let changes = PaymentChanges {
+                status: Some(if refunded >= payment.captured_amount {
+                    "refunded"
+                } else {
+                    "partially_refunded"
+                }),
+                refunded_amount: Some(refunded),
+                updated_at: now,
+                ..Default::default()
+            };
+            (changes, "payment.refunded", serde_json::json!({}))
+        }
+    };
+    let updated = Payment::from(q::update_payment(conn, payment.id, &changes).await?);
+    payment_event(conn, event_type, &updated, extra).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_cards_answer_as_documented() {
+        assert!(luhn("4242424242424242") && luhn("4000000000000002") && luhn("4000000000009995"));
+        assert!(!luhn("4242424242424241"));
+        assert_eq!(test_outcome("4242424242424242"), "approve");
+        assert_eq!(test_outcome("4000000000000002"), "card_declined");
+        assert_eq!(test_outcome("4000000000009995"), "insufficient_funds");
+        let card = CardInput {
+            number: "4242 4242 4242 4242".into(),
+            exp_month: 12,
+            exp_year: 2030,
+            cvc: "123".into(),
+        };
+        assert!(
+            !format!("{card:?}").contains("4242 4242"),
+            "the number never shows"
+        );
+    }
+}
