@@ -9,7 +9,7 @@ use crate::support::{Auth, TestApp};
 
 /// A shop with one stocked product (3.00, 5 in stock), flat shipping to the US (5.00) and a
 /// 10% California sales tax that applies to shipping too. Returns the variant.
-async fn shop(t: &TestApp) -> uuid::Uuid {
+pub(crate) async fn shop(t: &TestApp) -> uuid::Uuid {
     let tee = t.variant("CHK-TEE").await;
     t.stock(tee, 5).await;
     let (status, _) = t
@@ -32,12 +32,12 @@ async fn shop(t: &TestApp) -> uuid::Uuid {
     tee
 }
 
-fn address() -> Value {
+pub(crate) fn address() -> Value {
     json!({"first_name": "Ada", "last_name": "Lovelace", "line1": "1 Main St", "city": "San Jose",
         "region": "CA", "postal_code": "95113", "country": "US"})
 }
 
-async fn token(t: &TestApp, number: &str) -> String {
+pub(crate) async fn token(t: &TestApp, number: &str) -> String {
     let (status, token) = t
         .json_as(
             &Auth::Anonymous,
@@ -52,7 +52,23 @@ async fn token(t: &TestApp, number: &str) -> String {
 }
 
 /// A guest's checkout over REST, ready to complete with a card `number`; returns its id.
-async fn ready_checkout(t: &TestApp, tee: uuid::Uuid, number: &str) -> String {
+pub(crate) async fn ready_checkout(t: &TestApp, tee: uuid::Uuid, number: &str) -> String {
+    let token = token(t, number).await;
+    let (id, checkout) = ready_checkout_paying(t, tee, &token).await;
+    assert_eq!(
+        checkout["payment_method"]["last4"],
+        number.replace(' ', "")[12..]
+    );
+    id
+}
+
+/// A guest's checkout over REST for two tees, shipped to California (12.10 in all), ready to
+/// complete with `token`; returns its id and the checkout.
+pub(crate) async fn ready_checkout_paying(
+    t: &TestApp,
+    tee: uuid::Uuid,
+    token: &str,
+) -> (String, Value) {
     let guest = Auth::Anonymous;
     let (_, cart) = t
         .json_as(
@@ -110,7 +126,6 @@ async fn ready_checkout(t: &TestApp, tee: uuid::Uuid, number: &str) -> String {
     assert_eq!(checkout["totals"]["shipping_total"]["amount"], "5.00");
     assert_eq!(checkout["totals"]["tax_total"]["amount"], "1.10");
     assert_eq!(checkout["totals"]["total"]["amount"], "12.10");
-    let token = token(t, number).await;
     let (status, checkout) = t
         .json_as(
             &guest,
@@ -121,14 +136,10 @@ async fn ready_checkout(t: &TestApp, tee: uuid::Uuid, number: &str) -> String {
         .await;
     assert_eq!(status, StatusCode::OK, "{checkout}");
     assert_eq!(checkout["missing"], json!([]));
-    assert_eq!(
-        checkout["payment_method"]["last4"],
-        number.replace(' ', "")[12..]
-    );
-    id
+    (id, checkout)
 }
 
-async fn available(t: &TestApp, tee: uuid::Uuid) -> i64 {
+pub(crate) async fn available(t: &TestApp, tee: uuid::Uuid) -> i64 {
     let (_, atp) = t
         .json(Method::GET, &format!("/api/v1/inventory/atp/{tee}"), None)
         .await;
@@ -136,7 +147,7 @@ async fn available(t: &TestApp, tee: uuid::Uuid) -> i64 {
 }
 
 /// Completes a checkout as the guest; returns the status and body.
-async fn complete(t: &TestApp, id: &str) -> (StatusCode, Value) {
+pub(crate) async fn complete(t: &TestApp, id: &str) -> (StatusCode, Value) {
     t.json_as(
         &Auth::Anonymous,
         Method::POST,
@@ -146,7 +157,7 @@ async fn complete(t: &TestApp, id: &str) -> (StatusCode, Value) {
     .await
 }
 
-async fn order_count(t: &TestApp) -> i64 {
+pub(crate) async fn order_count(t: &TestApp) -> i64 {
     let (_, orders) = t.json(Method::GET, "/api/v1/orders", None).await;
     orders["total_count"].as_i64().unwrap()
 }

@@ -15,6 +15,7 @@ mod http;
 mod inventory;
 mod js_client;
 mod orders;
+mod payments;
 mod permissions;
 mod pricing;
 mod rest;

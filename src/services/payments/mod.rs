@@ -30,7 +30,7 @@ use crate::config::PaymentSettings;
 use crate::db::Db;
 use crate::db::checkout::{self as q, PaymentChanges, PaymentRow, TokenRow};
 use crate::db::stablecoin as sq;
-use crate::domain::{Payment, PaymentToken};
+use crate::domain::{Money, Payment, PaymentToken};
 use crate::events::{self, DomainEvent};
 
 /// A card to turn into a token. Its `Debug` shows only the last four digits.
@@ -460,8 +460,8 @@ impl PaymentService {
                     ..Default::default()
                 };
                 let updated = Payment::from(q::update_payment(conn, id, &changes).await?);
-                let released = payment.amount - amount;
-                let extra = serde_json::json!({ "released": released.to_string() });
+                let released = Money::from_stored(payment.amount - amount, &payment.currency);
+                let extra = serde_json::json!({ "released": released });
                 payment_event(conn, "payment.captured", &updated, extra).await?;
                 Ok(updated)
             })
