@@ -17,6 +17,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             "stateset/v1/catalog.proto",
             "stateset/v1/orders.proto",
             "stateset/v1/inventory.proto",
+            "stateset/v1/payments.proto",
         ])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(

@@ -657,3 +657,74 @@ async fn payments_over_graphql() {
         "{listed}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_over_grpc() {
+    use stateset::adapters::grpc::pb;
+    let t = TestApp::new().await;
+    let order = unpaid_order(&t, "GRPC-PAY").await;
+    let channel = t.serve_grpc().await;
+    let auth = crate::support::BearerInterceptor(Some(t.admin.clone()));
+    let mut payments =
+        pb::payment_service_client::PaymentServiceClient::with_interceptor(channel, auth);
+    let authorized = payments
+        .create_payment(pb::CreatePaymentRequest {
+            order_id: order.clone(),
+            payment_token: Some(token(&t, "4242424242424242").await),
+            capture: Some(false),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(authorized.status(), pb::PaymentStatus::Authorized);
+    assert_eq!(authorized.amount.as_ref().unwrap().amount, "3.00");
+    let captured = payments
+        .capture_payment(pb::CapturePaymentRequest {
+            id: authorized.id.clone(),
+            amount: Some("2.50".into()),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(captured.status(), pb::PaymentStatus::Captured);
+    assert_eq!(captured.captured.unwrap().amount, "2.50");
+    let refunded = payments
+        .refund_payment(pb::RefundPaymentRequest {
+            payment_id: authorized.id.clone(),
+            amount: Some("0.50".into()),
+            reason: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(refunded.status(), pb::PaymentStatus::PartiallyRefunded);
+    let declined = payments
+        .create_payment(pb::CreatePaymentRequest {
+            order_id: order.clone(),
+            payment_token: Some(token(&t, "4000000000000002").await),
+            amount: Some("0.50".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(declined.code(), tonic::Code::FailedPrecondition);
+    assert_eq!(
+        declined.metadata().get("x-error-code").unwrap(),
+        "PAYMENT_DECLINED"
+    );
+    let bad = payments
+        .capture_payment(pb::CapturePaymentRequest {
+            id: authorized.id.clone(),
+            amount: Some("lots".into()),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let listed = payments
+        .list_payments(pb::ListPaymentsRequest { order_id: order })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.payments.len(), 1);
+}

@@ -219,3 +219,14 @@ fn value_to_json(v: prost_types::Value) -> serde_json::Value {
         Some(Kind::StructValue(s)) => struct_to_json(s),
     }
 }
+
+/// An optional decimal string ("19.99"); empty counts as absent.
+pub fn decimal(raw: Option<String>, field: &str) -> Result<Option<rust_decimal::Decimal>, Error> {
+    raw.filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            s.trim()
+                .parse()
+                .map_err(|_| Error::invalid(field, "must be a decimal number such as 19.99"))
+        })
+        .transpose()
+}

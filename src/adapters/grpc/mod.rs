@@ -1,11 +1,11 @@
 //! The gRPC door (tonic): `stateset.v1.CatalogService`, `OrderService`, `CustomerService`,
-//! `InventoryService`,
-//! health and server reflection.
+//! `InventoryService`, `PaymentService`, health and server reflection.
 
 mod catalog;
 mod convert;
 mod inventory;
 mod orders;
+mod payments;
 
 use std::net::SocketAddr;
 
@@ -31,6 +31,7 @@ pub mod pb {
 pub use catalog::CatalogGrpc;
 pub use inventory::InventoryGrpc;
 pub use orders::OrdersGrpc;
+pub use payments::PaymentsGrpc;
 
 /// The one mapping from service errors to gRPC statuses.
 pub fn status(err: Error) -> Status {
@@ -184,6 +185,7 @@ pub async fn serve_on(
     use pb::customer_service_server::CustomerServiceServer;
     use pb::inventory_service_server::InventoryServiceServer;
     use pb::order_service_server::OrderServiceServer;
+    use pb::payment_service_server::PaymentServiceServer;
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<CatalogServiceServer<CatalogGrpc>>()
@@ -200,7 +202,8 @@ pub async fn serve_on(
         .add_service(CatalogServiceServer::new(CatalogGrpc::new(app.clone())))
         .add_service(OrderServiceServer::new(OrdersGrpc::new(app.clone())))
         .add_service(CustomerServiceServer::new(OrdersGrpc::new(app.clone())))
-        .add_service(InventoryServiceServer::new(InventoryGrpc::new(app)))
+        .add_service(InventoryServiceServer::new(InventoryGrpc::new(app.clone())))
+        .add_service(PaymentServiceServer::new(PaymentsGrpc::new(app)))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown,

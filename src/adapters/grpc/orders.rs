@@ -1,7 +1,6 @@
 //! `stateset.v1.OrderService` and `stateset.v1.CustomerService`.
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use tonic::{Request, Response, Status};
 
 use super::pb::customer_service_server::CustomerService;
@@ -183,16 +182,6 @@ fn customer(c: Customer) -> pb::Customer {
     }
 }
 
-fn decimal(raw: Option<String>, field: &str) -> Result<Option<Decimal>, Error> {
-    raw.filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            s.trim()
-                .parse()
-                .map_err(|_| Error::invalid(field, "must be a decimal number such as 19.99"))
-        })
-        .transpose()
-}
-
 fn time(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
 }
@@ -235,9 +224,12 @@ impl OrderService for OrdersGrpc {
                             &format!("items[{i}].variant_id"),
                         )?,
                         quantity: l.quantity,
-                        unit_price: decimal(l.unit_price, &format!("items[{i}].unit_price"))?,
-                        discount: decimal(l.discount, &format!("items[{i}].discount"))?,
-                        tax: decimal(l.tax, &format!("items[{i}].tax"))?,
+                        unit_price: convert::decimal(
+                            l.unit_price,
+                            &format!("items[{i}].unit_price"),
+                        )?,
+                        discount: convert::decimal(l.discount, &format!("items[{i}].discount"))?,
+                        tax: convert::decimal(l.tax, &format!("items[{i}].tax"))?,
                     })
                 })
                 .collect::<Result<Vec<_>, Error>>()
@@ -250,7 +242,8 @@ impl OrderService for OrdersGrpc {
                     .map_err(status)?,
                 currency: r.currency,
                 items,
-                shipping_total: decimal(r.shipping_total, "shipping_total").map_err(status)?,
+                shipping_total: convert::decimal(r.shipping_total, "shipping_total")
+                    .map_err(status)?,
                 shipping_address: r.shipping_address.map(address_in),
                 billing_address: r.billing_address.map(address_in),
                 tags: r.tags,

@@ -1,0 +1,223 @@
+//! `stateset.v1.PaymentService`.
+
+use tonic::{Request, Response, Status};
+
+use super::pb::payment_service_server::PaymentService;
+use super::pb::{self};
+use super::{call_ctx, convert, idempotent, status};
+use crate::app::AppState;
+use crate::domain::{Payment, PaymentStatus, Stablecoin};
+use crate::services::Error;
+use crate::services::payments::stablepay::StablecoinInput;
+use crate::services::payments::{CaptureInput, CreatePaymentInput, RefundInput};
+
+/// Payments over gRPC.
+pub struct PaymentsGrpc {
+    app: AppState,
+}
+
+impl PaymentsGrpc {
+    pub fn new(app: AppState) -> Self {
+        Self { app }
+    }
+}
+
+fn payment_status(s: PaymentStatus) -> pb::PaymentStatus {
+    match s {
+        PaymentStatus::Pending => pb::PaymentStatus::Pending,
+        PaymentStatus::Authorized => pb::PaymentStatus::Authorized,
+        PaymentStatus::Captured => pb::PaymentStatus::Captured,
+        PaymentStatus::Failed => pb::PaymentStatus::Failed,
+        PaymentStatus::Voided => pb::PaymentStatus::Voided,
+        PaymentStatus::Expired => pb::PaymentStatus::Expired,
+        PaymentStatus::PartiallyRefunded => pb::PaymentStatus::PartiallyRefunded,
+        PaymentStatus::Refunded => pb::PaymentStatus::Refunded,
+    }
+}
+
+fn payment(p: Payment) -> pb::Payment {
+    pb::Payment {
+        id: p.id.to_string(),
+        order_id: p.order_id.to_string(),
+        provider: p.provider,
+        provider_reference: p.provider_reference,
+        status: payment_status(p.status).into(),
+        amount: Some(convert::money(p.amount)),
+        captured: Some(convert::money(p.captured)),
+        refunded: Some(convert::money(p.refunded)),
+        card_brand: p.card_brand,
+        card_last4: p.card_last4,
+        failure_code: p.failure_code,
+        stablecoin: p.stablecoin.map(|s| pb::StablecoinRequest {
+            asset: s.asset.as_str().to_owned(),
+            network: s.network,
+            address: s.address,
+            amount: s.amount.to_string(),
+            received: s.received.to_string(),
+            state: s.state.as_str().to_owned(),
+            expires_at: Some(convert::timestamp(s.expires_at)),
+        }),
+        created_at: Some(convert::timestamp(p.created_at)),
+        updated_at: Some(convert::timestamp(p.updated_at)),
+    }
+}
+
+fn stablecoin_in(s: pb::StablecoinInput) -> Result<StablecoinInput, Error> {
+    let asset = match s.asset.trim().to_uppercase().as_str() {
+        "USDC" => Stablecoin::Usdc,
+        "USDT" => Stablecoin::Usdt,
+        _ => return Err(Error::invalid("stablecoin.asset", "must be USDC or USDT")),
+    };
+    Ok(StablecoinInput {
+        asset,
+        network: s.network,
+    })
+}
+
+#[tonic::async_trait]
+impl PaymentService for PaymentsGrpc {
+    async fn create_payment(
+        &self,
+        request: Request<pb::CreatePaymentRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
+        let method = "/stateset.v1.PaymentService/CreatePayment";
+        let ctx = call_ctx(&self.app, &request, method).await?;
+        let r = request.into_inner();
+        idempotent(&self.app, &ctx, method, &r.clone(), async {
+            let input = CreatePaymentInput {
+                order_id: convert::uuid(&r.order_id, "order_id").map_err(status)?,
+                amount: convert::decimal(r.amount, "amount").map_err(status)?,
+                payment_token: r.payment_token.filter(|t| !t.is_empty()),
+                capture: r.capture,
+                stablecoin: r
+                    .stablecoin
+                    .map(stablecoin_in)
+                    .transpose()
+                    .map_err(status)?,
+            };
+            let created = self
+                .app
+                .services
+                .payments
+                .create_payment(&ctx, input)
+                .await
+                .map_err(status)?;
+            Ok(payment(created))
+        })
+        .await
+    }
+
+    async fn get_payment(
+        &self,
+        request: Request<pb::GetPaymentRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
+        let ctx = call_ctx(
+            &self.app,
+            &request,
+            "/stateset.v1.PaymentService/GetPayment",
+        )
+        .await?;
+        let id = convert::uuid(&request.into_inner().id, "id").map_err(status)?;
+        let found = self
+            .app
+            .services
+            .payments
+            .get(&ctx, id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(payment(found)))
+    }
+
+    async fn list_payments(
+        &self,
+        request: Request<pb::ListPaymentsRequest>,
+    ) -> Result<Response<pb::ListPaymentsResponse>, Status> {
+        let ctx = call_ctx(
+            &self.app,
+            &request,
+            "/stateset.v1.PaymentService/ListPayments",
+        )
+        .await?;
+        let order_id = convert::uuid(&request.into_inner().order_id, "order_id").map_err(status)?;
+        let payments = self
+            .app
+            .services
+            .payments
+            .payments_of_order(&ctx, order_id)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::ListPaymentsResponse {
+            payments: payments.into_iter().map(payment).collect(),
+        }))
+    }
+
+    async fn capture_payment(
+        &self,
+        request: Request<pb::CapturePaymentRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
+        let method = "/stateset.v1.PaymentService/CapturePayment";
+        let ctx = call_ctx(&self.app, &request, method).await?;
+        let r = request.into_inner();
+        idempotent(&self.app, &ctx, method, &r.clone(), async {
+            let id = convert::uuid(&r.id, "id").map_err(status)?;
+            let input = CaptureInput {
+                amount: convert::decimal(r.amount, "amount").map_err(status)?,
+            };
+            let captured = self
+                .app
+                .services
+                .payments
+                .capture(&ctx, id, input)
+                .await
+                .map_err(status)?;
+            Ok(payment(captured))
+        })
+        .await
+    }
+
+    async fn void_payment(
+        &self,
+        request: Request<pb::GetPaymentRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
+        let method = "/stateset.v1.PaymentService/VoidPayment";
+        let ctx = call_ctx(&self.app, &request, method).await?;
+        let r = request.into_inner();
+        idempotent(&self.app, &ctx, method, &r.clone(), async {
+            let id = convert::uuid(&r.id, "id").map_err(status)?;
+            let voided = self
+                .app
+                .services
+                .payments
+                .void(&ctx, id)
+                .await
+                .map_err(status)?;
+            Ok(payment(voided))
+        })
+        .await
+    }
+
+    async fn refund_payment(
+        &self,
+        request: Request<pb::RefundPaymentRequest>,
+    ) -> Result<Response<pb::Payment>, Status> {
+        let method = "/stateset.v1.PaymentService/RefundPayment";
+        let ctx = call_ctx(&self.app, &request, method).await?;
+        let r = request.into_inner();
+        idempotent(&self.app, &ctx, method, &r.clone(), async {
+            let input = RefundInput {
+                payment_id: convert::uuid(&r.payment_id, "payment_id").map_err(status)?,
+                amount: convert::decimal(r.amount, "amount").map_err(status)?,
+                reason: r.reason,
+            };
+            let refunded = self
+                .app
+                .services
+                .payments
+                .refund(&ctx, input)
+                .await
+                .map_err(status)?;
+            Ok(payment(refunded))
+        })
+        .await
+    }
+}
