@@ -428,6 +428,36 @@ fn rest_ops(product: &str) -> Vec<RestOp> {
             Some(json!({"payment_id": NOBODY})),
             MANAGERS,
         ),
+        op(
+            Method::POST,
+            "/api/v1/payments",
+            Some(json!({"order_id": NOBODY, "payment_token": "tok_none"})),
+            MANAGERS,
+        ),
+        op(
+            Method::GET,
+            &format!("/api/v1/payments?order_id={NOBODY}"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/payments/{NOBODY}/capture"),
+            Some(json!({})),
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/payments/{NOBODY}/void"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::GET,
+            "/api/v1/payments/stablepay/reconciliation",
+            None,
+            MANAGERS,
+        ),
         op(Method::POST, "/api/v1/carts", None, EVERYONE),
         op(
             Method::GET,
@@ -752,6 +782,33 @@ fn graphql_ops(product: &str) -> Vec<(String, Allowed)> {
             &format!(r#"mutation {{ resendWebhookDelivery(id: "{NOBODY}") {{ id }} }}"#),
             MANAGERS,
         ),
+        op(
+            &format!(r#"{{ payment(id: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"{{ payments(orderId: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op("{ stablecoinReconciliation { from } }", MANAGERS),
+        op(
+            &format!(
+                r#"mutation {{ createPayment(input: {{orderId: "{NOBODY}", paymentToken: "tok_none"}}) {{ id }} }}"#
+            ),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ capturePayment(id: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ voidPayment(id: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ refundPayment(input: {{paymentId: "{NOBODY}"}}) {{ id }} }}"#),
+            MANAGERS,
+        ),
     ]
 }
 
@@ -955,7 +1012,24 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
             ..Default::default()
         };
         let reserve = stock.reserve_inventory(reserve_request).await.map(drop);
+        let mut payments = pb::payment_service_client::PaymentServiceClient::with_interceptor(
+            channel.clone(),
+            crate::support::BearerInterceptor(token.clone()),
+        );
+        let get_payment = payments
+            .get_payment(pb::GetPaymentRequest { id: NOBODY.into() })
+            .await
+            .map(drop);
+        let capture_payment = payments
+            .capture_payment(pb::CapturePaymentRequest {
+                id: NOBODY.into(),
+                amount: None,
+            })
+            .await
+            .map(drop);
         for (name, result, allowed) in [
+            ("GetPayment", get_payment, MANAGERS[who]),
+            ("CapturePayment", capture_payment, MANAGERS[who]),
             ("ListProducts", read, EVERYONE[who]),
             ("GetProduct", get, EVERYONE[who]),
             ("CreateProduct", create, MANAGERS[who]),
