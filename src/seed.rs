@@ -271,6 +271,7 @@ pub async fn demo(services: &Services) -> Result<SeedReport, Error> {
                 position: None,
             }],
             category_ids,
+            tax_class: None,
         };
         let product = catalog.create_product(&ctx, input).await?;
         report.products_created += 1;

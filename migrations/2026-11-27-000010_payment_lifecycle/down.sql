@@ -1,3 +1,4 @@
+ALTER TABLE products DROP COLUMN tax_class;
 DROP TABLE stablecoin_transfers;
 DROP TABLE stablecoin_requests;
 ALTER TABLE payments DROP COLUMN failure_code;

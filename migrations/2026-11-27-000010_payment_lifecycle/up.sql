@@ -41,3 +41,6 @@ CREATE TABLE stablecoin_transfers (
     PRIMARY KEY (network, tx_hash)
 );
 CREATE INDEX stablecoin_transfers_by_payment ON stablecoin_transfers (payment_id);
+
+-- Which tax rates a product takes (`reduced`, `food`, ...); the standard rates when null.
+ALTER TABLE products ADD COLUMN tax_class TEXT;

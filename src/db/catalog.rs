@@ -28,6 +28,7 @@ pub struct ProductRow {
     pub attributes: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub tax_class: Option<String>,
 }
 
 impl ProductRow {
@@ -57,6 +58,7 @@ impl ProductRow {
             description: self.description,
             status: ProductStatus::from_stored(&self.status).unwrap_or(ProductStatus::Draft),
             attributes: self.attributes,
+            tax_class: self.tax_class,
             images,
             categories,
             created_at: self.created_at,
@@ -74,6 +76,7 @@ pub struct ProductChanges {
     pub description: Option<Option<String>>,
     pub status: Option<String>,
     pub attributes: Option<serde_json::Value>,
+    pub tax_class: Option<Option<String>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 

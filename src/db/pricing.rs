@@ -284,3 +284,21 @@ pub async fn redeem(
         .await
         .map(drop)
 }
+
+/// The tax class of each variant's product, for the variants whose product has one.
+pub async fn tax_classes_of(
+    conn: &mut AsyncPgConnection,
+    variant_ids: &[Uuid],
+) -> QueryResult<std::collections::HashMap<Uuid, String>> {
+    use super::schema::{product_variants, products};
+    let rows: Vec<(Uuid, Option<String>)> = product_variants::table
+        .inner_join(products::table)
+        .filter(product_variants::id.eq_any(variant_ids))
+        .select((product_variants::id, products::tax_class))
+        .load(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, class)| class.map(|c| (id, c)))
+        .collect())
+}

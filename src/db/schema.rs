@@ -39,6 +39,7 @@ diesel::table! {
         attributes -> Jsonb,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        tax_class -> Nullable<Text>,
     }
 }
 

@@ -55,6 +55,9 @@ pub struct Product {
     /// Free-form attributes (a JSON object), e.g. `{"material": "cotton"}`.
     #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
+    /// Which tax rates apply (`reduced`, `food`, ...): rates of this class, or the standard
+    /// rates (no class) when absent.
+    pub tax_class: Option<String>,
     /// Images in display order.
     pub images: Vec<ProductImage>,
     /// Categories the product is assigned to.

@@ -137,6 +137,27 @@ async fn availability(
 }
 
 /// The cart as shown: lines at current prices with availability.
+/// Writes a cart event carrying the cart as shown, minus its token: the token is a guest's key
+/// to the cart, and events travel to subscribers and webhooks.
+async fn cart_event(
+    conn: &mut AsyncPgConnection,
+    event_type: &'static str,
+    cart: &Cart,
+) -> Result<(), Error> {
+    let mut data = serde_json::to_value(cart).map_err(anyhow::Error::new)?;
+    if let Some(data) = data.as_object_mut() {
+        data.remove("token");
+    }
+    let event = crate::events::DomainEvent {
+        event_type,
+        entity_type: "cart",
+        entity_id: cart.id,
+        data,
+    };
+    crate::events::record(conn, event).await?;
+    Ok(())
+}
+
 pub async fn view(conn: &mut AsyncPgConnection, row: CartRow) -> Result<Cart, Error> {
     let lines = q::lines(conn, row.id).await?;
     let ids: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
@@ -373,8 +394,12 @@ impl CartService {
         Ok(row)
     }
 
-    /// Pushes a changed cart's expiry back and returns it as shown.
-    async fn touched(conn: &mut AsyncPgConnection, row: CartRow) -> Result<Cart, Error> {
+    /// Pushes a changed cart's expiry back and returns it as shown, writing `event_type`.
+    async fn touched(
+        conn: &mut AsyncPgConnection,
+        row: CartRow,
+        event_type: &'static str,
+    ) -> Result<Cart, Error> {
         let now = Utc::now();
         let changes = CartChanges {
             currency: Some(row.currency.clone()),
@@ -383,7 +408,9 @@ impl CartService {
             ..Default::default()
         };
         let row = q::update_cart(conn, row.id, &changes).await?;
-        view(conn, row).await
+        let cart = view(conn, row).await?;
+        cart_event(conn, event_type, &cart).await?;
+        Ok(cart)
     }
 
     /// Creates a cart (see [`CreateCartInput`]).
@@ -412,9 +439,11 @@ impl CartService {
                     Some(customer) => q::lock_active_cart_of(conn, customer).await?,
                     None => None,
                 };
+                let mut event = "cart.updated";
                 let mut cart = match existing {
                     Some(cart) => cart,
                     None => {
+                        event = "cart.created";
                         let now = Utc::now();
                         let row = CartRow {
                             id: Uuid::now_v7(),
@@ -434,7 +463,7 @@ impl CartService {
                 if !input.items.is_empty() {
                     add_lines(conn, &mut cart, &input.items, "items").await?;
                 }
-                Self::touched(conn, cart).await
+                Self::touched(conn, cart, event).await
             })
             .await
     }
@@ -505,7 +534,9 @@ impl CartService {
                     .ok_or_else(|| {
                         Error::invalid("token", "no active guest cart has this token")
                     })?;
-                view(conn, merged).await
+                let cart = view(conn, merged).await?;
+                cart_event(conn, "cart.updated", &cart).await?;
+                Ok(cart)
             })
             .await
     }
@@ -535,7 +566,7 @@ impl CartService {
                         }
                     }
                 }
-                Self::touched(conn, row).await
+                Self::touched(conn, row, "cart.updated").await
             })
             .await
     }

@@ -57,6 +57,8 @@ pub struct CreateProductInput {
     /// A JSON object of free-form attributes; defaults to `{}`.
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<serde_json::Value>,
+    /// Which tax rates apply (`reduced`, `food`, ...); the standard rates when absent.
+    pub tax_class: Option<String>,
     #[serde(default)]
     #[graphql(default)]
     pub variants: Vec<CreateVariantInput>,
@@ -79,6 +81,8 @@ pub struct UpdateProductInput {
     /// Replaces all attributes (a JSON object).
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<serde_json::Value>,
+    /// Which tax rates apply; an empty string returns the product to the standard rates.
+    pub tax_class: Option<String>,
     /// Replaces all images.
     pub images: Option<Vec<ImageInput>>,
     /// Replaces the category assignment.
@@ -320,6 +324,11 @@ impl CatalogService {
         }
         check_description(&mut v, "description", input.description.as_deref());
         let attributes = check_json_object(&mut v, "attributes", input.attributes.clone());
+        let tax_class = input
+            .tax_class
+            .as_deref()
+            .filter(|c| !c.trim().is_empty())
+            .map(|c| super::checks::tax_class(&mut v, "tax_class", c));
         let now = Utc::now();
         let product_id = Uuid::now_v7();
         let variants: Vec<VariantRow> = input
@@ -367,6 +376,7 @@ impl CatalogService {
                     attributes,
                     created_at: now,
                     updated_at: now,
+                    tax_class,
                 };
                 q::insert_product(conn, &row).await?;
                 q::replace_images(conn, product_id, &images).await?;
@@ -396,6 +406,11 @@ impl CatalogService {
             .attributes
             .clone()
             .map(|a| check_json_object(&mut v, "attributes", Some(a)));
+        let tax_class = input.tax_class.as_deref().map(|c| {
+            Some(c)
+                .filter(|c| !c.trim().is_empty())
+                .map(|c| super::checks::tax_class(&mut v, "tax_class", c))
+        });
         let images = input
             .images
             .as_ref()
@@ -424,6 +439,7 @@ impl CatalogService {
                         .map(|d| Some(d).filter(|d| !d.trim().is_empty())),
                     status: input.status.map(|s| s.as_str().to_owned()),
                     attributes,
+                    tax_class,
                     updated_at: Some(Utc::now()),
                 };
                 q::update_product(conn, id, &changes).await?;

@@ -134,13 +134,15 @@ async fn price(conn: &mut AsyncPgConnection, row: &CheckoutRow) -> Result<Priced
             .map(DiscountCode::from),
         None => None,
     };
+    let variant_ids: Vec<Uuid> = cart.items.iter().map(|i| i.variant_id).collect();
+    let tax_classes = pricing_q::tax_classes_of(conn, &variant_ids).await?;
     let lines: Vec<PricedLineInput> = cart
         .items
         .iter()
         .map(|i| PricedLineInput {
             unit_price: i.unit_price.amount,
             quantity: i.quantity,
-            tax_class: None,
+            tax_class: tax_classes.get(&i.variant_id).cloned(),
         })
         .collect();
     let pricing = pricing::price(&lines, discount.as_ref(), shipping, &rates);
@@ -281,7 +283,9 @@ impl CheckoutService {
         (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
                 q::insert_checkout(conn, &row).await?;
-                Ok(price(conn, &row).await?.view)
+                let checkout = price(conn, &row).await?.view;
+                checkout_event(conn, "checkout.created", &checkout).await?;
+                Ok(checkout)
             })
             .await
     }
@@ -428,6 +432,7 @@ impl CheckoutService {
                 {
                     return Err(Error::invalid("discount_code", why));
                 }
+                checkout_event(conn, "checkout.updated", &priced.view).await?;
                 Ok(priced.view)
             })
             .await
@@ -557,6 +562,7 @@ impl CheckoutService {
                 let mut checkout = priced.view;
                 checkout.status = CheckoutStatus::Completed;
                 checkout.order_id = row.order_id;
+                checkout_event(conn, "checkout.completed", &checkout).await?;
                 Ok(CompletedCheckout {
                     checkout,
                     order: order.order,
@@ -571,6 +577,30 @@ impl CheckoutService {
         }
         result
     }
+}
+
+/// Writes a checkout event carrying the checkout as shown, minus the payment token (which
+/// could still pay until it is used).
+async fn checkout_event(
+    conn: &mut AsyncPgConnection,
+    event_type: &'static str,
+    checkout: &Checkout,
+) -> Result<(), Error> {
+    let mut data = serde_json::to_value(checkout).map_err(anyhow::Error::new)?;
+    if let Some(method) = data
+        .get_mut("payment_method")
+        .and_then(serde_json::Value::as_object_mut)
+    {
+        method.remove("token");
+    }
+    let event = crate::events::DomainEvent {
+        event_type,
+        entity_type: "checkout",
+        entity_id: checkout.id,
+        data,
+    };
+    crate::events::record(conn, event).await?;
+    Ok(())
 }
 
 /// The result of a checkout completed earlier.

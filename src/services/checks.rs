@@ -11,6 +11,13 @@ const MAX_JSON_BYTES: usize = 65_536;
 
 /// Checks free text: `min..=max` characters once trimmed, and no NUL, which PostgreSQL cannot
 /// store. Every text input goes through here so none can turn into a database error.
+/// A tax class name (`reduced`, `food`, ...), compared without regard to case: trimmed and
+/// lowercased, 1 to 50 characters.
+pub fn tax_class(v: &mut Validator, field: &str, raw: &str) -> String {
+    check_text(v, field, raw, 1, 50);
+    raw.trim().to_lowercase()
+}
+
 pub fn check_text(v: &mut Validator, field: &str, text: &str, min: usize, max: usize) {
     let length = text.trim().chars().count();
     if text.contains('\0') {

@@ -242,10 +242,10 @@ impl PricingService {
             .region
             .as_deref()
             .map(|r| short_code(&mut v, "region", r));
-        let tax_class = input.tax_class.as_deref().map(|c| {
-            check_text(&mut v, "tax_class", c, 1, 50);
-            c.trim().to_lowercase()
-        });
+        let tax_class = input
+            .tax_class
+            .as_deref()
+            .map(|c| super::checks::tax_class(&mut v, "tax_class", c));
         if input.rate.is_sign_negative()
             || input.rate > Decimal::ONE_HUNDRED
             || input.rate.scale() > 4

@@ -465,3 +465,93 @@ async fn stripe_webhooks_are_refused_until_configured() {
         .unwrap();
     assert_eq!(t.request(request).await.0, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_products_tax_class_picks_its_rate_and_cart_and_checkout_changes_are_events() {
+    let t = TestApp::new().await;
+    let tee = shop(&t).await;
+    let (status, book) = t
+        .json(
+            Method::POST,
+            "/api/v1/products",
+            Some(
+                json!({"name": "Book", "status": "active", "tax_class": "Reduced",
+                "variants": [{"sku": "CHK-BOOK", "price": {"amount": "3", "currency": "USD"}}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{book}");
+    assert_eq!(book["tax_class"], "reduced", "compared without case");
+    let product = book["id"].as_str().unwrap().to_owned();
+    let book = book["variants"][0]["id"].clone();
+    let (status, _) = t
+        .json(
+            Method::POST,
+            "/api/v1/tax-rates",
+            Some(json!({"name": "CA reduced", "country": "US", "region": "CA", "rate": "5", "tax_class": "reduced"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let guest = Auth::Anonymous;
+    let (_, cart) = t
+        .json_as(
+            &guest,
+            Method::POST,
+            "/api/v1/carts",
+            Some(json!({"items": [{"variant_id": tee, "quantity": 1}, {"variant_id": book, "quantity": 1}]})),
+        )
+        .await;
+    let (_, checkout) = t
+        .json_as(
+            &guest,
+            Method::POST,
+            "/api/v1/checkout",
+            Some(json!({"cart_id": cart["token"], "email": "reader@example.com"})),
+        )
+        .await;
+    let id = checkout["id"].as_str().unwrap();
+    let (status, checkout) = t
+        .json_as(
+            &guest,
+            Method::PUT,
+            &format!("/api/v1/checkout/{id}"),
+            Some(json!({"shipping_address": address()})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{checkout}");
+    // The tee at the standard 10% (0.30), the book at its class's 5% (0.15).
+    assert_eq!(
+        checkout["totals"]["tax_total"]["amount"], "0.45",
+        "{checkout}"
+    );
+
+    // A product returned to the standard rates is taxed at 10% again.
+    let (status, cleared) = t
+        .json(
+            Method::PUT,
+            &format!("/api/v1/products/{product}"),
+            Some(json!({"tax_class": ""})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cleared}");
+    assert_eq!(cleared["tax_class"], Value::Null);
+    let (_, checkout) = t
+        .json_as(&guest, Method::GET, &format!("/api/v1/checkout/{id}"), None)
+        .await;
+    assert_eq!(checkout["totals"]["tax_total"]["amount"], "0.60");
+
+    t.relay_and_deliver().await;
+    let cart_events = t.events_of(&["cart.*"]).await;
+    assert_eq!(cart_events[0].event_type, "cart.created");
+    assert!(
+        cart_events.iter().all(|e| e.data.get("token").is_none()),
+        "a guest's cart token never travels in events"
+    );
+    let checkout_events: Vec<String> = t
+        .events_of(&["checkout.*"])
+        .await
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert_eq!(checkout_events, ["checkout.created", "checkout.updated"]);
+}

@@ -133,6 +133,7 @@ impl CatalogService for CatalogGrpc {
                     .map_err(status)?,
                 images: r.images.into_iter().map(convert::image_in).collect(),
                 category_ids: convert::uuids(&r.category_ids, "category_ids").map_err(status)?,
+                tax_class: r.tax_class,
             };
             let detail = self
                 .app
@@ -174,6 +175,7 @@ impl CatalogService for CatalogGrpc {
                     .map(|l| convert::uuids(&l.ids, "category_ids"))
                     .transpose()
                     .map_err(status)?,
+                tax_class: r.tax_class,
             };
             let detail = self
                 .app

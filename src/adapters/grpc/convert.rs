@@ -128,6 +128,7 @@ pub fn product(detail: ProductDetail) -> pb::Product {
         variants: detail.variants.into_iter().map(variant).collect(),
         created_at: Some(timestamp(p.created_at)),
         updated_at: Some(timestamp(p.updated_at)),
+        tax_class: p.tax_class,
     }
 }
 
