@@ -137,8 +137,9 @@ impl FromStr for CaptureMode {
     }
 }
 
-/// Payment providers and how checkout uses them.
-#[derive(Debug, Clone)]
+/// Payment providers and how checkout uses them. `Debug` shows whether secrets are set, never
+/// the secrets.
+#[derive(Clone)]
 pub struct PaymentSettings {
     /// `CHECKOUT_CAPTURE`: `automatic` (default) or `manual`.
     pub checkout_capture: CaptureMode,
@@ -159,7 +160,7 @@ pub struct PaymentSettings {
 }
 
 /// The stablecoin provider: where customers send USDC/USDT and how its callbacks are trusted.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StablePaySettings {
     /// Receiving address per network (`STABLEPAY_ADDRESSES`, e.g.
     /// `ethereum=0xabc…,base=0xabc…,solana=9xQ…`); none: stablecoin payments are off.
@@ -207,6 +208,39 @@ fn parse_route_limits(raw: &str) -> anyhow::Result<BTreeMap<String, u32>> {
         limits.insert(route.trim().to_owned(), limit);
     }
     Ok(limits)
+}
+
+/// How a secret setting shows in `Debug` output.
+fn redacted(secret: &Option<String>) -> &'static str {
+    if secret.is_some() { "<set>" } else { "<unset>" }
+}
+
+impl std::fmt::Debug for PaymentSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PaymentSettings")
+            .field("checkout_capture", &self.checkout_capture)
+            .field("test_provider", &self.test_provider)
+            .field("stripe_api_key", &redacted(&self.stripe_api_key))
+            .field("stripe_api_base", &self.stripe_api_base)
+            .field(
+                "stripe_webhook_secret",
+                &redacted(&self.stripe_webhook_secret),
+            )
+            .field("provider_timeout", &self.provider_timeout)
+            .field("stablepay", &self.stablepay)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for StablePaySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StablePaySettings")
+            .field("addresses", &self.addresses)
+            .field("callback_secret", &redacted(&self.callback_secret))
+            .field("confirmations", &self.confirmations)
+            .field("request_ttl", &self.request_ttl)
+            .finish()
+    }
 }
 
 /// `key=value` pairs separated by commas, as in `STABLEPAY_ADDRESSES`.
@@ -375,6 +409,22 @@ mod tests {
                 .unwrap_or_default()
                 .contains("HTTP_ADDR")
         );
+    }
+
+    #[test]
+    fn payment_secrets_never_show_in_debug_output() -> anyhow::Result<()> {
+        let config = Config::from_lookup(|name| match name {
+            "STRIPE_API_KEY" => Some("sk_live_very_secret".into()),
+            "STRIPE_WEBHOOK_SECRET" => Some("whsec_very_secret".into()),
+            "STABLEPAY_CALLBACK_SECRET" => Some("stablepay_very_secret".into()),
+            "STABLEPAY_ADDRESSES" => Some("base=0xabc, solana=9xQ".into()),
+            _ => None,
+        })?;
+        let shown = format!("{:?}", config.payments);
+        assert!(!shown.contains("very_secret"), "{shown}");
+        assert!(shown.contains("<set>"));
+        assert_eq!(config.payments.stablepay.addresses["solana"], "9xQ");
+        Ok(())
     }
 
     #[test]
