@@ -77,6 +77,23 @@ pub struct WebhookSettings {
     pub concurrency: usize,
 }
 
+/// How invoices are made and chased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceSettings {
+    /// The seller printed on every invoice (`SELLER_NAME`, default `StateSet Store`).
+    pub seller_name: String,
+    /// The seller's postal address (`SELLER_ADDRESS`, lines separated by `\n` or `|`; default
+    /// `1 Commerce Way|San Francisco, CA 94105|US`).
+    pub seller_address: String,
+    /// The seller's tax registration number (`SELLER_TAX_ID`, default none).
+    pub seller_tax_id: Option<String>,
+    /// Days from issue to due date (`INVOICE_DUE_DAYS`, default 30).
+    pub due_days: u32,
+    /// Least time between two reminders about one overdue invoice
+    /// (`INVOICE_REMINDER_INTERVAL_HOURS`, default 72).
+    pub reminder_interval: Duration,
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -116,6 +133,7 @@ pub struct Config {
     /// Signing secret of Stripe's webhooks (`STRIPE_WEBHOOK_SECRET`, `whsec_...`); without it
     /// `POST /api/v1/payments/webhooks/stripe` answers 503.
     pub stripe_webhook_secret: Option<String>,
+    pub invoices: InvoiceSettings,
 }
 
 /// The database a fresh machine of this kind can reach with trust authentication.
@@ -254,6 +272,24 @@ impl Config {
                 concurrency: parse::<usize>(&lookup, "WEBHOOK_CONCURRENCY", 32)?.max(1),
             },
             stripe_webhook_secret: lookup("STRIPE_WEBHOOK_SECRET"),
+            invoices: InvoiceSettings {
+                seller_name: var("SELLER_NAME", "StateSet Store"),
+                seller_address: var(
+                    "SELLER_ADDRESS",
+                    "1 Commerce Way|San Francisco, CA 94105|US",
+                )
+                .replace("\\n", "\n")
+                .split(['|', '\n'])
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n"),
+                seller_tax_id: lookup("SELLER_TAX_ID"),
+                due_days: parse(&lookup, "INVOICE_DUE_DAYS", 30)?,
+                reminder_interval: Duration::from_secs(
+                    3600 * parse::<u64>(&lookup, "INVOICE_REMINDER_INTERVAL_HOURS", 72)?,
+                ),
+            },
         })
     }
 }
@@ -272,6 +308,12 @@ mod tests {
         assert!(config.jwt_secret_generated && config.jwt_secret.len() >= 32);
         assert_eq!(config.access_token_ttl, Duration::from_secs(3600));
         assert_eq!(config.rate_limits.authenticated, 1200);
+        assert_eq!(config.invoices.due_days, 30);
+        assert_eq!(config.invoices.reminder_interval, Duration::from_secs(72 * 3600));
+        assert_eq!(
+            config.invoices.seller_address,
+            "1 Commerce Way\nSan Francisco, CA 94105\nUS"
+        );
         Ok(())
     }
 

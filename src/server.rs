@@ -119,7 +119,7 @@ fn start_background_work(
 }
 
 /// Periodic upkeep: forget idle rate-limit state, expired idempotency keys and long-expired
-/// carts.
+/// carts; remind about overdue invoices.
 async fn housekeeping(app: std::sync::Arc<App>, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
@@ -137,6 +137,12 @@ async fn housekeeping(app: std::sync::Arc<App>, mut stopped: watch::Receiver<boo
             Ok(0) => {}
             Ok(swept) => tracing::info!(swept, "expired idempotency keys deleted"),
             Err(err) => tracing::warn!(error = %err, "cannot sweep idempotency keys"),
+        }
+        let ctx = crate::services::Ctx::system();
+        match app.services.invoices.send_overdue_reminders(&ctx).await {
+            Ok(0) => {}
+            Ok(sent) => tracing::info!(sent, "overdue invoice reminders written"),
+            Err(err) => tracing::warn!(error = %err, "cannot write overdue invoice reminders"),
         }
     }
 }
