@@ -7,6 +7,7 @@ mod checkout;
 mod error;
 mod events;
 mod inventory;
+mod invoices;
 mod loaders;
 mod orders;
 mod pricing;
@@ -17,7 +18,8 @@ use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBui
 
 pub use error::{GqlResult, to_graphql_error};
 pub use loaders::{
-    CustomerLoader, InventoryLoader, OrderItemsLoader, VariantByIdLoader, VariantLoader,
+    CustomerLoader, InventoryLoader, OrderInvoicesLoader, OrderItemsLoader, VariantByIdLoader,
+    VariantLoader,
 };
 
 use async_graphql::connection::{Connection, Edge};
@@ -39,6 +41,7 @@ pub struct QueryRoot(
     carts::CartQuery,
     pricing::PricingQuery,
     checkout::CheckoutQuery,
+    invoices::InvoiceQuery,
 );
 
 /// Every mutation field.
@@ -53,6 +56,7 @@ pub struct MutationRoot(
     carts::CartMutation,
     pricing::PricingMutation,
     checkout::CheckoutMutation,
+    invoices::InvoiceMutation,
 );
 
 /// Every subscription field.
@@ -115,6 +119,13 @@ pub fn request_data(services: &Services, ctx: Ctx) -> async_graphql::Data {
     data.insert(DataLoader::new(
         OrderItemsLoader {
             orders: services.orders.clone(),
+            ctx: ctx.clone(),
+        },
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        OrderInvoicesLoader {
+            invoices: services.invoices.clone(),
             ctx: ctx.clone(),
         },
         tokio::spawn,

@@ -8,6 +8,7 @@ mod checkout;
 mod error;
 mod extract;
 mod inventory;
+mod invoices;
 mod orders;
 mod pricing;
 mod webhooks;
@@ -40,6 +41,8 @@ use crate::app::AppState;
             committed = safety stock."),
         (name = "carts", description = "Guest carts (opened by their token) and customer carts, priced live"),
         (name = "pricing", description = "Shipping methods, tax rates and discount codes that checkout prices with"),
+        (name = "invoices", description = "Invoices of orders: numbered per year, issued, paid (order payments and \
+            recorded ones), voided, printed as PDF; overdue ones are flagged and reminded about"),
         (name = "checkout", description = "From a cart to a paid order: addresses, shipping, discounts, payment, completion"),
         (name = "events", description = "The event log"),
         (name = "webhooks", description = "Signed event deliveries to your endpoints: management, ping, \
@@ -173,6 +176,15 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(checkout::get_payment))
         .routes(routes!(checkout::stripe_webhook))
         .routes(routes!(checkout::refund_payment))
+        .routes(routes!(
+            invoices::list_invoices,
+            invoices::create_invoice
+        ))
+        .routes(routes!(invoices::get_invoice))
+        .routes(routes!(invoices::invoice_pdf))
+        .routes(routes!(invoices::issue_invoice))
+        .routes(routes!(invoices::void_invoice))
+        .routes(routes!(invoices::record_invoice_payment))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::get_webhook,
