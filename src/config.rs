@@ -309,7 +309,10 @@ mod tests {
         assert_eq!(config.access_token_ttl, Duration::from_secs(3600));
         assert_eq!(config.rate_limits.authenticated, 1200);
         assert_eq!(config.invoices.due_days, 30);
-        assert_eq!(config.invoices.reminder_interval, Duration::from_secs(72 * 3600));
+        assert_eq!(
+            config.invoices.reminder_interval,
+            Duration::from_secs(72 * 3600)
+        );
         assert_eq!(
             config.invoices.seller_address,
             "1 Commerce Way\nSan Francisco, CA 94105\nUS"

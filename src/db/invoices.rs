@@ -203,7 +203,10 @@ pub async fn insert_invoice(conn: &mut AsyncPgConnection, row: &InvoiceRow) -> Q
         .map(drop)
 }
 
-pub async fn insert_lines(conn: &mut AsyncPgConnection, rows: &[InvoiceLineRow]) -> QueryResult<()> {
+pub async fn insert_lines(
+    conn: &mut AsyncPgConnection,
+    rows: &[InvoiceLineRow],
+) -> QueryResult<()> {
     if rows.is_empty() {
         return Ok(());
     }

@@ -71,7 +71,9 @@ impl InvoiceAction {
 }
 
 /// Who sends the invoice: the shop, from its settings when the invoice was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::SimpleObject)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::SimpleObject,
+)]
 #[graphql(name = "InvoiceSeller")]
 pub struct InvoiceSeller {
     pub name: String,
@@ -83,7 +85,9 @@ pub struct InvoiceSeller {
 
 /// Who owes the money: the customer and the order's billing address (its shipping address when
 /// it had none), as they were when the invoice was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::SimpleObject)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::SimpleObject,
+)]
 #[graphql(name = "InvoiceBuyer")]
 pub struct InvoiceBuyer {
     pub name: String,
@@ -171,7 +175,11 @@ pub struct InvoiceFilter {
 }
 
 /// Whether an invoice in `status` due at `due_at` is overdue at `now`.
-pub fn is_overdue(status: InvoiceStatus, due_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+pub fn is_overdue(
+    status: InvoiceStatus,
+    due_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> bool {
     status == InvoiceStatus::Open && due_at.is_some_and(|due| due < now)
 }
 
@@ -208,7 +216,11 @@ mod tests {
         let past = Some(now - chrono::Duration::days(1));
         assert!(is_overdue(InvoiceStatus::Open, past, now));
         assert!(!is_overdue(InvoiceStatus::Paid, past, now));
-        assert!(!is_overdue(InvoiceStatus::Open, Some(now + chrono::Duration::days(1)), now));
+        assert!(!is_overdue(
+            InvoiceStatus::Open,
+            Some(now + chrono::Duration::days(1)),
+            now
+        ));
         assert!(!is_overdue(InvoiceStatus::Draft, None, now));
     }
 }

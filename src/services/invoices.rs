@@ -22,7 +22,9 @@ use crate::auth::Access;
 use crate::config::InvoiceSettings;
 use crate::db::Db;
 use crate::db::customers as customer_q;
-use crate::db::invoices::{self as q, InvoiceChanges, InvoiceLineRow, InvoicePaymentRow, InvoiceRow};
+use crate::db::invoices::{
+    self as q, InvoiceChanges, InvoiceLineRow, InvoicePaymentRow, InvoiceRow,
+};
 use crate::db::orders as order_q;
 use crate::domain::invoice::{InvoiceAction, invoice_number};
 use crate::domain::money::MAX_SCALE;
@@ -85,10 +87,7 @@ async fn visible(
 }
 
 /// Invoices with their lines and payments, in two queries whatever their number.
-async fn load(
-    conn: &mut AsyncPgConnection,
-    rows: Vec<InvoiceRow>,
-) -> Result<Vec<Invoice>, Error> {
+async fn load(conn: &mut AsyncPgConnection, rows: Vec<InvoiceRow>) -> Result<Vec<Invoice>, Error> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut lines = q::lines_for(conn, &ids).await?;
     let mut payments = q::payments_for(conn, &ids).await?;
@@ -303,7 +302,9 @@ async fn issue(
         ),
         amount_paid: Some(paid),
         issued_at: Some(Some(now)),
-        due_at: Some(Some(now + chrono::Duration::days(i64::from(settings.due_days)))),
+        due_at: Some(Some(
+            now + chrono::Duration::days(i64::from(settings.due_days)),
+        )),
         paid_at: settled.then_some(Some(now)),
         updated_at: Some(now),
         ..Default::default()
@@ -333,7 +334,9 @@ pub(crate) async fn invoice_completed_order(
         .await?
         .ok_or_else(|| Error::not_found("order", order_id))?;
     let row = make_invoice(conn, settings, &order).await?;
-    Ok(Some(issue(conn, &ctx.principal.key(), settings, row).await?))
+    Ok(Some(
+        issue(conn, &ctx.principal.key(), settings, row).await?,
+    ))
 }
 
 impl InvoiceService {

@@ -90,8 +90,16 @@ async fn create(t: &TestApp, order: Uuid, issue: bool) -> Value {
     invoice
 }
 
-async fn act(t: &TestApp, invoice: &Value, action: &str, body: Option<Value>) -> (StatusCode, Value) {
-    let path = format!("/api/v1/invoices/{}/{action}", invoice["id"].as_str().unwrap());
+async fn act(
+    t: &TestApp,
+    invoice: &Value,
+    action: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let path = format!(
+        "/api/v1/invoices/{}/{action}",
+        invoice["id"].as_str().unwrap()
+    );
     t.json(Method::POST, &path, body).await
 }
 
@@ -109,13 +117,21 @@ async fn completing_an_order_issues_an_open_invoice_with_its_lines_and_taxes() {
     .await;
     let id = order(&t, "ada@example.com").await;
     let (_, none) = t
-        .json(Method::GET, &format!("/api/v1/invoices?order_id={id}"), None)
+        .json(
+            Method::GET,
+            &format!("/api/v1/invoices?order_id={id}"),
+            None,
+        )
         .await;
     assert_eq!(none["total_count"], 0, "no invoice before completion");
     complete(&t, id).await;
 
     let (status, list) = t
-        .json(Method::GET, &format!("/api/v1/invoices?order_id={id}"), None)
+        .json(
+            Method::GET,
+            &format!("/api/v1/invoices?order_id={id}"),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{list}");
     assert_eq!(list["total_count"], 1);
@@ -128,8 +144,14 @@ async fn completing_an_order_issues_an_open_invoice_with_its_lines_and_taxes() {
         .unwrap()
         .iter()
         .map(|l| {
-            json!([l["sku"], l["quantity"], l["unit_price"]["amount"], l["discount"]["amount"],
-                l["tax"]["amount"], l["total"]["amount"]])
+            json!([
+                l["sku"],
+                l["quantity"],
+                l["unit_price"]["amount"],
+                l["discount"]["amount"],
+                l["tax"]["amount"],
+                l["total"]["amount"]
+            ])
         })
         .collect();
     assert_eq!(
@@ -224,9 +246,7 @@ async fn concurrent_invoices_get_distinct_consecutive_numbers() {
         numbers.push(task.await.unwrap().unwrap().number);
     }
     numbers.sort();
-    let expected: Vec<String> = (1..=8)
-        .map(|n| format!("INV-{}-{n:06}", year()))
-        .collect();
+    let expected: Vec<String> = (1..=8).map(|n| format!("INV-{}-{n:06}", year())).collect();
     assert_eq!(numbers, expected);
 
     // A second request for an order already invoiced waits for the first and is refused,
@@ -277,7 +297,10 @@ async fn payments_count_until_the_invoice_is_paid_and_never_exceed_what_is_due()
     let (status, open) = act(&t, &draft, "issue", None).await;
     assert_eq!(status, StatusCode::OK, "{open}");
     assert_eq!(open["status"], "open");
-    assert_eq!(open["amount_paid"]["amount"], "10.00", "captured − refunded");
+    assert_eq!(
+        open["amount_paid"]["amount"], "10.00",
+        "captured − refunded"
+    );
     assert_eq!(open["amount_due"]["amount"], "20.40");
     assert_eq!(open["payments"][0]["method"], "order_payment");
     let (status, body) = act(&t, &open, "issue", None).await;
@@ -293,7 +316,10 @@ async fn payments_count_until_the_invoice_is_paid_and_never_exceed_what_is_due()
         (json!({"amount": "20.41"}), StatusCode::UNPROCESSABLE_ENTITY),
         (json!({"amount": "0"}), StatusCode::UNPROCESSABLE_ENTITY),
         (json!({"amount": "-5"}), StatusCode::UNPROCESSABLE_ENTITY),
-        (json!({"amount": "1.00001"}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({"amount": "1.00001"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
         (json!({"amount": "ten"}), StatusCode::BAD_REQUEST),
     ] {
         let (got, body) = act(&t, &open, "payments", Some(bad.clone())).await;
@@ -356,7 +382,11 @@ async fn payments_count_until_the_invoice_is_paid_and_never_exceed_what_is_due()
     .await;
     complete(&t, full).await;
     let (_, list) = t
-        .json(Method::GET, &format!("/api/v1/invoices?order_id={full}"), None)
+        .json(
+            Method::GET,
+            &format!("/api/v1/invoices?order_id={full}"),
+            None,
+        )
         .await;
     assert_eq!(list["items"][0]["status"], "paid");
     assert_eq!(list["items"][0]["amount_due"]["amount"], "0.00");
@@ -387,7 +417,11 @@ async fn void_invoices_keep_their_number_and_free_the_order() {
     assert_eq!(open["number"], format!("INV-{}-000002", year()));
     complete(&t, id).await;
     let (_, list) = t
-        .json(Method::GET, &format!("/api/v1/invoices?order_id={id}"), None)
+        .json(
+            Method::GET,
+            &format!("/api/v1/invoices?order_id={id}"),
+            None,
+        )
         .await;
     assert_eq!(list["total_count"], 2);
     let (status, voided_open) = act(&t, &open, "void", None).await;
@@ -406,7 +440,12 @@ async fn void_invoices_keep_their_number_and_free_the_order() {
     let cancelled = order(&t, "cancel@example.com").await;
     t.services()
         .orders
-        .transition(&t.ctx, cancelled, OrderAction::Cancel, Some("changed mind".into()))
+        .transition(
+            &t.ctx,
+            cancelled,
+            OrderAction::Cancel,
+            Some("changed mind".into()),
+        )
         .await
         .unwrap();
     let (status, body) = t
@@ -626,7 +665,11 @@ async fn the_pdf_is_a_readable_invoice() {
     let id = order(&t, "pdf@example.com").await;
     complete(&t, id).await;
     let (_, list) = t
-        .json(Method::GET, &format!("/api/v1/invoices?order_id={id}"), None)
+        .json(
+            Method::GET,
+            &format!("/api/v1/invoices?order_id={id}"),
+            None,
+        )
         .await;
     let invoice = &list["items"][0];
     let number = invoice["number"].as_str().unwrap();
@@ -689,7 +732,10 @@ async fn invoices_over_graphql() {
         .await;
     let invoice = &created["data"]["createInvoice"];
     assert_eq!(invoice["status"], "OPEN", "{created}");
-    assert_eq!(invoice["amountDue"], json!({"amount": "30.40", "currency": "USD"}));
+    assert_eq!(
+        invoice["amountDue"],
+        json!({"amount": "30.40", "currency": "USD"})
+    );
     assert_eq!(invoice["lines"][0]["tax"]["amount"], "1.90");
     assert_eq!(invoice["buyer"]["address"]["city"], "London");
     let invoice_id = invoice["id"].clone();
@@ -709,7 +755,10 @@ async fn invoices_over_graphql() {
             json!({"id": invoice_id}),
         )
         .await;
-    assert_eq!(paid["data"]["recordInvoicePayment"]["status"], "PAID", "{paid}");
+    assert_eq!(
+        paid["data"]["recordInvoicePayment"]["status"], "PAID",
+        "{paid}"
+    );
     let too_much = t
         .graphql(
             r#"mutation($id: UUID!) { recordInvoicePayment(id: $id, input: {amount: "1"}) { status } }"#,
@@ -746,7 +795,10 @@ async fn invoices_over_graphql() {
             json!({"id": other_id}),
         )
         .await;
-    assert_eq!(over["errors"][0]["extensions"]["code"], "VALIDATION", "{over}");
+    assert_eq!(
+        over["errors"][0]["extensions"]["code"], "VALIDATION",
+        "{over}"
+    );
 
     let listed = t
         .graphql(

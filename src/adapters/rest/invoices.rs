@@ -41,6 +41,11 @@ pub struct InvoiceList {
     pub total_count: i64,
 }
 
+/// A PDF document (documentation only: the handler sends the bytes as they are).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct PdfDocument(#[expect(dead_code, reason = "it only describes the response")] Vec<u8>);
+
 #[utoipa::path(get, path = "/invoices", tag = "invoices", params(ListInvoicesParams),
     responses((status = 200, body = InvoiceList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -61,7 +66,11 @@ pub async fn list_invoices(
         size_field: "limit",
         cursor_field: "cursor",
     };
-    let page = app.services.invoices.list_invoices(&ctx, filter, page).await?;
+    let page = app
+        .services
+        .invoices
+        .list_invoices(&ctx, filter, page)
+        .await?;
     let next_cursor = page.next_cursor();
     Ok(Json(InvoiceList {
         items: page.items.into_iter().map(|(_, invoice)| invoice).collect(),
@@ -98,7 +107,7 @@ pub async fn get_invoice(
 
 /// The invoice as a printable A4 PDF.
 #[utoipa::path(get, path = "/invoices/{id}/pdf", tag = "invoices", params(("id" = Uuid, Path, description = "Invoice id")),
-    responses((status = 200, body = [u8], content_type = "application/pdf", description = "The invoice as a PDF document"),
+    responses((status = 200, body = PdfDocument, content_type = "application/pdf", description = "The invoice as a PDF document"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn invoice_pdf(
     State(app): State<AppState>,

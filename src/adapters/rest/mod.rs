@@ -176,10 +176,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(checkout::get_payment))
         .routes(routes!(checkout::stripe_webhook))
         .routes(routes!(checkout::refund_payment))
-        .routes(routes!(
-            invoices::list_invoices,
-            invoices::create_invoice
-        ))
+        .routes(routes!(invoices::list_invoices, invoices::create_invoice))
         .routes(routes!(invoices::get_invoice))
         .routes(routes!(invoices::invoice_pdf))
         .routes(routes!(invoices::issue_invoice))

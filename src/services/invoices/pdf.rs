@@ -22,14 +22,15 @@ const BOLD: Name<'static> = Name(b"F2");
 /// Widths of Helvetica's printable ASCII characters (32..=126) in 1/1000 em, from its AFM
 /// metrics; right-aligned numbers and truncated cells need them.
 const HELVETICA_WIDTHS: [u16; 95] = [
-    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278, 278, // space../
+    278, 278, 355, 556, 556, 889, 667, 191, 333, 333, 389, 584, 278, 333, 278,
+    278, // space../
     556, 556, 556, 556, 556, 556, 556, 556, 556, 556, // 0-9
     278, 278, 584, 584, 584, 556, 1015, // :..@
-    667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722,
-    667, 611, 722, 667, 944, 667, 667, 611, // A-Z
+    667, 667, 722, 722, 667, 611, 778, 722, 278, 500, 667, 556, 833, 722, 778, 667, 778, 722, 667,
+    611, 722, 667, 944, 667, 667, 611, // A-Z
     278, 278, 278, 469, 556, 333, // [..`
-    556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556, 556, 556, 333,
-    500, 278, 556, 500, 722, 500, 500, 500, // a-z
+    556, 556, 500, 556, 556, 278, 556, 556, 222, 222, 500, 222, 833, 556, 556, 556, 556, 333, 500,
+    278, 556, 500, 722, 500, 500, 500, // a-z
     334, 260, 334, 584, // {..~
 ];
 
@@ -526,11 +527,17 @@ mod tests {
         }
         // Latin-1 text goes out in WinAnsi: "Müller" as hex bytes 4d fc 6c 6c 65 72.
         assert!(contains(&pdf, b"4dfc6c6c6572") || contains(&pdf, b"4DFC6C6C6572"));
-        assert_eq!(count(&pdf, b"/Type /Page") - count(&pdf, b"/Type /Pages"), 1);
+        assert_eq!(
+            count(&pdf, b"/Type /Page") - count(&pdf, b"/Type /Pages"),
+            1
+        );
     }
 
     fn count(haystack: &[u8], needle: &[u8]) -> usize {
-        haystack.windows(needle.len()).filter(|w| *w == needle).count()
+        haystack
+            .windows(needle.len())
+            .filter(|w| *w == needle)
+            .count()
     }
 
     #[test]
