@@ -657,6 +657,19 @@ async fn lists_filter_page_and_show_customers_only_their_own() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The event log shows the customer the events of their own invoice only.
+    let (_, events) = t
+        .json_as(&customer, Method::GET, "/api/v1/events", None)
+        .await;
+    let invoice_events: Vec<&Value> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"].as_str().unwrap().starts_with("invoice."))
+        .collect();
+    assert_eq!(invoice_events.len(), 2, "created and issued: {events}");
+    assert!(invoice_events.iter().all(|e| e["entity_id"] == mine["id"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
