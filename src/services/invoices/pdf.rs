@@ -44,7 +44,7 @@ fn text_width(text: &str, size: f32, bold: bool) -> f32 {
         })
         .sum();
     let width = units as f32 * size / 1000.0;
-    if bold { width * 1.06 } else { width }
+    if bold { width * 1.02 } else { width }
 }
 
 /// `text` in Windows-1252 (WinAnsi), the encoding the fonts are declared with; characters it
@@ -267,7 +267,10 @@ pub fn render(invoice: &Invoice) -> Vec<u8> {
     }
     let mut buyer = vec![invoice.buyer.name.clone(), invoice.buyer.email.clone()];
     if let Some(address) = &invoice.buyer.address {
-        buyer.extend(address_lines(address));
+        // The address usually starts with the buyer's own name: print it once.
+        let lines = address_lines(address);
+        let skip = usize::from(lines.first() == Some(&invoice.buyer.name));
+        buyer.extend(lines.into_iter().skip(skip));
     }
     let mut y = top - ROW;
     for line in &seller {
@@ -434,7 +437,7 @@ mod tests {
         Money::from_stored(amount, "EUR")
     }
 
-    fn invoice(lines: usize) -> Invoice {
+    pub(super) fn fixture(lines: usize) -> Invoice {
         let now = chrono::Utc::now();
         let line = |i: usize| InvoiceLine {
             sku: format!("SKU-{i:03}"),
@@ -503,7 +506,7 @@ mod tests {
 
     #[test]
     fn renders_a_readable_invoice() {
-        let invoice = invoice(3);
+        let invoice = fixture(3);
         assert!(adds_up(&invoice));
         let pdf = render(&invoice);
         assert!(pdf.starts_with(b"%PDF-"));
@@ -542,7 +545,7 @@ mod tests {
 
     #[test]
     fn long_invoices_flow_onto_more_pages() {
-        let pdf = render(&invoice(120));
+        let pdf = render(&fixture(120));
         assert!(count(&pdf, b"/Type /Page") - count(&pdf, b"/Type /Pages") >= 3);
         assert!(contains(&pdf, b"(SKU-119)"));
     }
