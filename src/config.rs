@@ -77,6 +77,23 @@ pub struct WebhookSettings {
     pub concurrency: usize,
 }
 
+/// How invoices are made and chased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceSettings {
+    /// The seller printed on every invoice (`SELLER_NAME`, default `StateSet Store`).
+    pub seller_name: String,
+    /// The seller's postal address (`SELLER_ADDRESS`, lines separated by `\n` or `|`; default
+    /// `1 Commerce Way|San Francisco, CA 94105|US`).
+    pub seller_address: String,
+    /// The seller's tax registration number (`SELLER_TAX_ID`, default none).
+    pub seller_tax_id: Option<String>,
+    /// Days from issue to due date (`INVOICE_DUE_DAYS`, default 30).
+    pub due_days: u32,
+    /// Least time between two reminders about one overdue invoice
+    /// (`INVOICE_REMINDER_INTERVAL_HOURS`, default 72).
+    pub reminder_interval: Duration,
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -114,6 +131,7 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     pub webhooks: WebhookSettings,
     pub payments: PaymentSettings,
+    pub invoices: InvoiceSettings,
 }
 
 /// When checkout takes the money.
@@ -379,6 +397,24 @@ impl Config {
                     )?),
                 },
             },
+            invoices: InvoiceSettings {
+                seller_name: var("SELLER_NAME", "StateSet Store"),
+                seller_address: var(
+                    "SELLER_ADDRESS",
+                    "1 Commerce Way|San Francisco, CA 94105|US",
+                )
+                .replace("\\n", "\n")
+                .split(['|', '\n'])
+                .map(str::trim)
+                .filter(|line| !line.is_empty())
+                .collect::<Vec<_>>()
+                .join("\n"),
+                seller_tax_id: lookup("SELLER_TAX_ID"),
+                due_days: parse(&lookup, "INVOICE_DUE_DAYS", 30)?,
+                reminder_interval: Duration::from_secs(
+                    3600 * parse::<u64>(&lookup, "INVOICE_REMINDER_INTERVAL_HOURS", 72)?,
+                ),
+            },
         })
     }
 }
@@ -397,6 +433,15 @@ mod tests {
         assert!(config.jwt_secret_generated && config.jwt_secret.len() >= 32);
         assert_eq!(config.access_token_ttl, Duration::from_secs(3600));
         assert_eq!(config.rate_limits.authenticated, 1200);
+        assert_eq!(config.invoices.due_days, 30);
+        assert_eq!(
+            config.invoices.reminder_interval,
+            Duration::from_secs(72 * 3600)
+        );
+        assert_eq!(
+            config.invoices.seller_address,
+            "1 Commerce Way\nSan Francisco, CA 94105\nUS"
+        );
         Ok(())
     }
 

@@ -119,7 +119,8 @@ fn start_background_work(
 }
 
 /// Periodic upkeep: forget idle rate-limit state, expired idempotency keys and long-expired
-/// carts; close stablecoin payment requests that were not paid in time.
+/// carts; close stablecoin payment requests that were not paid in time; remind about overdue
+/// invoices.
 async fn housekeeping(app: std::sync::Arc<App>, mut stopped: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
@@ -142,6 +143,12 @@ async fn housekeeping(app: std::sync::Arc<App>, mut stopped: watch::Receiver<boo
             Ok(0) => {}
             Ok(expired) => tracing::info!(expired, "unpaid stablecoin requests expired"),
             Err(err) => tracing::warn!(error = %err, "cannot expire stablecoin requests"),
+        }
+        let ctx = crate::services::Ctx::system();
+        match app.services.invoices.send_overdue_reminders(&ctx).await {
+            Ok(0) => {}
+            Ok(sent) => tracing::info!(sent, "overdue invoice reminders written"),
+            Err(err) => tracing::warn!(error = %err, "cannot write overdue invoice reminders"),
         }
     }
 }

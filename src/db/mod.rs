@@ -10,6 +10,7 @@ pub mod customers;
 pub mod idempotency;
 pub mod identity;
 pub mod inventory;
+pub mod invoices;
 pub mod orders;
 pub mod outbox;
 pub mod pricing;

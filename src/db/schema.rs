@@ -571,6 +571,69 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    invoice_counters (year) {
+        year -> Int4,
+        last -> Int8,
+    }
+}
+
+diesel::table! {
+    invoices (id) {
+        id -> Uuid,
+        number -> Text,
+        order_id -> Uuid,
+        order_number -> Text,
+        customer_id -> Uuid,
+        status -> Text,
+        currency -> Text,
+        subtotal -> Numeric,
+        discount_total -> Numeric,
+        tax_total -> Numeric,
+        shipping_total -> Numeric,
+        total -> Numeric,
+        amount_paid -> Numeric,
+        seller -> Jsonb,
+        buyer -> Jsonb,
+        issued_at -> Nullable<Timestamptz>,
+        due_at -> Nullable<Timestamptz>,
+        paid_at -> Nullable<Timestamptz>,
+        voided_at -> Nullable<Timestamptz>,
+        last_reminded_at -> Nullable<Timestamptz>,
+        reminders_sent -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    invoice_lines (id) {
+        id -> Uuid,
+        invoice_id -> Uuid,
+        position -> Int4,
+        sku -> Text,
+        name -> Text,
+        quantity -> Int4,
+        unit_price -> Numeric,
+        discount -> Numeric,
+        tax -> Numeric,
+        total -> Numeric,
+    }
+}
+
+diesel::table! {
+    invoice_payments (id) {
+        id -> Uuid,
+        invoice_id -> Uuid,
+        amount -> Numeric,
+        method -> Text,
+        reference -> Nullable<Text>,
+        payment_id -> Nullable<Uuid>,
+        recorded_by -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(cart_items -> carts (cart_id));
 diesel::joinable!(cart_items -> product_variants (variant_id));
 
@@ -648,6 +711,11 @@ diesel::joinable!(product_images -> products (product_id));
 diesel::joinable!(product_categories -> products (product_id));
 diesel::joinable!(product_categories -> categories (category_id));
 
+diesel::joinable!(invoices -> orders (order_id));
+diesel::joinable!(invoices -> customers (customer_id));
+diesel::joinable!(invoice_lines -> invoices (invoice_id));
+diesel::joinable!(invoice_payments -> invoices (invoice_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     stablecoin_requests,
     stablecoin_transfers,
@@ -693,4 +761,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     cycle_count_lines,
     purchase_orders,
     purchase_order_lines,
+    invoice_counters,
+    invoices,
+    invoice_lines,
+    invoice_payments,
 );

@@ -10,6 +10,7 @@ pub mod customer;
 pub mod event;
 pub mod identity;
 pub mod inventory;
+pub mod invoice;
 pub mod money;
 pub mod order;
 pub mod pricing;
@@ -31,6 +32,9 @@ pub use inventory::{
     AvailableToPromise, CycleCount, CycleCountLine, InventoryItem, InventoryLot, InventoryMovement,
     Location, LocationKind, LocationPromise, PurchaseOrder, PurchaseOrderLine, Reservation,
     Transfer, TransferLine,
+};
+pub use invoice::{
+    Invoice, InvoiceBuyer, InvoiceFilter, InvoiceLine, InvoicePayment, InvoiceSeller, InvoiceStatus,
 };
 pub use money::Money;
 pub use order::{

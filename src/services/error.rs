@@ -173,6 +173,11 @@ impl Error {
 /// Unique constraints and the input field each one guards.
 const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
     (
+        "invoices_one_live_per_order",
+        "order_id",
+        "the order already has an invoice that is not void",
+    ),
+    (
         "products_slug_key",
         "slug",
         "a product with this slug already exists",

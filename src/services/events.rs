@@ -132,6 +132,7 @@ fn read_permission(entity_type: &str) -> &'static str {
         "product" => "products:read",
         "category" => "categories:read",
         "order" => "orders:read",
+        "invoice" => "invoices:read",
         "customer" => "customers:read",
         "inventory" => "inventory:read",
         "user" => "users:read",
@@ -167,7 +168,7 @@ impl Viewer {
     }
 
     /// Whether this viewer may see `event`: with `events:read`, with full read access to the
-    /// kind of entity, or (customers) when it is about their own orders or record.
+    /// kind of entity, or (customers) when it is about their own orders, invoices or record.
     fn sees(&self, event: &Event) -> bool {
         let full = |permission: &str| self.ctx.access(permission) == Some(Access::All);
         if full("events:read") || full(read_permission(&event.entity_type)) {
@@ -177,7 +178,7 @@ impl Viewer {
             return false;
         };
         let owned = match event.entity_type.as_str() {
-            "order" => {
+            "order" | "invoice" => {
                 event.data.get("customer_id").and_then(|c| c.as_str())
                     == Some(own.to_string().as_str())
             }

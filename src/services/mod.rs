@@ -14,6 +14,7 @@ pub mod error;
 pub mod events;
 pub mod idempotency;
 pub mod inventory;
+pub mod invoices;
 pub mod orders;
 pub mod page;
 pub mod payments;
@@ -30,6 +31,7 @@ pub use error::{Error, FieldError};
 pub use events::EventService;
 pub use idempotency::IdempotencyService;
 pub use inventory::InventoryService;
+pub use invoices::InvoiceService;
 pub use orders::OrderService;
 pub use payments::PaymentService;
 pub use pricing::PricingService;
@@ -117,6 +119,7 @@ pub struct Services {
     pub customers: CustomerService,
     pub orders: OrderService,
     pub inventory: InventoryService,
+    pub invoices: InvoiceService,
     pub events: EventService,
     pub idempotency: IdempotencyService,
     pub pricing: PricingService,
@@ -151,7 +154,8 @@ impl Services {
             checkout: CheckoutService::new(db.clone(), carts.clone(), payments.clone()),
             payments,
             customers: CustomerService::new(db.clone()),
-            orders: OrderService::new(db.clone(), events.clone()),
+            orders: OrderService::new(db.clone(), events.clone(), config.invoices.clone()),
+            invoices: InvoiceService::new(db.clone(), config.invoices.clone()),
             inventory: InventoryService::new(db.clone(), events.clone()),
             events,
             pricing: PricingService::new(db.clone()),

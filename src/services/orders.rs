@@ -104,6 +104,8 @@ pub struct OrderService {
     db: Db,
     /// The event feed that `watch` follows.
     events: super::EventService,
+    /// How the invoice of a completed order is made.
+    invoice_settings: crate::config::InvoiceSettings,
 }
 
 fn check_amount(v: &mut Validator, field: &str, amount: Option<Decimal>) -> Decimal {
@@ -449,8 +451,16 @@ pub(crate) async fn place_order(
 }
 
 impl OrderService {
-    pub fn new(db: Db, events: super::EventService) -> Self {
-        Self { db, events }
+    pub fn new(
+        db: Db,
+        events: super::EventService,
+        invoice_settings: crate::config::InvoiceSettings,
+    ) -> Self {
+        Self {
+            db,
+            events,
+            invoice_settings,
+        }
     }
 
     /// Places an order: prices each line from the catalog (unless given), copies the
@@ -693,6 +703,7 @@ impl OrderService {
         }
         v.finish()?;
         let ctx = ctx.clone();
+        let invoice_settings = self.invoice_settings.clone();
         let mut conn = self.db.conn().await?;
         (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
@@ -742,6 +753,11 @@ impl OrderService {
                 };
                 if let Some(milestone) = milestone {
                     order_event(conn, milestone, &detail, change).await?;
+                }
+                // A completed order is invoiced in the same transaction: no completed order
+                // without its invoice (unless one was made on demand before).
+                if action == OrderAction::Complete {
+                    super::invoices::invoice_completed_order(conn, &ctx, &invoice_settings, id).await?;
                 }
                 Ok(detail)
             })

@@ -13,6 +13,7 @@ mod graphql;
 mod grpc;
 mod http;
 mod inventory;
+mod invoices;
 mod js_client;
 mod orders;
 mod payments;

@@ -477,6 +477,44 @@ fn rest_ops(product: &str) -> Vec<RestOp> {
             Some(json!({"cart_id": "cart_no_such_token"})),
             EVERYONE,
         ),
+        // Invoices: staff read all, customers their own; managers make and change them.
+        op(Method::GET, "/api/v1/invoices", None, SIGNED_IN),
+        op(
+            Method::POST,
+            "/api/v1/invoices",
+            Some(json!({"order_id": NOBODY})),
+            MANAGERS,
+        ),
+        op(
+            Method::GET,
+            &format!("/api/v1/invoices/{NOBODY}"),
+            None,
+            SIGNED_IN,
+        ),
+        op(
+            Method::GET,
+            &format!("/api/v1/invoices/{NOBODY}/pdf"),
+            None,
+            SIGNED_IN,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/invoices/{NOBODY}/issue"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/invoices/{NOBODY}/void"),
+            None,
+            MANAGERS,
+        ),
+        op(
+            Method::POST,
+            &format!("/api/v1/invoices/{NOBODY}/payments"),
+            Some(json!({"amount": "1.00"})),
+            MANAGERS,
+        ),
         // Webhooks: `webhooks:*` for managers, nothing for staff or customers.
         op(Method::GET, "/api/v1/webhooks", None, MANAGERS),
         op(
@@ -744,6 +782,29 @@ fn graphql_ops(product: &str) -> Vec<(String, Allowed)> {
                 r#"mutation {{ setUserRole(userId: "{NOBODY}", roleId: "{NOBODY}") {{ id }} }}"#
             ),
             ADMINS,
+        ),
+        op("{ invoices(first: 1) { totalCount } }", SIGNED_IN),
+        op(
+            &format!(r#"{{ invoice(id: "{NOBODY}") {{ id }} }}"#),
+            SIGNED_IN,
+        ),
+        op(
+            &format!(r#"mutation {{ createInvoice(orderId: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ issueInvoice(id: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ voidInvoice(id: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ recordInvoicePayment(id: "{NOBODY}", input: {{amount: "1"}}) {{ id }} }}"#
+            ),
+            MANAGERS,
         ),
         op("{ webhooks { id } }", MANAGERS),
         op(

@@ -6,8 +6,10 @@ use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
 use super::to_graphql_error;
-use crate::domain::{Customer, InventoryItem, OrderItem, Variant};
-use crate::services::{CatalogService, Ctx, CustomerService, InventoryService, OrderService};
+use crate::domain::{Customer, InventoryItem, Invoice, OrderItem, Variant};
+use crate::services::{
+    CatalogService, Ctx, CustomerService, InventoryService, InvoiceService, OrderService,
+};
 
 /// Loads the variants of many products in one query.
 pub struct VariantLoader {
@@ -100,6 +102,24 @@ impl Loader<Uuid> for InventoryLoader {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<InventoryItem>>, Self::Error> {
         self.inventory
             .items_by_variant(&self.ctx, keys)
+            .await
+            .map_err(to_graphql_error)
+    }
+}
+
+/// Loads the invoices of many orders in one batch.
+pub struct OrderInvoicesLoader {
+    pub invoices: InvoiceService,
+    pub ctx: Ctx,
+}
+
+impl Loader<Uuid> for OrderInvoicesLoader {
+    type Value = Vec<Invoice>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Invoice>>, Self::Error> {
+        self.invoices
+            .invoices_by_order(&self.ctx, keys)
             .await
             .map_err(to_graphql_error)
     }

@@ -7,6 +7,7 @@ mod checkout;
 mod error;
 mod events;
 mod inventory;
+mod invoices;
 mod loaders;
 mod orders;
 mod payments;
@@ -18,7 +19,8 @@ use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBui
 
 pub use error::{GqlResult, to_graphql_error};
 pub use loaders::{
-    CustomerLoader, InventoryLoader, OrderItemsLoader, VariantByIdLoader, VariantLoader,
+    CustomerLoader, InventoryLoader, OrderInvoicesLoader, OrderItemsLoader, VariantByIdLoader,
+    VariantLoader,
 };
 
 use async_graphql::connection::{Connection, Edge};
@@ -41,6 +43,7 @@ pub struct QueryRoot(
     pricing::PricingQuery,
     checkout::CheckoutQuery,
     payments::PaymentQuery,
+    invoices::InvoiceQuery,
 );
 
 /// Every mutation field.
@@ -56,6 +59,7 @@ pub struct MutationRoot(
     pricing::PricingMutation,
     checkout::CheckoutMutation,
     payments::PaymentMutation,
+    invoices::InvoiceMutation,
 );
 
 /// Every subscription field.
@@ -118,6 +122,13 @@ pub fn request_data(services: &Services, ctx: Ctx) -> async_graphql::Data {
     data.insert(DataLoader::new(
         OrderItemsLoader {
             orders: services.orders.clone(),
+            ctx: ctx.clone(),
+        },
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        OrderInvoicesLoader {
+            invoices: services.invoices.clone(),
             ctx: ctx.clone(),
         },
         tokio::spawn,

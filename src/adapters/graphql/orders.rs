@@ -7,10 +7,10 @@ use async_graphql::{ComplexObject, Context, Object, SimpleObject};
 use uuid::Uuid;
 
 use super::catalog::DeletePayload;
-use super::loaders::{CustomerLoader, OrderItemsLoader, VariantByIdLoader};
+use super::loaders::{CustomerLoader, OrderInvoicesLoader, OrderItemsLoader, VariantByIdLoader};
 use super::{ContextExt as _, GqlResult as _, ListTotals, connection, page_request};
 use crate::domain::{
-    Customer, Order, OrderDetail, OrderFilter, OrderHistoryEntry, OrderItem, OrderSort,
+    Customer, Invoice, Order, OrderDetail, OrderFilter, OrderHistoryEntry, OrderItem, OrderSort,
     OrderStatus, Variant,
 };
 use crate::services::Error;
@@ -39,6 +39,15 @@ impl Order {
     async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderItem>> {
         Ok(ctx
             .data::<DataLoader<OrderItemsLoader>>()?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The order's invoices (void ones too), oldest first (batched across a list).
+    async fn invoices(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Invoice>> {
+        Ok(ctx
+            .data::<DataLoader<OrderInvoicesLoader>>()?
             .load_one(self.id)
             .await?
             .unwrap_or_default())

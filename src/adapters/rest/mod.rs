@@ -8,6 +8,7 @@ mod checkout;
 mod error;
 mod extract;
 mod inventory;
+mod invoices;
 mod orders;
 mod payments;
 mod pricing;
@@ -42,6 +43,8 @@ use crate::app::AppState;
         (name = "carts", description = "Guest carts (opened by their token) and customer carts, priced live"),
         (name = "payments", description = "Card tokens, payments of orders (authorize, capture, void, refund), provider webhooks and stablecoin reconciliation"),
         (name = "pricing", description = "Shipping methods, tax rates and discount codes that checkout prices with"),
+        (name = "invoices", description = "Invoices of orders: numbered per year, issued, paid (order payments and \
+            recorded ones), voided, printed as PDF; overdue ones are flagged and reminded about"),
         (name = "checkout", description = "From a cart to a paid order: addresses, shipping, discounts, payment, completion"),
         (name = "events", description = "The event log"),
         (name = "webhooks", description = "Signed event deliveries to your endpoints: management, ping, \
@@ -180,6 +183,12 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(payments::stripe_webhook))
         .routes(routes!(payments::stablepay_callback))
         .routes(routes!(payments::stablecoin_reconciliation))
+        .routes(routes!(invoices::list_invoices, invoices::create_invoice))
+        .routes(routes!(invoices::get_invoice))
+        .routes(routes!(invoices::invoice_pdf))
+        .routes(routes!(invoices::issue_invoice))
+        .routes(routes!(invoices::void_invoice))
+        .routes(routes!(invoices::record_invoice_payment))
         .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
         .routes(routes!(
             webhooks::get_webhook,
