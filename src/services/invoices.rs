@@ -257,19 +257,24 @@ async fn make_invoice(
     Ok(row)
 }
 
-/// Issues a (locked) draft: open with a due date, and the order's money already in (captured
-/// minus refunded, in the invoice's currency) counted as paid, each payment as a line of the
-/// invoice's payments. Writes `invoice.issued`, and `invoice.paid` when nothing is left due.
-async fn issue(
+/// Counts the money the order's payments brought in (captured minus refunded, in the
+/// invoice's currency) beyond what the (locked) invoice already recorded for each of them,
+/// never above what is due: each as a line of the invoice's payments. Returns the amount paid.
+async fn count_order_payments(
     conn: &mut AsyncPgConnection,
     actor: &str,
-    settings: &InvoiceSettings,
-    row: InvoiceRow,
-) -> Result<Invoice, Error> {
-    let now = Utc::now();
+    row: &InvoiceRow,
+) -> Result<Decimal, Error> {
+    let recorded = q::payments_for(conn, &[row.id]).await?;
     let mut paid = row.amount_paid;
+    let now = Utc::now();
     for payment in q::order_payments(conn, row.order_id).await? {
-        let amount = payment.net().min(row.total - paid);
+        let counted: Decimal = recorded
+            .iter()
+            .filter(|r| r.payment_id == Some(payment.id))
+            .map(|r| r.amount)
+            .sum();
+        let amount = (payment.net() - counted).min(row.total - paid);
         if payment.currency != row.currency || amount <= Decimal::ZERO {
             continue;
         }
@@ -289,6 +294,19 @@ async fn issue(
         q::insert_payment(conn, &reconciled).await?;
         paid += amount;
     }
+    Ok(paid)
+}
+
+/// Issues a (locked) draft: open with a due date, and the order's money already in counted as
+/// paid. Writes `invoice.issued`, and `invoice.paid` when nothing is left due.
+async fn issue(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    settings: &InvoiceSettings,
+    row: InvoiceRow,
+) -> Result<Invoice, Error> {
+    let now = Utc::now();
+    let paid = count_order_payments(conn, actor, &row).await?;
     let settled = paid >= row.total;
     let changes = InvoiceChanges {
         status: Some(
@@ -316,6 +334,47 @@ async fn issue(
         invoice_event(conn, "invoice.paid", &invoice, serde_json::json!({})).await?;
     }
     Ok(invoice)
+}
+
+/// Applies money an order's payments brought in after its invoice was issued (a capture made
+/// later, a stablecoin request paid, a provider's late success) to its open invoice, in the
+/// caller's transaction. Writes `invoice.payment_recorded`, and `invoice.paid` when nothing is
+/// left due. Orders without an open invoice are left alone.
+pub(crate) async fn reconcile_order_payments(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    order_id: Uuid,
+) -> Result<(), Error> {
+    let Some(live) = q::live_invoice_for_order(conn, order_id).await? else {
+        return Ok(());
+    };
+    let Some(row) = q::invoice_by_id(conn, live.id, true).await? else {
+        return Ok(());
+    };
+    if row.status() != InvoiceStatus::Open {
+        return Ok(());
+    }
+    let paid = count_order_payments(conn, actor, &row).await?;
+    if paid == row.amount_paid {
+        return Ok(());
+    }
+    let now = Utc::now();
+    let settled = paid >= row.total;
+    let changes = InvoiceChanges {
+        status: settled.then(|| InvoiceStatus::Paid.as_str().to_owned()),
+        amount_paid: Some(paid),
+        paid_at: settled.then_some(Some(now)),
+        updated_at: Some(now),
+        ..Default::default()
+    };
+    let row = q::update_invoice(conn, row.id, &changes).await?;
+    let invoice = load_one(conn, row).await?;
+    let extra = serde_json::json!({ "method": "order_payment" });
+    invoice_event(conn, "invoice.payment_recorded", &invoice, extra).await?;
+    if settled {
+        invoice_event(conn, "invoice.paid", &invoice, serde_json::json!({})).await?;
+    }
+    Ok(())
 }
 
 /// Invoices a completed order inside the transaction that completes it (the order row is

@@ -847,3 +847,59 @@ async fn invoices_over_graphql() {
         .await;
     assert_eq!(voided["data"]["voidInvoice"]["status"], "VOID", "{voided}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payments_captured_after_issue_are_applied_to_the_open_invoice() {
+    let t = TestApp::new().await;
+    let id = order(&t, "later@example.com").await;
+    let invoice = create(&t, id, true).await;
+    assert_eq!(invoice["status"], "open");
+    let token = crate::checkout::token(&t, "4242424242424242").await;
+    let (status, authorized) = t
+        .json(
+            Method::POST,
+            "/api/v1/payments",
+            Some(json!({"order_id": id, "payment_token": token, "capture": false})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{authorized}");
+    let path = format!("/api/v1/invoices/{}", invoice["id"].as_str().unwrap());
+    let (_, unchanged) = t.json(Method::GET, &path, None).await;
+    assert_eq!(
+        unchanged["amount_paid"]["amount"], "0.00",
+        "an authorization is not money in"
+    );
+
+    let capture = format!(
+        "/api/v1/payments/{}/capture",
+        authorized["id"].as_str().unwrap()
+    );
+    let (status, _) = t
+        .json(Method::POST, &capture, Some(json!({"amount": "10.00"})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, part) = t.json(Method::GET, &path, None).await;
+    assert_eq!(part["status"], "open");
+    assert_eq!(part["amount_paid"]["amount"], "10.00");
+    assert_eq!(part["amount_due"]["amount"], "20.40");
+
+    let token = crate::checkout::token(&t, "4242424242424242").await;
+    let (status, rest) = t
+        .json(
+            Method::POST,
+            "/api/v1/payments",
+            Some(json!({"order_id": id, "payment_token": token})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rest}");
+    assert_eq!(
+        rest["amount"]["amount"], "20.40",
+        "the released rest of the order"
+    );
+    let (_, paid) = t.json(Method::GET, &path, None).await;
+    assert_eq!(paid["status"], "paid");
+    assert_eq!(paid["amount_paid"]["amount"], "30.40");
+    assert_eq!(paid["payments"].as_array().unwrap().len(), 2, "{paid}");
+    t.relay_and_deliver().await;
+    assert_eq!(t.events_of(&["invoice.paid"]).await.len(), 1);
+}

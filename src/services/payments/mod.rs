@@ -32,6 +32,7 @@ use crate::db::checkout::{self as q, PaymentChanges, PaymentRow, TokenRow};
 use crate::db::stablecoin as sq;
 use crate::domain::{Money, Payment, PaymentToken};
 use crate::events::{self, DomainEvent};
+use crate::services::invoices::reconcile_order_payments;
 
 /// A card to turn into a token. Its `Debug` shows only the last four digits.
 #[derive(Clone, Deserialize, ToSchema, async_graphql::InputObject)]
@@ -296,6 +297,9 @@ impl PaymentService {
         q::insert_payment(conn, &row).await?;
         let payment = Payment::from(row);
         payment_event(conn, "payment.processed", &payment, serde_json::json!({})).await?;
+        if authorization.captured {
+            reconcile_order_payments(conn, provider.name(), payment.order_id).await?;
+        }
         Ok(payment)
     }
 
@@ -463,6 +467,7 @@ impl PaymentService {
                 let released = Money::from_stored(payment.amount - amount, &payment.currency);
                 let extra = serde_json::json!({ "released": released });
                 payment_event(conn, "payment.captured", &updated, extra).await?;
+                reconcile_order_payments(conn, &ctx.principal.key(), updated.order_id).await?;
                 Ok(updated)
             })
             .await
@@ -761,7 +766,8 @@ async fn apply_provider_event(
         }
     };
     let updated = Payment::from(q::update_payment(conn, payment.id, &changes).await?);
-    payment_event(conn, event_type, &updated, extra).await
+    payment_event(conn, event_type, &updated, extra).await?;
+    reconcile_order_payments(conn, provider, updated.order_id).await
 }
 
 #[cfg(test)]

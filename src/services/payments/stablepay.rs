@@ -308,6 +308,8 @@ impl PaymentService {
                 let transfer = serde_json::json!({ "tx_hash": tx_hash, "transfer_amount": callback.amount.normalize().to_string() });
                 if view.status == crate::domain::PaymentStatus::Captured && before.is_open() {
                     payment_event(conn, "payment.processed", &view, transfer.clone()).await?;
+                    crate::services::invoices::reconcile_order_payments(conn, NAME, view.order_id)
+                        .await?;
                 }
                 let stablecoin = view.stablecoin.as_ref();
                 let (outstanding, refund_due) = stablecoin.map(balances).unwrap_or_default();
