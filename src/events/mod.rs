@@ -22,6 +22,29 @@ pub struct DomainEvent {
     pub data: serde_json::Value,
 }
 
+impl DomainEvent {
+    /// An event about `entity` as it now is, its data the entity with the fields of `extra`
+    /// (an object) added.
+    pub fn about(
+        event_type: &'static str,
+        entity_type: &'static str,
+        entity_id: Uuid,
+        entity: &impl serde::Serialize,
+        extra: serde_json::Value,
+    ) -> Result<Self, serde_json::Error> {
+        let mut data = serde_json::to_value(entity)?;
+        if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
+            data.extend(extra);
+        }
+        Ok(Self {
+            event_type,
+            entity_type,
+            entity_id,
+            data,
+        })
+    }
+}
+
 /// Writes `event` into the outbox on `conn`, which must be inside the transaction that made the
 /// change: the event then exists exactly when the change does.
 pub async fn record(conn: &mut AsyncPgConnection, event: DomainEvent) -> diesel::QueryResult<i64> {

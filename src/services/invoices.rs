@@ -121,20 +121,9 @@ async fn invoice_event(
     invoice: &Invoice,
     extra: serde_json::Value,
 ) -> Result<(), Error> {
-    let mut data = serde_json::to_value(invoice).map_err(anyhow::Error::new)?;
-    if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
-        data.extend(extra);
-    }
-    events::record(
-        conn,
-        DomainEvent {
-            event_type,
-            entity_type: "invoice",
-            entity_id: invoice.id,
-            data,
-        },
-    )
-    .await?;
+    let event = DomainEvent::about(event_type, "invoice", invoice.id, invoice, extra)
+        .map_err(anyhow::Error::new)?;
+    events::record(conn, event).await?;
     Ok(())
 }
 

@@ -227,20 +227,9 @@ async fn order_event(
     order: &OrderDetail,
     extra: serde_json::Value,
 ) -> Result<(), Error> {
-    let mut data = serde_json::to_value(order).map_err(anyhow::Error::new)?;
-    if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
-        data.extend(extra);
-    }
-    events::record(
-        conn,
-        DomainEvent {
-            event_type,
-            entity_type: "order",
-            entity_id: order.order.id,
-            data,
-        },
-    )
-    .await?;
+    let event = DomainEvent::about(event_type, "order", order.order.id, order, extra)
+        .map_err(anyhow::Error::new)?;
+    events::record(conn, event).await?;
     Ok(())
 }
 

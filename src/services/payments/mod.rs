@@ -141,21 +141,19 @@ pub(crate) async fn payment_event(
     payment: &Payment,
     extra: serde_json::Value,
 ) -> Result<(), Error> {
-    let mut data = serde_json::to_value(payment).map_err(anyhow::Error::new)?;
-    if let (Some(data), serde_json::Value::Object(extra)) = (data.as_object_mut(), extra) {
-        data.extend(extra);
-    }
-    events::record(
-        conn,
-        DomainEvent {
-            event_type,
-            entity_type: "payment",
-            entity_id: payment.id,
-            data,
-        },
-    )
-    .await?;
+    let event = DomainEvent::about(event_type, "payment", payment.id, payment, extra)
+        .map_err(anyhow::Error::new)?;
+    events::record(conn, event).await?;
     Ok(())
+}
+
+/// A payment's status once `refunded` of the `captured` money has gone back.
+fn refund_status(refunded: Decimal, captured: Decimal) -> &'static str {
+    if refunded >= captured {
+        "refunded"
+    } else {
+        "partially_refunded"
+    }
 }
 
 /// Checks an optional amount of money: above zero, at most four decimals.
@@ -648,11 +646,7 @@ impl PaymentService {
                     .await?;
                 let refunded = payment.refunded_amount + amount;
                 let changes = PaymentChanges {
-                    status: Some(if refunded >= payment.captured_amount {
-                        "refunded"
-                    } else {
-                        "partially_refunded"
-                    }),
+                    status: Some(refund_status(refunded, payment.captured_amount)),
                     refunded_amount: Some(refunded),
                     updated_at: Some(Utc::now()),
                     ..Default::default()
@@ -753,11 +747,7 @@ async fn apply_provider_event(
                 return Ok(());
             }
             let changes = PaymentChanges {
-                status: Some(if refunded >= payment.captured_amount {
-                    "refunded"
-                } else {
-                    "partially_refunded"
-                }),
+                status: Some(refund_status(refunded, payment.captured_amount)),
                 refunded_amount: Some(refunded),
                 updated_at: now,
                 ..Default::default()
