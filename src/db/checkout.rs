@@ -253,13 +253,13 @@ pub async fn committed_to_order(
         .sum())
 }
 
-/// Every payment of an order, oldest first.
-pub async fn payments_of_order(
+/// Every payment of the orders, oldest first.
+pub async fn payments_of_orders(
     conn: &mut AsyncPgConnection,
-    order_id: Uuid,
+    order_ids: &[Uuid],
 ) -> QueryResult<Vec<PaymentRow>> {
     payments::table
-        .filter(payments::order_id.eq(order_id))
+        .filter(payments::order_id.eq_any(order_ids))
         .order(payments::created_at.asc())
         .select(PaymentRow::as_select())
         .load(conn)

@@ -656,6 +656,16 @@ async fn payments_over_graphql() {
         listed["data"]["payments"][0]["status"], "CAPTURED",
         "{listed}"
     );
+    let through_order = t
+        .graphql(
+            "query($order: UUID!) { order(id: $order) { payments { id captured { amount } } } }",
+            json!({"order": order}),
+        )
+        .await;
+    assert_eq!(
+        through_order["data"]["order"]["payments"][0]["captured"]["amount"], "1.00",
+        "{through_order}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

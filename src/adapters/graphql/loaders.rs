@@ -6,9 +6,10 @@ use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
 use super::to_graphql_error;
-use crate::domain::{Customer, InventoryItem, Invoice, OrderItem, Variant};
+use crate::domain::{Customer, InventoryItem, Invoice, OrderItem, Payment, Variant};
 use crate::services::{
     CatalogService, Ctx, CustomerService, InventoryService, InvoiceService, OrderService,
+    PaymentService,
 };
 
 /// Loads the variants of many products in one query.
@@ -102,6 +103,24 @@ impl Loader<Uuid> for InventoryLoader {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<InventoryItem>>, Self::Error> {
         self.inventory
             .items_by_variant(&self.ctx, keys)
+            .await
+            .map_err(to_graphql_error)
+    }
+}
+
+/// Loads the payments of many orders in one batch.
+pub struct OrderPaymentsLoader {
+    pub payments: PaymentService,
+    pub ctx: Ctx,
+}
+
+impl Loader<Uuid> for OrderPaymentsLoader {
+    type Value = Vec<Payment>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Payment>>, Self::Error> {
+        self.payments
+            .payments_by_order(&self.ctx, keys)
             .await
             .map_err(to_graphql_error)
     }

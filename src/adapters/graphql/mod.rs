@@ -19,8 +19,8 @@ use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBui
 
 pub use error::{GqlResult, to_graphql_error};
 pub use loaders::{
-    CustomerLoader, InventoryLoader, OrderInvoicesLoader, OrderItemsLoader, VariantByIdLoader,
-    VariantLoader,
+    CustomerLoader, InventoryLoader, OrderInvoicesLoader, OrderItemsLoader, OrderPaymentsLoader,
+    VariantByIdLoader, VariantLoader,
 };
 
 use async_graphql::connection::{Connection, Edge};
@@ -122,6 +122,13 @@ pub fn request_data(services: &Services, ctx: Ctx) -> async_graphql::Data {
     data.insert(DataLoader::new(
         OrderItemsLoader {
             orders: services.orders.clone(),
+            ctx: ctx.clone(),
+        },
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        OrderPaymentsLoader {
+            payments: services.payments.clone(),
             ctx: ctx.clone(),
         },
         tokio::spawn,

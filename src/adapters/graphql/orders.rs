@@ -7,11 +7,13 @@ use async_graphql::{ComplexObject, Context, Object, SimpleObject};
 use uuid::Uuid;
 
 use super::catalog::DeletePayload;
-use super::loaders::{CustomerLoader, OrderInvoicesLoader, OrderItemsLoader, VariantByIdLoader};
+use super::loaders::{
+    CustomerLoader, OrderInvoicesLoader, OrderItemsLoader, OrderPaymentsLoader, VariantByIdLoader,
+};
 use super::{ContextExt as _, GqlResult as _, ListTotals, connection, page_request};
 use crate::domain::{
     Customer, Invoice, Order, OrderDetail, OrderFilter, OrderHistoryEntry, OrderItem, OrderSort,
-    OrderStatus, Variant,
+    OrderStatus, Payment, Variant,
 };
 use crate::services::Error;
 use crate::services::customers::{
@@ -39,6 +41,15 @@ impl Order {
     async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderItem>> {
         Ok(ctx
             .data::<DataLoader<OrderItemsLoader>>()?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// The order's payments, oldest first (batched across a list; needs `payments:read`).
+    async fn payments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Payment>> {
+        Ok(ctx
+            .data::<DataLoader<OrderPaymentsLoader>>()?
             .load_one(self.id)
             .await?
             .unwrap_or_default())

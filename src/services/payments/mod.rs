@@ -676,20 +676,31 @@ impl PaymentService {
     }
 
     /// The payments of an order, oldest first.
-    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, order.id = %order_id))]
     pub async fn payments_of_order(
         &self,
         ctx: &Ctx,
         order_id: Uuid,
     ) -> Result<Vec<Payment>, Error> {
+        let mut by_order = self.payments_by_order(ctx, &[order_id]).await?;
+        Ok(by_order.remove(&order_id).unwrap_or_default())
+    }
+
+    /// The payments of many orders in one query, oldest first.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
+    pub async fn payments_by_order(
+        &self,
+        ctx: &Ctx,
+        order_ids: &[Uuid],
+    ) -> Result<std::collections::HashMap<Uuid, Vec<Payment>>, Error> {
         ctx.authorize("payments:read")?;
         let mut conn = self.db.conn().await?;
-        let rows = q::payments_of_order(&mut conn, order_id).await?;
-        let mut payments = Vec::with_capacity(rows.len());
+        let rows = q::payments_of_orders(&mut conn, order_ids).await?;
+        let mut by_order: std::collections::HashMap<Uuid, Vec<Payment>> = Default::default();
         for row in rows {
-            payments.push(self.payment_view(&mut conn, row).await?);
+            let payment = self.payment_view(&mut conn, row).await?;
+            by_order.entry(payment.order_id).or_default().push(payment);
         }
-        Ok(payments)
+        Ok(by_order)
     }
 }
 
