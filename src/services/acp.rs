@@ -438,17 +438,25 @@ impl AcpService {
         let items = self
             .resolve_items(&input.line_items, "$.line_items")
             .await?;
-        let cart = self
+        let created = self
             .carts
             .create(
                 ctx,
                 CreateCartInput {
-                    items: items.0,
+                    items: items.0.clone(),
                     customer_id: None,
                 },
             )
-            .await
-            .map_err(|e| rename_fields(e, "items", "$.line_items"))?;
+            .await;
+        let cart = match created {
+            // Too few in stock: the session still opens, with `out_of_stock` messages.
+            Err(Error::InsufficientStock { .. }) => {
+                let cart = self.carts.create(ctx, CreateCartInput::default()).await?;
+                self.add_beyond_stock(cart.id, &items.0).await?;
+                cart
+            }
+            other => other.map_err(|e| rename_fields(e, "items", "$.line_items"))?,
+        };
         if cart.currency.to_ascii_lowercase() != currency {
             return Err(Error::invalid(
                 "$.currency",
@@ -514,7 +522,7 @@ impl AcpService {
         }
         let update = UpdateSessionInput {
             fulfillment_details: state.fulfillment_details.clone().map(Some),
-            discounts: (!codes.is_empty()).then(|| Some(DiscountsInput { codes })),
+            discounts: (!codes.is_empty()).then_some(Some(DiscountsInput { codes })),
             ..Default::default()
         };
         if update.fulfillment_details.is_some() || update.discounts.is_some() {
@@ -784,12 +792,32 @@ impl AcpService {
             self.carts.remove_item(ctx, &cart, item.id).await?;
         }
         for line in items.0 {
-            self.carts
-                .add_item(ctx, &cart, line)
-                .await
-                .map_err(|e| rename_fields(e, "items", "$.line_items"))?;
+            match self.carts.add_item(ctx, &cart, line.clone()).await {
+                Err(Error::InsufficientStock { .. }) => {
+                    self.add_beyond_stock(checkout.cart_id, &[line]).await?;
+                }
+                other => {
+                    other.map_err(|e| rename_fields(e, "items", "$.line_items"))?;
+                }
+            }
         }
         Ok(())
+    }
+
+    /// Puts lines the cart service refused only for want of stock into the cart anyway (they
+    /// passed its other checks): the session then shows them with `out_of_stock` messages
+    /// and cannot be completed until the agent changes them.
+    async fn add_beyond_stock(&self, cart_id: Uuid, lines: &[CartLineInput]) -> Result<(), Error> {
+        let mut conn = self.db.conn().await?;
+        let lines = lines.to_vec();
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                for line in &lines {
+                    cart_q::add_quantity(conn, cart_id, line.variant_id, line.quantity).await?;
+                }
+                Ok::<_, Error>(())
+            })
+            .await
     }
 
     /// Shipping options for the session's address (none without one).

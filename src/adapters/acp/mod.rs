@@ -8,6 +8,11 @@
 //! parse the body, call [`crate::services::acp::AcpService`] and map its `Error` once, to
 //! ACP's flat `{type, code, message, param}` object.
 
+#![expect(
+    clippy::result_large_err,
+    reason = "an AcpError is built once per failed request and answered at once"
+)]
+
 mod error;
 
 use axum::Router;
