@@ -100,3 +100,37 @@ pub async fn allowance(
         .await
         .optional()
 }
+
+/// Points the agent platform's webhook row (fixed `id`) at `url` with `secret`, creating it
+/// the first time; it subscribes to no ordinary event type, so only ACP order events reach it.
+pub async fn upsert_platform_webhook(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    url: &str,
+    secret: &str,
+) -> QueryResult<()> {
+    use super::schema::webhooks;
+    let now = Utc::now();
+    diesel::insert_into(webhooks::table)
+        .values((
+            webhooks::id.eq(id),
+            webhooks::url.eq(url),
+            webhooks::description
+                .eq("Agentic Commerce Protocol: order events for the agent platform"),
+            webhooks::event_types.eq(vec!["acp.order_events".to_owned()]),
+            webhooks::secret.eq(secret),
+            webhooks::active.eq(true),
+            webhooks::created_at.eq(now),
+            webhooks::updated_at.eq(now),
+        ))
+        .on_conflict(webhooks::id)
+        .do_update()
+        .set((
+            webhooks::url.eq(url),
+            webhooks::secret.eq(secret),
+            webhooks::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}

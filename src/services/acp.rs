@@ -1420,6 +1420,115 @@ impl AcpService {
     }
 }
 
+/// The `webhooks` row that carries order events to the agent platform.
+pub const PLATFORM_WEBHOOK_ID: Uuid = Uuid::from_u128(0x0000_0000_0000_7000_8000_0000_0000_0acb);
+
+/// ACP's order status for ours (the spec's list is open; these are its defined values).
+fn order_status(status: crate::domain::OrderStatus) -> &'static str {
+    use crate::domain::OrderStatus as S;
+    match status {
+        S::Pending => "confirmed",
+        S::Processing => "processing",
+        S::Shipped => "shipped",
+        S::Delivered | S::Completed | S::Archived => "completed",
+        S::OnHold => "manual_review",
+        S::Cancelled => "canceled",
+    }
+}
+
+/// The full ACP `Order` of an order placed through an ACP session, or `None` for others.
+pub async fn acp_order(
+    conn: &mut AsyncPgConnection,
+    settings: &AcpSettings,
+    order_id: Uuid,
+) -> Result<Option<Value>, Error> {
+    let order = match super::orders::order_by_id(conn, order_id).await {
+        Ok(order) => order,
+        Err(Error::NotFound { .. }) => return Ok(None),
+        Err(err) => return Err(err),
+    };
+    let Some(checkout_id) = order.attributes["checkout_id"]
+        .as_str()
+        .and_then(|id| Uuid::parse_str(id).ok())
+    else {
+        return Ok(None);
+    };
+    if q::session(conn, checkout_id).await?.is_none() {
+        return Ok(None);
+    }
+    let currency = order.currency.to_ascii_lowercase();
+    let money = |amount: Decimal| minor(amount, &currency);
+    let total = |kind: &str, text: &str, amount: Decimal| json!({ "type": kind, "display_text": text, "amount": money(amount) });
+    Ok(Some(json!({
+        "type": "order",
+        "id": order.id.to_string(),
+        "checkout_session_id": checkout_id.to_string(),
+        "order_number": order.number,
+        "permalink_url": format!("{}/orders/{}", settings.public_base_url, order.id),
+        "status": order_status(order.status),
+        "totals": [
+            total("subtotal", "Subtotal", order.subtotal.amount),
+            total("discount", "Discount", order.discount_total.amount),
+            total("fulfillment", "Shipping", order.shipping_total.amount),
+            total("tax", "Tax", order.tax_total.amount),
+            total("total", "Total", order.total.amount),
+        ],
+    })))
+}
+
+/// Inside the relay's transaction: owes the agent platform (when `ACP_WEBHOOK_URL` is set) an
+/// `order_create` for each ACP order placed and an `order_update` for each later change to
+/// one (status, shipments, refunds), each carrying the full order. Returns how many.
+pub async fn enqueue_platform_events(
+    conn: &mut AsyncPgConnection,
+    settings: &AcpSettings,
+    events: &[crate::domain::Event],
+    give_up_at: DateTime<Utc>,
+) -> Result<usize, Error> {
+    let (Some(url), Some(secret)) = (&settings.webhook_url, &settings.webhook_secret) else {
+        return Ok(0);
+    };
+    let mut rows = Vec::new();
+    for event in events {
+        let order_id = if event.entity_type == "order" {
+            Some(event.entity_id)
+        } else if event.event_type.starts_with("shipment.")
+            || event.event_type.starts_with("payment.refund")
+        {
+            event.data["order_id"]
+                .as_str()
+                .and_then(|id| Uuid::parse_str(id).ok())
+        } else {
+            None
+        };
+        let Some(order_id) = order_id else { continue };
+        let Some(order) = acp_order(conn, settings, order_id).await? else {
+            continue;
+        };
+        let kind = if event.event_type == "order.created" {
+            "order_create"
+        } else {
+            "order_update"
+        };
+        rows.push(crate::db::webhooks::NewDelivery {
+            id: Uuid::now_v7(),
+            webhook_id: PLATFORM_WEBHOOK_ID,
+            event_id: event.id,
+            event_sequence: Some(event.sequence),
+            event_type: kind.to_owned(),
+            payload: json!({ "type": kind, "data": order }),
+            status: "pending",
+            next_attempt_at: Some(Utc::now()),
+            give_up_at,
+        });
+    }
+    if rows.is_empty() {
+        return Ok(0);
+    }
+    q::upsert_platform_webhook(conn, PLATFORM_WEBHOOK_ID, url, secret).await?;
+    Ok(crate::db::webhooks::insert_deliveries(conn, &rows).await?)
+}
+
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }

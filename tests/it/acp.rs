@@ -1102,3 +1102,72 @@ async fn every_upstream_example_request_is_accepted() {
         assert_session(&canceled);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_platform_gets_signed_order_create_and_order_update_webhooks() {
+    let receiver = crate::support::receiver::Receiver::start(&[]).await;
+    let url = receiver.url();
+    let t = TestApp::with_config(|config| {
+        config.webhooks.allow_private_networks = true;
+        config.webhooks.retry_initial = std::time::Duration::ZERO;
+        config.acp.webhook_url = Some(url);
+        config.acp.webhook_secret = Some("whsec_platform".into());
+    })
+    .await;
+    shop(&t).await;
+    let a = agent(&t).await;
+    let session = ready_session(&t, &a).await;
+    let id = session["id"].as_str().unwrap();
+    let token = delegate(&t, &a, id, "4242424242424242", 1210).await;
+    let (status, done) = post(
+        &t,
+        &a,
+        &format!("/checkout_sessions/{id}/complete"),
+        complete_body(&token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let order_id = done["order"]["id"].as_str().unwrap();
+    let (status, _) = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/orders/{order_id}/hold"),
+            Some(json!({"reason": "fraud check"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    t.relay_and_deliver().await;
+    let received = receiver
+        .wait_until(|r| r.iter().any(|r| r.json()["type"] == "order_update"))
+        .await;
+    let create = received
+        .iter()
+        .find(|r| r.json()["type"] == "order_create")
+        .expect("order_create");
+    let update = received
+        .iter()
+        .find(|r| r.json()["type"] == "order_update")
+        .expect("order_update");
+    for delivery in [create, update] {
+        let body = delivery.json();
+        assert_valid_in(checkout_schema(), "Order", &body["data"]);
+        assert_eq!(body["data"]["type"], "order");
+        assert_eq!(body["data"]["id"], order_id);
+        assert_eq!(body["data"]["checkout_session_id"], id);
+        // Merchant-Signature: t=<unix>,v1=hex(HMAC-SHA256(secret, "t.body")).
+        let header = delivery.header("merchant-signature");
+        assert!(
+            header.starts_with("t=") && header.contains(",v1="),
+            "{header}"
+        );
+        let (t_part, v1) = header.split_once(",v1=").unwrap();
+        assert_eq!(v1.len(), 64);
+        let timestamp: i64 = t_part.trim_start_matches("t=").parse().unwrap();
+        assert_eq!(
+            stateset::auth::signature::sign("whsec_platform", timestamp, &delivery.body),
+            header
+        );
+        assert!(delivery.header("x-stateset-signature").is_empty());
+    }
+    assert_eq!(update.json()["data"]["status"], "manual_review");
+}
