@@ -1171,3 +1171,87 @@ async fn the_agent_platform_gets_signed_order_create_and_order_update_webhooks()
     }
     assert_eq!(update.json()["data"]["status"], "manual_review");
 }
+
+/// `Signature` for `body` at `timestamp` with the shared key, as the module docs describe.
+fn sign_request(key: &str, timestamp: &str, body: &str) -> String {
+    use base64::Engine as _;
+    use hmac::{KeyInit as _, Mac as _};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
+    mac.update(body.as_bytes());
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_requests_are_verified_when_a_key_is_configured() {
+    let t =
+        TestApp::with_config(|config| config.acp.signature_key = Some("shared-key".into())).await;
+    shop(&t).await;
+    let a = agent(&t).await;
+    let body = create_body(1).to_string();
+    let send = |signature: String, timestamp: String| {
+        let body = body.clone();
+        let key = a.key.clone();
+        let t = &t;
+        async move {
+            let request = Request::builder()
+                .method(Method::POST)
+                .uri("/checkout_sessions")
+                .header("authorization", format!("Bearer {key}"))
+                .header("api-version", VERSION)
+                .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+                .header("content-type", "application/json")
+                .header("signature", signature)
+                .header("timestamp", timestamp)
+                .body(Body::from(body))
+                .unwrap();
+            let (status, _, bytes) = t.request(request).await;
+            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+        }
+    };
+    let now = chrono::Utc::now().to_rfc3339();
+    let (status, session) = send(sign_request("shared-key", &now, &body), now.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let (status, error) = send(sign_request("other-key", &now, &body), now.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_error(&error);
+    assert_eq!(error["code"], "invalid_signature");
+    let stale = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
+    let (status, error) = send(sign_request("shared-key", &stale, &body), stale).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(error["code"], "invalid_signature");
+    // Unsigned requests are still served: the headers are optional.
+    new_session(&t, &a).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_and_managers_hold_the_acp_permission_and_others_do_not() {
+    use stateset::services::auth::{CUSTOMER_ROLE, MANAGER_ROLE, STAFF_ROLE};
+    let t = TestApp::new().await;
+    shop(&t).await;
+    let a = agent(&t).await;
+    let session = new_session(&t, &a).await;
+    let path = format!("/checkout_sessions/{}", session["id"].as_str().unwrap());
+    let manager = t.user_token("m@example.com", MANAGER_ROLE).await;
+    let staff = t.user_token("s@example.com", STAFF_ROLE).await;
+    let customer = t.user_token("c@example.com", CUSTOMER_ROLE).await;
+    for (token, expected) in [
+        (t.admin.clone(), StatusCode::OK),
+        (manager, StatusCode::OK),
+        (staff, StatusCode::FORBIDDEN),
+        (customer, StatusCode::FORBIDDEN),
+    ] {
+        let caller = Agent {
+            key: token,
+            key_id: String::new(),
+        };
+        let (status, body) = get(&t, &caller, &path).await;
+        assert_eq!(status, expected, "{body}");
+        if status == StatusCode::OK {
+            assert_session(&body);
+        } else {
+            assert_error(&body);
+        }
+    }
+}
