@@ -538,15 +538,17 @@ impl AcpService {
         let mut conn = self.db.conn().await?;
         let row = q::session(&mut conn, id)
             .await?
+            .filter(|row| visible(ctx, row))
             .ok_or_else(|| Error::not_found("checkout_session", id))?;
         drop(conn);
         self.render(ctx, &row, None).await
     }
 
-    async fn open_session(&self, id: Uuid, action: &str) -> Result<SessionRow, Error> {
+    async fn open_session(&self, ctx: &Ctx, id: Uuid, action: &str) -> Result<SessionRow, Error> {
         let mut conn = self.db.conn().await?;
         let row = q::session(&mut conn, id)
             .await?
+            .filter(|row| visible(ctx, row))
             .ok_or_else(|| Error::not_found("checkout_session", id))?;
         if row.status == "canceled" {
             return Err(Error::InvalidState {
@@ -584,7 +586,7 @@ impl AcpService {
         id: Uuid,
         input: UpdateSessionInput,
     ) -> Result<Value, Error> {
-        let row = self.open_session(id, "update the session").await?;
+        let row = self.open_session(ctx, id, "update the session").await?;
         let mut state = load_state(&row);
         let mut v = Validator::default();
         if let Some(Some(buyer)) = &input.buyer {
@@ -839,7 +841,7 @@ impl AcpService {
         input: CompleteSessionInput,
     ) -> Result<Value, Error> {
         ctx.authorize(PERMISSION)?;
-        let row = self.open_session(id, "complete the session").await?;
+        let row = self.open_session(ctx, id, "complete the session").await?;
         let mut state = load_state(&row);
         let data = &input.payment_data;
         let mut v = Validator::default();
@@ -944,10 +946,12 @@ impl AcpService {
     ) -> Result<Value, Error> {
         ctx.authorize(PERMISSION)?;
         let mut conn = self.db.conn().await?;
+        let caller = ctx.clone();
         let row = (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
                 let row = q::lock_session(conn, id)
                     .await?
+                    .filter(|row| visible(&caller, row))
                     .ok_or_else(|| Error::not_found("checkout_session", id))?;
                 let checkout = checkout_q::lock_checkout(conn, id)
                     .await?
@@ -1070,7 +1074,9 @@ impl AcpService {
         let session = Uuid::parse_str(allowance.checkout_session_id.trim()).ok();
         let mut conn = self.db.conn().await?;
         let known = match session {
-            Some(id) => q::session(&mut conn, id).await?.is_some(),
+            Some(id) => q::session(&mut conn, id)
+                .await?
+                .is_some_and(|row| visible(ctx, &row)),
             None => false,
         };
         if !known {
@@ -1418,6 +1424,13 @@ impl AcpService {
         }
         session
     }
+}
+
+/// Whether the caller may see a session: an API key (an agent) sees the sessions it made;
+/// signed-in staff holding the permission see all.
+fn visible(ctx: &Ctx, row: &SessionRow) -> bool {
+    !matches!(ctx.principal, super::Principal::ApiKey { .. })
+        || row.principal == ctx.principal.key()
 }
 
 /// The `webhooks` row that carries order events to the agent platform.

@@ -1255,3 +1255,36 @@ async fn admins_and_managers_hold_the_acp_permission_and_others_do_not() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_cannot_see_or_pay_for_another_agents_session() {
+    let t = TestApp::new().await;
+    shop(&t).await;
+    let a = agent(&t).await;
+    let b = agent(&t).await;
+    let session = ready_session(&t, &a).await;
+    let id = session["id"].as_str().unwrap();
+    let (status, error) = get(&t, &b, &format!("/checkout_sessions/{id}")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_error(&error);
+    let (status, _) = post(
+        &t,
+        &b,
+        &format!("/checkout_sessions/{id}/cancel"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, error) = post(
+        &t,
+        &b,
+        "/agentic_commerce/delegate_payment",
+        delegate_body(id, "4242424242424242", 5000),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error["param"], "$.allowance.checkout_session_id");
+    let (status, shown) = get(&t, &a, &format!("/checkout_sessions/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(shown["status"], "ready_for_payment");
+}
