@@ -1472,6 +1472,37 @@ pub async fn acp_order(
     let currency = order.currency.to_ascii_lowercase();
     let money = |amount: Decimal| minor(amount, &currency);
     let total = |kind: &str, text: &str, amount: Decimal| json!({ "type": kind, "display_text": text, "amount": money(amount) });
+    let shipped = matches!(
+        order.status,
+        crate::domain::OrderStatus::Shipped
+            | crate::domain::OrderStatus::Delivered
+            | crate::domain::OrderStatus::Completed
+            | crate::domain::OrderStatus::Archived
+    );
+    let canceled = order.status == crate::domain::OrderStatus::Cancelled;
+    let line_items: Vec<Value> = crate::db::orders::items_for(conn, &[order.id])
+        .await?
+        .into_iter()
+        .map(|item| {
+            let current = if canceled { 0 } else { item.quantity };
+            let fulfilled = if shipped { current } else { 0 };
+            let status = if current == 0 {
+                "removed"
+            } else if fulfilled == current {
+                "fulfilled"
+            } else {
+                "processing"
+            };
+            json!({
+                "id": item.id.to_string(),
+                "title": item.name,
+                "quantity": { "ordered": item.quantity, "current": current, "fulfilled": fulfilled },
+                "unit_price": money(item.unit_price),
+                "subtotal": money(item.unit_price * Decimal::from(item.quantity)),
+                "status": status,
+            })
+        })
+        .collect();
     Ok(Some(json!({
         "type": "order",
         "id": order.id.to_string(),
@@ -1479,6 +1510,7 @@ pub async fn acp_order(
         "order_number": order.number,
         "permalink_url": format!("{}/orders/{}", settings.public_base_url, order.id),
         "status": order_status(order.status),
+        "line_items": line_items,
         "totals": [
             total("subtotal", "Subtotal", order.subtotal.amount),
             total("discount", "Discount", order.discount_total.amount),

@@ -1170,6 +1170,12 @@ async fn the_agent_platform_gets_signed_order_create_and_order_update_webhooks()
         assert!(delivery.header("x-stateset-signature").is_empty());
     }
     assert_eq!(update.json()["data"]["status"], "manual_review");
+    let line = &create.json()["data"]["line_items"][0];
+    assert_eq!(
+        line["quantity"],
+        json!({"ordered": 2, "current": 2, "fulfilled": 0})
+    );
+    assert_eq!(line["unit_price"], 300);
 }
 
 /// `Signature` for `body` at `timestamp` with the shared key, as the module docs describe.
