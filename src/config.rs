@@ -94,6 +94,37 @@ pub struct InvoiceSettings {
     pub reminder_interval: Duration,
 }
 
+/// The Agentic Commerce Protocol door. `Debug` shows whether secrets are set, never them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AcpSettings {
+    /// Our merchant id in payment handler configs and delegated allowances
+    /// (`ACP_MERCHANT_ID`, default `acct_stateset`).
+    pub merchant_id: String,
+    /// Public base URL of this server, for `api_base_url`, order permalinks and links
+    /// (`PUBLIC_BASE_URL`, default `http://localhost:8080`).
+    pub public_base_url: String,
+    /// Where order events go on the agent platform (`ACP_WEBHOOK_URL`); none: not sent.
+    pub webhook_url: Option<String>,
+    /// The shared secret signing them in `Merchant-Signature` (`ACP_WEBHOOK_SECRET`).
+    pub webhook_secret: Option<String>,
+    /// When set, requests carrying `Signature`/`Timestamp` are verified with this shared key
+    /// (`ACP_SIGNATURE_KEY`): HMAC-SHA256 over `timestamp + "." + body`, base64url.
+    pub signature_key: Option<String>,
+}
+
+impl std::fmt::Debug for AcpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |s: &Option<String>| if s.is_some() { "<set>" } else { "<unset>" };
+        f.debug_struct("AcpSettings")
+            .field("merchant_id", &self.merchant_id)
+            .field("public_base_url", &self.public_base_url)
+            .field("webhook_url", &self.webhook_url)
+            .field("webhook_secret", &set(&self.webhook_secret))
+            .field("signature_key", &set(&self.signature_key))
+            .finish()
+    }
+}
+
 /// Everything the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -132,6 +163,7 @@ pub struct Config {
     pub webhooks: WebhookSettings,
     pub payments: PaymentSettings,
     pub invoices: InvoiceSettings,
+    pub acp: AcpSettings,
 }
 
 /// When checkout takes the money.
@@ -414,6 +446,15 @@ impl Config {
                 reminder_interval: Duration::from_secs(
                     3600 * parse::<u64>(&lookup, "INVOICE_REMINDER_INTERVAL_HOURS", 72)?,
                 ),
+            },
+            acp: AcpSettings {
+                merchant_id: var("ACP_MERCHANT_ID", "acct_stateset"),
+                public_base_url: var("PUBLIC_BASE_URL", "http://localhost:8080")
+                    .trim_end_matches('/')
+                    .to_owned(),
+                webhook_url: lookup("ACP_WEBHOOK_URL").filter(|v| !v.trim().is_empty()),
+                webhook_secret: lookup("ACP_WEBHOOK_SECRET").filter(|v| !v.is_empty()),
+                signature_key: lookup("ACP_SIGNATURE_KEY").filter(|v| !v.is_empty()),
             },
         })
     }

@@ -1,7 +1,7 @@
 //! StateSet: a GraphQL-first commerce server.
 //!
-//! One service layer holds every business rule; GraphQL, REST, gRPC (and later the Agentic
-//! Commerce Protocol) are thin adapters that parse a request, call a service with a [`services::Ctx`]
+//! One service layer holds every business rule; GraphQL, REST, gRPC and the Agentic Commerce
+//! Protocol (ACP) are thin adapters that parse a request, call a service with a [`services::Ctx`]
 //! and map the result or the [`services::Error`] once.
 //!
 //! # Layout
@@ -9,7 +9,7 @@
 //! - [`services`]: the API of the system: authorization seam, validation, transactions, events.
 //! - [`db`]: the diesel schema, row types and queries, the pool and migrations.
 //! - [`events`]: the transactional outbox and the live event bus fed by `LISTEN/NOTIFY`.
-//! - [`adapters`]: GraphQL, REST (with OpenAPI) and gRPC doors.
+//! - [`adapters`]: GraphQL, REST (with OpenAPI), gRPC and ACP doors.
 //! - [`auth`]: principals, permissions, password hashing, tokens (no I/O).
 //! - [`http`]: the HTTP router, middleware (request id, logs, metrics, authentication, rate
 //!   limits, idempotency, security headers) and health routes.

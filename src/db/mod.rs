@@ -3,6 +3,7 @@
 //! Query functions take `&mut AsyncPgConnection` so a service can run several of them inside
 //! one transaction. Nothing here decides business rules.
 
+pub mod acp;
 pub mod carts;
 pub mod catalog;
 pub mod checkout;

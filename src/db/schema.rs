@@ -716,7 +716,32 @@ diesel::joinable!(invoices -> customers (customer_id));
 diesel::joinable!(invoice_lines -> invoices (invoice_id));
 diesel::joinable!(invoice_payments -> invoices (invoice_id));
 
+diesel::table! {
+    acp_sessions (checkout_id) {
+        checkout_id -> Uuid,
+        status -> Text,
+        state -> Jsonb,
+        principal -> Text,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    acp_allowances (token_id) {
+        token_id -> Text,
+        checkout_session_id -> Text,
+        merchant_id -> Text,
+        max_amount -> Int8,
+        currency -> Text,
+        expires_at -> Timestamptz,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    acp_sessions,
+    acp_allowances,
     stablecoin_requests,
     stablecoin_transfers,
     provider_events,

@@ -26,10 +26,19 @@ pub async fn dispatch_batch(app: &App) -> anyhow::Result<Vec<Event>> {
             let events = crate::db::outbox::claim_undispatched(conn, BATCH).await?;
             // Webhook deliveries are owed in the same transaction, so an event is marked
             // dispatched exactly when its deliveries are recorded.
-            let deliveries = super::webhooks::enqueue(conn, &events, retry_window).await?;
+            let mut deliveries = super::webhooks::enqueue(conn, &events, retry_window).await?;
+            let give_up_at = chrono::Utc::now()
+                + chrono::Duration::from_std(retry_window).unwrap_or(chrono::Duration::MAX);
+            deliveries += crate::services::acp::enqueue_platform_events(
+                conn,
+                &app.config.acp,
+                &events,
+                give_up_at,
+            )
+            .await?;
             let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
             crate::db::outbox::mark_dispatched(conn, &ids).await?;
-            Ok::<_, diesel::result::Error>((events, deliveries))
+            Ok::<_, crate::services::Error>((events, deliveries))
         })
         .await?;
     for event in &events {

@@ -98,6 +98,8 @@ pub struct Outgoing<'a> {
     pub event_id: Uuid,
     pub event_type: &'a str,
     pub payload: &'a serde_json::Value,
+    /// An Agentic Commerce Protocol order event: signed in `Merchant-Signature`.
+    pub acp: bool,
 }
 
 /// Sends signed deliveries.
@@ -144,12 +146,19 @@ impl WebhookSender {
         let request = self
             .client
             .post(outgoing.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("X-StateSet-Signature", signature)
-            .header("X-StateSet-Event-Id", outgoing.event_id.to_string())
-            .header("X-StateSet-Event", outgoing.event_type)
-            .header("X-StateSet-Delivery-Id", outgoing.delivery_id.to_string())
-            .body(body);
+            .header(reqwest::header::CONTENT_TYPE, "application/json");
+        let request = if outgoing.acp {
+            request
+                .header("Merchant-Signature", signature)
+                .header("Request-Id", outgoing.delivery_id.to_string())
+        } else {
+            request
+                .header("X-StateSet-Signature", signature)
+                .header("X-StateSet-Event-Id", outgoing.event_id.to_string())
+                .header("X-StateSet-Event", outgoing.event_type)
+                .header("X-StateSet-Delivery-Id", outgoing.delivery_id.to_string())
+        }
+        .body(body);
         let mut response = match request.send().await {
             Ok(response) => response,
             Err(err) => return failed(describe(&err)),

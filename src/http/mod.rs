@@ -56,6 +56,8 @@ pub fn router(app: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(app.clone(), guard))
         .route_layer(middleware::from_fn_with_state(app.clone(), observe))
         .merge(SwaggerUi::new("/swagger-ui").url("/api-docs/openapi.json", openapi))
+        // ACP has its own rules for credentials, versions, idempotency and error shapes.
+        .merge(crate::adapters::acp::router(app.clone()))
         .fallback(not_found)
         .with_state(app.clone())
         .layer(RequestBodyLimitLayer::new(app.config.max_body_bytes));
@@ -172,7 +174,7 @@ fn route_of(request: &Request) -> String {
 }
 
 /// Counts and times every routed request and writes one log line for it.
-async fn observe(State(app): State<AppState>, request: Request, next: Next) -> Response {
+pub(crate) async fn observe(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = route_of(&request);

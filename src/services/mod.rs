@@ -4,6 +4,7 @@
 //! owns its transaction and writes its domain events into the outbox inside that transaction.
 
 pub mod access;
+pub mod acp;
 pub mod auth;
 pub mod carts;
 pub mod catalog;
@@ -22,6 +23,7 @@ pub mod pricing;
 pub mod webhooks;
 
 pub use access::AccessService;
+pub use acp::AcpService;
 pub use auth::AuthService;
 pub use carts::CartService;
 pub use catalog::CatalogService;
@@ -112,6 +114,7 @@ impl Ctx {
 pub struct Services {
     pub auth: AuthService,
     pub access: AccessService,
+    pub acp: AcpService,
     pub carts: CartService,
     pub catalog: CatalogService,
     pub checkout: CheckoutService,
@@ -146,12 +149,20 @@ impl Services {
         let payments = PaymentService::new(db.clone(), config.payments.clone())?;
         let carts = CartService::new(db.clone());
         let webhooks = WebhookService::new(db.clone(), config.webhooks.clone(), metrics)?;
+        let checkout = CheckoutService::new(db.clone(), carts.clone(), payments.clone());
         Ok(Self {
+            acp: AcpService::new(
+                db.clone(),
+                carts.clone(),
+                checkout.clone(),
+                payments.clone(),
+                config.acp.clone(),
+            ),
             access: AccessService::new(db.clone(), auth.clone(), roles),
             auth,
             carts: carts.clone(),
             catalog: CatalogService::new(db.clone()),
-            checkout: CheckoutService::new(db.clone(), carts.clone(), payments.clone()),
+            checkout,
             payments,
             customers: CustomerService::new(db.clone()),
             orders: OrderService::new(db.clone(), events.clone(), config.invoices.clone()),

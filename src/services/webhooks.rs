@@ -571,6 +571,7 @@ impl WebhookService {
                 event_id: claimed.event_id,
                 event_type: &claimed.event_type,
                 payload: &claimed.payload,
+                acp: claimed.webhook_id == super::acp::PLATFORM_WEBHOOK_ID,
             })
             .await;
         let result = self.record(&claimed, &outcome).await;

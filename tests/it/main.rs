@@ -4,6 +4,7 @@
 
 mod support;
 
+mod acp;
 mod carts;
 mod catalog_service;
 mod checkout;

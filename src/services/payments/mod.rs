@@ -611,6 +611,49 @@ impl PaymentService {
         })
     }
 
+    /// Builds a single-use test-provider token row for a delegated card (ACP's
+    /// `delegate_payment` vault): the outcome follows the test card number, only brand and
+    /// last four digits are kept. `id` is the token to issue (`vt_...`); the caller inserts
+    /// the row in its own transaction.
+    ///
+    /// # Errors
+    /// `VALIDATION` on `number` when it is not a valid card number; `UNAVAILABLE` when the
+    /// test provider is turned off.
+    pub fn vault_token(
+        &self,
+        id: String,
+        number: &str,
+        exp_month: Option<i32>,
+        exp_year: Option<i32>,
+    ) -> Result<TokenRow, Error> {
+        if !self.settings.test_provider {
+            return Err(Error::Unavailable(anyhow::anyhow!(
+                "the test provider is turned off (PAYMENTS_TEST_PROVIDER)"
+            )));
+        }
+        let digits: String = number
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .collect();
+        if !(12..=19).contains(&digits.len())
+            || !digits.bytes().all(|b| b.is_ascii_digit())
+            || !luhn(&digits)
+        {
+            return Err(Error::invalid("number", "is not a valid card number"));
+        }
+        Ok(TokenRow {
+            id,
+            provider: TestProvider.name().to_owned(),
+            brand: brand(&digits).to_owned(),
+            last4: digits[digits.len() - 4..].to_owned(),
+            exp_month: exp_month.unwrap_or(12),
+            exp_year: exp_year.unwrap_or(2099),
+            outcome: test_outcome(&digits).to_owned(),
+            used_at: None,
+            created_at: Utc::now(),
+        })
+    }
+
     /// Refunds all or part of a captured payment, as often as needed but never more than was
     /// captured. Writes `payment.refunded`.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, payment.id = %input.payment_id))]
