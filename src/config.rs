@@ -514,6 +514,23 @@ mod tests {
     }
 
     #[test]
+    fn acp_secrets_never_show_in_debug_output() -> anyhow::Result<()> {
+        let config = Config::from_lookup(|name| match name {
+            "ACP_WEBHOOK_URL" => Some("https://agent.example/agentic_checkout/webhooks".into()),
+            "ACP_WEBHOOK_SECRET" => Some("whsec_very_secret".into()),
+            "ACP_SIGNATURE_KEY" => Some("sig_very_secret".into()),
+            "PUBLIC_BASE_URL" => Some("https://shop.example/".into()),
+            _ => None,
+        })?;
+        let shown = format!("{:?}", config.acp);
+        assert!(!shown.contains("very_secret"), "{shown}");
+        assert!(shown.contains("<set>"));
+        assert_eq!(config.acp.public_base_url, "https://shop.example");
+        assert_eq!(config.acp.merchant_id, "acct_stateset");
+        Ok(())
+    }
+
+    #[test]
     fn route_limits_parse() -> anyhow::Result<()> {
         let limits = parse_route_limits("POST /api/v1/auth/login=10, GET /api/v1/products=50")?;
         assert_eq!(limits.get("POST /api/v1/auth/login"), Some(&10));
