@@ -261,7 +261,7 @@ pub fn parse_authorization(value: &str) -> Credentials {
     }
 }
 
-fn client_ip(request: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
+pub(crate) fn client_ip(request: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
     if trust_forwarded_for {
         let forwarded = header_text(
             request.headers(),

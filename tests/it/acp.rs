@@ -1294,3 +1294,24 @@ async fn an_agent_cannot_see_or_pay_for_another_agents_session() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(shown["status"], "ready_for_payment");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_are_rate_limited_like_every_other_caller() {
+    let t = TestApp::with_config(|c| {
+        c.rate_limits
+            .per_route
+            .insert("GET /checkout_sessions/{id}".into(), 2);
+    })
+    .await;
+    let a = agent(&t).await;
+    let path = format!("/checkout_sessions/{}", uuid::Uuid::new_v4());
+    for _ in 0..2 {
+        let (status, _) = get(&t, &a, &path).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+    }
+    let (status, headers, body) = Call::new(&a, Method::GET, &path, None).send(&t).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(headers.contains_key("retry-after"));
+    assert_error(&body);
+    assert_eq!(body["code"], "rate_limited");
+}

@@ -118,6 +118,21 @@ async fn checked(
         Ok(principal) => principal,
         Err(err) => return AcpError::from(err).vault(vault).into_response(),
     };
+    // The caller's rate limit, as on every other door.
+    let client_ip = crate::http::client_ip(&request, app.config.trust_forwarded_for);
+    if let Some(subject) = crate::limits::Subject::of(&principal, client_ip) {
+        let route = request
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or_else(|| path.clone(), |p| p.as_str().to_owned());
+        let limited = app
+            .rate_limiter
+            .check(&subject, &format!("{} {route}", request.method()))
+            .await;
+        if let Err(err) = limited {
+            return AcpError::from(err).vault(vault).into_response();
+        }
+    }
     match text(request.headers(), &API_VERSION) {
         None => return AcpError::version("missing_api_version").into_response(),
         Some(v) if !SUPPORTED_VERSIONS.contains(&v.as_str()) => {

@@ -95,6 +95,35 @@ pub struct RefundInput {
     pub reason: Option<String>,
 }
 
+/// The digits of a card number, when it is one: 12 to 19 digits (spaces and dashes allowed
+/// between them) passing the Luhn check.
+fn card_digits(number: &str) -> Option<String> {
+    let digits: String = number
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .collect();
+    let valid = (12..=19).contains(&digits.len())
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && luhn(&digits);
+    valid.then_some(digits)
+}
+
+/// A test-provider token for a card's `digits`: the outcome follows the test number; only the
+/// brand and last four digits are kept.
+fn test_token(id: String, digits: &str, exp_month: i32, exp_year: i32) -> TokenRow {
+    TokenRow {
+        id,
+        provider: TestProvider.name().to_owned(),
+        brand: brand(digits).to_owned(),
+        last4: digits[digits.len().saturating_sub(4)..].to_owned(),
+        exp_month,
+        exp_year,
+        outcome: test_outcome(digits).to_owned(),
+        used_at: None,
+        created_at: Utc::now(),
+    }
+}
+
 /// A payment to take for an existing order: by card token, or as a stablecoin request.
 #[derive(Debug, Clone, Deserialize, ToSchema, async_graphql::InputObject)]
 pub struct CreatePaymentInput {
@@ -560,21 +589,10 @@ impl PaymentService {
     /// what a shop's payment form does before checkout.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn create_token(&self, ctx: &Ctx, card: CardInput) -> Result<PaymentToken, Error> {
-        if !self.settings.test_provider {
-            return Err(Error::Unavailable(anyhow::anyhow!(
-                "the test provider is turned off (PAYMENTS_TEST_PROVIDER)"
-            )));
-        }
+        self.check_test_provider()?;
         let mut v = Validator::default();
-        let digits: String = card
-            .number
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .collect();
-        if !(12..=19).contains(&digits.len())
-            || !digits.bytes().all(|b| b.is_ascii_digit())
-            || !luhn(&digits)
-        {
+        let digits = card_digits(&card.number);
+        if digits.is_none() {
             v.add("number", "is not a valid card number");
         }
         if !(1..=12).contains(&card.exp_month) {
@@ -589,17 +607,13 @@ impl PaymentService {
             v.add("cvc", "must be 3 or 4 digits");
         }
         v.finish()?;
-        let row = TokenRow {
-            id: format!("tok_{}", crate::auth::random_token(24)),
-            provider: TestProvider.name().to_owned(),
-            brand: brand(&digits).to_owned(),
-            last4: digits[digits.len() - 4..].to_owned(),
-            exp_month: card.exp_month,
-            exp_year: card.exp_year,
-            outcome: test_outcome(&digits).to_owned(),
-            used_at: None,
-            created_at: now,
-        };
+        let id = format!("tok_{}", crate::auth::random_token(24));
+        let row = test_token(
+            id,
+            &digits.unwrap_or_default(),
+            card.exp_month,
+            card.exp_year,
+        );
         let mut conn = self.db.conn().await?;
         q::insert_token(&mut conn, &row).await?;
         Ok(PaymentToken {
@@ -626,32 +640,25 @@ impl PaymentService {
         exp_month: Option<i32>,
         exp_year: Option<i32>,
     ) -> Result<TokenRow, Error> {
-        if !self.settings.test_provider {
-            return Err(Error::Unavailable(anyhow::anyhow!(
-                "the test provider is turned off (PAYMENTS_TEST_PROVIDER)"
-            )));
-        }
-        let digits: String = number
-            .chars()
-            .filter(|c| !c.is_whitespace() && *c != '-')
-            .collect();
-        if !(12..=19).contains(&digits.len())
-            || !digits.bytes().all(|b| b.is_ascii_digit())
-            || !luhn(&digits)
-        {
-            return Err(Error::invalid("number", "is not a valid card number"));
-        }
-        Ok(TokenRow {
+        self.check_test_provider()?;
+        let digits = card_digits(number)
+            .ok_or_else(|| Error::invalid("number", "is not a valid card number"))?;
+        Ok(test_token(
             id,
-            provider: TestProvider.name().to_owned(),
-            brand: brand(&digits).to_owned(),
-            last4: digits[digits.len() - 4..].to_owned(),
-            exp_month: exp_month.unwrap_or(12),
-            exp_year: exp_year.unwrap_or(2099),
-            outcome: test_outcome(&digits).to_owned(),
-            used_at: None,
-            created_at: Utc::now(),
-        })
+            &digits,
+            exp_month.unwrap_or(12),
+            exp_year.unwrap_or(2099),
+        ))
+    }
+
+    fn check_test_provider(&self) -> Result<(), Error> {
+        if self.settings.test_provider {
+            Ok(())
+        } else {
+            Err(Error::Unavailable(anyhow::anyhow!(
+                "the test provider is turned off (PAYMENTS_TEST_PROVIDER)"
+            )))
+        }
     }
 
     /// Refunds all or part of a captured payment, as often as needed but never more than was
