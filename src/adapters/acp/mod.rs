@@ -395,6 +395,28 @@ async fn show(
     }
 }
 
+/// Runs a session operation on the path's session id and the parsed body (an empty body is
+/// allowed when `empty_ok`), answering 200 with the session.
+async fn on_session<T, Fut>(
+    id: &str,
+    body: &Bytes,
+    empty_ok: bool,
+    run: impl FnOnce(Uuid, T) -> Fut,
+) -> Response
+where
+    T: DeserializeOwned,
+    Fut: Future<Output = Result<Value, Error>>,
+{
+    let id = match session_id(id) {
+        Ok(id) => id,
+        Err(err) => return err.into_response(),
+    };
+    match parse(body, empty_ok) {
+        Ok(input) => respond(run(id, input).await, StatusCode::OK),
+        Err(err) => err.into_response(),
+    }
+}
+
 async fn update(
     State(app): State<AppState>,
     ctx: Option<CtxExt>,
@@ -402,17 +424,10 @@ async fn update(
     body: Bytes,
 ) -> Response {
     let ctx = ctx_of(ctx.map(|c| c.0));
-    let id = match session_id(&id) {
-        Ok(id) => id,
-        Err(err) => return err.into_response(),
-    };
-    match parse(&body, true) {
-        Ok(input) => respond(
-            app.services.acp.update(&ctx, id, input).await,
-            StatusCode::OK,
-        ),
-        Err(err) => err.into_response(),
-    }
+    on_session(&id, &body, true, |id, input| {
+        app.services.acp.update(&ctx, id, input)
+    })
+    .await
 }
 
 async fn complete(
@@ -422,17 +437,10 @@ async fn complete(
     body: Bytes,
 ) -> Response {
     let ctx = ctx_of(ctx.map(|c| c.0));
-    let id = match session_id(&id) {
-        Ok(id) => id,
-        Err(err) => return err.into_response(),
-    };
-    match parse(&body, false) {
-        Ok(input) => respond(
-            app.services.acp.complete(&ctx, id, input).await,
-            StatusCode::OK,
-        ),
-        Err(err) => err.into_response(),
-    }
+    on_session(&id, &body, false, |id, input| {
+        app.services.acp.complete(&ctx, id, input)
+    })
+    .await
 }
 
 async fn cancel(
@@ -442,17 +450,10 @@ async fn cancel(
     body: Bytes,
 ) -> Response {
     let ctx = ctx_of(ctx.map(|c| c.0));
-    let id = match session_id(&id) {
-        Ok(id) => id,
-        Err(err) => return err.into_response(),
-    };
-    match parse(&body, true) {
-        Ok(input) => respond(
-            app.services.acp.cancel(&ctx, id, input).await,
-            StatusCode::OK,
-        ),
-        Err(err) => err.into_response(),
-    }
+    on_session(&id, &body, true, |id, input| {
+        app.services.acp.cancel(&ctx, id, input)
+    })
+    .await
 }
 
 async fn delegate_payment(
