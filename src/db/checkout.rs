@@ -152,6 +152,16 @@ pub async fn insert_checkout(conn: &mut AsyncPgConnection, row: &CheckoutRow) ->
         .map(drop)
 }
 
+/// The checkout as it is now.
+pub async fn checkout(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<CheckoutRow>> {
+    checkouts::table
+        .find(id)
+        .select(CheckoutRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
 /// The checkout, locked until the transaction ends: steps and completion of one checkout
 /// take turns.
 pub async fn lock_checkout(

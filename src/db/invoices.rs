@@ -242,7 +242,8 @@ pub async fn invoice_by_id(
     }
 }
 
-/// The order's invoice that is not void, if it has one.
+/// The order's invoice that is not void, if it has one, locked until the transaction ends
+/// (every caller is about to make or change it).
 pub async fn live_invoice_for_order(
     conn: &mut AsyncPgConnection,
     order_id: Uuid,
@@ -251,6 +252,7 @@ pub async fn live_invoice_for_order(
         .filter(invoices::order_id.eq(order_id))
         .filter(invoices::status.ne(InvoiceStatus::Void.as_str()))
         .select(InvoiceRow::as_select())
+        .for_update()
         .first(conn)
         .await
         .optional()

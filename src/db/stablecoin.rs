@@ -62,16 +62,15 @@ pub async fn lock_request(
         .optional()
 }
 
-pub async fn request(
+pub async fn requests_of(
     conn: &mut AsyncPgConnection,
-    payment_id: Uuid,
-) -> QueryResult<Option<RequestRow>> {
+    payment_ids: &[Uuid],
+) -> QueryResult<Vec<RequestRow>> {
     stablecoin_requests::table
-        .find(payment_id)
+        .filter(stablecoin_requests::payment_id.eq_any(payment_ids))
         .select(RequestRow::as_select())
-        .first(conn)
+        .load(conn)
         .await
-        .optional()
 }
 
 pub async fn update_request(

@@ -161,10 +161,15 @@ impl Stablecoin {
     }
 
     pub fn from_stored(value: &str) -> Self {
-        if value == "USDT" {
-            Self::Usdt
-        } else {
-            Self::Usdc
+        Self::parse(value).unwrap_or(Self::Usdc)
+    }
+
+    /// The asset named exactly as the API spells it (`USDC`, `USDT`).
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "USDC" => Some(Self::Usdc),
+            "USDT" => Some(Self::Usdt),
+            _ => None,
         }
     }
 }

@@ -57,18 +57,33 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
     let target = parts.uri.path_and_query().map_or("", |p| p.as_str());
     let hash = request_hash(&[parts.method.as_str().as_bytes(), target.as_bytes(), &bytes]);
 
-    let claim = match app.services.idempotency.begin(&scope, &key, &hash).await {
-        Ok((Begin::Proceed, claim)) => claim,
-        Ok((Begin::Replay(stored), _)) => return replay(stored),
-        Err(err) => return error_response(err, graphql),
+    let request = Request::from_parts(parts, Body::from(bytes));
+    run_once(&app, &scope, &key, &hash, request, next)
+        .await
+        .unwrap_or_else(|err| error_response(err, graphql))
+}
+
+/// Runs `request` at most once under `key` in `scope`: a stored answer for the same `hash` is
+/// replayed (marked `Idempotent-Replayed: true`); otherwise the handler runs and its answer is
+/// kept, except a 5xx, so a retry after a server error runs again. The claim errors
+/// (`IDEMPOTENCY_*`) come back for the caller's door to shape; ACP shares this with REST.
+pub(crate) async fn run_once(
+    app: &AppState,
+    scope: &str,
+    key: &str,
+    hash: &str,
+    request: Request,
+    next: Next,
+) -> Result<Response, Error> {
+    let claim = match app.services.idempotency.begin(scope, key, hash).await? {
+        (Begin::Proceed, claim) => claim,
+        (Begin::Replay(stored), _) => return Ok(replay(stored)),
     };
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let response = next.run(request).await;
     let (mut head, body) = response.into_parts();
     let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
         let _ = app.services.idempotency.release(&claim).await;
-        return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+        return Err(Error::Internal(anyhow::anyhow!("unreadable response body")));
     };
     let outcome = if head.status.is_server_error() {
         app.services.idempotency.release(&claim).await
@@ -88,7 +103,7 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
         tracing::error!(error = ?err, "cannot record the idempotent response");
     }
     head.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(head, Body::from(body))
+    Ok(Response::from_parts(head, Body::from(body)))
 }
 
 fn bad_request(err: Error, graphql: bool) -> Response {

@@ -6,7 +6,7 @@
 
 pub mod graphql;
 pub mod health;
-mod idempotency;
+pub(crate) mod idempotency;
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use super::carts::{CartLineInput, CartRef, CreateCartInput};
 use super::checkout::{StartCheckoutInput, UpdateCheckoutInput};
 use super::error::Validator;
-use super::payments::to_minor;
+use super::payments::{minor_unit_scale, to_minor};
 use super::{CartService, CheckoutService, Ctx, Error, PaymentService};
 use crate::config::AcpSettings;
 use crate::db::Db;
@@ -336,7 +336,8 @@ struct ResolvedItems(Vec<CartLineInput>);
 
 /// Money in minor units, in the currency's own scale.
 fn minor(amount: Decimal, currency: &str) -> i64 {
-    to_minor(amount.round_dp(2), currency).unwrap_or_default()
+    // Rounded to the currency's own minor unit first, so only an amount beyond i64 can fail.
+    to_minor(amount.round_dp(minor_unit_scale(currency)), currency).unwrap_or(i64::MAX)
 }
 
 /// ACP sessions and the delegated-payment vault.
@@ -556,7 +557,7 @@ impl AcpService {
                 action: action.into(),
             });
         }
-        let checkout = checkout_q::lock_checkout(&mut conn, id)
+        let checkout = checkout_q::checkout(&mut conn, id)
             .await?
             .ok_or_else(|| Error::not_found("checkout_session", id))?;
         if checkout.status == "completed" {

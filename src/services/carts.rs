@@ -144,16 +144,12 @@ async fn cart_event(
     event_type: &'static str,
     cart: &Cart,
 ) -> Result<(), Error> {
-    let mut data = serde_json::to_value(cart).map_err(anyhow::Error::new)?;
-    if let Some(data) = data.as_object_mut() {
+    let mut event =
+        crate::events::DomainEvent::about(event_type, "cart", cart.id, cart, serde_json::json!({}))
+            .map_err(anyhow::Error::new)?;
+    if let Some(data) = event.data.as_object_mut() {
         data.remove("token");
     }
-    let event = crate::events::DomainEvent {
-        event_type,
-        entity_type: "cart",
-        entity_id: cart.id,
-        data,
-    };
     crate::events::record(conn, event).await?;
     Ok(())
 }

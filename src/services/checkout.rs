@@ -586,19 +586,21 @@ async fn checkout_event(
     event_type: &'static str,
     checkout: &Checkout,
 ) -> Result<(), Error> {
-    let mut data = serde_json::to_value(checkout).map_err(anyhow::Error::new)?;
-    if let Some(method) = data
+    let mut event = crate::events::DomainEvent::about(
+        event_type,
+        "checkout",
+        checkout.id,
+        checkout,
+        serde_json::json!({}),
+    )
+    .map_err(anyhow::Error::new)?;
+    if let Some(method) = event
+        .data
         .get_mut("payment_method")
         .and_then(serde_json::Value::as_object_mut)
     {
         method.remove("token");
     }
-    let event = crate::events::DomainEvent {
-        event_type,
-        entity_type: "checkout",
-        entity_id: checkout.id,
-        data,
-    };
     crate::events::record(conn, event).await?;
     Ok(())
 }

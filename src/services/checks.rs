@@ -18,6 +18,20 @@ pub fn tax_class(v: &mut Validator, field: &str, raw: &str) -> String {
     raw.trim().to_lowercase()
 }
 
+/// An amount of money that must be above zero with at most `MAX_SCALE` decimal places (as
+/// stored), trailing zeros aside.
+pub fn positive_amount(v: &mut Validator, field: &str, amount: rust_decimal::Decimal) {
+    use crate::domain::money::MAX_SCALE;
+    if amount <= rust_decimal::Decimal::ZERO {
+        v.add(field, "must be above 0");
+    } else if amount.normalize().scale() > MAX_SCALE {
+        v.add(
+            field,
+            format!("must have at most {MAX_SCALE} decimal places"),
+        );
+    }
+}
+
 pub fn check_text(v: &mut Validator, field: &str, text: &str, min: usize, max: usize) {
     let length = text.trim().chars().count();
     if text.contains('\0') {

@@ -27,7 +27,6 @@ use crate::db::invoices::{
 };
 use crate::db::orders as order_q;
 use crate::domain::invoice::{InvoiceAction, invoice_number};
-use crate::domain::money::MAX_SCALE;
 use crate::domain::{
     Address, Invoice, InvoiceBuyer, InvoiceFilter, InvoiceSeller, InvoiceStatus, OrderStatus,
 };
@@ -334,10 +333,7 @@ pub(crate) async fn reconcile_order_payments(
     actor: &str,
     order_id: Uuid,
 ) -> Result<(), Error> {
-    let Some(live) = q::live_invoice_for_order(conn, order_id).await? else {
-        return Ok(());
-    };
-    let Some(row) = q::invoice_by_id(conn, live.id, true).await? else {
+    let Some(row) = q::live_invoice_for_order(conn, order_id).await? else {
         return Ok(());
     };
     if row.status() != InvoiceStatus::Open {
@@ -580,14 +576,7 @@ impl InvoiceService {
     ) -> Result<Invoice, Error> {
         let access = ctx.authorize("invoices:manage")?;
         let mut v = Validator::default();
-        if input.amount <= Decimal::ZERO {
-            v.add("amount", "must be above 0");
-        } else if input.amount.normalize().scale() > MAX_SCALE {
-            v.add(
-                "amount",
-                format!("must have at most {MAX_SCALE} decimal places"),
-            );
-        }
+        super::checks::positive_amount(&mut v, "amount", input.amount);
         let reference = optional_text(&mut v, "reference", input.reference.as_deref(), 200);
         let method = optional_text(&mut v, "method", input.method.as_deref(), 50)
             .unwrap_or_else(|| "manual".to_owned());

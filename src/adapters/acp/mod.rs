@@ -31,13 +31,12 @@ use crate::app::AppState;
 use crate::auth::Principal;
 use crate::services::acp::{SUPPORTED_VERSIONS, VERSION};
 use crate::services::auth::Credentials;
-use crate::services::idempotency::{Begin, StoredResponse, check_key, request_hash};
+use crate::services::idempotency::{check_key, request_hash};
 use crate::services::{Ctx, Error};
 
 const API_VERSION: HeaderName = HeaderName::from_static("api-version");
 const REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
-const REPLAYED: HeaderName = HeaderName::from_static("idempotent-replayed");
 const SIGNATURE: HeaderName = HeaderName::from_static("signature");
 const TIMESTAMP: HeaderName = HeaderName::from_static("timestamp");
 /// How far a signed request's `Timestamp` may be from our clock.
@@ -179,54 +178,10 @@ async fn checked(
     // Keys are scoped to the credential and the endpoint path.
     let scope = format!("acp|{}|POST {path}", principal.key());
     let hash = request_hash(&[canonical_body(&bytes).as_bytes()]);
-    let claim = match app.services.idempotency.begin(&scope, &key, &hash).await {
-        Ok((Begin::Proceed, claim)) => claim,
-        Ok((Begin::Replay(stored), _)) => return replay(stored),
-        Err(err) => return AcpError::from(err).vault(vault).into_response(),
-    };
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
-    let (head, body) = response.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
-        let _ = app.services.idempotency.release(&claim).await;
-        return AcpError::from(Error::Internal(anyhow::anyhow!("unreadable response body")))
-            .into_response();
-    };
-    let outcome = if head.status.is_server_error() {
-        app.services.idempotency.release(&claim).await
-    } else {
-        let stored = StoredResponse {
-            status: head.status.as_u16(),
-            body: body.to_vec(),
-            content_type: head
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        };
-        app.services.idempotency.complete(&claim, &stored).await
-    };
-    if let Err(err) = outcome {
-        tracing::error!(error = ?err, "cannot record the idempotent response");
-    }
-    let mut head = head;
-    head.headers.remove(header::CONTENT_LENGTH);
-    Response::from_parts(head, Body::from(body))
-}
-
-fn replay(stored: StoredResponse) -> Response {
-    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    let mut response = (status, stored.body).into_response();
-    let headers = response.headers_mut();
-    if let Some(content_type) = stored
-        .content_type
-        .and_then(|c| HeaderValue::from_str(&c).ok())
-    {
-        headers.insert(header::CONTENT_TYPE, content_type);
-    }
-    headers.insert(REPLAYED, HeaderValue::from_static("true"));
-    response
+    let request = Request::from_parts(parts, Body::from(bytes));
+    crate::http::idempotency::run_once(&app, &scope, &key, &hash, request, next)
+        .await
+        .unwrap_or_else(|err| AcpError::from(err).vault(vault).into_response())
 }
 
 /// The body in canonical form for comparing requests: keys sorted, numbers that are whole

@@ -63,11 +63,8 @@ fn payment(p: Payment) -> pb::Payment {
 }
 
 fn stablecoin_in(s: pb::StablecoinInput) -> Result<StablecoinInput, Error> {
-    let asset = match s.asset.trim().to_uppercase().as_str() {
-        "USDC" => Stablecoin::Usdc,
-        "USDT" => Stablecoin::Usdt,
-        _ => return Err(Error::invalid("stablecoin.asset", "must be USDC or USDT")),
-    };
+    let asset = Stablecoin::parse(&s.asset)
+        .ok_or_else(|| Error::invalid("stablecoin.asset", "must be USDC or USDT"))?;
     Ok(StablecoinInput {
         asset,
         network: s.network,

@@ -20,7 +20,7 @@ use uuid::Uuid;
 use self::provider::test_outcome;
 pub use self::provider::{
     Authorization, AuthorizeRequest, PaymentProvider, ProviderEvent, ProviderWebhook, TestProvider,
-    from_minor, to_minor,
+    from_minor, minor_unit_scale, to_minor,
 };
 use self::stablepay::{StablePayProvider, StablecoinInput};
 use self::stripe::StripeProvider;
@@ -185,10 +185,10 @@ fn refund_status(refunded: Decimal, captured: Decimal) -> &'static str {
     }
 }
 
-/// Checks an optional amount of money: above zero, at most four decimals.
+/// Checks an optional amount of money: above zero, with no finer fractions than stored.
 fn check_amount(v: &mut Validator, amount: Option<Decimal>) {
-    if amount.is_some_and(|a| a <= Decimal::ZERO || a.scale() > 4) {
-        v.add("amount", "must be above 0 with at most 4 decimals");
+    if let Some(amount) = amount {
+        super::checks::positive_amount(v, "amount", amount);
     }
 }
 
@@ -569,20 +569,45 @@ impl PaymentService {
         conn: &mut AsyncPgConnection,
         row: PaymentRow,
     ) -> Result<Payment, Error> {
-        let stablecoin = if row.provider == stablepay::NAME {
-            match sq::request(conn, row.id).await? {
-                Some(request) => {
-                    let transfers = sq::transfers_of(conn, &[row.id]).await?;
-                    Some(stablepay::request_view(&request, &transfers))
-                }
-                None => None,
-            }
+        let id = row.id;
+        self.payment_views(conn, vec![row])
+            .await?
+            .pop()
+            .ok_or_else(|| Error::not_found("payment", id))
+    }
+
+    /// The payments with their stablecoin requests, loaded in one query for all of them.
+    async fn payment_views(
+        &self,
+        conn: &mut AsyncPgConnection,
+        rows: Vec<PaymentRow>,
+    ) -> Result<Vec<Payment>, Error> {
+        let stablecoin_ids: Vec<Uuid> = rows
+            .iter()
+            .filter(|row| row.provider == stablepay::NAME)
+            .map(|row| row.id)
+            .collect();
+        let (requests, transfers) = if stablecoin_ids.is_empty() {
+            (Vec::new(), Vec::new())
         } else {
-            None
+            (
+                sq::requests_of(conn, &stablecoin_ids).await?,
+                sq::transfers_of(conn, &stablecoin_ids).await?,
+            )
         };
-        let mut payment = Payment::from(row);
-        payment.stablecoin = stablecoin;
-        Ok(payment)
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let stablecoin = requests
+                    .iter()
+                    .find(|request| request.payment_id == row.id)
+                    .map(|request| stablepay::request_view(request, &transfers));
+                Payment {
+                    stablecoin,
+                    ..Payment::from(row)
+                }
+            })
+            .collect())
     }
 
     /// Turns a card into a single-use `tok_...` for the test provider. Anyone may: it is
@@ -746,8 +771,7 @@ impl PaymentService {
         let mut conn = self.db.conn().await?;
         let rows = q::payments_of_orders(&mut conn, order_ids).await?;
         let mut by_order: std::collections::HashMap<Uuid, Vec<Payment>> = Default::default();
-        for row in rows {
-            let payment = self.payment_view(&mut conn, row).await?;
+        for payment in self.payment_views(&mut conn, rows).await? {
             by_order.entry(payment.order_id).or_default().push(payment);
         }
         Ok(by_order)

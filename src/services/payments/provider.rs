@@ -159,7 +159,8 @@ const ZERO_DECIMAL: &[&str] = &[
     "XAF", "XOF", "XPF",
 ];
 
-fn minor_unit_scale(currency: &str) -> u32 {
+/// Decimal places of a currency's minor unit (2 for USD, 0 for JPY).
+pub fn minor_unit_scale(currency: &str) -> u32 {
     if ZERO_DECIMAL.contains(&currency.to_uppercase().as_str()) {
         0
     } else {
