@@ -32,20 +32,24 @@ const MAX_LINES: usize = 500;
 const MAX_QUANTITY: i32 = 1_000_000;
 const MAX_REASON: usize = 1_000;
 const MAX_NOTES: usize = 10_000;
+/// The permission to set an order's prices, discounts, taxes or shipping by hand.
+pub const OVERRIDE_PRICE: &str = "orders:override_price";
 
-/// One line of a new order.
+/// One line of a new order. The money fields are staff overrides: each needs the
+/// `orders:override_price` permission and is recorded in the order's history.
 #[derive(Debug, Clone, Deserialize, ToSchema, async_graphql::InputObject)]
 pub struct OrderLineInput {
     pub variant_id: Uuid,
     /// 1 or more.
     pub quantity: i32,
-    /// Price per unit; the variant's current price when absent.
+    /// Override: price per unit instead of the variant's current price.
     #[schema(value_type = Option<String>)]
     pub unit_price: Option<Decimal>,
-    /// Discount on the whole line (default 0).
+    /// Override: discount on the whole line instead of none.
     #[schema(value_type = Option<String>)]
     pub discount: Option<Decimal>,
-    /// Tax on the whole line (default 0).
+    /// Override: tax on the whole line instead of the tax rules' amount for the shipping
+    /// address.
     #[schema(value_type = Option<String>)]
     pub tax: Option<Decimal>,
 }
@@ -58,6 +62,7 @@ pub struct CreateOrderInput {
     /// ISO 4217 code; the variants' currency when absent. Every line must be in it.
     pub currency: Option<String>,
     pub items: Vec<OrderLineInput>,
+    /// Override (`orders:override_price`): shipping charged instead of none.
     #[schema(value_type = Option<String>)]
     pub shipping_total: Option<Decimal>,
     /// Copied into the order; the customer's default when absent.
@@ -233,6 +238,37 @@ async fn order_event(
     Ok(())
 }
 
+/// Where the money on a new order comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PriceSource {
+    /// Checkout priced every line and the shipping from the catalog, the discount and the tax
+    /// rules; the input carries its amounts.
+    Checkout,
+    /// The catalog's prices and the tax rules for the shipping address, with no discount or
+    /// shipping; amounts in the input are overrides the caller was allowed to make.
+    Catalog,
+}
+
+/// The money fields a caller set on a new order, by field path: each is a price override.
+fn price_overrides(input: &CreateOrderInput) -> Vec<String> {
+    let mut fields = Vec::new();
+    for (i, line) in input.items.iter().enumerate() {
+        for (name, set) in [
+            ("unit_price", line.unit_price.is_some()),
+            ("discount", line.discount.is_some()),
+            ("tax", line.tax.is_some()),
+        ] {
+            if set {
+                fields.push(format!("items[{i}].{name}"));
+            }
+        }
+    }
+    if input.shipping_total.is_some() {
+        fields.push("shipping_total".to_owned());
+    }
+    fields
+}
+
 /// One order by id as stored, for services that act on orders they already found.
 pub(crate) async fn order_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Order, Error> {
     let row = q::order_by_id(conn, id)
@@ -241,15 +277,16 @@ pub(crate) async fn order_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> Resul
     Ok(detail(conn, row).await?.order)
 }
 
-/// Validates and places an order on `conn`, inside the caller's transaction: lines priced,
-/// stock reserved, history and `order.created` written. `access` is what the caller may do
-/// (`Own` narrows to the caller's customer record); checkout calls this with `All` after
-/// resolving the customer itself.
+/// Validates and places an order on `conn`, inside the caller's transaction: lines priced
+/// (see [`PriceSource`]), stock reserved, history and `order.created` written. `access` is what
+/// the caller may do (`Own` narrows to the caller's customer record); checkout calls this with
+/// `All` after resolving the customer itself.
 pub(crate) async fn place_order(
     conn: &mut AsyncPgConnection,
     ctx: &Ctx,
     access: Access,
     input: CreateOrderInput,
+    source: PriceSource,
 ) -> Result<OrderDetail, Error> {
     let mut v = Validator::default();
     if input.items.is_empty() || input.items.len() > MAX_LINES {
@@ -335,6 +372,7 @@ pub(crate) async fn place_order(
         }
         let unit_price = line.unit_price.unwrap_or(variant.price);
         let discount = line.discount.unwrap_or(Decimal::ZERO);
+        // Catalog-priced lines get their tax from the rules once the address is known.
         let tax = line.tax.unwrap_or(Decimal::ZERO);
         if discount > Decimal::from(line.quantity) * unit_price {
             v.add(
@@ -374,6 +412,19 @@ pub(crate) async fn place_order(
         shipping_address.or_else(|| default_address(customer.default_shipping_address_id));
     let billing_address =
         billing_address.or_else(|| default_address(customer.default_billing_address_id));
+    let mut shipping = shipping;
+    if source == PriceSource::Catalog
+        && let Some(address) = &shipping_address
+    {
+        let taxes = catalog_taxes(conn, address, &items, shipping).await?;
+        for ((item, line), tax) in items.iter_mut().zip(&input.items).zip(taxes.lines) {
+            if line.tax.is_none() {
+                item.tax = tax;
+                item.total = line_total(item.quantity, item.unit_price, item.discount, tax);
+            }
+        }
+        shipping += taxes.shipping_tax;
+    }
     let totals = Totals::of(
         items
             .iter()
@@ -434,9 +485,88 @@ pub(crate) async fn place_order(
         details: serde_json::json!({}),
     };
     write_history(conn, ctx, order_id, history).await?;
+    let overrides = price_overrides(&input);
+    if source == PriceSource::Catalog && !overrides.is_empty() {
+        // Who set which amount, beside what the catalog would have charged.
+        let lines: Vec<serde_json::Value> = items
+            .iter()
+            .zip(&input.items)
+            .map(|(item, line)| {
+                serde_json::json!({
+                    "sku": item.sku,
+                    "catalog_unit_price": variants.get(&line.variant_id).map(|v| v.price.normalize().to_string()),
+                    "unit_price": item.unit_price.normalize().to_string(),
+                    "discount": item.discount.normalize().to_string(),
+                    "tax": item.tax.normalize().to_string(),
+                })
+            })
+            .collect();
+        let history = History {
+            action: "price_override",
+            from: None,
+            to: None,
+            reason: None,
+            details: serde_json::json!({
+                "fields": overrides,
+                "lines": lines,
+                "shipping_total": input.shipping_total.map(|s| s.normalize().to_string()),
+            }),
+        };
+        write_history(conn, ctx, order_id, history).await?;
+    }
     let detail = detail(conn, row).await?;
     order_event(conn, "order.created", &detail, serde_json::json!({})).await?;
     Ok(detail)
+}
+
+/// The tax rules' amounts for catalog-priced lines shipped to `address`: per line, and on
+/// `shipping`, with the products' tax classes.
+async fn catalog_taxes(
+    conn: &mut AsyncPgConnection,
+    address: &Address,
+    items: &[OrderItemRow],
+    shipping: Decimal,
+) -> Result<CatalogTaxes, Error> {
+    use crate::db::pricing as pricing_q;
+    use crate::domain::pricing::{self, PricedLineInput};
+    let rates: Vec<crate::domain::TaxRate> =
+        pricing_q::tax_rates_for(conn, &address.country, address.region.as_deref())
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect();
+    let variant_ids: Vec<Uuid> = items.iter().filter_map(|i| i.variant_id).collect();
+    let classes = pricing_q::tax_classes_of(conn, &variant_ids).await?;
+    let lines: Vec<PricedLineInput> = items
+        .iter()
+        .map(|i| PricedLineInput {
+            // The discount (an override) is priced in as a lower price per line.
+            unit_price: i.unit_price - i.discount / Decimal::from(i.quantity.max(1)),
+            quantity: i.quantity,
+            tax_class: i.variant_id.and_then(|v| classes.get(&v).cloned()),
+        })
+        .collect();
+    let priced = pricing::price(&lines, None, shipping, &rates);
+    // Taxes included in prices are not charged again on top.
+    let added = |tax: Decimal, class: Option<&str>| match pricing::rate_for(&rates, class) {
+        Some(rate) if rate.prices_include_tax => Decimal::ZERO,
+        _ => tax,
+    };
+    Ok(CatalogTaxes {
+        lines: priced
+            .lines
+            .iter()
+            .zip(&lines)
+            .map(|(line, input)| added(line.tax, input.tax_class.as_deref()))
+            .collect(),
+        shipping_tax: added(priced.shipping_tax, None),
+    })
+}
+
+/// Taxes the rules charge on top of catalog prices.
+struct CatalogTaxes {
+    lines: Vec<Decimal>,
+    shipping_tax: Decimal,
 }
 
 impl OrderService {
@@ -452,20 +582,35 @@ impl OrderService {
         }
     }
 
-    /// Places an order: prices each line from the catalog (unless given), copies the
-    /// addresses, computes the totals, and numbers it. Writes `order.created`.
+    /// Places an order for a customer (staff: phone and manual orders): prices each line from
+    /// the catalog and the tax rules for the shipping address, copies the addresses, reserves
+    /// the stock, computes the totals, and numbers it. Writes `order.created`.
+    ///
+    /// Customers order through checkout, which takes the payment: an order placed here is
+    /// unpaid and holds stock until staff cancel it, so a grant of `orders:create:own` is
+    /// refused. Amounts in the input are price overrides, allowed only with
+    /// `orders:override_price` and recorded in the order's history with who made them.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn create_order(
         &self,
         ctx: &Ctx,
         input: CreateOrderInput,
     ) -> Result<OrderDetail, Error> {
-        let access = ctx.authorize("orders:create")?;
+        if ctx.authorize("orders:create")? != Access::All {
+            return Err(Error::Forbidden {
+                permission: "orders:create".into(),
+            });
+        }
+        if !price_overrides(&input).is_empty() && ctx.authorize(OVERRIDE_PRICE)? != Access::All {
+            return Err(Error::Forbidden {
+                permission: OVERRIDE_PRICE.into(),
+            });
+        }
         let ctx = ctx.clone();
         let mut conn = self.db.conn().await?;
         (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
-                place_order(conn, &ctx, access, input).await
+                place_order(conn, &ctx, Access::All, input, PriceSource::Catalog).await
             })
             .await
     }

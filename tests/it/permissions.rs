@@ -120,7 +120,7 @@ fn rest_ops(product: &str) -> Vec<RestOp> {
             Method::POST,
             "/api/v1/orders",
             Some(json!({"items": []})),
-            BUYERS,
+            MANAGERS,
         ),
         op(
             Method::GET,
@@ -622,7 +622,7 @@ fn graphql_ops(product: &str) -> Vec<(String, Allowed)> {
         ),
         op(
             r#"mutation { createOrder(input: {items: []}) { id } }"#,
-            BUYERS,
+            MANAGERS,
         ),
         op(
             &format!(r#"mutation {{ holdOrder(id: "{NOBODY}", reason: "x") {{ id }} }}"#),
@@ -1099,7 +1099,7 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
             ("ListOrders", list_orders, SIGNED_IN[who]),
             ("GetOrder", get_order, SIGNED_IN[who]),
             ("ListOrderItems", order_items, SIGNED_IN[who]),
-            ("CreateOrder", create_order, BUYERS[who]),
+            ("CreateOrder", create_order, MANAGERS[who]),
             ("UpdateOrderStatus", update_status, OPERATIONS[who]),
             ("HoldOrder", hold, OPERATIONS[who]),
             ("ReleaseOrderHold", release, OPERATIONS[who]),
