@@ -160,10 +160,46 @@ pub struct Config {
     /// Take the client IP from `X-Forwarded-For` (`TRUST_FORWARDED_FOR`, default false): only
     /// behind a proxy that sets it.
     pub trust_forwarded_for: bool,
+    /// Which `X-Forwarded-For` hops are our own proxies (`TRUSTED_PROXIES`: how many, default
+    /// 1, or their networks, e.g. `10.0.0.0/8,192.168.1.7/32`); the client is the right-most
+    /// hop that is not one of them, never the client-controlled first entry.
+    pub trusted_proxies: TrustedProxies,
     pub webhooks: WebhookSettings,
     pub payments: PaymentSettings,
     pub invoices: InvoiceSettings,
     pub acp: AcpSettings,
+}
+
+/// Our own proxies in front of the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TrustedProxies {
+    /// This many proxies, each appending the address it was reached from.
+    Count(usize),
+    /// Proxies at these addresses.
+    Networks(Vec<ipnet::IpNet>),
+}
+
+impl FromStr for TrustedProxies {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        if let Ok(count) = value.parse::<usize>() {
+            return Ok(Self::Count(count));
+        }
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(|n| {
+                n.parse::<ipnet::IpNet>()
+                    .or_else(|_| n.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!("`{n}` is neither a count nor a network such as 10.0.0.0/8")
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Self::Networks)
+    }
 }
 
 /// When checkout takes the money.
@@ -193,9 +229,12 @@ impl FromStr for CaptureMode {
 pub struct PaymentSettings {
     /// `CHECKOUT_CAPTURE`: `automatic` (default) or `manual`.
     pub checkout_capture: CaptureMode,
-    /// Offer the built-in `test` provider (`PAYMENTS_TEST_PROVIDER`, default true); turn it
-    /// off in production.
+    /// Offer the built-in `test` provider, which approves by card test number and so ships
+    /// goods for nothing (`PAYMENTS_TEST_PROVIDER`, default false; `serve --seed-demo` turns it
+    /// on unless the variable says otherwise).
     pub test_provider: bool,
+    /// Whether `PAYMENTS_TEST_PROVIDER` was given at all (an explicit `false` beats the demo).
+    pub test_provider_configured: bool,
     /// Stripe's secret API key (`STRIPE_API_KEY`, `sk_...`); Stripe payment methods
     /// (`pm_...`) are accepted only with it.
     pub stripe_api_key: Option<String>,
@@ -206,7 +245,38 @@ pub struct PaymentSettings {
     pub stripe_webhook_secret: Option<String>,
     /// Timeout of each request to a provider (`PAYMENT_PROVIDER_TIMEOUT_MS`, default 15000).
     pub provider_timeout: Duration,
+    /// How long a payment attempt whose outcome is unknown (the provider did not answer, or
+    /// the process died mid-way) is left for the client's retry before the reconciler settles
+    /// it against the provider (`PAYMENT_RECONCILE_AFTER_SECS`, default 60).
+    pub reconcile_after: Duration,
+    /// How often the reconciler looks (`PAYMENT_RECONCILE_INTERVAL_SECS`, default 30).
+    pub reconcile_interval: Duration,
+    /// Where the ACP delegated-payment vault keeps cards (`ACP_VAULT_PROVIDER`: `stripe`, as
+    /// PaymentMethods, or `test`); by default Stripe when `STRIPE_API_KEY` is set, else the test
+    /// provider (refused while it is off).
+    pub vault_provider: VaultProvider,
     pub stablepay: StablePaySettings,
+}
+
+/// Which provider holds the cards the ACP vault is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VaultProvider {
+    /// Stripe PaymentMethods, charged with PaymentIntents.
+    Stripe,
+    /// The built-in test provider (only while `PAYMENTS_TEST_PROVIDER` is on).
+    Test,
+}
+
+impl FromStr for VaultProvider {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "stripe" => Ok(Self::Stripe),
+            "test" => Ok(Self::Test),
+            other => Err(format!("`{other}` is not `stripe` or `test`")),
+        }
+    }
 }
 
 /// The stablecoin provider: where customers send USDC/USDT and how its callbacks are trusted.
@@ -270,6 +340,7 @@ impl std::fmt::Debug for PaymentSettings {
         f.debug_struct("PaymentSettings")
             .field("checkout_capture", &self.checkout_capture)
             .field("test_provider", &self.test_provider)
+            .field("test_provider_configured", &self.test_provider_configured)
             .field("stripe_api_key", &redacted(&self.stripe_api_key))
             .field("stripe_api_base", &self.stripe_api_base)
             .field(
@@ -277,6 +348,9 @@ impl std::fmt::Debug for PaymentSettings {
                 &redacted(&self.stripe_webhook_secret),
             )
             .field("provider_timeout", &self.provider_timeout)
+            .field("reconcile_after", &self.reconcile_after)
+            .field("reconcile_interval", &self.reconcile_interval)
+            .field("vault_provider", &self.vault_provider)
             .field("stablepay", &self.stablepay)
             .finish()
     }
@@ -379,6 +453,7 @@ impl Config {
                 .map(str::to_owned)
                 .collect(),
             trust_forwarded_for: parse(&lookup, "TRUST_FORWARDED_FOR", false)?,
+            trusted_proxies: parse(&lookup, "TRUSTED_PROXIES", TrustedProxies::Count(1))?,
             webhooks: WebhookSettings {
                 timeout: Duration::from_millis(parse(&lookup, "WEBHOOK_TIMEOUT_MS", 10_000)?),
                 allow_private_networks: parse(&lookup, "WEBHOOK_ALLOW_PRIVATE_NETWORKS", false)?,
@@ -407,7 +482,8 @@ impl Config {
             },
             payments: PaymentSettings {
                 checkout_capture: parse(&lookup, "CHECKOUT_CAPTURE", CaptureMode::Automatic)?,
-                test_provider: parse(&lookup, "PAYMENTS_TEST_PROVIDER", true)?,
+                test_provider: parse(&lookup, "PAYMENTS_TEST_PROVIDER", false)?,
+                test_provider_configured: lookup("PAYMENTS_TEST_PROVIDER").is_some(),
                 stripe_api_key: lookup("STRIPE_API_KEY").filter(|k| !k.is_empty()),
                 stripe_api_base: var("STRIPE_API_BASE", "https://api.stripe.com")
                     .trim_end_matches('/')
@@ -418,6 +494,23 @@ impl Config {
                     "PAYMENT_PROVIDER_TIMEOUT_MS",
                     15_000,
                 )?),
+                reconcile_after: Duration::from_secs(parse(
+                    &lookup,
+                    "PAYMENT_RECONCILE_AFTER_SECS",
+                    60,
+                )?),
+                reconcile_interval: Duration::from_secs(
+                    parse::<u64>(&lookup, "PAYMENT_RECONCILE_INTERVAL_SECS", 30)?.max(1),
+                ),
+                vault_provider: parse(
+                    &lookup,
+                    "ACP_VAULT_PROVIDER",
+                    if lookup("STRIPE_API_KEY").is_some_and(|k| !k.is_empty()) {
+                        VaultProvider::Stripe
+                    } else {
+                        VaultProvider::Test
+                    },
+                )?,
                 stablepay: StablePaySettings {
                     addresses: parse_pairs("STABLEPAY_ADDRESSES", &var("STABLEPAY_ADDRESSES", ""))?,
                     callback_secret: lookup("STABLEPAY_CALLBACK_SECRET").filter(|k| !k.is_empty()),
@@ -475,6 +568,10 @@ mod tests {
         assert_eq!(config.access_token_ttl, Duration::from_secs(3600));
         assert_eq!(config.rate_limits.authenticated, 1200);
         assert_eq!(config.invoices.due_days, 30);
+        assert!(
+            !config.payments.test_provider,
+            "the test payment provider is off unless asked for"
+        );
         assert_eq!(
             config.invoices.reminder_interval,
             Duration::from_secs(72 * 3600)
@@ -527,6 +624,20 @@ mod tests {
         assert!(shown.contains("<set>"));
         assert_eq!(config.acp.public_base_url, "https://shop.example");
         assert_eq!(config.acp.merchant_id, "acct_stateset");
+        Ok(())
+    }
+
+    #[test]
+    fn trusted_proxies_are_a_count_or_networks() -> anyhow::Result<()> {
+        assert_eq!("2".parse(), Ok(TrustedProxies::Count(2)));
+        let TrustedProxies::Networks(nets) = "10.0.0.0/8, 192.168.1.7"
+            .parse()
+            .map_err(anyhow::Error::msg)?
+        else {
+            anyhow::bail!("networks expected");
+        };
+        assert_eq!(nets.len(), 2);
+        assert!("10.0.0.0/33".parse::<TrustedProxies>().is_err());
         Ok(())
     }
 

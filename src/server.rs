@@ -28,7 +28,7 @@ pub struct ServeOptions {
 }
 
 /// Runs the server until Ctrl-C or SIGTERM.
-pub async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> {
+pub async fn serve(mut config: Config, options: ServeOptions) -> anyhow::Result<()> {
     if options.migrate {
         prepare_database(&config).await?;
     }
@@ -37,6 +37,11 @@ pub async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> 
             "JWT_SECRET is not set: using a random secret; tokens end with this process"
         );
     }
+    // The demo is a shop to try out, so its test cards work unless told otherwise.
+    if options.seed_demo && !config.payments.test_provider_configured {
+        config.payments.test_provider = true;
+    }
+    warn_about_test_payments(&config);
     let app = App::new(config.clone())?;
     if options.seed_demo {
         let report = crate::seed::demo(&app.services).await?;
@@ -88,6 +93,7 @@ pub async fn serve(config: Config, options: ServeOptions) -> anyhow::Result<()> 
 /// that run background work apart from the API servers.
 pub async fn work(config: Config) -> anyhow::Result<()> {
     prepare_database(&config).await?;
+    warn_about_test_payments(&config);
     let app = App::new(config.clone())?;
     let (stop, stopped) = watch::channel(false);
     let listener = app
@@ -104,6 +110,16 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Says loudly that test cards are accepted, so nobody runs a shop that way unawares.
+fn warn_about_test_payments(config: &Config) {
+    if config.payments.test_provider {
+        tracing::warn!(
+            "the TEST payment provider is enabled (PAYMENTS_TEST_PROVIDER or --seed-demo): \
+             test card numbers are accepted and orders are paid with no money; never in production"
+        );
+    }
+}
+
 /// The work every instance does besides answering requests: the outbox relay, webhook
 /// deliveries and upkeep. Each task ends once `stopped` turns true (webhook attempts under
 /// way are finished and recorded first).
@@ -113,6 +129,7 @@ fn start_background_work(
 ) -> Vec<tokio::task::JoinHandle<()>> {
     vec![
         tokio::spawn(housekeeping(app.clone(), stopped.clone())),
+        tokio::spawn(reconcile_payments(app.clone(), stopped.clone())),
         tokio::spawn(crate::events::relay::run(app.clone(), stopped.clone())),
         tokio::spawn(app.services.webhooks.clone().run(stopped.clone())),
     ]
@@ -149,6 +166,23 @@ async fn housekeeping(app: std::sync::Arc<App>, mut stopped: watch::Receiver<boo
             Ok(0) => {}
             Ok(sent) => tracing::info!(sent, "overdue invoice reminders written"),
             Err(err) => tracing::warn!(error = %err, "cannot write overdue invoice reminders"),
+        }
+    }
+}
+
+/// Settles payment attempts left in doubt (see `payments::attempts`): once at start, for what a
+/// crash left behind, then every `PAYMENT_RECONCILE_INTERVAL_SECS`.
+async fn reconcile_payments(app: std::sync::Arc<App>, mut stopped: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(app.config.payments.reconcile_interval);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stopped.wait_for(|stop| *stop) => return,
+        }
+        match app.services.payments.settle_in_doubt().await {
+            Ok(0) => {}
+            Ok(settled) => tracing::info!(settled, "payment attempts in doubt settled"),
+            Err(err) => tracing::warn!(error = %err, "cannot settle payment attempts in doubt"),
         }
     }
 }

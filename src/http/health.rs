@@ -36,6 +36,8 @@ pub struct Version {
     pub git_commit: String,
     /// When the binary was built (RFC 3339).
     pub build_time: String,
+    /// The payment providers that can take money right now (`test`, `stripe`, `stablepay`).
+    pub payment_providers: Vec<String>,
 }
 
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health)))]
@@ -73,7 +75,7 @@ pub async fn readiness(State(app): State<AppState>) -> (StatusCode, Json<Readine
 }
 
 #[utoipa::path(get, path = "/health/version", tag = "health", responses((status = 200, body = Version)))]
-pub async fn version() -> Json<Version> {
+pub async fn version(State(app): State<AppState>) -> Json<Version> {
     let built = env!("STATESET_BUILD_UNIX_TIME")
         .parse::<i64>()
         .unwrap_or_default();
@@ -84,5 +86,12 @@ pub async fn version() -> Json<Version> {
         version: env!("CARGO_PKG_VERSION").into(),
         git_commit: env!("STATESET_GIT_COMMIT").into(),
         build_time,
+        payment_providers: app
+            .services
+            .payments
+            .live_providers()
+            .into_iter()
+            .map(str::to_owned)
+            .collect(),
     })
 }
