@@ -1,10 +1,12 @@
 //! `Idempotency-Key` on HTTP mutations (REST and `POST /graphql`): the first request runs and
 //! its response is kept; a retry gets the same status and body with `Idempotent-Replayed:
-//! true`; the same key with another body is 422; a key still running is 409. Server errors
-//! are not kept, so a retry after one runs again.
+//! true`; the same key with another body is 422; a key still running is 409. Only a response
+//! whose operation completed is kept: server errors (a 5xx, or a GraphQL answer carrying an
+//! `INTERNAL`/`UNAVAILABLE` error) and requests that never finished are forgotten, so a retry
+//! after one runs again.
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -37,13 +39,15 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
     if let Err(err) = check_key("Idempotency-Key", &key) {
         return bad_request(err, graphql);
     }
-    // Keys are scoped to the caller and the operation; anonymous callers by their address.
+    // Keys are scoped to the caller and the operation; anonymous callers by their address,
+    // the same one the rate limiter counts them by.
     let caller = match request.extensions().get::<Principal>() {
         Some(Principal::Anonymous) | None => {
             let ip = request
                 .extensions()
-                .get::<ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0.ip().to_string());
+                .get::<super::ClientIp>()
+                .and_then(|c| c.0)
+                .map(|ip| ip.to_string());
             format!("anonymous:{}", ip.unwrap_or_default())
         }
         Some(principal) => principal.key(),
@@ -79,31 +83,81 @@ pub(crate) async fn run_once(
         (Begin::Proceed, claim) => claim,
         (Begin::Replay(stored), _) => return Ok(replay(stored)),
     };
+    // Given back if the handler never finishes (a timeout, a client gone), so a retry runs.
+    let mut claim = ClaimGuard {
+        app: app.clone(),
+        claim: Some(claim),
+    };
+    let graphql = request.uri().path().starts_with("/graphql");
     let response = next.run(request).await;
     let (mut head, body) = response.into_parts();
     let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
-        let _ = app.services.idempotency.release(&claim).await;
         return Err(Error::Internal(anyhow::anyhow!("unreadable response body")));
     };
-    let outcome = if head.status.is_server_error() {
-        app.services.idempotency.release(&claim).await
-    } else {
-        let stored = StoredResponse {
-            status: head.status.as_u16(),
-            body: body.to_vec(),
-            content_type: head
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+    // Only an operation that completed is kept: a server error (GraphQL answers 200 with it
+    // in `errors`) must run again when retried.
+    let failed = head.status.is_server_error() || (graphql && has_server_error(&body));
+    if let Some(claim) = claim.claim.take() {
+        let outcome = if failed {
+            app.services.idempotency.release(&claim).await
+        } else {
+            let stored = StoredResponse {
+                status: head.status.as_u16(),
+                body: body.to_vec(),
+                content_type: head
+                    .headers
+                    .get(header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned),
+            };
+            app.services.idempotency.complete(&claim, &stored).await
         };
-        app.services.idempotency.complete(&claim, &stored).await
-    };
-    if let Err(err) = outcome {
-        tracing::error!(error = ?err, "cannot record the idempotent response");
+        if let Err(err) = outcome {
+            tracing::error!(error = ?err, "cannot record the idempotent response");
+        }
     }
     head.headers.remove(header::CONTENT_LENGTH);
     Ok(Response::from_parts(head, Body::from(body)))
+}
+
+/// A claimed key that is released when dropped unfinished.
+struct ClaimGuard {
+    app: AppState,
+    claim: Option<crate::services::idempotency::Claim>,
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if let Some(claim) = self.claim.take() {
+            let app = self.app.clone();
+            tokio::spawn(async move {
+                if let Err(err) = app.services.idempotency.release(&claim).await {
+                    tracing::error!(error = ?err, "cannot release an unfinished idempotency key");
+                }
+            });
+        }
+    }
+}
+
+/// Whether a GraphQL answer (one response or a batch) carries an error whose cause is the
+/// server's, not the caller's.
+fn has_server_error(body: &[u8]) -> bool {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return true;
+    };
+    let responses = match &value {
+        serde_json::Value::Array(batch) => batch.iter().collect(),
+        single => vec![single],
+    };
+    responses.iter().any(|response| {
+        response["errors"].as_array().is_some_and(|errors| {
+            errors.iter().any(|e| {
+                e["extensions"]["code"]
+                    .as_str()
+                    .is_some_and(|code| Error::SERVER_FAULT_CODES.contains(&code))
+            })
+        })
+    })
 }
 
 fn bad_request(err: Error, graphql: bool) -> Response {

@@ -207,18 +207,19 @@ async fn guard(State(app): State<AppState>, mut request: Request, next: Next) ->
         Ok(principal) => principal,
         Err(err) => return error_response(err, graphql),
     };
+    let client_ip = client_ip(&request, &app.config);
+    request.extensions_mut().insert(ClientIp(client_ip));
     let mut allowance = None;
-    if !exempt_from_limits(&route) {
-        let client_ip = client_ip(&request, app.config.trust_forwarded_for);
-        if let Some(subject) = Subject::of(&principal, client_ip) {
-            match app
-                .rate_limiter
-                .check(&subject, &format!("{} {route}", request.method()))
-                .await
-            {
-                Ok(granted) => allowance = Some(granted),
-                Err(err) => return error_response(err, graphql),
-            }
+    if !exempt_from_limits(&route)
+        && let Some(subject) = Subject::of(&principal, client_ip)
+    {
+        match app
+            .rate_limiter
+            .check(&subject, &format!("{} {route}", request.method()))
+            .await
+        {
+            Ok(granted) => allowance = Some(granted),
+            Err(err) => return error_response(err, graphql),
         }
     }
     request.extensions_mut().insert(principal);
@@ -261,22 +262,62 @@ pub fn parse_authorization(value: &str) -> Credentials {
     }
 }
 
-pub(crate) fn client_ip(request: &Request, trust_forwarded_for: bool) -> Option<IpAddr> {
-    if trust_forwarded_for {
-        let forwarded = header_text(
-            request.headers(),
-            &HeaderName::from_static("x-forwarded-for"),
-        );
-        if let Some(ip) =
-            forwarded.and_then(|f| f.split(',').next().and_then(|ip| ip.trim().parse().ok()))
-        {
-            return Some(ip);
-        }
-    }
-    request
+/// The client's address as the rate limiter and idempotency scopes see it, put in the
+/// request's extensions by `guard`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+/// Where a request comes from: the peer, or behind our own proxies (`TRUST_FORWARDED_FOR`) the
+/// right-most `X-Forwarded-For` hop that is not one of them. The first entries are whatever
+/// the client wrote, so they are never believed.
+pub(crate) fn client_ip(request: &Request, config: &crate::config::Config) -> Option<IpAddr> {
+    let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
+        .map(|info| info.0.ip());
+    if !config.trust_forwarded_for {
+        return peer;
+    }
+    let hops: Vec<Option<IpAddr>> = request
+        .headers()
+        .get_all(HeaderName::from_static("x-forwarded-for"))
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|hop| hop.trim().parse().ok())
+        .collect();
+    forwarded_client(peer, &hops, &config.trusted_proxies)
+}
+
+/// The client among `peer` and the forwarded `hops` (oldest first), given our `proxies`.
+fn forwarded_client(
+    peer: Option<IpAddr>,
+    hops: &[Option<IpAddr>],
+    proxies: &crate::config::TrustedProxies,
+) -> Option<IpAddr> {
+    use crate::config::TrustedProxies;
+    match proxies {
+        TrustedProxies::Count(0) => peer,
+        // The last `n` entries were written by our `n` proxies; the oldest of them names
+        // the client.
+        TrustedProxies::Count(n) => match hops.len().checked_sub(*n) {
+            Some(at) => hops[at],
+            None => hops.first().copied().flatten().or(peer),
+        },
+        TrustedProxies::Networks(networks) => {
+            let ours = |ip: &IpAddr| networks.iter().any(|n| n.contains(ip));
+            if !peer.is_some_and(|p| ours(&p)) {
+                return peer;
+            }
+            for hop in hops.iter().rev() {
+                match hop {
+                    Some(ip) if ours(ip) => continue,
+                    other => return *other,
+                }
+            }
+            hops.first().copied().flatten().or(peer)
+        }
+    }
 }
 
 fn header_text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
@@ -343,5 +384,40 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         ApiError::from(self).into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TrustedProxies;
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        s.parse().ok()
+    }
+
+    #[test]
+    fn the_client_is_the_right_most_hop_our_proxies_did_not_write() -> anyhow::Result<()> {
+        let peer = ip("10.0.0.2");
+        // The client forged "6.6.6.6"; our one proxy appended the address it saw.
+        let hops = [ip("6.6.6.6"), ip("203.0.113.9")];
+        assert_eq!(
+            forwarded_client(peer, &hops, &TrustedProxies::Count(1)),
+            ip("203.0.113.9")
+        );
+        let chain = [ip("6.6.6.6"), ip("203.0.113.9"), ip("10.0.0.1")];
+        assert_eq!(
+            forwarded_client(peer, &chain, &TrustedProxies::Count(2)),
+            ip("203.0.113.9")
+        );
+        let networks: TrustedProxies = "10.0.0.0/8".parse().map_err(anyhow::Error::msg)?;
+        assert_eq!(forwarded_client(peer, &chain, &networks), ip("203.0.113.9"));
+        // Not through our proxy: the header is the client's own word, ignored.
+        assert_eq!(
+            forwarded_client(ip("198.51.100.4"), &chain, &networks),
+            ip("198.51.100.4")
+        );
+        assert_eq!(forwarded_client(peer, &[], &TrustedProxies::Count(1)), peer);
+        Ok(())
     }
 }

@@ -168,6 +168,9 @@ impl Error {
     pub fn is_server_fault(&self) -> bool {
         matches!(self, Self::Unavailable(_) | Self::Internal(_))
     }
+
+    /// The codes of the errors [`Self::is_server_fault`] is true for, as clients see them.
+    pub const SERVER_FAULT_CODES: &[&str] = &["UNAVAILABLE", "INTERNAL"];
 }
 
 /// Unique constraints and the input field each one guards.

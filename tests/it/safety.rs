@@ -10,7 +10,6 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use stateset::adapters::grpc::pb;
 use stateset::services::auth::CUSTOMER_ROLE;
-use stateset::services::idempotency::Begin;
 
 use crate::support::{TestApp, catalog_client};
 
@@ -418,20 +417,78 @@ async fn grpc_mutations_honour_idempotency_keys() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_errors_are_not_kept_so_a_retry_runs_again() {
-    let t = TestApp::new().await;
-    let idempotency = &t.services().idempotency;
-    let (begin, claim) = idempotency
-        .begin("user:x|POST /x", "k", "hash")
-        .await
-        .unwrap();
-    assert_eq!(begin, Begin::Proceed);
-    // The request failed with a 5xx: the door releases the key instead of completing it.
-    idempotency.release(&claim).await.unwrap();
-    let (again, _) = idempotency
-        .begin("user:x|POST /x", "k", "hash")
-        .await
-        .unwrap();
-    assert_eq!(again, Begin::Proceed);
+    // A GraphQL mutation that really fails on the server's side (the payment provider is
+    // down) answers HTTP 200 with an UNAVAILABLE error; it must not be replayed.
+    let stripe = crate::support::stripe::FakeStripe::start().await;
+    let t = TestApp::with_config(crate::payments::with_stripe(&stripe)).await;
+    let variant = t.variant("IDEM-SERVER").await;
+    let order = t.order_of(variant, "idem@example.com").await;
+    let base = format!("http://{}", t.serve_http().await);
+    let mutation = json!({
+        "query": "mutation($o: UUID!) { createPayment(input: {orderId: $o, paymentToken: \"pm_card_visa\"}) { id status } }",
+        "variables": {"o": order},
+    });
+    stripe.fail_with(Some(500));
+    let failed = post(&base, "/graphql", Some(&t.admin), Some("pay-1"), &mutation).await;
+    assert_eq!(failed.status(), StatusCode::OK);
+    let body: Value = failed.json().await.unwrap();
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "UNAVAILABLE",
+        "{body}"
+    );
+
+    stripe.fail_with(None);
+    let retried = post(&base, "/graphql", Some(&t.admin), Some("pay-1"), &mutation).await;
+    assert!(retried.headers().get("idempotent-replayed").is_none());
+    let body: Value = retried.json().await.unwrap();
+    assert!(body.get("errors").is_none(), "the retry ran: {body}");
+    assert_eq!(body["data"]["createPayment"]["status"], "CAPTURED");
+
+    // What succeeded is kept: the same key now replays it.
+    let replayed = post(&base, "/graphql", Some(&t.admin), Some("pay-1"), &mutation).await;
+    assert_eq!(
+        replayed.headers().get("idempotent-replayed").unwrap(),
+        "true"
+    );
+    assert_eq!(stripe.intents_created(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_callers_are_told_apart_by_the_address_the_rate_limiter_uses() {
+    let t = TestApp::with_config(|c| {
+        c.trust_forwarded_for = true;
+        c.trusted_proxies = stateset::config::TrustedProxies::Count(1);
+        c.rate_limits.anonymous = 2;
+    })
+    .await;
+    let base = format!("http://{}", t.serve_http().await);
+    let client = reqwest::Client::new();
+    let cart = |forwarded: &'static str| {
+        client
+            .post(format!("{base}/api/v1/carts"))
+            .header("x-forwarded-for", forwarded)
+            .header("idempotency-key", "same-key")
+            .json(&json!({}))
+            .send()
+    };
+    let first = cart("203.0.113.1").await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let first: Value = first.json().await.unwrap();
+    // Another shopper behind the same proxy, same key: their own cart, not a replay of the
+    // first shopper's (which would hand over its token).
+    let other = cart("203.0.113.2").await.unwrap();
+    assert!(other.headers().get("idempotent-replayed").is_none());
+    let other: Value = other.json().await.unwrap();
+    assert_ne!(other["token"], first["token"]);
+    // The first shopper again, with a forged first entry: still the first shopper.
+    let again = cart("6.6.6.6, 203.0.113.1").await.unwrap();
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["token"], first["token"]);
+    // And the rate limiter counts them the same way: the forged entry does not buy a fresh
+    // allowance (two per minute, both used by 203.0.113.1).
+    let limited = cart("7.7.7.7, 203.0.113.1").await.unwrap();
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -118,7 +118,7 @@ async fn checked(
         Err(err) => return AcpError::from(err).vault(vault).into_response(),
     };
     // The caller's rate limit, as on every other door.
-    let client_ip = crate::http::client_ip(&request, app.config.trust_forwarded_for);
+    let client_ip = crate::http::client_ip(&request, &app.config);
     if let Some(subject) = crate::limits::Subject::of(&principal, client_ip) {
         let route = request
             .extensions()
