@@ -22,6 +22,9 @@ pub struct TokenRow {
     pub outcome: String,
     pub used_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// The provider's own id for the card when it differs from `id` (a Stripe `pm_...` behind
+    /// a vault `vt_...` token).
+    pub provider_token: Option<String>,
 }
 
 pub async fn insert_token(conn: &mut AsyncPgConnection, row: &TokenRow) -> QueryResult<()> {
@@ -36,6 +39,17 @@ pub async fn token(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<Option
     payment_tokens::table
         .find(id)
         .select(TokenRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// A token, locked until the transaction ends: two payments cannot both spend it.
+pub async fn lock_token(conn: &mut AsyncPgConnection, id: &str) -> QueryResult<Option<TokenRow>> {
+    payment_tokens::table
+        .find(id)
+        .select(TokenRow::as_select())
+        .for_update()
         .first(conn)
         .await
         .optional()

@@ -14,6 +14,7 @@ pub mod inventory;
 pub mod invoices;
 pub mod orders;
 pub mod outbox;
+pub mod payment_attempts;
 pub mod pricing;
 pub mod schema;
 pub mod stablecoin;

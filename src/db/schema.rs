@@ -413,6 +413,7 @@ diesel::table! {
         outcome -> Text,
         used_at -> Nullable<Timestamptz>,
         created_at -> Timestamptz,
+        provider_token -> Nullable<Text>,
     }
 }
 
@@ -739,7 +740,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    payment_attempts (id) {
+        id -> Uuid,
+        idempotency_key -> Text,
+        operation -> Text,
+        provider -> Text,
+        checkout_id -> Nullable<Uuid>,
+        order_id -> Nullable<Uuid>,
+        payment_id -> Uuid,
+        token -> Nullable<Text>,
+        amount -> Numeric,
+        currency -> Text,
+        capture -> Bool,
+        client_key -> Nullable<Text>,
+        status -> Text,
+        provider_reference -> Nullable<Text>,
+        captured -> Nullable<Bool>,
+        result_reference -> Nullable<Text>,
+        failure_code -> Nullable<Text>,
+        lease_until -> Timestamptz,
+        tries -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
+    payment_attempts,
     acp_sessions,
     acp_allowances,
     stablecoin_requests,

@@ -17,7 +17,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::carts::{CartLineInput, CartRef, CreateCartInput};
+use super::carts::{CartLineInput, CartRef, CreateCartInput, Shortfall};
 use super::checkout::{StartCheckoutInput, UpdateCheckoutInput};
 use super::error::Validator;
 use super::payments::{minor_unit_scale, to_minor};
@@ -281,7 +281,8 @@ fn state_json(state: &SessionState) -> Result<Value, Error> {
     Ok(serde_json::to_value(state).map_err(anyhow::Error::new)?)
 }
 
-/// Checks an ACP address, reporting problems under `path`.
+/// Checks an ACP address under `path`: the fields the protocol requires, then the rules every
+/// door applies to addresses (`checks::check_address`), named by their ACP paths.
 fn check_acp_address(v: &mut Validator, path: &str, a: &AcpAddress) {
     for (name, value) in [
         ("name", &a.name),
@@ -294,11 +295,20 @@ fn check_acp_address(v: &mut Validator, path: &str, a: &AcpAddress) {
             v.add(format!("{path}.{name}"), "is required");
         }
     }
-    if a.country.len() != 2 || !a.country.bytes().all(|b| b.is_ascii_alphabetic()) {
-        v.add(
-            format!("{path}.country"),
-            "must be an ISO 3166-1 alpha-2 code",
-        );
+    let mut shared = Validator::default();
+    super::checks::check_address(&mut shared, "address", &to_address(a, None));
+    if let Err(err) = shared.finish() {
+        let err = rename_fields(err, "address", path);
+        if let Error::Validation(fields) = err {
+            for field in fields {
+                // Names split from `name`: report them on `name`.
+                let at = field
+                    .field
+                    .replace(".first_name", ".name")
+                    .replace(".last_name", ".name");
+                v.add(at, field.message);
+            }
+        }
     }
 }
 
@@ -322,17 +332,10 @@ fn to_address(a: &AcpAddress, phone: Option<&str>) -> Address {
     }
 }
 
+/// Checks an email with the rule every door uses.
 fn check_email(v: &mut Validator, path: &str, email: &str) {
-    let ok = email
-        .split_once('@')
-        .is_some_and(|(l, d)| !l.is_empty() && d.contains('.') && !email.contains(' '));
-    if !ok {
-        v.add(path, "is not a valid email address");
-    }
+    super::auth::check_email(v, path, email);
 }
-
-/// Agent's items resolved to our variants.
-struct ResolvedItems(Vec<CartLineInput>);
 
 /// Money in minor units, in the currency's own scale.
 fn minor(amount: Decimal, currency: &str) -> i64 {
@@ -344,7 +347,6 @@ fn minor(amount: Decimal, currency: &str) -> i64 {
 #[derive(Clone)]
 pub struct AcpService {
     db: Db,
-    carts: CartService,
     checkout: CheckoutService,
     payments: PaymentService,
     settings: AcpSettings,
@@ -353,14 +355,12 @@ pub struct AcpService {
 impl AcpService {
     pub fn new(
         db: Db,
-        carts: CartService,
         checkout: CheckoutService,
         payments: PaymentService,
         settings: AcpSettings,
     ) -> Self {
         Self {
             db,
-            carts,
             checkout,
             payments,
             settings,
@@ -373,12 +373,15 @@ impl AcpService {
     }
 
     /// Finds each requested item by variant SKU or id; unknown ids name their JSONPath.
-    async fn resolve_items(&self, items: &[ItemInput], path: &str) -> Result<ResolvedItems, Error> {
+    async fn resolve_items(
+        conn: &mut AsyncPgConnection,
+        items: &[ItemInput],
+        path: &str,
+    ) -> Result<Vec<CartLineInput>, Error> {
         let mut v = Validator::default();
         if items.is_empty() {
             v.add(path, "must hold at least one item");
         }
-        let mut conn = self.db.conn().await?;
         let mut lines = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let quantity = item.quantity.unwrap_or(1);
@@ -389,11 +392,11 @@ impl AcpService {
                 );
             }
             let id = item.id.trim();
-            let by_sku = crate::db::catalog::variant_by_sku(&mut conn, id).await?;
+            let by_sku = crate::db::catalog::variant_by_sku(conn, id).await?;
             let variant = match by_sku {
                 Some(variant) => Some(variant),
                 None => match Uuid::parse_str(id) {
-                    Ok(uuid) => crate::db::catalog::variants_by_ids(&mut conn, &[uuid])
+                    Ok(uuid) => crate::db::catalog::variants_by_ids(conn, &[uuid])
                         .await?
                         .first()
                         .map(|v| v.id),
@@ -409,11 +412,12 @@ impl AcpService {
             }
         }
         v.finish()?;
-        Ok(ResolvedItems(lines))
+        Ok(lines)
     }
 
-    /// Creates a session: a cart with the items, a checkout on it, then the buyer and
-    /// address if given.
+    /// Creates a session in one transaction: a cart with the items (items short of stock are
+    /// kept and reported as `out_of_stock` messages), a checkout on it, the session row, then
+    /// the buyer, address and discount codes if given.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn create(&self, ctx: &Ctx, input: CreateSessionInput) -> Result<Value, Error> {
         ctx.authorize(PERMISSION)?;
@@ -436,118 +440,118 @@ impl AcpService {
             v.add("$.capabilities", "must be an object");
         }
         v.finish()?;
-        let items = self
-            .resolve_items(&input.line_items, "$.line_items")
-            .await?;
-        let created = self
-            .carts
-            .create(
-                ctx,
-                CreateCartInput {
-                    items: items.0.clone(),
-                    customer_id: None,
-                },
-            )
-            .await;
-        let cart = match created {
-            // Too few in stock: the session still opens, with `out_of_stock` messages.
-            Err(Error::InsufficientStock { .. }) => {
-                let cart = self.carts.create(ctx, CreateCartInput::default()).await?;
-                self.add_beyond_stock(cart.id, &items.0).await?;
-                cart
-            }
-            other => other.map_err(|e| rename_fields(e, "items", "$.line_items"))?,
-        };
-        if cart.currency.to_ascii_lowercase() != currency {
-            return Err(Error::invalid(
-                "$.currency",
-                format!("these items are sold in {}", cart.currency.to_lowercase()),
-            ));
-        }
-        let email = input
-            .buyer
-            .as_ref()
-            .map(|b| b.email.trim().to_owned())
-            .or_else(|| {
-                input
-                    .fulfillment_details
+        let ctx = ctx.clone();
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                let items = Self::resolve_items(conn, &input.line_items, "$.line_items").await?;
+                let cart = CartService::create_in(
+                    conn,
+                    &ctx,
+                    CreateCartInput {
+                        items,
+                        customer_id: None,
+                    },
+                    Shortfall::Keep,
+                )
+                .await
+                .map_err(|e| rename_fields(e, "items", "$.line_items"))?;
+                if cart.currency.to_ascii_lowercase() != currency {
+                    return Err(Error::invalid(
+                        "$.currency",
+                        format!("these items are sold in {}", cart.currency.to_lowercase()),
+                    ));
+                }
+                let email = input
+                    .buyer
                     .as_ref()
-                    .and_then(|f| f.email.clone())
-            });
-        let checkout = self
-            .checkout
-            .start(
-                ctx,
-                StartCheckoutInput {
-                    cart_id: cart.token.clone(),
-                    email,
-                },
-            )
-            .await?;
-        let interventions = input.capabilities["interventions"]["supported"]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
+                    .map(|b| b.email.trim().to_owned())
+                    .or_else(|| {
+                        input
+                            .fulfillment_details
+                            .as_ref()
+                            .and_then(|f| f.email.clone())
+                    });
+                let checkout = CheckoutService::start_in(
+                    conn,
+                    &ctx,
+                    StartCheckoutInput {
+                        cart_id: cart.token.clone(),
+                        email,
+                    },
+                )
+                .await
+                .map_err(|e| rename_fields(e, "email", "$.buyer.email"))?;
+                let interventions = input.capabilities["interventions"]["supported"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|s| s.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let mut codes = input.discounts.clone().map(|d| d.codes).unwrap_or_default();
+                codes.extend(input.coupons.clone().unwrap_or_default());
+                let state = SessionState {
+                    currency: currency.clone(),
+                    buyer: input.buyer.clone(),
+                    fulfillment_details: input.fulfillment_details.clone(),
+                    selected_fulfillment_options: Vec::new(),
+                    interventions,
+                    discount_codes: Vec::new(),
+                    metadata: input.metadata.clone(),
+                    locale: input.locale.clone(),
+                    timezone: input.timezone.clone(),
+                    quote_id: input.quote_id.clone(),
+                    order_notes: input.order_notes.clone(),
+                    intent_trace: None,
+                };
+                let now = Utc::now();
+                let row = SessionRow {
+                    checkout_id: checkout.id,
+                    status: "open".into(),
+                    state: state_json(&state)?,
+                    principal: ctx.principal.key(),
+                    created_at: now,
+                    updated_at: now,
+                };
+                q::insert_session(conn, &row).await?;
+                let update = UpdateSessionInput {
+                    fulfillment_details: state.fulfillment_details.clone().map(Some),
+                    discounts: (!codes.is_empty()).then_some(Some(DiscountsInput { codes })),
+                    ..Default::default()
+                };
+                let (row, rejected) = Self::apply_update(conn, &ctx, row, update).await?;
+                self.render_in(conn, &row, &rejected).await
             })
-            .unwrap_or_default();
-        let mut codes = input.discounts.map(|d| d.codes).unwrap_or_default();
-        codes.extend(input.coupons.unwrap_or_default());
-        let state = SessionState {
-            currency,
-            buyer: input.buyer,
-            fulfillment_details: input.fulfillment_details,
-            selected_fulfillment_options: Vec::new(),
-            interventions,
-            discount_codes: Vec::new(),
-            metadata: input.metadata,
-            locale: input.locale,
-            timezone: input.timezone,
-            quote_id: input.quote_id,
-            order_notes: input.order_notes,
-            intent_trace: None,
-        };
-        let now = Utc::now();
-        let row = SessionRow {
-            checkout_id: checkout.id,
-            status: "open".into(),
-            state: state_json(&state)?,
-            principal: ctx.principal.key(),
-            created_at: now,
-            updated_at: now,
-        };
-        {
-            let mut conn = self.db.conn().await?;
-            q::insert_session(&mut conn, &row).await?;
-        }
-        let update = UpdateSessionInput {
-            fulfillment_details: state.fulfillment_details.clone().map(Some),
-            discounts: (!codes.is_empty()).then_some(Some(DiscountsInput { codes })),
-            ..Default::default()
-        };
-        if update.fulfillment_details.is_some() || update.discounts.is_some() {
-            return self.apply_update(ctx, checkout.id, update).await;
-        }
-        self.get(ctx, checkout.id).await
+            .await
     }
 
     /// The session as it stands.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, checkout.id = %id))]
     pub async fn get(&self, ctx: &Ctx, id: Uuid) -> Result<Value, Error> {
         ctx.authorize(PERMISSION)?;
+        let ctx = ctx.clone();
         let mut conn = self.db.conn().await?;
-        let row = q::session(&mut conn, id)
-            .await?
-            .filter(|row| visible(ctx, row))
-            .ok_or_else(|| Error::not_found("checkout_session", id))?;
-        drop(conn);
-        self.render(ctx, &row, None).await
+        (*conn)
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                let row = q::session(conn, id)
+                    .await?
+                    .filter(|row| visible(&ctx, row))
+                    .ok_or_else(|| Error::not_found("checkout_session", id))?;
+                self.render_in(conn, &row, &[]).await
+            })
+            .await
     }
 
-    async fn open_session(&self, ctx: &Ctx, id: Uuid, action: &str) -> Result<SessionRow, Error> {
-        let mut conn = self.db.conn().await?;
-        let row = q::session(&mut conn, id)
+    /// The session, locked, provided it can still change.
+    async fn open_session(
+        conn: &mut AsyncPgConnection,
+        ctx: &Ctx,
+        id: Uuid,
+        action: &str,
+    ) -> Result<SessionRow, Error> {
+        let row = q::lock_session(conn, id)
             .await?
             .filter(|row| visible(ctx, row))
             .ok_or_else(|| Error::not_found("checkout_session", id))?;
@@ -557,7 +561,7 @@ impl AcpService {
                 action: action.into(),
             });
         }
-        let checkout = checkout_q::checkout(&mut conn, id)
+        let checkout = checkout_q::checkout(conn, id)
             .await?
             .ok_or_else(|| Error::not_found("checkout_session", id))?;
         if checkout.status == "completed" {
@@ -569,7 +573,7 @@ impl AcpService {
         Ok(row)
     }
 
-    /// Applies an update (see [`UpdateSessionInput`]).
+    /// Applies an update (see [`UpdateSessionInput`]) in one transaction.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, checkout.id = %id))]
     pub async fn update(
         &self,
@@ -578,16 +582,26 @@ impl AcpService {
         input: UpdateSessionInput,
     ) -> Result<Value, Error> {
         ctx.authorize(PERMISSION)?;
-        self.apply_update(ctx, id, input).await
+        let ctx = ctx.clone();
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                let row = Self::open_session(conn, &ctx, id, "update the session").await?;
+                let (row, rejected) = Self::apply_update(conn, &ctx, row, input).await?;
+                self.render_in(conn, &row, &rejected).await
+            })
+            .await
     }
 
+    /// Applies an update to a locked session inside the caller's transaction; returns the
+    /// session as saved and the discount codes that were rejected.
     async fn apply_update(
-        &self,
+        conn: &mut AsyncPgConnection,
         ctx: &Ctx,
-        id: Uuid,
+        row: SessionRow,
         input: UpdateSessionInput,
-    ) -> Result<Value, Error> {
-        let row = self.open_session(ctx, id, "update the session").await?;
+    ) -> Result<(SessionRow, Vec<String>), Error> {
+        let id = row.checkout_id;
         let mut state = load_state(&row);
         let mut v = Validator::default();
         if let Some(Some(buyer)) = &input.buyer {
@@ -651,8 +665,21 @@ impl AcpService {
             state.order_notes = notes;
         }
         if let Some(items) = &input.line_items {
-            let items = self.resolve_items(items, "$.line_items").await?;
-            self.replace_lines(ctx, id, items).await?;
+            let lines = Self::resolve_items(conn, items, "$.line_items").await?;
+            let cart_id = checkout_cart(conn, id).await?;
+            let token = cart_q::lock_cart(conn, Some(cart_id), None)
+                .await?
+                .ok_or_else(|| Error::not_found("cart", id))?
+                .token;
+            CartService::replace_lines_in(
+                conn,
+                ctx,
+                &CartRef::Token(token),
+                &lines,
+                Shortfall::Keep,
+            )
+            .await
+            .map_err(|e| rename_fields(e, "items", "$.line_items"))?;
         }
         let mut codes = match input.discounts {
             Some(Some(d)) => Some(d.codes),
@@ -662,20 +689,15 @@ impl AcpService {
         if let Some(coupons) = input.coupons {
             codes.get_or_insert_with(Vec::new).extend(coupons);
         }
+        if clear.email.is_some()
+            || clear.shipping_address.is_some()
+            || clear.shipping_method_id.is_some()
         {
-            let mut conn = self.db.conn().await?;
-            if clear.email.is_some()
-                || clear.shipping_address.is_some()
-                || clear.shipping_method_id.is_some()
-            {
-                clear.updated_at = Some(Utc::now());
-                checkout_q::update_checkout(&mut conn, id, &clear).await?;
-            }
+            clear.updated_at = Some(Utc::now());
+            checkout_q::update_checkout(conn, id, &clear).await?;
         }
-        let has_step = step.email.is_some() || step.shipping_address.is_some();
-        if has_step {
-            self.checkout
-                .update(ctx, id, step)
+        if step.email.is_some() || step.shipping_address.is_some() {
+            CheckoutService::update_in(conn, id, step)
                 .await
                 .map_err(|e| rename_fields(e, "shipping_address", "$.fulfillment_details.address"))
                 .map_err(|e| rename_fields(e, "email", "$.buyer.email"))?;
@@ -683,157 +705,100 @@ impl AcpService {
         let mut rejected = Vec::new();
         if let Some(codes) = codes {
             let first = codes.first().cloned().unwrap_or_default();
-            let applied = self
-                .checkout
-                .update(
-                    ctx,
-                    id,
-                    UpdateCheckoutInput {
-                        discount_code: Some(first.clone()),
-                        ..Default::default()
-                    },
-                )
+            let discount = UpdateCheckoutInput {
+                discount_code: Some(first.clone()),
+                ..Default::default()
+            };
+            // In a savepoint: a code the checkout refuses leaves nothing behind.
+            let applied = conn
+                .transaction(async |conn: &mut AsyncPgConnection| {
+                    CheckoutService::update_in(conn, id, discount).await
+                })
                 .await;
-            if let Err(Error::Validation(_)) = applied {
-                rejected.push(first);
-                let mut conn = self.db.conn().await?;
-                let none = CheckoutChanges {
-                    discount_code: Some(None),
-                    ..Default::default()
-                };
-                checkout_q::update_checkout(&mut conn, id, &none).await?;
-            } else {
-                applied?;
+            match applied {
+                Ok(_) => {}
+                Err(Error::Validation(_)) => {
+                    rejected.push(first);
+                    let none = CheckoutChanges {
+                        discount_code: Some(None),
+                        ..Default::default()
+                    };
+                    checkout_q::update_checkout(conn, id, &none).await?;
+                }
+                Err(err) => return Err(err),
             }
             rejected.extend(codes.iter().skip(1).cloned());
             state.discount_codes = codes;
         }
         if let Some(selected) = input.selected_fulfillment_options {
-            match selected {
-                Some(selected) => {
-                    let options = self.options(ctx, id).await?;
-                    let mut v = Validator::default();
-                    let mut method = None;
-                    for (i, s) in selected.iter().enumerate() {
-                        match options
-                            .iter()
-                            .find(|o| o.method_id.to_string() == s.option_id)
-                        {
-                            Some(o) if s.kind == "shipping" => method = Some(o.method_id),
-                            _ => v.add(
-                                format!("$.selected_fulfillment_options[{i}].option_id"),
-                                "is not one of this session's fulfillment options",
-                            ),
-                        }
+            let mut method = None;
+            if let Some(selected) = &selected {
+                let options = Self::options(conn, id).await?;
+                let mut v = Validator::default();
+                for (i, s) in selected.iter().enumerate() {
+                    match options
+                        .iter()
+                        .find(|o| o.method_id.to_string() == s.option_id)
+                    {
+                        Some(o) if s.kind == "shipping" => method = Some(o.method_id),
+                        _ => v.add(
+                            format!("$.selected_fulfillment_options[{i}].option_id"),
+                            "is not one of this session's fulfillment options",
+                        ),
                     }
-                    v.finish()?;
-                    match method {
-                        Some(method) => {
-                            self.checkout
-                                .update(
-                                    ctx,
-                                    id,
-                                    UpdateCheckoutInput {
-                                        shipping_method_id: Some(method),
-                                        ..Default::default()
-                                    },
-                                )
-                                .await
-                                .map_err(|e| {
-                                    rename_fields(
-                                        e,
-                                        "shipping_method_id",
-                                        "$.selected_fulfillment_options[0].option_id",
-                                    )
-                                })?;
-                        }
-                        None => {
-                            let mut conn = self.db.conn().await?;
-                            let none = CheckoutChanges {
-                                shipping_method_id: Some(None),
-                                ..Default::default()
-                            };
-                            checkout_q::update_checkout(&mut conn, id, &none).await?;
-                        }
-                    }
-                    state.selected_fulfillment_options = selected;
+                }
+                v.finish()?;
+            }
+            match method {
+                Some(method) => {
+                    let choose = UpdateCheckoutInput {
+                        shipping_method_id: Some(method),
+                        ..Default::default()
+                    };
+                    CheckoutService::update_in(conn, id, choose)
+                        .await
+                        .map_err(|e| {
+                            rename_fields(
+                                e,
+                                "shipping_method_id",
+                                "$.selected_fulfillment_options[0].option_id",
+                            )
+                        })?;
                 }
                 None => {
-                    state.selected_fulfillment_options.clear();
-                    let mut conn = self.db.conn().await?;
                     let none = CheckoutChanges {
                         shipping_method_id: Some(None),
                         ..Default::default()
                     };
-                    checkout_q::update_checkout(&mut conn, id, &none).await?;
+                    checkout_q::update_checkout(conn, id, &none).await?;
                 }
             }
+            state.selected_fulfillment_options = selected.unwrap_or_default();
         }
-        {
-            let mut conn = self.db.conn().await?;
-            q::update_session(&mut conn, id, &row.status, &state_json(&state)?).await?;
-        }
-        let row = SessionRow {
-            state: state_json(&state)?,
-            ..row
-        };
-        self.render(ctx, &row, Some(&rejected)).await
-    }
-
-    /// Replaces the cart's lines with `items`.
-    async fn replace_lines(&self, ctx: &Ctx, id: Uuid, items: ResolvedItems) -> Result<(), Error> {
-        let checkout = self.checkout.get(ctx, id).await?;
-        let token = {
-            let mut conn = self.db.conn().await?;
-            cart_q::lock_cart(&mut conn, Some(checkout.cart_id), None)
-                .await?
-                .ok_or_else(|| Error::not_found("cart", checkout.cart_id))?
-                .token
-        };
-        let cart = CartRef::Token(token);
-        for item in &checkout.items {
-            self.carts.remove_item(ctx, &cart, item.id).await?;
-        }
-        for line in items.0 {
-            match self.carts.add_item(ctx, &cart, line.clone()).await {
-                Err(Error::InsufficientStock { .. }) => {
-                    self.add_beyond_stock(checkout.cart_id, &[line]).await?;
-                }
-                other => {
-                    other.map_err(|e| rename_fields(e, "items", "$.line_items"))?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Puts lines the cart service refused only for want of stock into the cart anyway (they
-    /// passed its other checks): the session then shows them with `out_of_stock` messages
-    /// and cannot be completed until the agent changes them.
-    async fn add_beyond_stock(&self, cart_id: Uuid, lines: &[CartLineInput]) -> Result<(), Error> {
-        let mut conn = self.db.conn().await?;
-        let lines = lines.to_vec();
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                for line in &lines {
-                    cart_q::add_quantity(conn, cart_id, line.variant_id, line.quantity).await?;
-                }
-                Ok::<_, Error>(())
-            })
-            .await
+        let saved = state_json(&state)?;
+        q::update_session(conn, id, &row.status, &saved).await?;
+        Ok((
+            SessionRow {
+                state: saved,
+                ..row
+            },
+            rejected,
+        ))
     }
 
     /// Shipping options for the session's address (none without one).
-    async fn options(&self, ctx: &Ctx, id: Uuid) -> Result<Vec<ShippingOption>, Error> {
-        match self.checkout.shipping_options(ctx, id).await {
+    async fn options(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Vec<ShippingOption>, Error> {
+        match CheckoutService::shipping_options_in(conn, id).await {
             Ok(options) => Ok(options),
             Err(Error::InvalidState { .. }) => Ok(Vec::new()),
             Err(err) => Err(err),
         }
     }
 
-    /// Completes the session with a delegated token: checks the handler and the token's
-    /// allowance, then completes the checkout (order placed, payment taken, one transaction).
+    /// Completes the session with a delegated token: the buyer, notes and token are saved in
+    /// one transaction, then the checkout is completed as every checkout is: the token's
+    /// allowance is checked and the payment taken under the checkout's lock, the order placed
+    /// in one transaction, exactly one charge (see `payments::attempts`).
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, checkout.id = %id))]
     pub async fn complete(
         &self,
@@ -842,8 +807,6 @@ impl AcpService {
         input: CompleteSessionInput,
     ) -> Result<Value, Error> {
         ctx.authorize(PERMISSION)?;
-        let row = self.open_session(ctx, id, "complete the session").await?;
-        let mut state = load_state(&row);
         let data = &input.payment_data;
         let mut v = Validator::default();
         if let Some(buyer) = &input.buyer {
@@ -866,75 +829,69 @@ impl AcpService {
             v.add("$.payment_data.instrument.credential.token", "is required");
         }
         v.finish()?;
-        if let Some(buyer) = input.buyer {
-            self.checkout
-                .update(
-                    ctx,
-                    id,
-                    UpdateCheckoutInput {
-                        email: Some(buyer.email.trim().to_owned()),
-                        ..Default::default()
-                    },
-                )
-                .await?;
-            state.buyer = Some(buyer);
-        }
-        if let Some(notes) = input.order_notes {
-            state.order_notes = Some(notes);
-        }
-        let checkout = self.checkout.get(ctx, id).await?;
-        if let Some(missing) = checkout.missing.iter().find(|m| *m != "payment_token") {
-            return Err(Error::invalid(
-                missing_path(missing),
-                "is needed before the session can be completed",
-            ));
-        }
         let token_path = "$.payment_data.instrument.credential.token";
+        // A finished or canceled session says so before its token is looked at.
         {
             let mut conn = self.db.conn().await?;
-            let allowance = q::allowance(&mut conn, &token)
-                .await?
-                .ok_or_else(|| Error::invalid(token_path, "is not a delegated payment token"))?;
-            let total = minor(
-                checkout.totals.total.amount,
-                &checkout.totals.total.currency,
-            );
-            let currency = checkout.totals.total.currency.to_ascii_lowercase();
-            let why = if allowance.checkout_session_id != id.to_string() {
-                Some("was delegated for another checkout session")
-            } else if allowance.merchant_id != self.settings.merchant_id {
-                Some("was delegated for another merchant")
-            } else if allowance.currency != currency {
-                Some("was delegated in another currency")
-            } else if allowance.max_amount < total {
-                Some("allows less than the session's total")
-            } else if allowance.expires_at <= Utc::now() {
-                Some("has expired")
-            } else {
-                None
-            };
-            if let Some(why) = why {
-                return Err(Error::invalid(token_path, why));
-            }
-            q::update_session(&mut conn, id, "open", &state_json(&state)?).await?;
+            (*conn)
+                .transaction(async |conn: &mut AsyncPgConnection| {
+                    Self::open_session(conn, ctx, id, "complete the session").await
+                })
+                .await?;
         }
-        self.checkout
-            .update(
-                ctx,
-                id,
-                UpdateCheckoutInput {
-                    payment_token: Some(token),
+        let token = self
+            .payments
+            .resolve_token(&token)
+            .await
+            .map_err(|e| rename_fields(e, "payment_token", token_path))?
+            .id;
+        let ctx = ctx.clone();
+        let mut conn = self.db.conn().await?;
+        let row = (*conn)
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                let row = Self::open_session(conn, &ctx, id, "complete the session").await?;
+                if q::allowance(conn, &token).await?.is_none() {
+                    return Err(Error::invalid(
+                        token_path,
+                        "is not a delegated payment token",
+                    ));
+                }
+                let mut state = load_state(&row);
+                let step = UpdateCheckoutInput {
+                    email: input.buyer.as_ref().map(|b| b.email.trim().to_owned()),
+                    payment_token: Some(token.clone()),
                     ..Default::default()
-                },
-            )
+                };
+                let checkout = CheckoutService::update_in(conn, id, step)
+                    .await
+                    .map_err(|e| rename_fields(e, "payment_token", token_path))
+                    .map_err(|e| rename_fields(e, "email", "$.buyer.email"))?;
+                if let Some(missing) = checkout.missing.first() {
+                    return Err(Error::invalid(
+                        missing_path(missing),
+                        "is needed before the session can be completed",
+                    ));
+                }
+                if let Some(buyer) = input.buyer.clone() {
+                    state.buyer = Some(buyer);
+                }
+                if let Some(notes) = input.order_notes.clone() {
+                    state.order_notes = Some(notes);
+                }
+                let saved = state_json(&state)?;
+                q::update_session(conn, id, "open", &saved).await?;
+                Ok(SessionRow {
+                    state: saved,
+                    ..row
+                })
+            })
+            .await?;
+        drop(conn);
+        self.checkout
+            .complete(&ctx, id)
             .await
             .map_err(|e| rename_fields(e, "payment_token", token_path))?;
-        self.checkout.complete(ctx, id).await?;
-        let row = SessionRow {
-            state: state_json(&state)?,
-            ..row
-        };
-        self.render(ctx, &row, None).await
+        self.render(&row).await
     }
 
     /// Cancels an open session.
@@ -1004,7 +961,7 @@ impl AcpService {
             })
             .await?;
         drop(conn);
-        self.render(ctx, &row, None).await
+        self.render(&row).await
     }
 
     /// Vaults a card as a single-use `vt_...` token bound to an allowance.
@@ -1086,27 +1043,24 @@ impl AcpService {
                 "is not a checkout session of this merchant",
             );
         }
-        let id = format!("vt_{}", crate::auth::random_token(24));
-        let token = match self.payments.vault_token(
-            id.clone(),
-            &card.number,
-            exp_month.and_then(Result::ok),
-            exp_year.and_then(Result::ok),
-        ) {
-            Ok(token) => Some(token),
-            Err(Error::Validation(_)) => {
-                v.add("$.payment_method.number", "is not a valid card number");
-                None
-            }
-            Err(err) => return Err(err),
-        };
+        if !super::payments::is_card_number(&card.number) {
+            v.add("$.payment_method.number", "is not a valid card number");
+        }
         v.finish()?;
-        let Some(token) = token else {
-            return Err(Error::invalid(
-                "$.payment_method.number",
-                "is not a valid card number",
-            ));
+        drop(conn);
+        let id = format!("vt_{}", crate::auth::random_token(24));
+        let vaulted = super::payments::VaultCard {
+            number: &card.number,
+            exp_month: exp_month.and_then(Result::ok),
+            exp_year: exp_year.and_then(Result::ok),
+            cvc: card.cvc.as_deref(),
         };
+        // The vault's provider may be Stripe: no transaction is open across the call.
+        let token = self
+            .payments
+            .vault_card(id.clone(), vaulted)
+            .await
+            .map_err(|e| rename_fields(e, "", "$.payment_method."))?;
         let created = token.created_at;
         let row = AllowanceRow {
             token_id: id.clone(),
@@ -1117,6 +1071,7 @@ impl AcpService {
             expires_at: allowance.expires_at,
             created_at: created,
         };
+        let mut conn = self.db.conn().await?;
         (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
                 checkout_q::insert_token(conn, &token).await?;
@@ -1169,25 +1124,31 @@ impl AcpService {
         })
     }
 
-    /// The full session as ACP shows it.
-    async fn render(
+    /// The full session as ACP shows it, read in a transaction of its own.
+    async fn render(&self, row: &SessionRow) -> Result<Value, Error> {
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async |conn: &mut AsyncPgConnection| self.render_in(conn, row, &[]).await)
+            .await
+    }
+
+    /// The full session as ACP shows it, read inside the caller's transaction;
+    /// `rejected_codes` are discount codes this request tried and the checkout refused.
+    async fn render_in(
         &self,
-        ctx: &Ctx,
+        conn: &mut AsyncPgConnection,
         row: &SessionRow,
-        rejected_codes: Option<&[String]>,
+        rejected_codes: &[String],
     ) -> Result<Value, Error> {
-        let checkout = self.checkout.get(ctx, row.checkout_id).await?;
+        let checkout = CheckoutService::get_in(conn, row.checkout_id).await?;
         let state = load_state(row);
         let options = if checkout.status == CheckoutStatus::Completed {
             checkout.shipping_method.clone().into_iter().collect()
         } else {
-            self.options(ctx, row.checkout_id).await?
+            Self::options(conn, row.checkout_id).await?
         };
         let order = match checkout.order_id {
-            Some(order_id) => {
-                let mut conn = self.db.conn().await?;
-                Some(super::orders::order_by_id(&mut conn, order_id).await?)
-            }
+            Some(order_id) => Some(super::orders::order_by_id(conn, order_id).await?),
             None => None,
         };
         Ok(self.session_json(
@@ -1196,7 +1157,7 @@ impl AcpService {
             &row.status,
             &options,
             order.as_ref(),
-            rejected_codes.unwrap_or_default(),
+            rejected_codes,
         ))
     }
 
@@ -1577,6 +1538,14 @@ pub async fn enqueue_platform_events(
 
 fn rfc3339(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The cart a session's checkout is on.
+async fn checkout_cart(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Uuid, Error> {
+    Ok(checkout_q::checkout(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("checkout_session", id))?
+        .cart_id)
 }
 
 /// Where the thing a checkout still lacks is set in ACP.

@@ -198,14 +198,37 @@ fn item(line: LineRow, available: &HashMap<Uuid, i32>) -> CartItem {
     }
 }
 
-/// Adds lines to a locked, active cart, checking each variant: it exists, is on sale, is
-/// priced in the cart's currency (an empty cart takes the first line's), and enough is
-/// available. `field` names the input the lines came from.
+/// What adding more than is in stock does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shortfall {
+    /// Refused with `INSUFFICIENT_STOCK` (carts people fill themselves).
+    Refuse,
+    /// Kept in the cart, shown not purchasable, so checkout cannot complete until the quantity
+    /// is changed (ACP sessions, which report the shortage as a message to the agent).
+    Keep,
+}
+
+/// Adds lines to a locked, active cart, refusing more than is in stock; see
+/// [`add_lines_with`].
 async fn add_lines(
     conn: &mut AsyncPgConnection,
     cart: &mut CartRow,
     lines: &[CartLineInput],
     field: &str,
+) -> Result<(), Error> {
+    add_lines_with(conn, cart, lines, field, Shortfall::Refuse).await
+}
+
+/// Adds lines to a locked, active cart, checking each variant: it exists, is on sale, is
+/// priced in the cart's currency (an empty cart takes the first line's), and enough is
+/// available (what a shortage does is `shortfall`). `field` names the input the lines came
+/// from.
+async fn add_lines_with(
+    conn: &mut AsyncPgConnection,
+    cart: &mut CartRow,
+    lines: &[CartLineInput],
+    field: &str,
+    shortfall: Shortfall,
 ) -> Result<(), Error> {
     let ids: Vec<Uuid> = lines.iter().map(|l| l.variant_id).collect();
     let variants: HashMap<Uuid, _> = crate::db::catalog::variants_by_ids(conn, &ids)
@@ -252,7 +275,10 @@ async fn add_lines(
         v.add(field, format!("a cart holds at most {MAX_LINES} lines"));
     }
     v.finish()?;
-    let available = availability(conn, &ids).await?;
+    let available = match shortfall {
+        Shortfall::Refuse => availability(conn, &ids).await?,
+        Shortfall::Keep => HashMap::new(),
+    };
     for (variant_id, wanted) in &in_cart {
         if let (Some(available), Some(variant)) =
             (available.get(variant_id), variants.get(variant_id))
@@ -412,64 +438,102 @@ impl CartService {
     /// Creates a cart (see [`CreateCartInput`]).
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn create(&self, ctx: &Ctx, input: CreateCartInput) -> Result<Cart, Error> {
+        let ctx = ctx.clone();
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                Self::create_in(conn, &ctx, input, Shortfall::Refuse).await
+            })
+            .await
+    }
+
+    /// Creates a cart inside the caller's transaction; `shortfall` says what lines beyond the
+    /// stock do.
+    pub(crate) async fn create_in(
+        conn: &mut AsyncPgConnection,
+        ctx: &Ctx,
+        input: CreateCartInput,
+        shortfall: Shortfall,
+    ) -> Result<Cart, Error> {
         if input.customer_id.is_some() && ctx.access("carts:write") != Some(Access::All) {
             return Err(Error::invalid(
                 "customer_id",
                 "only staff may make a cart for a customer",
             ));
         }
-        let ctx = ctx.clone();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let customer = match input.customer_id {
-                    Some(id) => Some(
-                        customer_q::customer_by_id(conn, id)
-                            .await?
-                            .ok_or_else(|| Error::invalid("customer_id", "no such customer"))?
-                            .id,
-                    ),
-                    None => Self::own_customer(conn, &ctx).await?,
+        let customer = match input.customer_id {
+            Some(id) => Some(
+                customer_q::customer_by_id(conn, id)
+                    .await?
+                    .ok_or_else(|| Error::invalid("customer_id", "no such customer"))?
+                    .id,
+            ),
+            None => Self::own_customer(conn, ctx).await?,
+        };
+        let existing = match customer {
+            Some(customer) => q::lock_active_cart_of(conn, customer).await?,
+            None => None,
+        };
+        let mut event = "cart.updated";
+        let mut cart = match existing {
+            Some(cart) => cart,
+            None => {
+                event = "cart.created";
+                let now = Utc::now();
+                let row = CartRow {
+                    id: Uuid::now_v7(),
+                    token: format!("cart_{}", crate::auth::random_token(32)),
+                    customer_id: customer,
+                    currency: "USD".into(),
+                    status: CartStatus::Active.as_str().into(),
+                    merged_into: None,
+                    expires_at: now + ttl(customer),
+                    created_at: now,
+                    updated_at: now,
                 };
-                let existing = match customer {
-                    Some(customer) => q::lock_active_cart_of(conn, customer).await?,
-                    None => None,
-                };
-                let mut event = "cart.updated";
-                let mut cart = match existing {
-                    Some(cart) => cart,
-                    None => {
-                        event = "cart.created";
-                        let now = Utc::now();
-                        let row = CartRow {
-                            id: Uuid::now_v7(),
-                            token: format!("cart_{}", crate::auth::random_token(32)),
-                            customer_id: customer,
-                            currency: "USD".into(),
-                            status: CartStatus::Active.as_str().into(),
-                            merged_into: None,
-                            expires_at: now + ttl(customer),
-                            created_at: now,
-                            updated_at: now,
-                        };
-                        q::insert_cart(conn, &row).await?;
-                        row
-                    }
-                };
-                if !input.items.is_empty() {
-                    add_lines(conn, &mut cart, &input.items, "items").await?;
-                }
-                Self::touched(conn, cart, event).await
-            })
-            .await
+                q::insert_cart(conn, &row).await?;
+                row
+            }
+        };
+        if !input.items.is_empty() {
+            add_lines_with(conn, &mut cart, &input.items, "items", shortfall).await?;
+        }
+        Self::touched(conn, cart, event).await
+    }
+
+    /// A cart as it is now, read inside the caller's transaction (by token, or by id for its
+    /// owner or staff).
+    pub(crate) async fn get_in(
+        conn: &mut AsyncPgConnection,
+        ctx: &Ctx,
+        cart: &CartRef,
+    ) -> Result<Cart, Error> {
+        let row = Self::open(conn, ctx, cart, "carts:read", "read").await?;
+        view(conn, row).await
+    }
+
+    /// Replaces every line of an active cart with `lines`, inside the caller's transaction;
+    /// `shortfall` says what lines beyond the stock do.
+    pub(crate) async fn replace_lines_in(
+        conn: &mut AsyncPgConnection,
+        ctx: &Ctx,
+        cart: &CartRef,
+        lines: &[CartLineInput],
+        shortfall: Shortfall,
+    ) -> Result<Cart, Error> {
+        let mut row = Self::open(conn, ctx, cart, "carts:write", "change items").await?;
+        for line in q::lines(conn, row.id).await? {
+            q::remove_line(conn, row.id, line.id).await?;
+        }
+        add_lines_with(conn, &mut row, lines, "items", shortfall).await?;
+        Self::touched(conn, row, "cart.updated").await
     }
 
     /// A cart as it is now.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn get(&self, ctx: &Ctx, cart: &CartRef) -> Result<Cart, Error> {
         let mut conn = self.db.conn().await?;
-        let row = Self::open(&mut conn, ctx, cart, "carts:read", "read").await?;
-        view(&mut conn, row).await
+        Self::get_in(&mut conn, ctx, cart).await
     }
 
     /// Adds units of a variant (to the line already holding it, if any).

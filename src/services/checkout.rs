@@ -1,9 +1,14 @@
 //! Checkout: from a cart to a paid order. Each step (email, addresses, shipping method,
 //! discount code, payment token) updates the checkout and returns it with its totals
-//! recomputed. Completion is one transaction: the order is placed (reserving stock), the
-//! payment is charged through the provider, the discount is counted and the events are
-//! written; a decline rolls all of it back. The checkout row is locked throughout, so a
-//! duplicate completion waits and then gets the same order: one order, one charge.
+//! recomputed.
+//!
+//! Completion charges exactly once (see `payments::attempts`): under the checkout's lock the
+//! payment attempt is written down with a key derived from the checkout; the provider is
+//! called with no lock held; then one transaction places the order (reserving stock), records
+//! the payment, counts the discount and writes the events. If that transaction cannot commit
+//! (the stock went, the checkout changed), the payment is given back and nothing is created. A
+//! decline creates nothing. A duplicate completion waits for the one paying and then gets the
+//! same order; a retry after a lost answer or a crash resumes the same attempt.
 
 use chrono::Utc;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
@@ -13,10 +18,11 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::auth::check_email;
-use super::carts::CartRef;
+use super::carts::{CartRef, CartService};
 use super::checks::check_address;
 use super::error::Validator;
-use super::payments::{PaymentService, PaymentTarget};
+use super::payments::attempts::{AttemptRow, Held};
+use super::payments::{Begun, PaymentService, Pays};
 use super::{Ctx, Error};
 use crate::auth::Access;
 use crate::db::Db;
@@ -57,7 +63,6 @@ pub struct UpdateCheckoutInput {
 #[derive(Clone)]
 pub struct CheckoutService {
     db: Db,
-    carts: super::CartService,
     payments: PaymentService,
 }
 
@@ -227,18 +232,29 @@ async fn discount_refusal(
 }
 
 impl CheckoutService {
-    pub fn new(db: Db, carts: super::CartService, payments: PaymentService) -> Self {
-        Self {
-            db,
-            carts,
-            payments,
-        }
+    pub fn new(db: Db, payments: PaymentService) -> Self {
+        Self { db, payments }
     }
 
     /// Starts a checkout from an active cart (by id for its owner or staff, by token for
     /// whoever holds it).
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn start(&self, ctx: &Ctx, input: StartCheckoutInput) -> Result<Checkout, Error> {
+        let ctx = ctx.clone();
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                Self::start_in(conn, &ctx, input).await
+            })
+            .await
+    }
+
+    /// [`Self::start`] inside the caller's transaction.
+    pub(crate) async fn start_in(
+        conn: &mut AsyncPgConnection,
+        ctx: &Ctx,
+        input: StartCheckoutInput,
+    ) -> Result<Checkout, Error> {
         let mut v = Validator::default();
         let email = input
             .email
@@ -246,18 +262,17 @@ impl CheckoutService {
             .map(|e| check_email(&mut v, "email", e));
         v.finish()?;
         // Reading the cart through the cart service applies its access rules.
-        let cart = self.carts.get(ctx, &CartRef::parse(&input.cart_id)).await?;
+        let cart = CartService::get_in(conn, ctx, &CartRef::parse(&input.cart_id)).await?;
         if cart.status != crate::domain::CartStatus::Active {
             return Err(Error::InvalidState {
                 from: format!("cart {}", cart.status.as_str()),
                 action: "check out".into(),
             });
         }
-        let mut conn = self.db.conn().await?;
         let email = match email {
             Some(email) => Some(email),
             None => match cart.customer_id {
-                Some(customer) => customer_q::customer_by_id(&mut conn, customer)
+                Some(customer) => customer_q::customer_by_id(conn, customer)
                     .await?
                     .map(|c| c.email),
                 None => None,
@@ -280,14 +295,10 @@ impl CheckoutService {
             updated_at: now,
             completed_at: None,
         };
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                q::insert_checkout(conn, &row).await?;
-                let checkout = price(conn, &row).await?.view;
-                checkout_event(conn, "checkout.created", &checkout).await?;
-                Ok(checkout)
-            })
-            .await
+        q::insert_checkout(conn, &row).await?;
+        let checkout = price(conn, &row).await?.view;
+        checkout_event(conn, "checkout.created", &checkout).await?;
+        Ok(checkout)
     }
 
     async fn open(conn: &mut AsyncPgConnection, id: Uuid) -> Result<CheckoutRow, Error> {
@@ -302,11 +313,14 @@ impl CheckoutService {
         let _ = ctx;
         let mut conn = self.db.conn().await?;
         (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let row = Self::open(conn, id).await?;
-                Ok(price(conn, &row).await?.view)
-            })
+            .transaction(async move |conn: &mut AsyncPgConnection| Self::get_in(conn, id).await)
             .await
+    }
+
+    /// [`Self::get`] inside the caller's transaction.
+    pub(crate) async fn get_in(conn: &mut AsyncPgConnection, id: Uuid) -> Result<Checkout, Error> {
+        let row = Self::open(conn, id).await?;
+        Ok(price(conn, &row).await?.view)
     }
 
     /// The shipping methods that serve the checkout's address, priced for its cart.
@@ -320,36 +334,44 @@ impl CheckoutService {
         let mut conn = self.db.conn().await?;
         (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
-                let row = Self::open(conn, id).await?;
-                let Some(address) = address_of(&row.shipping_address) else {
-                    return Err(Error::InvalidState {
-                        from: "without a shipping address".into(),
-                        action: "list shipping methods".into(),
-                    });
-                };
-                let priced = price(conn, &row).await?;
-                let grams: i64 = priced
-                    .view
-                    .items
-                    .iter()
-                    .map(|i| i64::from(i.weight_grams.unwrap_or(0)) * i64::from(i.quantity))
-                    .sum();
-                Ok(pricing_q::shipping_methods(conn)
-                    .await?
-                    .into_iter()
-                    .map(ShippingMethod::from)
-                    .filter_map(|m| {
-                        option_for(
-                            &m,
-                            &address,
-                            priced.pricing.subtotal,
-                            grams,
-                            &priced.currency,
-                        )
-                    })
-                    .collect())
+                Self::shipping_options_in(conn, id).await
             })
             .await
+    }
+
+    /// [`Self::shipping_options`] inside the caller's transaction.
+    pub(crate) async fn shipping_options_in(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+    ) -> Result<Vec<ShippingOption>, Error> {
+        let row = Self::open(conn, id).await?;
+        let Some(address) = address_of(&row.shipping_address) else {
+            return Err(Error::InvalidState {
+                from: "without a shipping address".into(),
+                action: "list shipping methods".into(),
+            });
+        };
+        let priced = price(conn, &row).await?;
+        let grams: i64 = priced
+            .view
+            .items
+            .iter()
+            .map(|i| i64::from(i.weight_grams.unwrap_or(0)) * i64::from(i.quantity))
+            .sum();
+        Ok(pricing_q::shipping_methods(conn)
+            .await?
+            .into_iter()
+            .map(ShippingMethod::from)
+            .filter_map(|m| {
+                option_for(
+                    &m,
+                    &address,
+                    priced.pricing.subtotal,
+                    grams,
+                    &priced.currency,
+                )
+            })
+            .collect())
     }
 
     /// Applies one or more steps and returns the checkout with its totals recomputed.
@@ -360,7 +382,30 @@ impl CheckoutService {
         id: Uuid,
         input: UpdateCheckoutInput,
     ) -> Result<Checkout, Error> {
-        let _ = ctx;
+        // Before the lock: a Stripe payment method is looked up at Stripe.
+        let token = match input.payment_token.as_deref() {
+            Some(token) => Some(self.payments.resolve_token(token).await?.id),
+            None => None,
+        };
+        let input = UpdateCheckoutInput {
+            payment_token: token,
+            ..input
+        };
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                Self::update_in(conn, id, input).await
+            })
+            .await
+    }
+
+    /// [`Self::update`] inside the caller's transaction, with `payment_token` (if any) already
+    /// resolved by [`PaymentService::resolve_token`].
+    pub(crate) async fn update_in(
+        conn: &mut AsyncPgConnection,
+        id: Uuid,
+        input: UpdateCheckoutInput,
+    ) -> Result<Checkout, Error> {
         let mut v = Validator::default();
         let email = input
             .email
@@ -378,205 +423,318 @@ impl CheckoutService {
         let to_json = |a: Address| serde_json::to_value(a).map_err(anyhow::Error::new);
         let shipping_json = shipping_address.map(to_json).transpose()?;
         let billing_json = billing_address.map(to_json).transpose()?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let row = Self::open(conn, id).await?;
-                if row.status != "open" {
-                    return Err(Error::InvalidState {
-                        from: row.status,
-                        action: "change the checkout".into(),
-                    });
-                }
-                let mut changes = CheckoutChanges {
-                    email: email.map(Some),
-                    shipping_address: shipping_json.map(Some),
-                    billing_address: billing_json.map(Some),
-                    shipping_method_id: input.shipping_method_id.map(Some),
-                    updated_at: Some(Utc::now()),
-                    ..Default::default()
+        let row = Self::open(conn, id).await?;
+        if row.status != "open" {
+            return Err(Error::InvalidState {
+                from: row.status,
+                action: "change the checkout".into(),
+            });
+        }
+        let mut changes = CheckoutChanges {
+            email: email.map(Some),
+            shipping_address: shipping_json.map(Some),
+            billing_address: billing_json.map(Some),
+            shipping_method_id: input.shipping_method_id.map(Some),
+            payment_token: input.payment_token.clone().map(Some),
+            updated_at: Some(Utc::now()),
+            ..Default::default()
+        };
+        if let Some(code) = input.discount_code.as_deref() {
+            changes.discount_code = Some(if code.trim().is_empty() {
+                None
+            } else {
+                let Some(found) = pricing_q::discount_by_code(conn, code, false).await? else {
+                    return Err(Error::invalid("discount_code", "no such code"));
                 };
-                if let Some(token) = input.payment_token.as_deref() {
-                    let token = self.payments.usable_token(conn, token).await?;
-                    changes.payment_token = Some(Some(token.id));
-                }
-                if let Some(code) = input.discount_code.as_deref() {
-                    changes.discount_code = Some(if code.trim().is_empty() {
-                        None
-                    } else {
-                        let Some(found) = pricing_q::discount_by_code(conn, code, false).await?
-                        else {
-                            return Err(Error::invalid("discount_code", "no such code"));
-                        };
-                        Some(found.code)
-                    });
-                }
-                let row = q::update_checkout(conn, id, &changes).await?;
-                let priced = price(conn, &row).await?;
-                if let Some(method) = input.shipping_method_id
-                    && priced
-                        .view
-                        .shipping_method
-                        .as_ref()
-                        .is_none_or(|m| m.method_id != method)
-                {
-                    return Err(Error::invalid(
-                        "shipping_method_id",
-                        "is not one of this checkout's shipping options",
-                    ));
-                }
-                if let (Some(_), Some(code)) = (&input.discount_code, &priced.discount)
-                    && let Some(why) =
-                        discount_refusal(conn, code, priced.pricing.subtotal, row.email.as_deref())
-                            .await?
-                {
-                    return Err(Error::invalid("discount_code", why));
-                }
-                checkout_event(conn, "checkout.updated", &priced.view).await?;
-                Ok(priced.view)
-            })
-            .await
+                Some(found.code)
+            });
+        }
+        let row = q::update_checkout(conn, id, &changes).await?;
+        let priced = price(conn, &row).await?;
+        if let Some(method) = input.shipping_method_id
+            && priced
+                .view
+                .shipping_method
+                .as_ref()
+                .is_none_or(|m| m.method_id != method)
+        {
+            return Err(Error::invalid(
+                "shipping_method_id",
+                "is not one of this checkout's shipping options",
+            ));
+        }
+        if let (Some(_), Some(code)) = (&input.discount_code, &priced.discount)
+            && let Some(why) =
+                discount_refusal(conn, code, priced.pricing.subtotal, row.email.as_deref()).await?
+        {
+            return Err(Error::invalid("discount_code", why));
+        }
+        checkout_event(conn, "checkout.updated", &priced.view).await?;
+        Ok(priced.view)
     }
 
     /// Places the order and takes the payment (see the module comment). Completing a
     /// completed checkout returns its order and payment again.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, checkout.id = %id))]
     pub async fn complete(&self, ctx: &Ctx, id: Uuid) -> Result<CompletedCheckout, Error> {
-        let ctx = ctx.clone();
-        let payments = &self.payments;
-        let capture = payments.checkout_captures();
+        let started = std::time::Instant::now();
+        loop {
+            match self.begin_completion(id).await? {
+                Completion::Done(completed) => return Ok(*completed),
+                Completion::Pay(attempt) => return self.pay_and_place(ctx, id, *attempt).await,
+                Completion::Wait if started.elapsed() < WAIT_FOR_PAYMENT => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+                Completion::Wait => {
+                    return Err(Error::Conflict {
+                        field: None,
+                        message: "this checkout's payment is still in progress; retry shortly"
+                            .into(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// Under the checkout's lock: the finished result, or the payment attempt to make (new, or
+    /// one in doubt taken over), or word that someone else is paying right now.
+    async fn begin_completion(&self, id: Uuid) -> Result<Completion, Error> {
+        let capture = self.payments.checkout_captures();
         let mut conn = self.db.conn().await?;
-        let result = (*conn)
+        (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
                 let row = Self::open(conn, id).await?;
                 if let (Some(order_id), Some(payment_id)) = (row.order_id, row.payment_id) {
-                    return completed(conn, &row, order_id, payment_id).await;
+                    let done = completed(conn, &row, order_id, payment_id).await?;
+                    return Ok(Completion::Done(Box::new(done)));
                 }
-                let priced = price(conn, &row).await?;
-                if !priced.view.missing.is_empty() {
-                    let mut v = Validator::default();
-                    for field in &priced.view.missing {
-                        v.add(
-                            field.clone(),
-                            "is needed before the checkout can be completed",
-                        );
-                    }
-                    v.finish()?;
-                }
-                let email = row.email.clone().unwrap_or_default();
-                // The code is locked so its use limits hold under concurrent checkouts.
-                let discount = match &priced.discount {
-                    Some(code) => {
-                        let locked = pricing_q::discount_by_code(conn, &code.code, true)
-                            .await?
-                            .map(DiscountCode::from)
-                            .ok_or_else(|| Error::invalid("discount_code", "no such code"))?;
-                        if let Some(why) =
-                            discount_refusal(conn, &locked, priced.pricing.subtotal, Some(&email))
-                                .await?
-                        {
-                            return Err(Error::invalid("discount_code", why));
-                        }
-                        Some(locked)
-                    }
-                    None => None,
-                };
-                let customer = match customer_q::customer_by_email(conn, &email).await? {
-                    Some(customer) => customer.id,
-                    None => {
-                        let now = Utc::now();
-                        let shipping = priced.view.shipping_address.clone();
-                        let row = customer_q::CustomerRow {
-                            id: Uuid::now_v7(),
-                            user_id: None,
-                            email: email.clone(),
-                            first_name: shipping.as_ref().and_then(|a| a.first_name.clone()),
-                            last_name: shipping.as_ref().and_then(|a| a.last_name.clone()),
-                            phone: None,
-                            tags: vec!["guest".into()],
-                            notes: None,
-                            default_shipping_address_id: None,
-                            default_billing_address_id: None,
-                            created_at: now,
-                            updated_at: now,
-                        };
-                        customer_q::insert_customer(conn, &row).await?;
-                        row.id
-                    }
-                };
-                let items = priced
-                    .view
-                    .items
-                    .iter()
-                    .zip(&priced.pricing.lines)
-                    .map(|(item, line)| super::orders::OrderLineInput {
-                        variant_id: item.variant_id,
-                        quantity: item.quantity,
-                        unit_price: Some(item.unit_price.amount),
-                        discount: Some(line.discount),
-                        tax: Some(line.tax),
-                    })
-                    .collect();
-                let input = super::orders::CreateOrderInput {
-                    customer_id: Some(customer),
-                    currency: Some(priced.currency.clone()),
-                    items,
-                    shipping_total: Some(
-                        priced.pricing.shipping_total + priced.pricing.shipping_tax,
-                    ),
-                    shipping_address: priced.view.shipping_address.clone(),
-                    billing_address: priced.view.billing_address.clone(),
-                    tags: vec!["checkout".into()],
-                    attributes: Some(serde_json::json!({ "checkout_id": row.id })),
-                    notes: None,
-                };
-                let order = super::orders::place_order(conn, &ctx, Access::All, input).await?;
-                let target = PaymentTarget {
-                    order_id: order.order.id,
-                    amount: order.order.total.amount,
+                let priced = ready_to_pay(conn, &row).await?;
+                let pays = Pays {
+                    checkout_id: Some(id),
+                    order_id: None,
+                    amount: priced.pricing.total,
                     currency: priced.currency.clone(),
+                    client_key: None,
                 };
                 let token = row.payment_token.clone().unwrap_or_default();
-                let payment = payments
-                    .take_payment(conn, &target, &token, capture)
-                    .await?;
-                let now = Utc::now();
-                if let Some(code) = &discount {
-                    pricing_q::redeem(conn, code.id, order.order.id, &email).await?;
-                }
-                let converted = CartChanges {
-                    status: Some("converted"),
-                    updated_at: Some(now),
-                    ..Default::default()
-                };
-                cart_q::update_cart(conn, row.cart_id, &converted).await?;
-                let done = CheckoutChanges {
-                    status: Some("completed"),
-                    order_id: Some(Some(order.order.id)),
-                    payment_id: Some(Some(payment.id)),
-                    updated_at: Some(now),
-                    completed_at: Some(Some(now)),
-                    ..Default::default()
-                };
-                let row = q::update_checkout(conn, id, &done).await?;
-                let mut checkout = priced.view;
-                checkout.status = CheckoutStatus::Completed;
-                checkout.order_id = row.order_id;
-                checkout_event(conn, "checkout.completed", &checkout).await?;
-                Ok(CompletedCheckout {
-                    checkout,
-                    order: order.order,
-                    payment,
-                })
+                Ok(
+                    match self
+                        .payments
+                        .begin_authorization(conn, &pays, &token, capture)
+                        .await?
+                    {
+                        Begun::Held(Held::Mine(attempt)) => Completion::Pay(attempt),
+                        Begun::Held(Held::Busy) | Begun::Applied(_) => Completion::Wait,
+                    },
+                )
+            })
+            .await
+    }
+
+    /// Charges through the provider (no lock held), then places the order with its payment in
+    /// one transaction; gives the money back when that transaction cannot commit.
+    async fn pay_and_place(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        attempt: AttemptRow,
+    ) -> Result<CompletedCheckout, Error> {
+        let attempt = match self.payments.run_attempt(attempt).await {
+            Ok(attempt) => attempt,
+            Err(Error::PaymentDeclined { decline_code }) => {
+                self.payments
+                    .record_decline("checkout", id, &decline_code)
+                    .await;
+                return Err(Error::PaymentDeclined { decline_code });
+            }
+            Err(err) => return Err(err),
+        };
+        let ctx = ctx.clone();
+        let mut conn = self.db.conn().await?;
+        let placed = (*conn)
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                self.place_paid_order(conn, &ctx, id, &attempt).await
             })
             .await;
-        if let Err(Error::PaymentDeclined { decline_code }) = &result {
-            self.payments
-                .record_decline("checkout", id, decline_code)
-                .await;
+        drop(conn);
+        if let Err(err) = &placed {
+            self.payments.undo_after(&attempt, err).await;
         }
-        result
+        placed
     }
+
+    /// The second transaction of a completion: the checkout is still what was paid for, the
+    /// order is placed, the payment recorded, the discount counted, cart and checkout done.
+    async fn place_paid_order(
+        &self,
+        conn: &mut AsyncPgConnection,
+        ctx: &Ctx,
+        id: Uuid,
+        attempt: &AttemptRow,
+    ) -> Result<CompletedCheckout, Error> {
+        let row = Self::open(conn, id).await?;
+        let priced = ready_to_pay(conn, &row).await?;
+        if priced.pricing.total != attempt.amount || priced.currency != attempt.currency {
+            return Err(Error::Conflict {
+                field: None,
+                message:
+                    "the checkout changed while it was being paid; review it and complete it again"
+                        .into(),
+            });
+        }
+        let email = row.email.clone().unwrap_or_default();
+        // The code is locked so its use limits hold under concurrent checkouts.
+        let discount = match &priced.discount {
+            Some(code) => {
+                let locked = pricing_q::discount_by_code(conn, &code.code, true)
+                    .await?
+                    .map(DiscountCode::from)
+                    .ok_or_else(|| Error::invalid("discount_code", "no such code"))?;
+                if let Some(why) =
+                    discount_refusal(conn, &locked, priced.pricing.subtotal, Some(&email)).await?
+                {
+                    return Err(Error::invalid("discount_code", why));
+                }
+                Some(locked)
+            }
+            None => None,
+        };
+        let customer = match customer_q::customer_by_email(conn, &email).await? {
+            Some(customer) => customer.id,
+            None => {
+                let now = Utc::now();
+                let shipping = priced.view.shipping_address.clone();
+                let row = customer_q::CustomerRow {
+                    id: Uuid::now_v7(),
+                    user_id: None,
+                    email: email.clone(),
+                    first_name: shipping.as_ref().and_then(|a| a.first_name.clone()),
+                    last_name: shipping.as_ref().and_then(|a| a.last_name.clone()),
+                    phone: None,
+                    tags: vec!["guest".into()],
+                    notes: None,
+                    default_shipping_address_id: None,
+                    default_billing_address_id: None,
+                    created_at: now,
+                    updated_at: now,
+                };
+                customer_q::insert_customer(conn, &row).await?;
+                row.id
+            }
+        };
+        let items = priced
+            .view
+            .items
+            .iter()
+            .zip(&priced.pricing.lines)
+            .map(|(item, line)| super::orders::OrderLineInput {
+                variant_id: item.variant_id,
+                quantity: item.quantity,
+                unit_price: Some(item.unit_price.amount),
+                discount: Some(line.discount),
+                // Only tax charged on top: tax included in prices is in them already.
+                tax: Some(line.total - line.subtotal + line.discount),
+            })
+            .collect();
+        let lines_total: Decimal = priced.pricing.lines.iter().map(|l| l.total).sum();
+        let input = super::orders::CreateOrderInput {
+            customer_id: Some(customer),
+            currency: Some(priced.currency.clone()),
+            items,
+            // Shipping with the tax charged on it: what is left of the total.
+            shipping_total: Some(priced.pricing.total - lines_total),
+            shipping_address: priced.view.shipping_address.clone(),
+            billing_address: priced.view.billing_address.clone(),
+            tags: vec!["checkout".into()],
+            attributes: Some(serde_json::json!({ "checkout_id": row.id })),
+            notes: None,
+        };
+        let order = super::orders::place_order(
+            conn,
+            ctx,
+            Access::All,
+            input,
+            super::orders::PriceSource::Checkout,
+        )
+        .await?;
+        if order.order.total.amount != attempt.amount {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "checkout {id} priced {} but its order totals {}",
+                attempt.amount,
+                order.order.total.amount
+            )));
+        }
+        let payment = self
+            .payments
+            .record_payment(conn, attempt, order.order.id)
+            .await?;
+        let now = Utc::now();
+        if let Some(code) = &discount {
+            pricing_q::redeem(conn, code.id, order.order.id, &email).await?;
+        }
+        let converted = CartChanges {
+            status: Some("converted"),
+            updated_at: Some(now),
+            ..Default::default()
+        };
+        cart_q::update_cart(conn, row.cart_id, &converted).await?;
+        let done = CheckoutChanges {
+            status: Some("completed"),
+            order_id: Some(Some(order.order.id)),
+            payment_id: Some(Some(payment.id)),
+            updated_at: Some(now),
+            completed_at: Some(Some(now)),
+            ..Default::default()
+        };
+        let row = q::update_checkout(conn, id, &done).await?;
+        let mut checkout = priced.view;
+        checkout.status = CheckoutStatus::Completed;
+        checkout.order_id = row.order_id;
+        checkout_event(conn, "checkout.completed", &checkout).await?;
+        Ok(CompletedCheckout {
+            checkout,
+            order: order.order,
+            payment,
+        })
+    }
+}
+
+/// How long a duplicate completion waits for the one already paying before it gives up.
+const WAIT_FOR_PAYMENT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Where a completion stands.
+enum Completion {
+    Done(Box<CompletedCheckout>),
+    Pay(Box<AttemptRow>),
+    Wait,
+}
+
+/// The checkout priced, with nothing missing but the payment and its discount code usable.
+async fn ready_to_pay(conn: &mut AsyncPgConnection, row: &CheckoutRow) -> Result<Priced, Error> {
+    if row.status != "open" {
+        return Err(Error::InvalidState {
+            from: row.status.clone(),
+            action: "complete the checkout".into(),
+        });
+    }
+    let priced = price(conn, row).await?;
+    if !priced.view.missing.is_empty() {
+        let mut v = Validator::default();
+        for field in &priced.view.missing {
+            v.add(
+                field.clone(),
+                "is needed before the checkout can be completed",
+            );
+        }
+        v.finish()?;
+    }
+    if let Some(code) = &priced.discount
+        && let Some(why) =
+            discount_refusal(conn, code, priced.pricing.subtotal, row.email.as_deref()).await?
+    {
+        return Err(Error::invalid("discount_code", why));
+    }
+    Ok(priced)
 }
 
 /// Writes a checkout event carrying the checkout as shown, minus the payment token (which

@@ -149,11 +149,10 @@ impl Services {
         let payments = PaymentService::new(db.clone(), config.payments.clone())?;
         let carts = CartService::new(db.clone());
         let webhooks = WebhookService::new(db.clone(), config.webhooks.clone(), metrics)?;
-        let checkout = CheckoutService::new(db.clone(), carts.clone(), payments.clone());
+        let checkout = CheckoutService::new(db.clone(), payments.clone());
         Ok(Self {
             acp: AcpService::new(
                 db.clone(),
-                carts.clone(),
                 checkout.clone(),
                 payments.clone(),
                 config.acp.clone(),

@@ -1315,3 +1315,142 @@ async fn agents_are_rate_limited_like_every_other_caller() {
     assert_error(&body);
     assert_eq!(body["code"], "rate_limited");
 }
+
+/// Rows of `table` in the test database.
+async fn rows_in(t: &TestApp, table: &str) -> i64 {
+    use diesel_async::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = t.app.db.conn().await.unwrap();
+    diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+        .get_result::<Count>(&mut conn)
+        .await
+        .unwrap()
+        .n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_partway_leaves_no_cart_checkout_or_session_behind() {
+    let t = TestApp::new().await;
+    shop(&t).await;
+    let a = agent(&t).await;
+    // Refused after the cart could have been made: another currency.
+    let mut body = create_body(1);
+    body["currency"] = json!("eur");
+    let (status, error) = post(&t, &a, "/checkout_sessions", body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["param"], "$.currency");
+    // Email and address follow the rules of every other door, named by their ACP paths.
+    let mut body = create_body(1);
+    body["buyer"] = json!({"email": "ada@example."});
+    let (status, error) = post(&t, &a, "/checkout_sessions", body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["param"], "$.buyer.email");
+    let mut body = create_body(1);
+    let mut long = address();
+    long["line_one"] = json!("x".repeat(300));
+    body["fulfillment_details"] = json!({"name": "Ada Lovelace", "address": long});
+    let (status, error) = post(&t, &a, "/checkout_sessions", body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(error["param"], "$.fulfillment_details.address.line_one");
+    for table in ["carts", "checkouts", "acp_sessions"] {
+        assert_eq!(rows_in(&t, table).await, 0, "no {table} left behind");
+    }
+
+    // An update that fails at its last step changes nothing.
+    let session = new_session(&t, &a).await;
+    let id = session["id"].as_str().unwrap();
+    let (status, error) = post(
+        &t,
+        &a,
+        &format!("/checkout_sessions/{id}"),
+        json!({"line_items": [{"id": "CHK-TEE", "quantity": 1}],
+            "fulfillment_details": {"name": "Ada Lovelace", "address": address()},
+            "selected_fulfillment_options": [{"type": "shipping", "option_id": "nope"}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{error}");
+    assert_eq!(
+        error["param"],
+        "$.selected_fulfillment_options[0].option_id"
+    );
+    let (_, now) = get(&t, &a, &format!("/checkout_sessions/{id}")).await;
+    assert_eq!(now["line_items"][0]["quantity"], 2, "{now}");
+    assert!(now.get("fulfillment_details").is_none(), "{now}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delegated_token_pays_only_within_its_allowance_on_every_door() {
+    let t = TestApp::new().await;
+    let tee = shop(&t).await;
+    let a = agent(&t).await;
+    let session = new_session(&t, &a).await;
+    let token = delegate(
+        &t,
+        &a,
+        session["id"].as_str().unwrap(),
+        "4242424242424242",
+        100_000,
+    )
+    .await;
+    // A guest's REST checkout tries to spend the agent's token.
+    let (id, _) = crate::checkout::ready_checkout_paying(&t, tee, &token).await;
+    let (status, error) = crate::checkout::complete(&t, &id).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+    assert_eq!(crate::support::rest_error_fields(&error), ["payment_token"]);
+    assert_eq!(order_count(&t).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_vault_keeps_cards_at_stripe_when_stripe_is_configured() {
+    let stripe = crate::support::stripe::FakeStripe::start().await;
+    let t = TestApp::with_config(|c| {
+        crate::payments::with_stripe(&stripe)(c);
+        c.payments.test_provider = false;
+        c.payments.vault_provider = stateset::config::VaultProvider::Stripe;
+    })
+    .await;
+    shop(&t).await;
+    let a = agent(&t).await;
+    let session = ready_session(&t, &a).await;
+    let id = session["id"].as_str().unwrap();
+    let token = delegate(&t, &a, id, "4242424242424242", 1210).await;
+    let vaulted = stripe.calls_to("/v1/payment_methods");
+    assert_eq!(vaulted.len(), 1);
+    assert_eq!(vaulted[0].form["type"], "card");
+    assert_eq!(vaulted[0].form["card[number]"], "4242424242424242");
+    assert_eq!(vaulted[0].form["card[exp_month]"], "12");
+    let (status, done) = post(
+        &t,
+        &a,
+        &format!("/checkout_sessions/{id}/complete"),
+        complete_body(&token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_session(&done);
+    assert_eq!(done["status"], "completed");
+    let charge = stripe.calls_to("/v1/payment_intents");
+    assert_eq!(charge.len(), 1);
+    assert!(charge[0].form["payment_method"].starts_with("pm_card_"));
+    assert_eq!(charge[0].form["amount"], "1210");
+    assert_eq!(order_count(&t).await, 1);
+    // A card Stripe refuses is a field error naming the card number.
+    let declined = post(
+        &t,
+        &a,
+        "/agentic_commerce/delegate_payment",
+        delegate_body(id, "4242 42", 1210),
+    )
+    .await;
+    assert_eq!(
+        declined.0,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        declined.1
+    );
+    assert_eq!(declined.1["param"], "$.payment_method.number");
+}

@@ -255,7 +255,9 @@ async fn manual_capture_checkouts_only_authorize() {
     assert_eq!(captured["captured"]["amount"], "12.10");
 }
 
-fn with_stripe(stripe: &FakeStripe) -> impl FnOnce(&mut stateset::config::Config) + use<> {
+pub(crate) fn with_stripe(
+    stripe: &FakeStripe,
+) -> impl FnOnce(&mut stateset::config::Config) + use<> {
     let url = stripe.url();
     move |c| {
         c.payments.stripe_api_key = Some(API_KEY.into());
@@ -289,7 +291,7 @@ async fn a_guest_pays_through_stripe_payment_intents() {
     assert!(
         create
             .header("idempotency-key")
-            .starts_with("stateset_pay_")
+            .starts_with("stateset_checkout_")
     );
     assert_eq!(create.form["amount"], "1210", "in cents");
     assert_eq!(create.form["currency"], "usd");

@@ -4,6 +4,7 @@
 //! or part), void, refund (all or part, several times, never above what was captured), and
 //! the providers' webhooks.
 
+pub(crate) mod attempts;
 mod provider;
 pub mod stablepay;
 mod stripe;
@@ -17,6 +18,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use self::attempts::{AttemptRow, Held, Operation};
 use self::provider::test_outcome;
 pub use self::provider::{
     Authorization, AuthorizeRequest, PaymentProvider, ProviderEvent, ProviderWebhook, TestProvider,
@@ -29,6 +31,7 @@ use super::{Ctx, Error};
 use crate::config::PaymentSettings;
 use crate::db::Db;
 use crate::db::checkout::{self as q, PaymentChanges, PaymentRow, TokenRow};
+use crate::db::payment_attempts::{self as pa, AttemptChanges};
 use crate::db::stablecoin as sq;
 use crate::domain::{Money, Payment, PaymentToken};
 use crate::events::{self, DomainEvent};
@@ -85,6 +88,14 @@ fn luhn(digits: &str) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// A card handed to the vault.
+pub struct VaultCard<'a> {
+    pub number: &'a str,
+    pub exp_month: Option<i32>,
+    pub exp_year: Option<i32>,
+    pub cvc: Option<&'a str>,
+}
+
 /// A refund to make.
 #[derive(Debug, Clone, Deserialize, ToSchema, async_graphql::InputObject)]
 pub struct RefundInput {
@@ -108,6 +119,11 @@ fn card_digits(number: &str) -> Option<String> {
     valid.then_some(digits)
 }
 
+/// Whether `number` is a card number (12 to 19 digits passing the Luhn check).
+pub fn is_card_number(number: &str) -> bool {
+    card_digits(number).is_some()
+}
+
 /// A test-provider token for a card's `digits`: the outcome follows the test number; only the
 /// brand and last four digits are kept.
 fn test_token(id: String, digits: &str, exp_month: i32, exp_year: i32) -> TokenRow {
@@ -121,6 +137,7 @@ fn test_token(id: String, digits: &str, exp_month: i32, exp_year: i32) -> TokenR
         outcome: test_outcome(digits).to_owned(),
         used_at: None,
         created_at: Utc::now(),
+        provider_token: None,
     }
 }
 
@@ -207,6 +224,22 @@ impl PaymentService {
         })
     }
 
+    /// The providers that can take money with these settings, for operators to see.
+    pub fn live_providers(&self) -> Vec<&'static str> {
+        let stablepay = &self.settings.stablepay;
+        [
+            ("test", self.settings.test_provider),
+            ("stripe", self.stripe.enabled()),
+            (
+                stablepay::NAME,
+                !stablepay.addresses.is_empty() && stablepay.callback_secret.is_some(),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(name, live)| live.then_some(name))
+        .collect()
+    }
+
     /// Whether checkout captures at completion or only authorizes.
     pub fn checkout_captures(&self) -> bool {
         self.settings.checkout_capture == crate::config::CaptureMode::Automatic
@@ -224,15 +257,23 @@ impl PaymentService {
         }
     }
 
-    /// A token that can still pay: a `tok_...` of the test provider, or a Stripe payment
-    /// method (`pm_...`), which is looked up at Stripe and remembered the first time.
-    pub async fn usable_token(
-        &self,
-        conn: &mut AsyncPgConnection,
-        token: &str,
-    ) -> Result<TokenRow, Error> {
+    /// How long an attempt's holder may work on it before others may take it over: two
+    /// provider requests (the call and its one retry) and a margin.
+    fn lease(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.settings.provider_timeout * 2)
+            .unwrap_or(chrono::Duration::seconds(30))
+            + chrono::Duration::seconds(5)
+    }
+
+    /// Finds a token by the id a client gave: a `tok_...` of the test provider, a vaulted
+    /// `vt_...`, or a Stripe payment method (`pm_...`), which is looked up at Stripe and
+    /// remembered the first time. Call it outside any transaction: it may ask Stripe.
+    pub async fn resolve_token(&self, token: &str) -> Result<TokenRow, Error> {
         let token = token.trim();
-        let known = q::token(conn, token).await?;
+        let known = {
+            let mut conn = self.db.conn().await?;
+            q::token(&mut conn, token).await?
+        };
         let row = match known {
             Some(row) => row,
             None if token.starts_with("pm_") && self.stripe.enabled() => {
@@ -248,8 +289,10 @@ impl PaymentService {
                     outcome: "provider".into(),
                     used_at: None,
                     created_at: Utc::now(),
+                    provider_token: None,
                 };
-                q::insert_token(conn, &row).await?;
+                let mut conn = self.db.conn().await?;
+                q::insert_token(&mut conn, &row).await?;
                 row
             }
             None if token.starts_with("pm_") => {
@@ -260,6 +303,12 @@ impl PaymentService {
             }
             None => return Err(Error::invalid("payment_token", "no such token")),
         };
+        self.check_usable(&row)?;
+        Ok(row)
+    }
+
+    /// Whether a token can pay at all: unused, of a provider that is on.
+    fn check_usable(&self, row: &TokenRow) -> Result<(), Error> {
         if row.used_at.is_some() {
             return Err(Error::invalid("payment_token", "was already used"));
         }
@@ -269,52 +318,291 @@ impl PaymentService {
                 "the test provider is turned off (PAYMENTS_TEST_PROVIDER)",
             ));
         }
+        Ok(())
+    }
+
+    /// The token, locked, checked for what it is about to pay: usable, and within the
+    /// allowance a delegated (`vt_...`) token was given: this checkout, this currency, at
+    /// most this much, before it expires.
+    async fn lock_token_for(
+        &self,
+        conn: &mut AsyncPgConnection,
+        token: &str,
+        pays: &Pays,
+    ) -> Result<TokenRow, Error> {
+        let row = q::lock_token(conn, token)
+            .await?
+            .ok_or_else(|| Error::invalid("payment_token", "no such token"))?;
+        self.check_usable(&row)?;
+        if let Some(allowance) = crate::db::acp::allowance(conn, &row.id).await? {
+            let minor = to_minor(pays.amount, &pays.currency).unwrap_or(i64::MAX);
+            let why = if pays.checkout_id.map(|id| id.to_string()).as_deref()
+                != Some(allowance.checkout_session_id.as_str())
+            {
+                Some("was delegated for another checkout session")
+            } else if !allowance.currency.eq_ignore_ascii_case(&pays.currency) {
+                Some("was delegated in another currency")
+            } else if allowance.max_amount < minor {
+                Some("allows less than the total")
+            } else if allowance.expires_at <= Utc::now() {
+                Some("has expired")
+            } else {
+                None
+            };
+            if let Some(why) = why {
+                return Err(Error::invalid("payment_token", why));
+            }
+        }
         Ok(row)
     }
 
-    /// Authorizes (and, when asked, captures) `target` with a token through its provider, in
-    /// the caller's transaction; writes `payment.processed`. A decline is
-    /// `PAYMENT_DECLINED` and leaves nothing (the caller's transaction rolls back).
-    pub async fn take_payment(
+    /// Inside the caller's transaction, which holds the lock of what is paid (the checkout
+    /// row, or the order row): the authorization in doubt for it, taken over when its holder
+    /// is gone, or else a new one written down (see `attempts`).
+    pub(crate) async fn begin_authorization(
         &self,
         conn: &mut AsyncPgConnection,
-        target: &PaymentTarget,
+        pays: &Pays,
         token: &str,
         capture: bool,
+    ) -> Result<Begun, Error> {
+        let open = match pays.checkout_id {
+            Some(checkout) => pa::lock_open_for_checkout(conn, checkout).await?,
+            None => pa::lock_open_for_order(conn, pays.order_id.unwrap_or_default()).await?,
+        };
+        let what = if pays.checkout_id.is_some() {
+            "checkout"
+        } else {
+            "order"
+        };
+        if let Some(open) = open {
+            if open.token.as_deref() != Some(token) || open.amount != pays.amount {
+                return Err(Error::Conflict {
+                    field: None,
+                    message: format!(
+                        "another payment of this {what} is in progress; retry shortly"
+                    ),
+                });
+            }
+            return Ok(Begun::Held(
+                attempts::resume(conn, open, self.lease()).await?,
+            ));
+        }
+        let client_key = attempts::client_key(pays.client_key.as_deref());
+        let (target, count) = match pays.checkout_id {
+            Some(checkout) => {
+                if let Some(last) = pa::latest_for_checkout(conn, checkout).await?
+                    && last.status == "declined"
+                    && last.token.as_deref() == Some(token)
+                {
+                    // The same card again would be the same answer: ask for another.
+                    return Err(Error::PaymentDeclined {
+                        decline_code: last.failure_code.unwrap_or_else(|| "card_declined".into()),
+                    });
+                }
+                let count = pa::count(conn, "authorize", Some(checkout), None, None).await?;
+                (format!("checkout_{checkout}"), count)
+            }
+            None => {
+                let order = pays.order_id.unwrap_or_default();
+                let count = pa::count(conn, "authorize", None, Some(order), None).await?;
+                (format!("order_{order}"), count)
+            }
+        };
+        let key = match &client_key {
+            Some(client) => format!("stateset_{target}_{client}"),
+            None => format!("stateset_{target}_{}", count + 1),
+        };
+        if let Some(earlier) = pa::lock_by_key(conn, &key).await? {
+            // A client's retry of a request whose answer it lost.
+            return match earlier.status.as_str() {
+                "applied" => Ok(Begun::Applied(earlier.payment_id)),
+                _ => Err(Error::Conflict {
+                    field: None,
+                    message:
+                        "this Idempotency-Key was used for a payment that failed; use a new key"
+                            .into(),
+                }),
+            };
+        }
+        let row = self.lock_token_for(conn, token, pays).await?;
+        let new = attempts::NewAttempt {
+            key,
+            operation: Operation::Authorize,
+            provider: row.provider.clone(),
+            checkout_id: pays.checkout_id,
+            order_id: pays.order_id,
+            payment_id: Uuid::now_v7(),
+            token: Some(row.id),
+            reference: None,
+            amount: pays.amount,
+            currency: pays.currency.clone(),
+            capture,
+            client_key,
+        };
+        Ok(Begun::Held(Held::Mine(Box::new(
+            attempts::open(conn, new, self.lease()).await?,
+        ))))
+    }
+
+    /// Makes the provider call an attempt stands for, outside every transaction, and writes
+    /// down at once what the provider said. Returns the attempt `succeeded`.
+    ///
+    /// # Errors
+    /// `PAYMENT_DECLINED` (written down as declined), a provider's refusal (written down as
+    /// failed: nothing moved), or `UNAVAILABLE` when the outcome is unknown: the attempt stays
+    /// in doubt and its lease is given up, so a retry or the reconciler asks again.
+    pub(crate) async fn run_attempt(&self, attempt: AttemptRow) -> Result<AttemptRow, Error> {
+        let provider = self.provider(&attempt.provider)?;
+        let key = attempt.idempotency_key.as_str();
+        let reference = attempt.provider_reference.clone().unwrap_or_default();
+        let answer = match Operation::of(&attempt)? {
+            Operation::Authorize => {
+                let token = {
+                    let mut conn = self.db.conn().await?;
+                    q::token(&mut conn, attempt.token.as_deref().unwrap_or_default()).await?
+                }
+                .ok_or_else(|| Error::invalid("payment_token", "no such token"))?;
+                provider
+                    .authorize(AuthorizeRequest {
+                        payment_id: attempt.payment_id,
+                        idempotency_key: key,
+                        token: &token,
+                        amount: attempt.amount,
+                        currency: &attempt.currency,
+                        capture: attempt.capture,
+                    })
+                    .await
+                    .map(|a| (Some(a.reference), Some(a.captured), None))
+            }
+            Operation::Capture => provider
+                .capture(&reference, attempt.amount, &attempt.currency, key)
+                .await
+                .map(|()| (None, Some(true), None)),
+            Operation::Void => provider
+                .void(&reference, key)
+                .await
+                .map(|()| (None, None, None)),
+            Operation::Refund => provider
+                .refund(&reference, attempt.amount, &attempt.currency, key)
+                .await
+                .map(|refund| (None, None, Some(refund))),
+        };
+        let mut conn = self.db.conn().await?;
+        match answer {
+            Ok((reference, captured, result)) => {
+                let changes = AttemptChanges {
+                    status: Some("succeeded"),
+                    provider_reference: reference.map(Some),
+                    captured: captured.map(Some),
+                    result_reference: result.map(Some),
+                    ..Default::default()
+                };
+                attempts::record(&mut conn, &attempt, changes).await
+            }
+            Err(err) if err.is_server_fault() => {
+                // Unknown outcome: let a retry (or the reconciler) ask again with the key.
+                let changes = AttemptChanges {
+                    lease_until: Some(Utc::now()),
+                    ..Default::default()
+                };
+                if let Err(record) = attempts::record(&mut conn, &attempt, changes).await {
+                    tracing::warn!(error = %record, attempt.id = %attempt.id, "cannot give up the lease of a payment attempt");
+                }
+                Err(err)
+            }
+            Err(err) => {
+                let (status, code) = match &err {
+                    Error::PaymentDeclined { decline_code } => ("declined", decline_code.clone()),
+                    other => ("failed", other.code().to_lowercase()),
+                };
+                let changes = AttemptChanges {
+                    status: Some(status),
+                    failure_code: Some(Some(code)),
+                    ..Default::default()
+                };
+                attempts::record(&mut conn, &attempt, changes).await?;
+                Err(err)
+            }
+        }
+    }
+
+    /// Gives back what a succeeded authorization took because its effect could not be written
+    /// on our side (the order could not be placed): voids the authorization, or refunds the
+    /// capture. The attempt ends `voided`.
+    pub(crate) async fn compensate(&self, attempt: &AttemptRow) -> Result<(), Error> {
+        let provider = self.provider(&attempt.provider)?;
+        let reference = attempt.provider_reference.clone().unwrap_or_default();
+        let key = format!("{}_undo", attempt.idempotency_key);
+        if attempt.captured == Some(true) {
+            provider
+                .refund(&reference, attempt.amount, &attempt.currency, &key)
+                .await?;
+        } else {
+            provider.void(&reference, &key).await?;
+        }
+        let mut conn = self.db.conn().await?;
+        let changes = AttemptChanges {
+            status: Some("voided"),
+            ..Default::default()
+        };
+        attempts::record(&mut conn, attempt, changes).await?;
+        tracing::info!(attempt.id = %attempt.id, "payment given back: its order could not be placed");
+        Ok(())
+    }
+
+    /// Gives back a succeeded authorization whose effect failed to commit, logging (and leaving
+    /// to the reconciler) what cannot be given back now.
+    pub(crate) async fn undo_after(&self, attempt: &AttemptRow, why: &Error) {
+        // Taken over meanwhile (this request was too slow): its new holder settles it.
+        let current = match self.db.conn().await {
+            Ok(mut conn) => pa::by_id(&mut conn, attempt.id).await.map_err(Error::from),
+            Err(err) => Err(Error::from(err)),
+        };
+        match current {
+            Ok(Some(row)) if row.tries != attempt.tries || !row.is_open() => return,
+            Ok(_) => {}
+            Err(err) => {
+                tracing::error!(error = %err, attempt.id = %attempt.id, "cannot check a payment attempt; the reconciler will settle it");
+                return;
+            }
+        }
+        tracing::warn!(error = %why, attempt.id = %attempt.id, "payment taken but not recorded: giving it back");
+        if let Err(err) = self.compensate(attempt).await {
+            tracing::error!(error = %err, attempt.id = %attempt.id, "cannot give the payment back now; the reconciler will");
+        }
+    }
+
+    /// Inside the transaction that writes the order's side: records the payment a succeeded
+    /// authorization made (spending its token), writes `payment.processed`, applies a capture
+    /// to the order's open invoice, and marks the attempt applied.
+    pub(crate) async fn record_payment(
+        &self,
+        conn: &mut AsyncPgConnection,
+        attempt: &AttemptRow,
+        order_id: Uuid,
     ) -> Result<Payment, Error> {
-        let token = self.usable_token(conn, token).await?;
-        let provider = self.provider(&token.provider)?;
-        let id = Uuid::now_v7();
-        let authorization = provider
-            .authorize(AuthorizeRequest {
-                payment_id: id,
-                token: &token,
-                amount: target.amount,
-                currency: &target.currency,
-                capture,
-            })
-            .await?;
+        let token_id = attempt.token.clone().unwrap_or_default();
+        let token = q::lock_token(conn, &token_id)
+            .await?
+            .ok_or_else(|| Error::invalid("payment_token", "no such token"))?;
         q::use_token(conn, &token.id).await?;
+        let captured = attempt.captured == Some(true);
         let now = Utc::now();
         let row = PaymentRow {
-            id,
-            order_id: target.order_id,
-            provider: provider.name().to_owned(),
-            provider_reference: authorization.reference,
-            status: if authorization.captured {
-                "captured"
-            } else {
-                "authorized"
-            }
-            .to_owned(),
-            amount: target.amount,
-            captured_amount: if authorization.captured {
-                target.amount
+            id: attempt.payment_id,
+            order_id,
+            provider: attempt.provider.clone(),
+            provider_reference: attempt.provider_reference.clone().unwrap_or_default(),
+            status: if captured { "captured" } else { "authorized" }.to_owned(),
+            amount: attempt.amount,
+            captured_amount: if captured {
+                attempt.amount
             } else {
                 Decimal::ZERO
             },
             refunded_amount: Decimal::ZERO,
-            currency: target.currency.clone(),
+            currency: attempt.currency.clone(),
             card_brand: Some(token.brand.clone()),
             card_last4: Some(token.last4.clone()),
             created_at: now,
@@ -322,10 +610,11 @@ impl PaymentService {
             failure_code: None,
         };
         q::insert_payment(conn, &row).await?;
+        attempts::applied(conn, attempt).await?;
         let payment = Payment::from(row);
         payment_event(conn, "payment.processed", &payment, serde_json::json!({})).await?;
-        if authorization.captured {
-            reconcile_order_payments(conn, provider.name(), payment.order_id).await?;
+        if captured {
+            reconcile_order_payments(conn, &attempt.provider, payment.order_id).await?;
         }
         Ok(payment)
     }
@@ -379,74 +668,127 @@ impl PaymentService {
             _ => {}
         }
         v.finish()?;
+        let token = match (&input.payment_token, &input.stablecoin) {
+            (Some(token), _) => self.resolve_token(token).await?.id,
+            (None, Some(stablecoin)) => {
+                return self
+                    .request_stablecoin_payment(input.order_id, input.amount, stablecoin)
+                    .await;
+            }
+            (None, None) => return Err(Error::invalid("payment_token", "is required")),
+        };
         let order_id = input.order_id;
+        let capture = input.capture.unwrap_or(true);
+        let client_key = ctx.idempotency_key.clone();
         let mut conn = self.db.conn().await?;
-        let result = (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                // Locked so that two payments of one order cannot both take the same balance.
-                let order = crate::db::orders::lock_orders(conn, &[input.order_id])
-                    .await?
-                    .pop()
-                    .ok_or_else(|| Error::not_found("order", input.order_id))?;
-                if matches!(order.status.as_str(), "cancelled" | "archived") {
-                    return Err(Error::InvalidState {
-                        from: order.status,
-                        action: "take a payment".into(),
-                    });
-                }
-                let unpaid = order.total - q::committed_to_order(conn, order.id).await?;
-                if unpaid <= Decimal::ZERO {
+        let begun = (*conn)
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                let (_, unpaid) = lock_unpaid_order(conn, order_id).await?;
+                let open = pa::lock_open_for_order(conn, order_id).await?;
+                let holds = open.as_ref().map_or(Decimal::ZERO, |a| a.amount);
+                let amount = input
+                    .amount
+                    .unwrap_or(if open.is_some() { holds } else { unpaid });
+                if open.is_none() && amount > unpaid {
                     return Err(Error::invalid(
-                        "order_id",
-                        "the order is already paid in full",
+                        "amount",
+                        format!("exceeds what the order leaves unpaid ({unpaid})"),
                     ));
                 }
-                let amount = input.amount.unwrap_or(unpaid);
+                let order = crate::db::orders::order_by_id(conn, order_id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("order", order_id))?;
+                let pays = Pays {
+                    checkout_id: None,
+                    order_id: Some(order_id),
+                    amount,
+                    currency: order.currency,
+                    client_key: client_key.clone(),
+                };
+                self.begin_authorization(conn, &pays, &token, capture).await
+            })
+            .await?;
+        drop(conn);
+        let attempt = match begun {
+            Begun::Applied(payment_id) => return self.get(ctx, payment_id).await,
+            Begun::Held(Held::Busy) => {
+                return Err(Error::Conflict {
+                    field: None,
+                    message: "a payment of this order is in progress; retry shortly".into(),
+                });
+            }
+            Begun::Held(Held::Mine(attempt)) => *attempt,
+        };
+        let attempt = match self.run_attempt(attempt).await {
+            Ok(attempt) => attempt,
+            Err(Error::PaymentDeclined { decline_code }) => {
+                self.record_decline("order", order_id, &decline_code).await;
+                return Err(Error::PaymentDeclined { decline_code });
+            }
+            Err(err) => return Err(err),
+        };
+        let mut conn = self.db.conn().await?;
+        let recorded = (*conn)
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                // The order may have been cancelled while the provider answered.
+                lock_unpaid_order(conn, order_id).await?;
+                self.record_payment(conn, &attempt, order_id).await
+            })
+            .await;
+        drop(conn);
+        if let Err(err) = &recorded {
+            self.undo_after(&attempt, err).await;
+        }
+        recorded
+    }
+
+    /// Opens a stablecoin payment request for an order (nothing is called: the payer sends
+    /// the money and StablePay reports it).
+    async fn request_stablecoin_payment(
+        &self,
+        order_id: Uuid,
+        amount: Option<Decimal>,
+        stablecoin: &StablecoinInput,
+    ) -> Result<Payment, Error> {
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                let (order, unpaid) = lock_unpaid_order(conn, order_id).await?;
+                if pa::lock_open_for_order(conn, order_id).await?.is_some() {
+                    return Err(Error::Conflict {
+                        field: None,
+                        message: "a card payment of this order is in progress; retry shortly"
+                            .into(),
+                    });
+                }
+                let amount = amount.unwrap_or(unpaid);
                 if amount > unpaid {
                     return Err(Error::invalid(
                         "amount",
                         format!("exceeds what the order leaves unpaid ({unpaid})"),
                     ));
                 }
-                let target = PaymentTarget {
-                    order_id: order.id,
+                let id = Uuid::now_v7();
+                let now = Utc::now();
+                let row = PaymentRow {
+                    id,
+                    order_id,
+                    provider: stablepay::NAME.to_owned(),
+                    provider_reference: format!("sp_{}", id.simple()),
+                    status: "pending".into(),
                     amount,
-                    currency: order.currency.clone(),
+                    captured_amount: Decimal::ZERO,
+                    refunded_amount: Decimal::ZERO,
+                    currency: order.currency,
+                    card_brand: None,
+                    card_last4: None,
+                    created_at: now,
+                    updated_at: now,
+                    failure_code: None,
                 };
-                match (&input.payment_token, &input.stablecoin) {
-                    (Some(token), _) => {
-                        self.take_payment(conn, &target, token, input.capture.unwrap_or(true))
-                            .await
-                    }
-                    (None, Some(stablecoin)) => {
-                        let id = Uuid::now_v7();
-                        let now = Utc::now();
-                        let row = PaymentRow {
-                            id,
-                            order_id: target.order_id,
-                            provider: stablepay::NAME.to_owned(),
-                            provider_reference: format!("sp_{}", id.simple()),
-                            status: "pending".into(),
-                            amount: target.amount,
-                            captured_amount: Decimal::ZERO,
-                            refunded_amount: Decimal::ZERO,
-                            currency: target.currency,
-                            card_brand: None,
-                            card_last4: None,
-                            created_at: now,
-                            updated_at: now,
-                            failure_code: None,
-                        };
-                        self.request_stablecoin(conn, row, stablecoin).await
-                    }
-                    (None, None) => Err(Error::invalid("payment_token", "is required")),
-                }
+                self.request_stablecoin(conn, row, stablecoin).await
             })
-            .await;
-        if let Err(Error::PaymentDeclined { decline_code }) = &result {
-            self.record_decline("order", order_id, decline_code).await;
-        }
-        result
+            .await
     }
 
     /// Captures all or part of an authorized payment; the rest of the authorization is
@@ -462,65 +804,51 @@ impl PaymentService {
         let mut v = Validator::default();
         check_amount(&mut v, input.amount);
         v.finish()?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let payment = q::lock_payment(conn, id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("payment", id))?;
-                if payment.status != "authorized" {
-                    return Err(Error::InvalidState {
-                        from: payment.status,
-                        action: "capture".into(),
-                    });
-                }
-                let amount = input.amount.unwrap_or(payment.amount);
-                if amount > payment.amount {
-                    return Err(Error::invalid(
-                        "amount",
-                        format!("exceeds what was authorized ({})", payment.amount),
-                    ));
-                }
-                self.provider(&payment.provider)?
-                    .capture(&payment.provider_reference, amount, &payment.currency)
-                    .await?;
-                let changes = PaymentChanges {
-                    status: Some("captured"),
-                    captured_amount: Some(amount),
-                    updated_at: Some(Utc::now()),
-                    ..Default::default()
-                };
-                let updated = Payment::from(q::update_payment(conn, id, &changes).await?);
-                let released = Money::from_stored(payment.amount - amount, &payment.currency);
-                let extra = serde_json::json!({ "released": released });
-                payment_event(conn, "payment.captured", &updated, extra).await?;
-                reconcile_order_payments(conn, &ctx.principal.key(), updated.order_id).await?;
-                Ok(updated)
-            })
+        self.change_payment(ctx, id, Operation::Capture, input.amount, None)
             .await
     }
 
-    /// Releases an authorization, or closes an unpaid stablecoin request. Writes
+    /// Releases an authorization, or closes a stablecoin request nothing was paid into. Writes
     /// `payment.voided`.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, payment.id = %id))]
     pub async fn void(&self, ctx: &Ctx, id: Uuid) -> Result<Payment, Error> {
         ctx.authorize("payments:void")?;
+        let provider = {
+            let mut conn = self.db.conn().await?;
+            q::payment(&mut conn, id)
+                .await?
+                .ok_or_else(|| Error::not_found("payment", id))?
+                .provider
+        };
+        if provider == stablepay::NAME {
+            return self.void_stablecoin_request(id).await;
+        }
+        self.change_payment(ctx, id, Operation::Void, None, None)
+            .await
+    }
+
+    /// Closes an unpaid stablecoin request: no money is held anywhere, so nothing is called.
+    /// Once money arrived, voiding would record giving it back, which StablePay cannot do.
+    async fn void_stablecoin_request(&self, id: Uuid) -> Result<Payment, Error> {
         let mut conn = self.db.conn().await?;
         (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
                 let payment = q::lock_payment(conn, id)
                     .await?
                     .ok_or_else(|| Error::not_found("payment", id))?;
-                if !matches!(payment.status.as_str(), "authorized" | "pending") {
+                if payment.status != "pending" {
                     return Err(Error::InvalidState {
                         from: payment.status,
                         action: "void".into(),
                     });
                 }
-                self.provider(&payment.provider)?
-                    .void(&payment.provider_reference)
-                    .await?;
                 if let Some(request) = sq::lock_request(conn, id).await? {
+                    if !request.received.is_zero() {
+                        return Err(Error::InvalidState {
+                            from: format!("received {} {}", request.received.normalize(), request.asset),
+                            action: "void (StablePay cannot send money back; return it from the receiving wallet)".into(),
+                        });
+                    }
                     sq::update_request(conn, id, request.received, "cancelled").await?;
                 }
                 let changes = PaymentChanges {
@@ -534,6 +862,169 @@ impl PaymentService {
                 Ok(updated)
             })
             .await
+    }
+
+    /// Captures, voids or refunds a payment through its provider, exactly once: the attempt
+    /// is written down under the payment's lock, the provider called with no lock held, and
+    /// the result written with the payment's change (see `attempts`).
+    async fn change_payment(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        operation: Operation,
+        amount: Option<Decimal>,
+        reason: Option<String>,
+    ) -> Result<Payment, Error> {
+        let client_key = attempts::client_key(ctx.idempotency_key.as_deref());
+        let mut conn = self.db.conn().await?;
+        let begun = (*conn)
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                let payment = q::lock_payment(conn, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("payment", id))?;
+                if let Some(open) = pa::lock_open_for_payment(conn, id).await? {
+                    let same = open.operation == operation.as_str()
+                        && amount.is_none_or(|a| a == open.amount);
+                    if !same {
+                        return Err(Error::Conflict {
+                            field: None,
+                            message: format!(
+                                "a {} of this payment is in progress; retry shortly",
+                                open.operation
+                            ),
+                        });
+                    }
+                    return Ok(Begun::Held(attempts::resume(conn, open, self.lease()).await?));
+                }
+                let amount = check_change(&payment, operation, amount)?;
+                let count = pa::count(conn, operation.as_str(), None, None, Some(id)).await?;
+                let key = match (&client_key, operation) {
+                    (Some(client), Operation::Refund) => format!("stateset_refund_{id}_{client}"),
+                    _ => format!("stateset_{}_{id}_{}", operation.as_str(), count + 1),
+                };
+                if let Some(earlier) = pa::lock_by_key(conn, &key).await? {
+                    return match earlier.status.as_str() {
+                        "applied" => Ok(Begun::Applied(earlier.payment_id)),
+                        _ => Err(Error::Conflict {
+                            field: None,
+                            message: "this Idempotency-Key was used for a refund that failed; use a new key".into(),
+                        }),
+                    };
+                }
+                let new = attempts::NewAttempt {
+                    key,
+                    operation,
+                    provider: payment.provider.clone(),
+                    checkout_id: None,
+                    order_id: Some(payment.order_id),
+                    payment_id: id,
+                    token: None,
+                    reference: Some(payment.provider_reference.clone()),
+                    amount,
+                    currency: payment.currency.clone(),
+                    capture: operation == Operation::Capture,
+                    client_key: client_key.clone(),
+                };
+                Ok(Begun::Held(Held::Mine(Box::new(
+                    attempts::open(conn, new, self.lease()).await?,
+                ))))
+            })
+            .await?;
+        drop(conn);
+        let attempt = match begun {
+            Begun::Applied(_) => return self.get(ctx, id).await,
+            Begun::Held(Held::Busy) => {
+                return Err(Error::Conflict {
+                    field: None,
+                    message: format!(
+                        "a {} of this payment is in progress; retry shortly",
+                        operation.as_str()
+                    ),
+                });
+            }
+            Begun::Held(Held::Mine(attempt)) => *attempt,
+        };
+        let attempt = self.run_attempt(attempt).await?;
+        let actor = ctx.principal.key();
+        let mut conn = self.db.conn().await?;
+        (*conn)
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                apply_change(self, conn, &attempt, &actor, reason.as_deref()).await
+            })
+            .await
+    }
+
+    /// Settles the payment attempts left in doubt: by a request that gave up without knowing
+    /// what the provider did, or by a crash between the provider call and the commit. Each is
+    /// asked of the provider again with its key (so it is done at most once); a capture, void
+    /// or refund is then written to its payment, and an authorization whose order was never
+    /// placed is given back. Runs in `serve` and `stateset worker`; instances share the work.
+    /// Returns how many were settled.
+    pub async fn settle_in_doubt(&self) -> Result<usize, Error> {
+        let before = Utc::now()
+            - chrono::Duration::from_std(self.settings.reconcile_after)
+                .unwrap_or(chrono::Duration::seconds(60));
+        let lease_until = Utc::now() + self.lease();
+        let mut conn = self.db.conn().await?;
+        let claimed = (*conn)
+            .transaction(async move |conn: &mut AsyncPgConnection| {
+                Ok::<_, Error>(pa::claim_in_doubt(conn, before, lease_until, 20).await?)
+            })
+            .await?;
+        drop(conn);
+        let mut settled = 0;
+        for attempt in claimed {
+            let id = attempt.id;
+            match self.settle(attempt).await {
+                Ok(()) => settled += 1,
+                Err(err) => {
+                    tracing::warn!(error = %err, attempt.id = %id, "payment attempt still in doubt")
+                }
+            }
+        }
+        Ok(settled)
+    }
+
+    async fn settle(&self, attempt: AttemptRow) -> Result<(), Error> {
+        let attempt = if attempt.status == "pending" {
+            match self.run_attempt(attempt).await {
+                Ok(attempt) => attempt,
+                Err(err) if err.is_server_fault() => return Err(err),
+                // A final answer (declined, refused) is written down: nothing moved.
+                Err(_) => return Ok(()),
+            }
+        } else {
+            attempt
+        };
+        match Operation::of(&attempt)? {
+            // Its order was never placed (that would have marked it applied).
+            Operation::Authorize => self.compensate(&attempt).await,
+            _ => {
+                let mut conn = self.db.conn().await?;
+                let applied = (*conn)
+                    .transaction(async |conn: &mut AsyncPgConnection| {
+                        apply_change(self, conn, &attempt, "system", None).await
+                    })
+                    .await;
+                match applied {
+                    Ok(_) => Ok(()),
+                    Err(err @ (Error::InvalidState { .. } | Error::Validation(_))) => {
+                        // The payment moved on meanwhile (a provider webhook said so): what
+                        // the provider did stands; say so loudly and stop retrying.
+                        tracing::error!(error = %err, attempt.id = %attempt.id, "a provider change no longer fits its payment; check it by hand");
+                        let changes = AttemptChanges {
+                            status: Some("failed"),
+                            failure_code: Some(Some("state_changed".into())),
+                            ..Default::default()
+                        };
+                        attempts::record(&mut conn, &attempt, changes)
+                            .await
+                            .map(drop)
+                    }
+                    Err(err) => Err(err),
+                }
+            }
+        }
     }
 
     /// Applies a provider's webhook once its signature checks out; each webhook id is applied
@@ -650,30 +1141,53 @@ impl PaymentService {
         })
     }
 
-    /// Builds a single-use test-provider token row for a delegated card (ACP's
-    /// `delegate_payment` vault): the outcome follows the test card number, only brand and
-    /// last four digits are kept. `id` is the token to issue (`vt_...`); the caller inserts
-    /// the row in its own transaction.
+    /// Vaults a delegated card (ACP's `delegate_payment`) as a single-use token row with id
+    /// `id` (`vt_...`), through the configured vault provider: at Stripe as a PaymentMethod
+    /// (the row keeps its `pm_...`; the card number goes no further), or with the test
+    /// provider, whose outcome follows the test card number. Only brand and last four digits
+    /// are kept. The caller inserts the row in its own transaction.
     ///
     /// # Errors
-    /// `VALIDATION` on `number` when it is not a valid card number; `UNAVAILABLE` when the
-    /// test provider is turned off.
-    pub fn vault_token(
-        &self,
-        id: String,
-        number: &str,
-        exp_month: Option<i32>,
-        exp_year: Option<i32>,
-    ) -> Result<TokenRow, Error> {
-        self.check_test_provider()?;
-        let digits = card_digits(number)
+    /// `VALIDATION` naming `number`, `exp_month` or `exp_year`; `UNAVAILABLE` when the vault's
+    /// provider is off or does not answer.
+    pub async fn vault_card(&self, id: String, card: VaultCard<'_>) -> Result<TokenRow, Error> {
+        let digits = card_digits(card.number)
             .ok_or_else(|| Error::invalid("number", "is not a valid card number"))?;
-        Ok(test_token(
-            id,
-            &digits,
-            exp_month.unwrap_or(12),
-            exp_year.unwrap_or(2099),
-        ))
+        match self.settings.vault_provider {
+            crate::config::VaultProvider::Test => {
+                self.check_test_provider()?;
+                Ok(test_token(
+                    id,
+                    &digits,
+                    card.exp_month.unwrap_or(12),
+                    card.exp_year.unwrap_or(2099),
+                ))
+            }
+            crate::config::VaultProvider::Stripe => {
+                let (Some(exp_month), Some(exp_year)) = (card.exp_month, card.exp_year) else {
+                    return Err(Error::invalid(
+                        "exp_month",
+                        "Stripe needs the card's expiry month and year",
+                    ));
+                };
+                let (method, details) = self
+                    .stripe
+                    .vault_card(&id, &digits, exp_month, exp_year, card.cvc)
+                    .await?;
+                Ok(TokenRow {
+                    id,
+                    provider: "stripe".into(),
+                    brand: details.brand,
+                    last4: details.last4,
+                    exp_month: details.exp_month,
+                    exp_year: details.exp_year,
+                    outcome: "provider".into(),
+                    used_at: None,
+                    created_at: Utc::now(),
+                    provider_token: Some(method),
+                })
+            }
+        }
     }
 
     fn check_test_provider(&self) -> Result<(), Error> {
@@ -687,7 +1201,8 @@ impl PaymentService {
     }
 
     /// Refunds all or part of a captured payment, as often as needed but never more than was
-    /// captured. Writes `payment.refunded`.
+    /// captured. A retry with the same `Idempotency-Key` refunds once. Writes
+    /// `payment.refunded`. StablePay has no refund API, so its payments are refused here.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, payment.id = %input.payment_id))]
     pub async fn refund(&self, ctx: &Ctx, input: RefundInput) -> Result<Payment, Error> {
         ctx.authorize("payments:refund")?;
@@ -695,48 +1210,14 @@ impl PaymentService {
         check_amount(&mut v, input.amount);
         let reason = super::checks::optional_text(&mut v, "reason", input.reason.as_deref(), 500);
         v.finish()?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let payment = q::lock_payment(conn, input.payment_id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("payment", input.payment_id))?;
-                if !matches!(payment.status.as_str(), "captured" | "partially_refunded") {
-                    return Err(Error::InvalidState {
-                        from: payment.status,
-                        action: "refund".into(),
-                    });
-                }
-                let refundable = payment.captured_amount - payment.refunded_amount;
-                let amount = input.amount.unwrap_or(refundable);
-                if amount > refundable {
-                    return Err(Error::invalid(
-                        "amount",
-                        format!("exceeds what remains refundable ({refundable})"),
-                    ));
-                }
-                let refund_id = self
-                    .provider(&payment.provider)?
-                    .refund(&payment.provider_reference, amount, &payment.currency)
-                    .await?;
-                let refunded = payment.refunded_amount + amount;
-                let changes = PaymentChanges {
-                    status: Some(refund_status(refunded, payment.captured_amount)),
-                    refunded_amount: Some(refunded),
-                    updated_at: Some(Utc::now()),
-                    ..Default::default()
-                };
-                let row = q::update_payment(conn, payment.id, &changes).await?;
-                let updated = self.payment_view(conn, row).await?;
-                let extra = serde_json::json!({
-                    "refund_id": refund_id,
-                    "refund_amount": amount.to_string(),
-                    "reason": reason,
-                });
-                payment_event(conn, "payment.refunded", &updated, extra).await?;
-                Ok(updated)
-            })
-            .await
+        self.change_payment(
+            ctx,
+            input.payment_id,
+            Operation::Refund,
+            input.amount,
+            reason,
+        )
+        .await
     }
 
     /// One payment.
@@ -776,6 +1257,172 @@ impl PaymentService {
         }
         Ok(by_order)
     }
+}
+
+/// What an authorization pays for.
+pub(crate) struct Pays {
+    /// The checkout being completed, if it is one.
+    pub checkout_id: Option<Uuid>,
+    /// The order paid directly, if it is one.
+    pub order_id: Option<Uuid>,
+    pub amount: Decimal,
+    pub currency: String,
+    /// The client's `Idempotency-Key`, so a retry after a lost answer is recognised.
+    pub client_key: Option<String>,
+}
+
+/// What [`PaymentService::begin_authorization`] found.
+pub(crate) enum Begun {
+    /// An attempt to work on, or one someone else is working on.
+    Held(Held),
+    /// A retry of a request that already paid: the payment it made.
+    Applied(Uuid),
+}
+
+/// The order, locked, and what its payments leave unpaid; refused once cancelled or archived.
+async fn lock_unpaid_order(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+) -> Result<(crate::db::orders::OrderRow, Decimal), Error> {
+    let order = crate::db::orders::lock_orders(conn, &[order_id])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::not_found("order", order_id))?;
+    if matches!(order.status.as_str(), "cancelled" | "archived") {
+        return Err(Error::InvalidState {
+            from: order.status,
+            action: "take a payment".into(),
+        });
+    }
+    let unpaid = order.total - q::committed_to_order(conn, order.id).await?;
+    if unpaid <= Decimal::ZERO {
+        return Err(Error::invalid(
+            "order_id",
+            "the order is already paid in full",
+        ));
+    }
+    Ok((order, unpaid))
+}
+
+/// Checks that `payment` allows `operation` of `amount` now; returns the amount it applies to.
+fn check_change(
+    payment: &PaymentRow,
+    operation: Operation,
+    amount: Option<Decimal>,
+) -> Result<Decimal, Error> {
+    let state = |action: &str| Error::InvalidState {
+        from: payment.status.clone(),
+        action: action.into(),
+    };
+    match operation {
+        Operation::Capture => {
+            if payment.status != "authorized" {
+                return Err(state("capture"));
+            }
+            let amount = amount.unwrap_or(payment.amount);
+            if amount > payment.amount {
+                return Err(Error::invalid(
+                    "amount",
+                    format!("exceeds what was authorized ({})", payment.amount),
+                ));
+            }
+            Ok(amount)
+        }
+        Operation::Void => {
+            if payment.status != "authorized" {
+                return Err(state("void"));
+            }
+            Ok(payment.amount)
+        }
+        Operation::Refund => {
+            if payment.provider == stablepay::NAME {
+                return Err(Error::InvalidState {
+                    from: "paid in stablecoins".into(),
+                    action: "refund through StablePay (it has no refund API; send the refund from the receiving wallet)".into(),
+                });
+            }
+            if !matches!(payment.status.as_str(), "captured" | "partially_refunded") {
+                return Err(state("refund"));
+            }
+            let refundable = payment.captured_amount - payment.refunded_amount;
+            let amount = amount.unwrap_or(refundable);
+            if amount > refundable {
+                return Err(Error::invalid(
+                    "amount",
+                    format!("exceeds what remains refundable ({refundable})"),
+                ));
+            }
+            Ok(amount)
+        }
+        Operation::Authorize => Err(state("authorize again")),
+    }
+}
+
+/// Writes what a succeeded capture, void or refund did to its payment, with its event, and
+/// marks the attempt applied; in the caller's transaction.
+async fn apply_change(
+    service: &PaymentService,
+    conn: &mut AsyncPgConnection,
+    attempt: &AttemptRow,
+    actor: &str,
+    reason: Option<&str>,
+) -> Result<Payment, Error> {
+    let payment = q::lock_payment(conn, attempt.payment_id)
+        .await?
+        .ok_or_else(|| Error::not_found("payment", attempt.payment_id))?;
+    let operation = Operation::of(attempt)?;
+    // Still what it was when the attempt was written down (a webhook may have moved it).
+    check_change(&payment, operation, Some(attempt.amount))?;
+    let now = Some(Utc::now());
+    let (changes, event_type, extra) = match operation {
+        Operation::Capture => (
+            PaymentChanges {
+                status: Some("captured"),
+                captured_amount: Some(attempt.amount),
+                updated_at: now,
+                ..Default::default()
+            },
+            "payment.captured",
+            serde_json::json!({
+                "released": Money::from_stored(payment.amount - attempt.amount, &payment.currency),
+            }),
+        ),
+        Operation::Void => (
+            PaymentChanges {
+                status: Some("voided"),
+                updated_at: now,
+                ..Default::default()
+            },
+            "payment.voided",
+            serde_json::json!({}),
+        ),
+        Operation::Refund => {
+            let refunded = payment.refunded_amount + attempt.amount;
+            (
+                PaymentChanges {
+                    status: Some(refund_status(refunded, payment.captured_amount)),
+                    refunded_amount: Some(refunded),
+                    updated_at: now,
+                    ..Default::default()
+                },
+                "payment.refunded",
+                serde_json::json!({
+                    "refund_id": attempt.result_reference,
+                    "refund_amount": attempt.amount.to_string(),
+                    "reason": reason,
+                }),
+            )
+        }
+        Operation::Authorize => return Err(Error::Internal(anyhow::anyhow!("not a change"))),
+    };
+    let row = q::update_payment(conn, payment.id, &changes).await?;
+    attempts::applied(conn, attempt).await?;
+    let updated = service.payment_view(conn, row).await?;
+    payment_event(conn, event_type, &updated, extra).await?;
+    if operation == Operation::Capture {
+        reconcile_order_payments(conn, actor, updated.order_id).await?;
+    }
+    Ok(updated)
 }
 
 /// Applies what a provider reported about one of its payments; a report that changes

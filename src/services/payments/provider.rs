@@ -9,9 +9,11 @@ use crate::db::checkout::TokenRow;
 
 /// What to authorize.
 pub struct AuthorizeRequest<'a> {
-    /// Our payment's id: providers use it as the idempotency key of the call, so a retried
-    /// request never charges twice.
+    /// The id our payment will have.
     pub payment_id: Uuid,
+    /// The provider's idempotency key: the same for every retry of this attempt, so the
+    /// provider charges once (see `attempts`).
+    pub idempotency_key: &'a str,
     pub token: &'a TokenRow,
     pub amount: Decimal,
     pub currency: &'a str,
@@ -53,8 +55,11 @@ pub struct ProviderWebhook {
     pub event: Option<ProviderEvent>,
 }
 
-/// A payment provider. Calls run inside the caller's transaction, so a failure leaves nothing
-/// behind; a decline is `Error::PaymentDeclined` with the provider's code.
+/// A payment provider. Calls run outside any transaction, each written down first as a payment
+/// attempt whose idempotency key they carry (see `attempts`), so a repeated call with the same
+/// key does the thing once and answers as the first did. A decline is
+/// `Error::PaymentDeclined` with the provider's code; `Error::Unavailable` means the outcome is
+/// unknown (the attempt stays in doubt until the call is repeated).
 pub trait PaymentProvider: Send + Sync {
     fn name(&self) -> &'static str;
 
@@ -70,10 +75,15 @@ pub trait PaymentProvider: Send + Sync {
         reference: &'a str,
         amount: Decimal,
         currency: &'a str,
+        idempotency_key: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>>;
 
     /// Releases an authorization.
-    fn void<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<(), Error>>;
+    fn void<'a>(
+        &'a self,
+        reference: &'a str,
+        idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>>;
 
     /// Gives back `amount` of a captured payment; returns the provider's refund id.
     fn refund<'a>(
@@ -81,6 +91,7 @@ pub trait PaymentProvider: Send + Sync {
         reference: &'a str,
         amount: Decimal,
         currency: &'a str,
+        idempotency_key: &'a str,
     ) -> BoxFuture<'a, Result<String, Error>>;
 
     /// Verifies a webhook's signature and reads it.
@@ -125,11 +136,16 @@ impl PaymentProvider for TestProvider {
         _reference: &'a str,
         _amount: Decimal,
         _currency: &'a str,
+        _idempotency_key: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async { Ok(()) })
     }
 
-    fn void<'a>(&'a self, _reference: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+    fn void<'a>(
+        &'a self,
+        _reference: &'a str,
+        _idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async { Ok(()) })
     }
 
@@ -138,8 +154,11 @@ impl PaymentProvider for TestProvider {
         _reference: &'a str,
         _amount: Decimal,
         _currency: &'a str,
+        idempotency_key: &'a str,
     ) -> BoxFuture<'a, Result<String, Error>> {
-        Box::pin(async { Ok(format!("test_refund_{}", Uuid::new_v4().simple())) })
+        // The same key names the same refund, as at a real provider.
+        let id = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(idempotency_key)[..12]);
+        Box::pin(async move { Ok(format!("test_refund_{id}")) })
     }
 }
 

@@ -55,8 +55,9 @@ pub struct StablePayCallback {
     pub confirmations: i32,
 }
 
-/// The StablePay provider seen through the common seam: nothing is held on-chain, so a void
-/// only closes the request, and a refund is recorded for the merchant to send.
+/// The StablePay provider seen through the common seam: money arrives by itself, nothing is
+/// held on-chain and StablePay cannot send money back, so capture, void and refund are refused
+/// (an unpaid request is closed by the payment service without a provider call).
 pub struct StablePayProvider;
 
 impl PaymentProvider for StablePayProvider {
@@ -81,6 +82,7 @@ impl PaymentProvider for StablePayProvider {
         _reference: &'a str,
         _amount: Decimal,
         _currency: &'a str,
+        _idempotency_key: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async {
             Err(Error::InvalidState {
@@ -90,8 +92,18 @@ impl PaymentProvider for StablePayProvider {
         })
     }
 
-    fn void<'a>(&'a self, _reference: &'a str) -> BoxFuture<'a, Result<(), Error>> {
-        Box::pin(async { Ok(()) })
+    fn void<'a>(
+        &'a self,
+        _reference: &'a str,
+        _idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        // Nothing is held on-chain; the payment service closes an unpaid request itself.
+        Box::pin(async {
+            Err(Error::InvalidState {
+                from: "paid in stablecoins".into(),
+                action: "void through StablePay (nothing is held on-chain)".into(),
+            })
+        })
     }
 
     fn refund<'a>(
@@ -99,8 +111,15 @@ impl PaymentProvider for StablePayProvider {
         _reference: &'a str,
         _amount: Decimal,
         _currency: &'a str,
+        _idempotency_key: &'a str,
     ) -> BoxFuture<'a, Result<String, Error>> {
-        Box::pin(async { Ok(format!("stablepay_refund_{}", Uuid::new_v4().simple())) })
+        // Never record a refund that moved no money.
+        Box::pin(async {
+            Err(Error::InvalidState {
+                from: "paid in stablecoins".into(),
+                action: "refund through StablePay (it has no refund API; send the refund from the receiving wallet)".into(),
+            })
+        })
     }
 }
 

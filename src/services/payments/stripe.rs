@@ -39,6 +39,8 @@ pub struct StripeCard {
 
 #[derive(Debug, Deserialize)]
 struct PaymentMethod {
+    #[serde(default)]
+    id: String,
     card: Option<StripeCard>,
 }
 
@@ -185,6 +187,55 @@ impl StripeProvider {
     }
 }
 
+impl StripeProvider {
+    /// Vaults a card at Stripe as a PaymentMethod (`POST /v1/payment_methods`), keyed by our
+    /// token id so a retry makes one; returns its `pm_...` id and card details. Card errors
+    /// name the field Stripe blames.
+    pub async fn vault_card(
+        &self,
+        token_id: &str,
+        number: &str,
+        exp_month: i32,
+        exp_year: i32,
+        cvc: Option<&str>,
+    ) -> Result<(String, StripeCard), Error> {
+        let mut form = vec![
+            ("type", "card".to_owned()),
+            ("card[number]", number.to_owned()),
+            ("card[exp_month]", exp_month.to_string()),
+            ("card[exp_year]", exp_year.to_string()),
+        ];
+        if let Some(cvc) = cvc {
+            form.push(("card[cvc]", cvc.to_owned()));
+        }
+        let key = format!("stateset_vault_{token_id}");
+        let method: PaymentMethod = self
+            .call(
+                reqwest::Method::POST,
+                "/v1/payment_methods",
+                &form,
+                Some(&key),
+            )
+            .await
+            .map_err(|err| match err {
+                Error::PaymentDeclined { decline_code } => {
+                    let field = match decline_code.as_str() {
+                        "invalid_expiry_month" => "exp_month",
+                        "invalid_expiry_year" | "expired_card" => "exp_year",
+                        "incorrect_cvc" | "invalid_cvc" => "cvc",
+                        _ => "number",
+                    };
+                    Error::invalid(field, format!("Stripe refused the card: {decline_code}"))
+                }
+                other => other,
+            })?;
+        let card = method
+            .card
+            .ok_or_else(|| Error::invalid("number", "Stripe did not keep it as a card"))?;
+        Ok((method.id, card))
+    }
+}
+
 /// Stripe's error in our terms: card errors are declines with Stripe's decline code; a bad
 /// key or an unexpected answer means the provider is unavailable to us.
 fn stripe_error(status: reqwest::StatusCode, error: StripeError) -> Error {
@@ -239,7 +290,14 @@ impl PaymentProvider for StripeProvider {
             let form = [
                 ("amount", minor(request.amount, request.currency)?),
                 ("currency", request.currency.to_lowercase()),
-                ("payment_method", request.token.id.clone()),
+                (
+                    "payment_method",
+                    request
+                        .token
+                        .provider_token
+                        .clone()
+                        .unwrap_or_else(|| request.token.id.clone()),
+                ),
                 ("confirm", "true".to_owned()),
                 (
                     "capture_method",
@@ -266,7 +324,7 @@ impl PaymentProvider for StripeProvider {
                     reqwest::Method::POST,
                     "/v1/payment_intents",
                     &form,
-                    Some(&format!("stateset_pay_{}", request.payment_id)),
+                    Some(request.idempotency_key),
                 )
                 .await?;
             match intent.status.as_str() {
@@ -279,8 +337,12 @@ impl PaymentProvider for StripeProvider {
                     captured: false,
                 }),
                 "requires_action" => {
-                    // 3-D Secure needs the shopper; let go of the intent and say so.
-                    let _ = self.void(&intent.id).await;
+                    // 3-D Secure needs the shopper; let go of the intent and say so. If the
+                    // cancel fails, the intent lapses at Stripe unconfirmed: nothing is taken.
+                    let cancel_key = format!("{}_cancel", request.idempotency_key);
+                    if let Err(err) = self.void(&intent.id, &cancel_key).await {
+                        tracing::warn!(error = %err, intent = %intent.id, "cannot cancel an intent that needs 3-D Secure");
+                    }
                     Err(Error::PaymentDeclined {
                         decline_code: "authentication_required".to_owned(),
                     })
@@ -300,30 +362,34 @@ impl PaymentProvider for StripeProvider {
         reference: &'a str,
         amount: Decimal,
         currency: &'a str,
+        idempotency_key: &'a str,
     ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let amount = minor(amount, currency)?;
-            let key = format!("stateset_capture_{reference}_{amount}");
             let _: PaymentIntent = self
                 .call(
                     reqwest::Method::POST,
                     &format!("/v1/payment_intents/{reference}/capture"),
                     &[("amount_to_capture", amount)],
-                    Some(&key),
+                    Some(idempotency_key),
                 )
                 .await?;
             Ok(())
         })
     }
 
-    fn void<'a>(&'a self, reference: &'a str) -> BoxFuture<'a, Result<(), Error>> {
+    fn void<'a>(
+        &'a self,
+        reference: &'a str,
+        idempotency_key: &'a str,
+    ) -> BoxFuture<'a, Result<(), Error>> {
         Box::pin(async move {
             let _: PaymentIntent = self
                 .call(
                     reqwest::Method::POST,
                     &format!("/v1/payment_intents/{reference}/cancel"),
                     &[],
-                    Some(&format!("stateset_void_{reference}")),
+                    Some(idempotency_key),
                 )
                 .await?;
             Ok(())
@@ -335,16 +401,20 @@ impl PaymentProvider for StripeProvider {
         reference: &'a str,
         amount: Decimal,
         currency: &'a str,
+        idempotency_key: &'a str,
     ) -> BoxFuture<'a, Result<String, Error>> {
         Box::pin(async move {
             let form = [
                 ("payment_intent", reference.to_owned()),
                 ("amount", minor(amount, currency)?),
             ];
-            // Two refunds of the same amount are legitimate: each call gets its own key.
-            let key = format!("stateset_refund_{}", uuid::Uuid::new_v4());
             let refund: Refund = self
-                .call(reqwest::Method::POST, "/v1/refunds", &form, Some(&key))
+                .call(
+                    reqwest::Method::POST,
+                    "/v1/refunds",
+                    &form,
+                    Some(idempotency_key),
+                )
                 .await?;
             Ok(refund.id)
         })
