@@ -430,6 +430,15 @@ impl CheckoutService {
                 action: "change the checkout".into(),
             });
         }
+        if crate::db::payment_attempts::lock_open_for_checkout(conn, id)
+            .await?
+            .is_some()
+        {
+            return Err(Error::Conflict {
+                field: None,
+                message: "the checkout is being paid; wait for the payment to finish".into(),
+            });
+        }
         let mut changes = CheckoutChanges {
             email: email.map(Some),
             shipping_address: shipping_json.map(Some),

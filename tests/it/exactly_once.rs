@@ -114,6 +114,16 @@ async fn a_capture_whose_order_cannot_be_placed_is_refunded() {
         })
     };
     stripe.reached().await;
+    // While it is being paid, the checkout cannot be changed.
+    let (status, body) = t
+        .json_as(
+            &Auth::Anonymous,
+            Method::PUT,
+            &format!("/api/v1/checkout/{id}"),
+            Some(json!({"email": "someone@example.com"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
     let customer = t.customer("rival@example.com").await;
     let (status, _) = t
         .json(
