@@ -138,6 +138,9 @@ pub struct Config {
     pub http_addr: SocketAddr,
     /// Address of the gRPC listener (`GRPC_ADDR`).
     pub grpc_addr: SocketAddr,
+    /// Address where `stateset worker` serves `/metrics` and `/health` (`METRICS_ADDR`, default
+    /// `0.0.0.0:9091`); `serve` has them on `HTTP_ADDR`.
+    pub metrics_addr: SocketAddr,
     /// Log line format (`LOG_FORMAT`: `json` or `pretty`).
     pub log_format: LogFormat,
     /// Secret that signs JWTs (`JWT_SECRET`); generated per process when absent (dev only:
@@ -428,6 +431,11 @@ impl Config {
                 &lookup,
                 "GRPC_ADDR",
                 SocketAddr::from(([0, 0, 0, 0], 50051)),
+            )?,
+            metrics_addr: parse(
+                &lookup,
+                "METRICS_ADDR",
+                SocketAddr::from(([0, 0, 0, 0], 9091)),
             )?,
             log_format,
             jwt_secret,

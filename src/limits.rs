@@ -200,6 +200,7 @@ impl RateLimiter {
             Ok(reply)
         }
         .await;
+        self.metrics.observe_redis("rate_limit", result.is_ok());
         match result {
             Ok((1, remaining, _, reset_ms)) => Some(Ok(Allowance {
                 limit: per_minute,

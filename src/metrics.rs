@@ -1,5 +1,10 @@
-//! Prometheus metrics, rendered at `GET /metrics`: HTTP traffic, rate-limit decisions, the
-//! database pool, events, webhook deliveries, live subscriptions and business counters.
+//! Prometheus metrics, rendered at `GET /metrics` (by `stateset worker` on `METRICS_ADDR`): HTTP
+//! traffic, rate-limit decisions, Redis operations, the database pool, events, webhook
+//! deliveries, live subscriptions and business counters.
+//!
+//! Each metric is counted by the process where its thing happens, once the change is committed:
+//! business counters by the service that made the change, events by the relay that dispatched
+//! them. Prometheus sums the instances.
 
 use axum::extract::State;
 use axum::http::header;
@@ -22,9 +27,9 @@ pub struct Metrics {
     events_published: IntCounterVec,
     webhook_deliveries: IntCounterVec,
     subscriptions_active: IntGauge,
+    redis_operations: IntCounterVec,
     orders_created: IntCounter,
     orders_completed: IntCounter,
-    returns_processed: IntCounter,
     inventory_reservations: IntCounter,
     payments_processed: IntCounter,
 }
@@ -83,6 +88,13 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let redis_operations = IntCounterVec::new(
+            Opts::new(
+                "redis_operations_total",
+                "Redis operations by operation and result (ok, error)",
+            ),
+            &["operation", "result"],
+        )?;
         let subscriptions_active = IntGauge::new(
             "graphql_subscriptions_active",
             "Live GraphQL subscriptions on this instance",
@@ -94,10 +106,15 @@ impl Metrics {
         };
         let orders_created = counter("orders_created_total", "Orders placed")?;
         let orders_completed = counter("orders_completed_total", "Orders completed")?;
-        let returns_processed = counter("returns_processed_total", "Returns processed")?;
-        let inventory_reservations =
-            counter("inventory_reservations_total", "Stock reservations made")?;
-        let payments_processed = counter("payments_processed_total", "Payments processed")?;
+        let inventory_reservations = counter(
+            "inventory_reservations_total",
+            "Stock reservations made (one per reserved line)",
+        )?;
+        let payments_processed = counter(
+            "payments_processed_total",
+            "Payments made: authorized or captured by a provider, or received in stablecoin",
+        )?;
+        registry.register(Box::new(redis_operations.clone()))?;
         registry.register(Box::new(webhook_deliveries.clone()))?;
         registry.register(Box::new(subscriptions_active.clone()))?;
         registry.register(Box::new(events_published.clone()))?;
@@ -116,29 +133,36 @@ impl Metrics {
             events_published,
             webhook_deliveries,
             subscriptions_active,
+            redis_operations,
             orders_created,
             orders_completed,
-            returns_processed,
             inventory_reservations,
             payments_processed,
         })
     }
 
-    /// Records one dispatched event, and the business counter it stands for. Counting at
-    /// dispatch counts each committed change exactly once, whichever instance made it.
+    /// Records one event dispatched by this instance's relay.
     pub fn observe_event(&self, event_type: &str) {
         self.events_published.with_label_values(&[event_type]).inc();
-        let business = match event_type {
-            "order.created" => Some(&self.orders_created),
-            "order.completed" => Some(&self.orders_completed),
-            "return.completed" => Some(&self.returns_processed),
-            "inventory.reserved" => Some(&self.inventory_reservations),
-            "payment.processed" => Some(&self.payments_processed),
-            _ => None,
+    }
+
+    /// Counts committed business changes; called by the service that committed them.
+    pub fn observe_business(&self, change: Business, count: u64) {
+        let counter = match change {
+            Business::OrderCreated => &self.orders_created,
+            Business::OrderCompleted => &self.orders_completed,
+            Business::StockReserved => &self.inventory_reservations,
+            Business::PaymentProcessed => &self.payments_processed,
         };
-        if let Some(counter) = business {
-            counter.inc();
-        }
+        counter.inc_by(count);
+    }
+
+    /// Records one Redis operation (`operation` names what it was for).
+    pub fn observe_redis(&self, operation: &str, ok: bool) {
+        let result = if ok { "ok" } else { "error" };
+        self.redis_operations
+            .with_label_values(&[operation, result])
+            .inc();
     }
 
     /// Records one webhook delivery attempt.
@@ -171,6 +195,20 @@ impl Metrics {
             .with_label_values(&labels)
             .observe(duration_ms);
     }
+}
+
+/// The business changes counted by the services that commit them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Business {
+    /// `orders_created_total`: an order was placed (staff, checkout, ACP, split).
+    OrderCreated,
+    /// `orders_completed_total`: an order reached `completed`.
+    OrderCompleted,
+    /// `inventory_reservations_total`: a line's stock was reserved.
+    StockReserved,
+    /// `payments_processed_total`: a payment was made (authorized or captured by a provider,
+    /// or a stablecoin transfer received).
+    PaymentProcessed,
 }
 
 /// Holds one count in `graphql_subscriptions_active` while alive.

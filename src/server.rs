@@ -100,10 +100,20 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
         .bus
         .start_listener(config.database_url.clone(), stopped.clone())
         .await?;
+    let metrics_listener = tokio::net::TcpListener::bind(config.metrics_addr)
+        .await
+        .with_context(|| format!("cannot listen on METRICS_ADDR {}", config.metrics_addr))?;
+    tracing::info!(addr = %config.metrics_addr, "metrics listening (/metrics, /health)");
+    let operator = axum::serve(metrics_listener, crate::http::operator_router(app.clone()))
+        .with_graceful_shutdown(wait_for(stopped.clone()));
     let background = start_background_work(&app, &stopped);
     tracing::info!("worker running: outbox relay, webhook deliveries and upkeep");
-    shutdown_signal().await;
-    let _ = stop.send(true);
+    let signal = async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    };
+    let (operator, ()) = tokio::join!(operator, signal);
+    operator.context("the metrics listener failed")?;
     futures::future::join_all(background).await;
     let _ = listener.await;
     tracing::info!("stopped");

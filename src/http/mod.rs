@@ -42,6 +42,17 @@ pub const API_KEY: HeaderName = HeaderName::from_static("x-api-key");
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Builds the whole HTTP router.
+/// What `stateset worker` serves on `METRICS_ADDR`: metrics and health, for the operator's
+/// scraper and probes.
+pub fn operator_router(app: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(crate::metrics::render))
+        .route("/health", get(health::health))
+        .route("/health/readiness", get(health::readiness))
+        .route("/health/version", get(health::version))
+        .with_state(app)
+}
+
 pub fn router(app: AppState) -> Router {
     let (rest_router, openapi) = rest::router().split_for_parts();
     let mut router = Router::new()

@@ -10,6 +10,8 @@
 //! decline creates nothing. A duplicate completion waits for the one paying and then gets the
 //! same order; a retry after a lost answer or a crash resumes the same attempt.
 
+use std::sync::Arc;
+
 use chrono::Utc;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use rust_decimal::Decimal;
@@ -26,6 +28,7 @@ use super::payments::{Begun, PaymentService, Pays};
 use super::{Ctx, Error};
 use crate::auth::Access;
 use crate::db::Db;
+use crate::metrics::{Business, Metrics};
 use crate::db::carts::{self as cart_q, CartChanges};
 use crate::db::checkout::{self as q, CheckoutChanges, CheckoutRow};
 use crate::db::customers as customer_q;
@@ -64,6 +67,7 @@ pub struct UpdateCheckoutInput {
 pub struct CheckoutService {
     db: Db,
     payments: PaymentService,
+    metrics: Arc<Metrics>,
 }
 
 fn address_of(value: &Option<serde_json::Value>) -> Option<Address> {
@@ -232,8 +236,12 @@ async fn discount_refusal(
 }
 
 impl CheckoutService {
-    pub fn new(db: Db, payments: PaymentService) -> Self {
-        Self { db, payments }
+    pub fn new(db: Db, payments: PaymentService, metrics: Arc<Metrics>) -> Self {
+        Self {
+            db,
+            payments,
+            metrics,
+        }
     }
 
     /// Starts a checkout from an active cart (by id for its owner or staff, by token for
@@ -566,21 +574,29 @@ impl CheckoutService {
             })
             .await;
         drop(conn);
-        if let Err(err) = &placed {
-            self.payments.undo_after(&attempt, err).await;
+        match placed {
+            Ok((completed, reservations)) => {
+                super::orders::count_placed(&self.metrics, reservations);
+                self.metrics.observe_business(Business::PaymentProcessed, 1);
+                Ok(completed)
+            }
+            Err(err) => {
+                self.payments.undo_after(&attempt, &err).await;
+                Err(err)
+            }
         }
-        placed
     }
 
     /// The second transaction of a completion: the checkout is still what was paid for, the
     /// order is placed, the payment recorded, the discount counted, cart and checkout done.
+    /// Also gives the number of stock reservations made, to count once this commits.
     async fn place_paid_order(
         &self,
         conn: &mut AsyncPgConnection,
         ctx: &Ctx,
         id: Uuid,
         attempt: &AttemptRow,
-    ) -> Result<CompletedCheckout, Error> {
+    ) -> Result<(CompletedCheckout, usize), Error> {
         let row = Self::open(conn, id).await?;
         let priced = ready_to_pay(conn, &row).await?;
         if priced.pricing.total != attempt.amount || priced.currency != attempt.currency {
@@ -658,7 +674,10 @@ impl CheckoutService {
             attributes: Some(serde_json::json!({ "checkout_id": row.id })),
             notes: None,
         };
-        let order = super::orders::place_order(
+        let super::orders::PlacedOrder {
+            detail: order,
+            reservations,
+        } = super::orders::place_order(
             conn,
             ctx,
             Access::All,
@@ -700,11 +719,12 @@ impl CheckoutService {
         checkout.status = CheckoutStatus::Completed;
         checkout.order_id = row.order_id;
         checkout_event(conn, "checkout.completed", &checkout).await?;
-        Ok(CompletedCheckout {
+        let completed = CompletedCheckout {
             checkout,
             order: order.order,
             payment,
-        })
+        };
+        Ok((completed, reservations))
     }
 }
 

@@ -7,6 +7,7 @@
 //! then stock outside any lot.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
@@ -19,6 +20,7 @@ use super::error::Validator;
 use super::page::{Keyset, Page, PageRequest};
 use super::{Ctx, Error};
 use crate::db::Db;
+use crate::metrics::{Business, Metrics};
 use crate::db::inventory::{
     self as q, CountLineRow, CountRow, ItemRow, ItemSettings, LocationChanges, LocationRow, LotRow,
     MovementRow, PurchaseOrderLineRow, PurchaseOrderRow, ReservationRow, TransferLineRow,
@@ -662,6 +664,7 @@ pub struct InventoryService {
     db: Db,
     /// The event feed that `watch` follows.
     events: super::EventService,
+    metrics: Arc<Metrics>,
 }
 
 fn reservation_view(row: ReservationRow, item: &ItemRow) -> Reservation {
@@ -686,8 +689,12 @@ async fn item_view(conn: &mut AsyncPgConnection, item: ItemRow) -> Result<Invent
 }
 
 impl InventoryService {
-    pub fn new(db: Db, events: super::EventService) -> Self {
-        Self { db, events }
+    pub fn new(db: Db, events: super::EventService, metrics: Arc<Metrics>) -> Self {
+        Self {
+            db,
+            events,
+            metrics,
+        }
     }
 
     /// A live feed of one SKU's stock: its available-to-promise now, then again whenever a
@@ -1158,7 +1165,7 @@ impl InventoryService {
             tracked_only: false,
         };
         let actor = ctx.principal.key();
-        with_retry(&self.db, move |conn| {
+        let reserved = with_retry(&self.db, move |conn| {
             let (actor, hold, want) = (actor.clone(), hold.clone(), want.clone());
             Box::pin(async move {
                 let (actor, hold, want) = (&actor, &hold, &want);
@@ -1173,7 +1180,10 @@ impl InventoryService {
                 Ok(views)
             })
         })
-        .await
+        .await?;
+        self.metrics
+            .observe_business(Business::StockReserved, reserved.len() as u64);
+        Ok(reserved)
     }
 
     /// Gives reserved stock back. Writes `inventory.released`.

@@ -146,10 +146,10 @@ impl Services {
         let roles = Arc::new(RoleCache::default());
         let auth = AuthService::new(db.clone(), signer, hasher, roles.clone());
         let events = EventService::new(db.clone(), bus, metrics.clone());
-        let payments = PaymentService::new(db.clone(), config.payments.clone())?;
+        let payments = PaymentService::new(db.clone(), config.payments.clone(), metrics.clone())?;
         let carts = CartService::new(db.clone());
-        let webhooks = WebhookService::new(db.clone(), config.webhooks.clone(), metrics)?;
-        let checkout = CheckoutService::new(db.clone(), payments.clone());
+        let webhooks = WebhookService::new(db.clone(), config.webhooks.clone(), metrics.clone())?;
+        let checkout = CheckoutService::new(db.clone(), payments.clone(), metrics.clone());
         Ok(Self {
             acp: AcpService::new(
                 db.clone(),
@@ -164,9 +164,14 @@ impl Services {
             checkout,
             payments,
             customers: CustomerService::new(db.clone()),
-            orders: OrderService::new(db.clone(), events.clone(), config.invoices.clone()),
+            orders: OrderService::new(
+                db.clone(),
+                events.clone(),
+                config.invoices.clone(),
+                metrics.clone(),
+            ),
             invoices: InvoiceService::new(db.clone(), config.invoices.clone()),
-            inventory: InventoryService::new(db.clone(), events.clone()),
+            inventory: InventoryService::new(db.clone(), events.clone(), metrics),
             events,
             pricing: PricingService::new(db.clone()),
             idempotency: IdempotencyService::new(db),

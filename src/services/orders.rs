@@ -3,6 +3,7 @@
 //! entry and an event for every change. Customers see and place only their own orders.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::Utc;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
@@ -18,6 +19,7 @@ use super::page::{Keyset, Page, PageRequest};
 use super::{Ctx, Error};
 use crate::auth::Access;
 use crate::db::Db;
+use crate::metrics::{Business, Metrics};
 use crate::db::customers as customer_q;
 use crate::db::orders::{self as q, HistoryRow, OrderChanges, OrderItemRow, OrderRow};
 use crate::domain::money::{MAX_SCALE, parse_currency};
@@ -111,6 +113,7 @@ pub struct OrderService {
     events: super::EventService,
     /// How the invoice of a completed order is made.
     invoice_settings: crate::config::InvoiceSettings,
+    metrics: Arc<Metrics>,
 }
 
 fn check_amount(v: &mut Validator, field: &str, amount: Option<Decimal>) -> Decimal {
@@ -287,7 +290,7 @@ pub(crate) async fn place_order(
     access: Access,
     input: CreateOrderInput,
     source: PriceSource,
-) -> Result<OrderDetail, Error> {
+) -> Result<PlacedOrder, Error> {
     let mut v = Validator::default();
     if input.items.is_empty() || input.items.len() > MAX_LINES {
         v.add("items", format!("must hold 1 to {MAX_LINES} lines"));
@@ -476,7 +479,9 @@ pub(crate) async fn place_order(
         partial: false,
         tracked_only: true,
     };
-    inventory::reserve(conn, &ctx.principal.key(), &wants, &hold).await?;
+    let reservations = inventory::reserve(conn, &ctx.principal.key(), &wants, &hold)
+        .await?
+        .len();
     let history = History {
         action: "created",
         from: None,
@@ -516,7 +521,23 @@ pub(crate) async fn place_order(
     }
     let detail = detail(conn, row).await?;
     order_event(conn, "order.created", &detail, serde_json::json!({})).await?;
-    Ok(detail)
+    Ok(PlacedOrder {
+        detail,
+        reservations,
+    })
+}
+
+/// An order [`place_order`] wrote, with what to count once its transaction commits.
+pub(crate) struct PlacedOrder {
+    pub detail: OrderDetail,
+    /// Stock reservations made for its lines.
+    pub reservations: usize,
+}
+
+/// Counts a placed order in the business metrics; call after its transaction committed.
+pub(crate) fn count_placed(metrics: &Metrics, reservations: usize) {
+    metrics.observe_business(Business::OrderCreated, 1);
+    metrics.observe_business(Business::StockReserved, reservations as u64);
 }
 
 /// The tax rules' amounts for catalog-priced lines shipped to `address`: per line, and on
@@ -574,11 +595,13 @@ impl OrderService {
         db: Db,
         events: super::EventService,
         invoice_settings: crate::config::InvoiceSettings,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             db,
             events,
             invoice_settings,
+            metrics,
         }
     }
 
@@ -608,11 +631,13 @@ impl OrderService {
         }
         let ctx = ctx.clone();
         let mut conn = self.db.conn().await?;
-        (*conn)
+        let placed = (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
                 place_order(conn, &ctx, Access::All, input, PriceSource::Catalog).await
             })
-            .await
+            .await?;
+        count_placed(&self.metrics, placed.reservations);
+        Ok(placed.detail)
     }
 
     /// One order; someone else's is `NOT_FOUND` for a customer.
@@ -839,7 +864,7 @@ impl OrderService {
         let ctx = ctx.clone();
         let invoice_settings = self.invoice_settings.clone();
         let mut conn = self.db.conn().await?;
-        (*conn)
+        let detail = (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
                 let row = q::lock_orders(conn, &[id]).await?.pop();
                 let row = match row {
@@ -895,7 +920,11 @@ impl OrderService {
                 }
                 Ok(detail)
             })
-            .await
+            .await?;
+        if action == OrderAction::Complete {
+            self.metrics.observe_business(Business::OrderCompleted, 1);
+        }
+        Ok(detail)
     }
 
     /// Moves an order to `status` with the action that leads there (`processing` → process, ...).

@@ -635,20 +635,52 @@ async fn shipment_updates_follow_one_order_through_shipping_and_delivery() {
     }
     assert_eq!(seen, ["order.shipped", "order.delivered"]);
 
-    // Business counters count dispatched events.
+    // Business counters are counted by the instance that committed the change, relay or not.
     orders
         .transition(&t.ctx, order, OrderAction::Complete, None)
         .await
         .unwrap();
-    t.relay_and_deliver().await;
-    let request = axum::http::Request::get("/metrics")
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let metrics = String::from_utf8(t.request(request).await.2).unwrap();
+    let metrics = t.metrics().await;
     assert!(metrics.contains("orders_created_total 2"), "{metrics}");
     assert!(metrics.contains("orders_completed_total 1"), "{metrics}");
     assert!(
+        metrics.contains("inventory_reservations_total 2"),
+        "{metrics}"
+    );
+    // Events are counted by the relay that dispatched them.
+    t.relay_and_deliver().await;
+    let metrics = t.metrics().await;
+    assert!(
         metrics.contains("events_published_total{type=\"order.shipped\"} 2"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("returns_processed_total"),
+        "no counter for a domain that does not exist yet"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paid_checkout_is_counted_as_an_order_a_reservation_and_a_payment() {
+    let t = TestApp::new().await;
+    let tee = crate::checkout::shop(&t).await;
+    let id = crate::checkout::ready_checkout(&t, tee, "4242 4242 4242 4242").await;
+    let before = t.metrics().await;
+    assert!(before.contains("payments_processed_total 0"), "{before}");
+    let (status, body) = t
+        .json_as(
+            &crate::support::Auth::Anonymous,
+            axum::http::Method::POST,
+            &format!("/api/v1/checkout/{id}/complete"),
+            None,
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::OK, "{body}");
+    let metrics = t.metrics().await;
+    assert!(metrics.contains("orders_created_total 1"), "{metrics}");
+    assert!(metrics.contains("payments_processed_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("inventory_reservations_total 1"),
         "{metrics}"
     );
 }

@@ -215,6 +215,36 @@ async fn with_redis_the_limit_is_shared_by_every_instance() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), "RATE_LIMITED");
+    let metrics = t.metrics().await;
+    assert!(
+        metrics.contains(r#"redis_operations_total{operation="rate_limit",result="ok"} 2"#),
+        "each decision of this instance was one Redis call: {metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_does_not_answer_is_counted_as_failed_operations() {
+    // Nothing listens on port 1: the limiter falls back to in-process and counts the failure.
+    let t = TestApp::with_config(|c| c.redis_url = Some("redis://127.0.0.1:1".into())).await;
+    let principal = t
+        .services()
+        .auth
+        .authenticate(&stateset::services::auth::Credentials::Bearer(
+            t.admin.clone(),
+        ))
+        .await
+        .unwrap();
+    let subject = stateset::limits::Subject::of(&principal, None).unwrap();
+    t.app
+        .rate_limiter
+        .check(&subject, "GET /api/v1/products")
+        .await
+        .unwrap();
+    let metrics = t.metrics().await;
+    assert!(
+        metrics.contains(r#"redis_operations_total{operation="rate_limit",result="error"} 1"#),
+        "{metrics}"
+    );
 }
 
 async fn count_rows(url: &str, sql: &str) -> i64 {

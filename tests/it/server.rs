@@ -345,3 +345,56 @@ async fn killing_the_server_mid_stream_loses_no_committed_event() {
     server.wait().await.unwrap();
     crate::support::drop_database(&database).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_serves_metrics_and_counts_the_events_it_dispatches() {
+    let t = crate::support::TestApp::new().await;
+    let port = free_port();
+    let mut worker = tokio::process::Command::new(env!("CARGO_BIN_EXE_stateset"))
+        .arg("worker")
+        .env("DATABASE_URL", &t.db.url)
+        .env("METRICS_ADDR", format!("127.0.0.1:{port}"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let ready = wait_ready(port).await;
+    assert!(ready.starts_with("HTTP/1.1 200"), "{ready}");
+
+    // This process writes the event; the worker's relay dispatches it and counts it.
+    let (status, _) = t
+        .json(
+            axum::http::Method::POST,
+            "/api/v1/products",
+            Some(serde_json::json!({"name": "Worker tee", "variants": [{"sku": "WORKER-1", "price": {"amount": "2", "currency": "USD"}}]})),
+        )
+        .await;
+    assert_eq!(status, axum::http::StatusCode::CREATED);
+    let counted = r#"events_published_total{type="product.created"} 1"#;
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = http_get(port, "/metrics").await.unwrap_or_default();
+        if metrics.contains(counted) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    assert!(metrics.contains(counted), "{metrics}");
+    assert!(metrics.contains("database_connections"), "{metrics}");
+
+    let pid = worker.id().unwrap().to_string();
+    let killed = tokio::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::time::timeout(Duration::from_secs(20), worker.wait())
+        .await
+        .expect("the worker stops on SIGTERM")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}

@@ -40,13 +40,6 @@ async fn create_webhook(t: &TestApp, url: &str, types: &[&str]) -> (String, Stri
     )
 }
 
-async fn metrics(t: &TestApp) -> String {
-    let request = axum::http::Request::get("/metrics")
-        .body(axum::body::Body::empty())
-        .unwrap();
-    let (_, _, body) = t.request(request).await;
-    String::from_utf8(body).unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_verifies_signatures_and_sees_a_retry_after_answering_500() {
@@ -133,7 +126,7 @@ async fn a_receiver_verifies_signatures_and_sees_a_retry_after_answering_500() {
     assert_eq!(attempts[1]["statusCode"], 200);
     assert!(attempts[1]["durationMs"].as_i64().unwrap() >= 0);
 
-    let metrics = metrics(&t).await;
+    let metrics = t.metrics().await;
     assert!(
         metrics.contains("webhook_deliveries_total{result=\"retry\"} 1"),
         "{metrics}"
@@ -398,7 +391,7 @@ async fn exhausted_deliveries_fail_can_be_resent_and_a_failing_webhook_is_disabl
     assert_eq!(delivery["status"], "succeeded", "{delivery}");
     assert_eq!(delivery["attempt_count"], 2);
     assert_eq!(receiver.received().len(), 3);
-    let metrics = metrics(&t).await;
+    let metrics = t.metrics().await;
     assert!(
         metrics.contains("webhook_deliveries_total{result=\"failed\"} 2"),
         "{metrics}"

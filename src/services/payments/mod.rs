@@ -30,6 +30,7 @@ use super::error::Validator;
 use super::{Ctx, Error};
 use crate::config::PaymentSettings;
 use crate::db::Db;
+use crate::metrics::{Business, Metrics};
 use crate::db::checkout::{self as q, PaymentChanges, PaymentRow, TokenRow};
 use crate::db::payment_attempts::{self as pa, AttemptChanges};
 use crate::db::stablecoin as sq;
@@ -178,6 +179,7 @@ pub struct PaymentService {
     db: Db,
     settings: Arc<PaymentSettings>,
     stripe: Arc<StripeProvider>,
+    metrics: Arc<Metrics>,
 }
 
 /// Writes a payment event with the payment and `extra` fields as its data.
@@ -210,7 +212,7 @@ fn check_amount(v: &mut Validator, amount: Option<Decimal>) {
 }
 
 impl PaymentService {
-    pub fn new(db: Db, settings: PaymentSettings) -> anyhow::Result<Self> {
+    pub fn new(db: Db, settings: PaymentSettings, metrics: Arc<Metrics>) -> anyhow::Result<Self> {
         let stripe = StripeProvider::new(
             &settings.stripe_api_base,
             settings.stripe_api_key.clone(),
@@ -221,6 +223,7 @@ impl PaymentService {
             db,
             settings: Arc::new(settings),
             stripe: Arc::new(stripe),
+            metrics,
         })
     }
 
@@ -736,8 +739,9 @@ impl PaymentService {
             })
             .await;
         drop(conn);
-        if let Err(err) = &recorded {
-            self.undo_after(&attempt, err).await;
+        match &recorded {
+            Ok(_) => self.metrics.observe_business(Business::PaymentProcessed, 1),
+            Err(err) => self.undo_after(&attempt, err).await,
         }
         recorded
     }

@@ -250,7 +250,7 @@ impl PaymentService {
         v.finish()?;
         let required = self.settings.stablepay.confirmations;
         let mut conn = self.db.conn().await?;
-        (*conn)
+        let (view, paid_now) = (*conn)
             .transaction(async move |conn: &mut AsyncPgConnection| {
                 let request = sq::lock_request(conn, callback.payment_id)
                     .await?
@@ -298,7 +298,7 @@ impl PaymentService {
                     .await?
                     .ok_or_else(|| Error::not_found("payment", request.payment_id))?;
                 if !counts_now {
-                    return self.payment_view(conn, payment).await;
+                    return Ok((self.payment_view(conn, payment).await?, false));
                 }
                 let received = request.received + callback.amount;
                 let before = StablecoinState::from_stored(&request.state);
@@ -325,7 +325,9 @@ impl PaymentService {
                 };
                 let view = self.payment_view(conn, payment).await?;
                 let transfer = serde_json::json!({ "tx_hash": tx_hash, "transfer_amount": callback.amount.normalize().to_string() });
-                if view.status == crate::domain::PaymentStatus::Captured && before.is_open() {
+                let paid_now =
+                    view.status == crate::domain::PaymentStatus::Captured && before.is_open();
+                if paid_now {
                     payment_event(conn, "payment.processed", &view, transfer.clone()).await?;
                     crate::services::invoices::reconcile_order_payments(conn, NAME, view.order_id)
                         .await?;
@@ -343,9 +345,14 @@ impl PaymentService {
                     }
                     StablecoinState::Awaiting | StablecoinState::Paid => {}
                 }
-                Ok(view)
+                Ok((view, paid_now))
             })
-            .await
+            .await?;
+        if paid_now {
+            self.metrics
+                .observe_business(crate::metrics::Business::PaymentProcessed, 1);
+        }
+        Ok(view)
     }
 
     /// Closes requests that were not paid in full before they expired: their payments fail

@@ -384,6 +384,12 @@ impl TestApp {
     }
 
     /// A JSON request as the administrator; returns the status and the JSON body.
+    /// This instance's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        let request = Request::get("/metrics").body(Body::empty()).unwrap();
+        String::from_utf8(self.request(request).await.2).unwrap()
+    }
+
     pub async fn json(
         &self,
         method: Method,
