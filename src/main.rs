@@ -94,8 +94,13 @@ async fn run() -> anyhow::Result<()> {
             let app = stateset::app::App::new(config)?;
             let report = stateset::seed::demo(&app.services).await?;
             println!(
-                "demo catalog loaded: {} categories and {} products created",
-                report.categories_created, report.products_created
+                "demo shop loaded: {} categories, {} products, {} shipping methods, {} tax rates \
+                 and {} discount codes created",
+                report.categories_created,
+                report.products_created,
+                report.shipping_methods_created,
+                report.tax_rates_created,
+                report.discount_codes_created
             );
             Ok(())
         }

@@ -1,16 +1,21 @@
-//! `stateset seed --demo`: a small, realistic catalog so a new user sees data at once.
+//! `stateset seed --demo`: a small, working shop so a new user can browse and buy at once.
 //!
-//! Goes through the catalog service like any client, so the rules and events apply; running
-//! it twice changes nothing (existing slugs are skipped).
+//! A catalog with stock, shipping methods and tax rates for the demo's countries (the US and
+//! Canada) and one discount code. Goes through the services like any client, so the rules and
+//! events apply; running it twice changes nothing (what exists already, by slug, shipping
+//! method name, tax zone or code, is skipped).
 
 use rust_decimal::Decimal;
 use serde_json::json;
 
-use crate::domain::{LocationKind, Money, ProductStatus, VariantOption};
+use crate::domain::{DiscountKind, LocationKind, Money, ProductStatus, RateKind, VariantOption};
 use crate::services::catalog::{
     CreateCategoryInput, CreateProductInput, CreateVariantInput, ImageInput, ProductRef,
 };
 use crate::services::inventory::{CreateLocationInput, ReceiveInput};
+use crate::services::pricing::{
+    CreateDiscountCodeInput, CreateShippingMethodInput, CreateTaxRateInput,
+};
 use crate::services::{Ctx, Error, Services};
 
 /// What the seed did.
@@ -18,6 +23,9 @@ use crate::services::{Ctx, Error, Services};
 pub struct SeedReport {
     pub categories_created: usize,
     pub products_created: usize,
+    pub shipping_methods_created: usize,
+    pub tax_rates_created: usize,
+    pub discount_codes_created: usize,
 }
 
 /// A demo variant: `(sku, [(option name, value)], price in cents)`.
@@ -179,6 +187,124 @@ const DEMO_CATEGORIES: &[(&str, &str, Option<&str>)] = &[
 /// Units of each demo variant received at the demo warehouse.
 const DEMO_STOCK: i32 = 100;
 
+/// The code the demo advertises: 10% off any order.
+pub const DEMO_DISCOUNT_CODE: &str = "WELCOME10";
+
+/// A demo shipping method: `(name, carrier, service, countries, price in cents, free from
+/// cents, min days, max days)`.
+type DemoShipping = (
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    i64,
+    Option<i64>,
+    i32,
+    i32,
+);
+
+const DEMO_SHIPPING: &[DemoShipping] = &[
+    (
+        "Standard",
+        "USPS",
+        "Ground Advantage",
+        &["US"],
+        500,
+        Some(7500),
+        3,
+        5,
+    ),
+    ("Express", "UPS", "2nd Day Air", &["US"], 1500, None, 1, 2),
+    (
+        "Canada Standard",
+        "Canada Post",
+        "Expedited Parcel",
+        &["CA"],
+        1200,
+        None,
+        4,
+        8,
+    ),
+];
+
+/// A demo tax rate: `(name, country, region, percent in hundredths)`.
+const DEMO_TAX_RATES: &[(&str, &str, Option<&str>, i64)] = &[
+    ("California sales tax", "US", Some("CA"), 725),
+    ("New York sales tax", "US", Some("NY"), 400),
+    ("Canada GST", "CA", None, 500),
+];
+
+/// Shipping methods, tax rates and the discount code of the demo shop; those that exist
+/// already are left alone.
+async fn demo_pricing(
+    services: &Services,
+    ctx: &Ctx,
+    report: &mut SeedReport,
+) -> Result<(), Error> {
+    let pricing = &services.pricing;
+    let methods = pricing.shipping_methods(ctx).await?;
+    for &(name, carrier, service, countries, cents, free_over, min_days, max_days) in DEMO_SHIPPING
+    {
+        if methods.iter().any(|m| m.name == name) {
+            continue;
+        }
+        let input = CreateShippingMethodInput {
+            name: name.into(),
+            carrier: carrier.into(),
+            service: service.into(),
+            countries: countries.iter().map(|&c| c.into()).collect(),
+            regions: Vec::new(),
+            kind: RateKind::Flat,
+            rate: Some(Decimal::new(cents, 2)),
+            bands: Vec::new(),
+            free_over: free_over.map(|cents| Decimal::new(cents, 2)),
+            currency: "USD".into(),
+            min_days,
+            max_days,
+            active: Some(true),
+        };
+        pricing.create_shipping_method(ctx, input).await?;
+        report.shipping_methods_created += 1;
+    }
+    let rates = pricing.tax_rates(ctx).await?;
+    for &(name, country, region, hundredths) in DEMO_TAX_RATES {
+        let zone_taken = rates.iter().any(|r| {
+            r.country == country && r.region.as_deref() == region && r.tax_class.is_none()
+        });
+        if zone_taken {
+            continue;
+        }
+        let input = CreateTaxRateInput {
+            name: name.into(),
+            country: country.into(),
+            region: region.map(Into::into),
+            tax_class: None,
+            rate: Decimal::new(hundredths, 2),
+            prices_include_tax: Some(false),
+            applies_to_shipping: Some(true),
+        };
+        pricing.create_tax_rate(ctx, input).await?;
+        report.tax_rates_created += 1;
+    }
+    let codes = pricing.discount_codes(ctx).await?;
+    if !codes.iter().any(|c| c.code == DEMO_DISCOUNT_CODE) {
+        let input = CreateDiscountCodeInput {
+            code: DEMO_DISCOUNT_CODE.into(),
+            kind: DiscountKind::Percentage,
+            value: Some(Decimal::TEN),
+            min_order_value: None,
+            starts_at: None,
+            ends_at: None,
+            usage_limit: None,
+            per_customer_limit: None,
+            active: Some(true),
+        };
+        pricing.create_discount_code(ctx, input).await?;
+        report.discount_codes_created += 1;
+    }
+    Ok(())
+}
+
 /// The demo warehouse, created on first use.
 async fn demo_warehouse(services: &Services, ctx: &Ctx) -> Result<uuid::Uuid, Error> {
     if let Some(existing) = services
@@ -199,8 +325,8 @@ async fn demo_warehouse(services: &Services, ctx: &Ctx) -> Result<uuid::Uuid, Er
     Ok(services.inventory.create_location(ctx, input).await?.id)
 }
 
-/// Loads the demo catalog with stock at a demo warehouse; existing categories and products
-/// (by slug) are left alone.
+/// Loads the demo shop: the catalog with stock at a demo warehouse, shipping, taxes and a
+/// discount code; what exists already is left alone.
 pub async fn demo(services: &Services) -> Result<SeedReport, Error> {
     let ctx = Ctx::system();
     let catalog = &services.catalog;
@@ -223,6 +349,7 @@ pub async fn demo(services: &Services) -> Result<SeedReport, Error> {
         categories.push(catalog.create_category(&ctx, input).await?);
         report.categories_created += 1;
     }
+    demo_pricing(services, &ctx, &mut report).await?;
     let warehouse = demo_warehouse(services, &ctx).await?;
     for product in demo_products() {
         match catalog

@@ -48,7 +48,10 @@ pub async fn serve(mut config: Config, options: ServeOptions) -> anyhow::Result<
         tracing::info!(
             categories = report.categories_created,
             products = report.products_created,
-            "demo catalog loaded"
+            shipping_methods = report.shipping_methods_created,
+            tax_rates = report.tax_rates_created,
+            discount_codes = report.discount_codes_created,
+            "demo shop loaded"
         );
     }
     let (stop, stopped) = watch::channel(false);

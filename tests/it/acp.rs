@@ -1454,3 +1454,59 @@ async fn the_vault_keeps_cards_at_stripe_when_stripe_is_configured() {
     );
     assert_eq!(declined.1["param"], "$.payment_method.number");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_buys_from_the_demo_shop() {
+    let t = TestApp::new().await;
+    t.seed_demo().await;
+    let a = agent(&t).await;
+    let (status, session) = post(
+        &t,
+        &a,
+        "/checkout_sessions",
+        json!({"line_items": [{"id": "MUG-STONE-SAND", "quantity": 1}], "currency": "usd",
+            "capabilities": capabilities()}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let id = session["id"].as_str().unwrap().to_owned();
+    let path = format!("/checkout_sessions/{id}");
+    let (status, session) = post(
+        &t,
+        &a,
+        &path,
+        json!({"buyer": {"email": "agent-buyer@example.com", "first_name": "Ada"},
+            "fulfillment_details": {"name": "Ada Lovelace", "address": address()}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_session(&session);
+    let options = session["fulfillment_options"].as_array().unwrap();
+    assert_eq!(
+        options.len(),
+        2,
+        "Standard and Express ship to the US: {session}"
+    );
+    let (status, session) = post(
+        &t,
+        &a,
+        &path,
+        json!({"selected_fulfillment_options": [{"type": "shipping", "option_id": options[0]["id"],
+            "item_ids": [session["line_items"][0]["id"]]}]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{session}");
+    assert_session(&session);
+    assert_eq!(session["status"], "ready_for_payment", "{session}");
+    // A mug at 18.00, Standard shipping 5.00, 7.25% California tax on both: 1.31 + 0.36.
+    assert_eq!(total_of(&session, "subtotal"), Some(1800));
+    assert_eq!(total_of(&session, "fulfillment"), Some(500));
+    assert_eq!(total_of(&session, "tax"), Some(167));
+    assert_eq!(total_of(&session, "total"), Some(2467));
+    let token = delegate(&t, &a, &id, "4242424242424242", 2467).await;
+    let (status, done) = post(&t, &a, &format!("{path}/complete"), complete_body(&token)).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    assert_session(&done);
+    assert_eq!(done["status"], "completed");
+    assert_eq!(order_count(&t).await, 1);
+}

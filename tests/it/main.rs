@@ -9,6 +9,7 @@ mod carts;
 mod catalog_service;
 mod checkout;
 mod contract;
+mod demo_shop;
 mod events;
 mod exactly_once;
 mod graphql;
