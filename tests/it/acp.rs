@@ -1595,3 +1595,75 @@ async fn the_vault_keeps_cards_at_stripe_when_stripe_is_configured() {
     );
     assert_eq!(declined.1["param"], "$.payment_method.number");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_permalink_opens_the_order_page_for_its_holder_only() {
+    let t = TestApp::with_config(|config| {
+        config.acp.terms_url = Some("https://shop.example/terms".into());
+    })
+    .await;
+    shop(&t).await;
+    let a = agent(&t).await;
+    let session = ready_session(&t, &a).await;
+    // Only the configured policy is offered, at its configured URL.
+    assert_eq!(
+        session["links"],
+        json!([{"type": "terms_of_use", "url": "https://shop.example/terms", "title": "Terms of use"}])
+    );
+    let id = session["id"].as_str().unwrap();
+    let token = delegate(&t, &a, id, "4242424242424242", 1210).await;
+    let (status, done) = post(
+        &t,
+        &a,
+        &format!("/checkout_sessions/{id}/complete"),
+        complete_body(&token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let permalink = done["order"]["permalink_url"].as_str().unwrap();
+    let base = &t.services().acp.settings().public_base_url;
+    let path = permalink.strip_prefix(base.as_str()).unwrap().to_owned();
+    let order_path = path.split('?').next().unwrap().to_owned();
+    assert!(path.contains("?token="), "{permalink}");
+
+    let addr = t.serve_http().await;
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(done["order"]["order_number"].as_str().unwrap()),
+        "{html}"
+    );
+    assert!(html.contains("12.10 USD"), "{html}");
+    assert!(html.contains("Not shipped yet"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+
+    // No token, a wrong token, and another order's id with this token: all plain 404s.
+    for wrong in [
+        order_path.clone(),
+        format!("{order_path}?token=not-the-token"),
+        format!(
+            "/orders/{}{}",
+            uuid::Uuid::now_v7(),
+            &path[order_path.len()..]
+        ),
+    ] {
+        let response = client
+            .get(format!("http://{addr}{wrong}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::NOT_FOUND, "{wrong}");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
+    // The link shown again on a read is the same link.
+    let (_, shown) = get(&t, &a, &format!("/checkout_sessions/{id}")).await;
+    assert_eq!(shown["order"]["permalink_url"], permalink);
+}
