@@ -107,9 +107,18 @@ pub struct AcpSettings {
     pub webhook_url: Option<String>,
     /// The shared secret signing them in `Merchant-Signature` (`ACP_WEBHOOK_SECRET`).
     pub webhook_secret: Option<String>,
-    /// When set, requests carrying `Signature`/`Timestamp` are verified with this shared key
-    /// (`ACP_SIGNATURE_KEY`): HMAC-SHA256 over `timestamp + "." + body`, base64url.
+    /// When set, every ACP request must be signed with this shared key
+    /// (`ACP_SIGNATURE_KEY`): base64url HMAC-SHA256 over the canonical string of
+    /// `adapters::acp::signed_content` (timestamp, method, path and query, body).
     pub signature_key: Option<String>,
+    /// Store policies offered as ACP links, absolute http(s) URLs (`TERMS_URL`,
+    /// `PRIVACY_URL`, `RETURNS_URL`); one not configured is not offered.
+    pub terms_url: Option<String>,
+    pub privacy_url: Option<String>,
+    pub returns_url: Option<String>,
+    /// Derives the token of each order's status page link (`JWT_SECRET`, so links survive
+    /// restarts exactly when sign-ins do).
+    pub status_link_secret: String,
 }
 
 impl std::fmt::Debug for AcpSettings {
@@ -121,6 +130,10 @@ impl std::fmt::Debug for AcpSettings {
             .field("webhook_url", &self.webhook_url)
             .field("webhook_secret", &set(&self.webhook_secret))
             .field("signature_key", &set(&self.signature_key))
+            .field("terms_url", &self.terms_url)
+            .field("privacy_url", &self.privacy_url)
+            .field("returns_url", &self.returns_url)
+            .field("status_link_secret", &"<set>")
             .finish()
     }
 }
@@ -384,6 +397,27 @@ fn parse_pairs(name: &str, raw: &str) -> anyhow::Result<BTreeMap<String, String>
         .collect()
 }
 
+/// An optional URL setting that, when given, must be an absolute http(s) URL with a host:
+/// a link handed to buyers must lead somewhere.
+fn policy_url(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &str,
+) -> anyhow::Result<Option<String>> {
+    let Some(raw) = lookup(name)
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
+    else {
+        return Ok(None);
+    };
+    let url = reqwest::Url::parse(&raw)
+        .with_context(|| format!("{name} must be an absolute http(s) URL, not `{raw}`"))?;
+    anyhow::ensure!(
+        matches!(url.scheme(), "http" | "https") && url.host_str().is_some_and(|h| !h.is_empty()),
+        "{name} must be an absolute http(s) URL, not `{raw}`"
+    );
+    Ok(Some(raw))
+}
+
 impl Config {
     /// Reads the settings from the process environment.
     pub fn from_env() -> anyhow::Result<Self> {
@@ -438,7 +472,7 @@ impl Config {
                 SocketAddr::from(([0, 0, 0, 0], 9091)),
             )?,
             log_format,
-            jwt_secret,
+            jwt_secret: jwt_secret.clone(),
             jwt_secret_generated,
             access_token_ttl: Duration::from_secs(parse(&lookup, "ACCESS_TOKEN_TTL_SECS", 3600)?),
             refresh_token_ttl: Duration::from_secs(parse(
@@ -556,6 +590,10 @@ impl Config {
                 webhook_url: lookup("ACP_WEBHOOK_URL").filter(|v| !v.trim().is_empty()),
                 webhook_secret: lookup("ACP_WEBHOOK_SECRET").filter(|v| !v.is_empty()),
                 signature_key: lookup("ACP_SIGNATURE_KEY").filter(|v| !v.is_empty()),
+                terms_url: policy_url(&lookup, "TERMS_URL")?,
+                privacy_url: policy_url(&lookup, "PRIVACY_URL")?,
+                returns_url: policy_url(&lookup, "RETURNS_URL")?,
+                status_link_secret: jwt_secret.clone(),
             },
         })
     }
@@ -632,6 +670,29 @@ mod tests {
         assert!(shown.contains("<set>"));
         assert_eq!(config.acp.public_base_url, "https://shop.example");
         assert_eq!(config.acp.merchant_id, "acct_stateset");
+        Ok(())
+    }
+
+    #[test]
+    fn policy_urls_must_be_absolute_http_urls() -> anyhow::Result<()> {
+        let config = Config::from_lookup(|name| {
+            (name == "TERMS_URL").then(|| "https://shop.example/terms".to_owned())
+        })?;
+        assert_eq!(
+            config.acp.terms_url.as_deref(),
+            Some("https://shop.example/terms")
+        );
+        assert_eq!(config.acp.privacy_url, None);
+        for bad in [
+            "/legal/privacy",
+            "ftp://shop.example/p",
+            "javascript:alert(1)",
+            "https://",
+        ] {
+            let err = Config::from_lookup(|name| (name == "PRIVACY_URL").then(|| bad.to_owned()));
+            let message = err.err().map(|e| format!("{e:#}")).unwrap_or_default();
+            assert!(message.contains("PRIVACY_URL"), "{bad}: {message}");
+        }
         Ok(())
     }
 

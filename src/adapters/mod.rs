@@ -4,4 +4,5 @@
 pub mod acp;
 pub mod graphql;
 pub mod grpc;
+pub mod pages;
 pub mod rest;

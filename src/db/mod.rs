@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod identity;
 pub mod inventory;
 pub mod invoices;
+pub mod order_links;
 pub mod orders;
 pub mod outbox;
 pub mod payment_attempts;

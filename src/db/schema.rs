@@ -225,6 +225,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    order_status_links (order_id) {
+        order_id -> Uuid,
+        token_hash -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     order_items (id) {
         id -> Uuid,
         order_id -> Uuid,
@@ -802,6 +810,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     wishlist_items,
     orders,
     order_items,
+    order_status_links,
     order_history,
     locations,
     inventory_items,

@@ -59,6 +59,8 @@ pub fn router(app: AppState) -> Router {
         .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/graphql/ws", get(graphql::websocket))
         .route("/metrics", get(crate::metrics::render))
+        // A buyer's order status page, opened by the link ACP and the order APIs hand out.
+        .route("/orders/{id}", get(crate::adapters::pages::order_status))
         .merge(rest_router)
         .route_layer(middleware::from_fn_with_state(
             app.clone(),

@@ -1124,6 +1124,25 @@ impl AcpService {
         })
     }
 
+    /// The store policies offered as links: only those configured, so none leads nowhere.
+    fn policy_links(&self) -> Vec<Value> {
+        [
+            ("terms_of_use", &self.settings.terms_url, "Terms of use"),
+            (
+                "privacy_policy",
+                &self.settings.privacy_url,
+                "Privacy policy",
+            ),
+            ("return_policy", &self.settings.returns_url, "Returns"),
+        ]
+        .into_iter()
+        .filter_map(|(kind, url, title)| {
+            url.as_ref()
+                .map(|url| json!({ "type": kind, "url": url, "title": title }))
+        })
+        .collect()
+    }
+
     /// The full session as ACP shows it, read in a transaction of its own.
     async fn render(&self, row: &SessionRow) -> Result<Value, Error> {
         let mut conn = self.db.conn().await?;
@@ -1148,7 +1167,10 @@ impl AcpService {
             Self::options(conn, row.checkout_id).await?
         };
         let order = match checkout.order_id {
-            Some(order_id) => Some(super::orders::order_by_id(conn, order_id).await?),
+            Some(order_id) => Some((
+                super::orders::order_by_id(conn, order_id).await?,
+                super::order_pages::status_url(conn, &self.settings, order_id).await?,
+            )),
             None => None,
         };
         Ok(self.session_json(
@@ -1167,7 +1189,7 @@ impl AcpService {
         state: &SessionState,
         status: &str,
         options: &[ShippingOption],
-        order: Option<&crate::domain::Order>,
+        order: Option<&(crate::domain::Order, String)>,
         rejected_codes: &[String],
     ) -> Value {
         let currency = checkout.totals.total.currency.to_ascii_lowercase();
@@ -1317,7 +1339,6 @@ impl AcpService {
             .copied()
             .filter(|i| state.interventions.iter().any(|a| a == i))
             .collect();
-        let base = &self.settings.public_base_url;
         let mut session = json!({
             "id": checkout.id.to_string(),
             "protocol": { "version": VERSION },
@@ -1331,11 +1352,7 @@ impl AcpService {
             "fulfillment_options": fulfillment_options,
             "totals": totals,
             "messages": messages,
-            "links": [
-                { "type": "terms_of_use", "url": format!("{base}/legal/terms"), "title": "Terms of use" },
-                { "type": "privacy_policy", "url": format!("{base}/legal/privacy"), "title": "Privacy policy" },
-                { "type": "return_policy", "url": format!("{base}/legal/returns"), "title": "Returns" },
-            ],
+            "links": self.policy_links(),
             "created_at": rfc3339(checkout.created_at),
             "updated_at": rfc3339(checkout.updated_at),
         });
@@ -1367,12 +1384,12 @@ impl AcpService {
             ),
             (
                 "order",
-                order.map(|o| {
+                order.map(|(o, permalink)| {
                     json!({
                         "id": o.id.to_string(),
                         "checkout_session_id": checkout.id.to_string(),
                         "order_number": o.number,
-                        "permalink_url": format!("{base}/orders/{}", o.id),
+                        "permalink_url": permalink,
                     })
                 }),
             ),
@@ -1470,7 +1487,7 @@ pub async fn acp_order(
         "id": order.id.to_string(),
         "checkout_session_id": checkout_id.to_string(),
         "order_number": order.number,
-        "permalink_url": format!("{}/orders/{}", settings.public_base_url, order.id),
+        "permalink_url": super::order_pages::status_url(conn, settings, order.id).await?,
         "status": order_status(order.status),
         "line_items": line_items,
         "totals": [

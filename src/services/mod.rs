@@ -16,6 +16,7 @@ pub mod events;
 pub mod idempotency;
 pub mod inventory;
 pub mod invoices;
+pub mod order_pages;
 pub mod orders;
 pub mod page;
 pub mod payments;
@@ -34,6 +35,7 @@ pub use events::EventService;
 pub use idempotency::IdempotencyService;
 pub use inventory::InventoryService;
 pub use invoices::InvoiceService;
+pub use order_pages::OrderPageService;
 pub use orders::OrderService;
 pub use payments::PaymentService;
 pub use pricing::PricingService;
@@ -121,6 +123,7 @@ pub struct Services {
     pub payments: PaymentService,
     pub customers: CustomerService,
     pub orders: OrderService,
+    pub order_pages: OrderPageService,
     pub inventory: InventoryService,
     pub invoices: InvoiceService,
     pub events: EventService,
@@ -148,8 +151,14 @@ impl Services {
         let events = EventService::new(db.clone(), bus, metrics.clone());
         let payments = PaymentService::new(db.clone(), config.payments.clone(), metrics.clone())?;
         let carts = CartService::new(db.clone());
+<<<<<<< HEAD
         let webhooks = WebhookService::new(db.clone(), config.webhooks.clone(), metrics.clone())?;
         let checkout = CheckoutService::new(db.clone(), payments.clone(), metrics.clone());
+=======
+        let webhooks = WebhookService::new(db.clone(), config.webhooks.clone(), metrics)?;
+        let checkout = CheckoutService::new(db.clone(), payments.clone());
+        let orders = OrderService::new(db.clone(), events.clone(), config.invoices.clone());
+>>>>>>> acp-pages
         Ok(Self {
             acp: AcpService::new(
                 db.clone(),
@@ -164,12 +173,17 @@ impl Services {
             checkout,
             payments,
             customers: CustomerService::new(db.clone()),
+<<<<<<< HEAD
             orders: OrderService::new(
                 db.clone(),
                 events.clone(),
                 config.invoices.clone(),
                 metrics.clone(),
             ),
+=======
+            orders: orders.clone(),
+            order_pages: OrderPageService::new(db.clone(), orders, config.acp.clone()),
+>>>>>>> acp-pages
             invoices: InvoiceService::new(db.clone(), config.invoices.clone()),
             inventory: InventoryService::new(db.clone(), events.clone(), metrics),
             events,

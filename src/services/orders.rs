@@ -280,6 +280,17 @@ pub(crate) async fn order_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> Resul
     Ok(detail(conn, row).await?.order)
 }
 
+/// One order with its lines by id, for pages that checked access themselves.
+pub(crate) async fn order_detail_by_id(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> Result<OrderDetail, Error> {
+    let row = q::order_by_id(conn, id)
+        .await?
+        .ok_or_else(|| Error::not_found("order", id))?;
+    detail(conn, row).await
+}
+
 /// Validates and places an order on `conn`, inside the caller's transaction: lines priced
 /// (see [`PriceSource`]), stock reserved, history and `order.created` written. `access` is what
 /// the caller may do (`Own` narrows to the caller's customer record); checkout calls this with

@@ -317,7 +317,7 @@ async fn an_agent_goes_from_a_session_to_a_paid_order_with_a_delegated_token() {
         done["order"]["permalink_url"]
             .as_str()
             .unwrap()
-            .ends_with(order_id)
+            .contains(&format!("/orders/{order_id}?token="))
     );
 
     // A normal order: visible over REST, stock reserved, order.created written.
@@ -1178,57 +1178,198 @@ async fn the_agent_platform_gets_signed_order_create_and_order_update_webhooks()
     assert_eq!(line["unit_price"], 300);
 }
 
-/// `Signature` for `body` at `timestamp` with the shared key, as the module docs describe.
-fn sign_request(key: &str, timestamp: &str, body: &str) -> String {
+/// `Signature` with the shared key over the canonical string the README documents:
+/// `{timestamp}\n{METHOD}\n{path and query}\n{body}`.
+fn sign_request(key: &str, timestamp: &str, method: &Method, path: &str, body: &str) -> String {
     use base64::Engine as _;
     use hmac::{KeyInit as _, Mac as _};
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes()).unwrap();
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body.as_bytes());
+    mac.update(format!("{timestamp}\n{method}\n{path}\n{body}").as_bytes());
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 
+/// Sends an ACP request with the given `Signature`/`Timestamp` headers (none when `None`).
+async fn send_signed(
+    t: &TestApp,
+    a: &Agent,
+    method: Method,
+    path: &str,
+    body: &str,
+    signed: Option<(String, String)>,
+) -> (StatusCode, Value) {
+    let mut builder = Request::builder()
+        .method(method.clone())
+        .uri(path)
+        .header("authorization", format!("Bearer {}", a.key))
+        .header("api-version", VERSION);
+    if method == Method::POST {
+        builder = builder
+            .header("idempotency-key", uuid::Uuid::new_v4().to_string())
+            .header("content-type", "application/json");
+    }
+    if let Some((signature, timestamp)) = signed {
+        builder = builder
+            .header("signature", signature)
+            .header("timestamp", timestamp);
+    }
+    let (status, _, bytes) = t
+        .request(builder.body(Body::from(body.to_owned())).unwrap())
+        .await;
+    (status, serde_json::from_slice::<Value>(&bytes).unwrap())
+}
+
+fn assert_invalid_signature((status, error): &(StatusCode, Value)) {
+    assert_eq!(*status, StatusCode::UNAUTHORIZED, "{error}");
+    assert_error(error);
+    assert_eq!(error["type"], "invalid_request");
+    assert_eq!(error["code"], "invalid_signature");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn signed_requests_are_verified_when_a_key_is_configured() {
+async fn with_a_signature_key_every_request_is_signed_for_its_method_and_path() {
     let t =
         TestApp::with_config(|config| config.acp.signature_key = Some("shared-key".into())).await;
     shop(&t).await;
     let a = agent(&t).await;
     let body = create_body(1).to_string();
-    let send = |signature: String, timestamp: String| {
-        let body = body.clone();
-        let key = a.key.clone();
-        let t = &t;
-        async move {
-            let request = Request::builder()
-                .method(Method::POST)
-                .uri("/checkout_sessions")
-                .header("authorization", format!("Bearer {key}"))
-                .header("api-version", VERSION)
-                .header("idempotency-key", uuid::Uuid::new_v4().to_string())
-                .header("content-type", "application/json")
-                .header("signature", signature)
-                .header("timestamp", timestamp)
-                .body(Body::from(body))
-                .unwrap();
-            let (status, _, bytes) = t.request(request).await;
-            (status, serde_json::from_slice::<Value>(&bytes).unwrap())
-        }
-    };
     let now = chrono::Utc::now().to_rfc3339();
-    let (status, session) = send(sign_request("shared-key", &now, &body), now.clone()).await;
+    let sign = |method: &Method, path: &str, body: &str| {
+        Some((
+            sign_request("shared-key", &now, method, path, body),
+            now.clone(),
+        ))
+    };
+
+    // Valid signatures are accepted, on POST and GET alike.
+    let (status, session) = send_signed(
+        &t,
+        &a,
+        Method::POST,
+        "/checkout_sessions",
+        &body,
+        sign(&Method::POST, "/checkout_sessions", &body),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{session}");
-    let (status, error) = send(sign_request("other-key", &now, &body), now.clone()).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_error(&error);
-    assert_eq!(error["code"], "invalid_signature");
+    let path = format!("/checkout_sessions/{}", session["id"].as_str().unwrap());
+    let (status, shown) = send_signed(
+        &t,
+        &a,
+        Method::GET,
+        &path,
+        "",
+        sign(&Method::GET, &path, ""),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{shown}");
+
+    // Unsigned requests are refused once a key is set, GET included.
+    assert_invalid_signature(
+        &send_signed(&t, &a, Method::POST, "/checkout_sessions", &body, None).await,
+    );
+    assert_invalid_signature(&send_signed(&t, &a, Method::GET, &path, "", None).await);
+    // A signature made for another route, method or query does not carry over.
+    let other = format!("/checkout_sessions/{}", uuid::Uuid::now_v7());
+    assert_invalid_signature(
+        &send_signed(
+            &t,
+            &a,
+            Method::POST,
+            &path,
+            "{}",
+            sign(&Method::POST, &other, "{}"),
+        )
+        .await,
+    );
+    assert_invalid_signature(
+        &send_signed(
+            &t,
+            &a,
+            Method::POST,
+            &path,
+            "",
+            sign(&Method::GET, &path, ""),
+        )
+        .await,
+    );
+    assert_invalid_signature(
+        &send_signed(
+            &t,
+            &a,
+            Method::GET,
+            &format!("{path}?expand=all"),
+            "",
+            sign(&Method::GET, &path, ""),
+        )
+        .await,
+    );
+    // The wrong key, and a body other than the one signed.
+    let wrong_key = sign_request(
+        "other-key",
+        &now,
+        &Method::POST,
+        "/checkout_sessions",
+        &body,
+    );
+    assert_invalid_signature(
+        &send_signed(
+            &t,
+            &a,
+            Method::POST,
+            "/checkout_sessions",
+            &body,
+            Some((wrong_key, now.clone())),
+        )
+        .await,
+    );
+    assert_invalid_signature(
+        &send_signed(
+            &t,
+            &a,
+            Method::POST,
+            "/checkout_sessions",
+            &create_body(2).to_string(),
+            sign(&Method::POST, "/checkout_sessions", &body),
+        )
+        .await,
+    );
+    // A stale timestamp, even correctly signed.
     let stale = (chrono::Utc::now() - chrono::Duration::minutes(10)).to_rfc3339();
-    let (status, error) = send(sign_request("shared-key", &stale, &body), stale).await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(error["code"], "invalid_signature");
-    // Unsigned requests are still served: the headers are optional.
-    new_session(&t, &a).await;
+    let signature = sign_request(
+        "shared-key",
+        &stale,
+        &Method::POST,
+        "/checkout_sessions",
+        &body,
+    );
+    assert_invalid_signature(
+        &send_signed(
+            &t,
+            &a,
+            Method::POST,
+            "/checkout_sessions",
+            &body,
+            Some((signature, stale)),
+        )
+        .await,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_signature_key_unsigned_requests_are_served() {
+    let t = TestApp::new().await;
+    shop(&t).await;
+    let a = agent(&t).await;
+    let (status, session) = send_signed(
+        &t,
+        &a,
+        Method::POST,
+        "/checkout_sessions",
+        &create_body(1).to_string(),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1509,4 +1650,76 @@ async fn an_agent_buys_from_the_demo_shop() {
     assert_session(&done);
     assert_eq!(done["status"], "completed");
     assert_eq!(order_count(&t).await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_permalink_opens_the_order_page_for_its_holder_only() {
+    let t = TestApp::with_config(|config| {
+        config.acp.terms_url = Some("https://shop.example/terms".into());
+    })
+    .await;
+    shop(&t).await;
+    let a = agent(&t).await;
+    let session = ready_session(&t, &a).await;
+    // Only the configured policy is offered, at its configured URL.
+    assert_eq!(
+        session["links"],
+        json!([{"type": "terms_of_use", "url": "https://shop.example/terms", "title": "Terms of use"}])
+    );
+    let id = session["id"].as_str().unwrap();
+    let token = delegate(&t, &a, id, "4242424242424242", 1210).await;
+    let (status, done) = post(
+        &t,
+        &a,
+        &format!("/checkout_sessions/{id}/complete"),
+        complete_body(&token),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    let permalink = done["order"]["permalink_url"].as_str().unwrap();
+    let base = &t.services().acp.settings().public_base_url;
+    let path = permalink.strip_prefix(base.as_str()).unwrap().to_owned();
+    let order_path = path.split('?').next().unwrap().to_owned();
+    assert!(path.contains("?token="), "{permalink}");
+
+    let addr = t.serve_http().await;
+    let client = reqwest::Client::new();
+    let response = client
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    assert_eq!(response.headers()["referrer-policy"], "no-referrer");
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains(done["order"]["order_number"].as_str().unwrap()),
+        "{html}"
+    );
+    assert!(html.contains("12.10 USD"), "{html}");
+    assert!(html.contains("Not shipped yet"), "{html}");
+    assert!(!html.contains("<script"), "{html}");
+
+    // No token, a wrong token, and another order's id with this token: all plain 404s.
+    for wrong in [
+        order_path.clone(),
+        format!("{order_path}?token=not-the-token"),
+        format!(
+            "/orders/{}{}",
+            uuid::Uuid::now_v7(),
+            &path[order_path.len()..]
+        ),
+    ] {
+        let response = client
+            .get(format!("http://{addr}{wrong}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::NOT_FOUND, "{wrong}");
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
+    // The link shown again on a read is the same link.
+    let (_, shown) = get(&t, &a, &format!("/checkout_sessions/{id}")).await;
+    assert_eq!(shown["order"]["permalink_url"], permalink);
 }

@@ -2,7 +2,8 @@
 //! `/agentic_commerce/delegate_payment` and `/.well-known/acp.json`.
 //!
 //! One middleware ([`protocol`]) applies ACP's rules before any handler runs: a bearer
-//! credential, a supported `API-Version`, the optional `Signature`/`Timestamp` check, and a
+//! credential, a supported `API-Version`, a `Signature`/`Timestamp` required when
+//! `ACP_SIGNATURE_KEY` is set (see [`signed_content`]), and a
 //! required `Idempotency-Key` on every POST (replay, 422 conflict, 409 in flight, through
 //! [`crate::services::idempotency`]), echoing `Request-Id` and `Idempotency-Key`. Handlers
 //! parse the body, call [`crate::services::acp::AcpService`] and map its `Error` once, to
@@ -155,7 +156,7 @@ async fn checked(
         }
     };
     if let Some(key) = app.config.acp.signature_key.as_deref()
-        && let Err(err) = verify_signature(key, &parts.headers, &bytes)
+        && let Err(err) = verify_signature(key, &parts, &bytes)
     {
         return err.into_response();
     }
@@ -253,16 +254,44 @@ pub fn canonical_body(bytes: &[u8]) -> String {
     }
 }
 
-/// Checks `Signature` (base64url HMAC-SHA256 with the shared key over `timestamp + "." +
-/// body`) and `Timestamp` (RFC 3339, within the skew window) when a signature is sent.
-fn verify_signature(key: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), AcpError> {
+/// The string a request's `Signature` covers, one field per line:
+/// `{Timestamp}\n{METHOD}\n{path}[?{query}]\n{raw body}`. Binding the method and the path
+/// with its query means a signed body cannot be replayed against another route; the newline
+/// separates fields unambiguously because none of the first three can contain one.
+pub fn signed_content(
+    timestamp: &str,
+    method: &Method,
+    path_and_query: &str,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut content = Vec::with_capacity(timestamp.len() + path_and_query.len() + body.len() + 16);
+    for field in [
+        timestamp.as_bytes(),
+        method.as_str().as_bytes(),
+        path_and_query.as_bytes(),
+    ] {
+        content.extend_from_slice(field);
+        content.push(b'\n');
+    }
+    content.extend_from_slice(body);
+    content
+}
+
+/// With `ACP_SIGNATURE_KEY` set, every request must carry `Signature` (base64url
+/// HMAC-SHA256 with the shared key over [`signed_content`]) and `Timestamp` (RFC 3339,
+/// within the skew window); anything else is 401 `invalid_signature`.
+fn verify_signature(
+    key: &str,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+) -> Result<(), AcpError> {
     use base64::Engine as _;
     use hmac::{KeyInit as _, Mac as _};
-    let Some(signature) = text(headers, &SIGNATURE) else {
-        return Ok(());
-    };
     let invalid = |message: &str| AcpError::unauthorized("invalid_signature", message);
-    let Some(timestamp) = text(headers, &TIMESTAMP) else {
+    let Some(signature) = text(&parts.headers, &SIGNATURE) else {
+        return Err(invalid("this seller requires a Signature header"));
+    };
+    let Some(timestamp) = text(&parts.headers, &TIMESTAMP) else {
         return Err(invalid("a signed request needs a Timestamp header"));
     };
     let at = chrono::DateTime::parse_from_rfc3339(&timestamp)
@@ -274,11 +303,18 @@ fn verify_signature(key: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), A
     let given = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(signature.trim_end_matches('='))
         .map_err(|_| invalid("Signature must be base64url"))?;
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path(), |pq| pq.as_str());
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key.as_bytes())
         .map_err(|_| invalid("cannot verify"))?;
-    mac.update(timestamp.as_bytes());
-    mac.update(b".");
-    mac.update(body);
+    mac.update(&signed_content(
+        &timestamp,
+        &parts.method,
+        path_and_query,
+        body,
+    ));
     mac.verify_slice(&given)
         .map_err(|_| invalid("Signature does not match the request"))
 }
