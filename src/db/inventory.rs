@@ -7,12 +7,12 @@ use diesel::prelude::*;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
-use super::{Keyset, created_after};
 use super::schema::{
     cycle_count_lines, cycle_counts, inventory_items, inventory_lots, inventory_movements,
     inventory_reservations, inventory_transfer_lines, inventory_transfers, locations,
     product_variants, purchase_order_lines, purchase_orders,
 };
+use super::{Keyset, created_after};
 use crate::domain::{InventoryItem, InventoryLot, InventoryMovement, Location, LocationKind};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]

@@ -154,9 +154,11 @@ impl AccessService {
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             id: row.id,
         };
-        Ok(page.page("created_at", limit, rows, total, position, |(u, role)| {
-            u.into_domain(role)
-        }))
+        Ok(
+            page.page("created_at", limit, rows, total, position, |(u, role)| {
+                u.into_domain(role)
+            }),
+        )
     }
 
     /// Creates a user with any role (staff, managers, other administrators).

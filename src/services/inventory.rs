@@ -532,8 +532,15 @@ async fn settled_event(
     let Some(first) = rows.first() else {
         return Ok(());
     };
-    let data = serde_json::json!({ "order_id": first.order_id, "reservations": reservation_json(rows) });
-    record(conn, event_type, first.order_id.unwrap_or(first.item_id), data).await
+    let data =
+        serde_json::json!({ "order_id": first.order_id, "reservations": reservation_json(rows) });
+    record(
+        conn,
+        event_type,
+        first.order_id.unwrap_or(first.item_id),
+        data,
+    )
+    .await
 }
 
 /// Ends reservations: `release` gives the units back, `ship` takes them out of stock.

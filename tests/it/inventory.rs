@@ -621,7 +621,10 @@ async fn low_stock_fires_once_per_crossing_and_holds_expire() {
         .expect("the expired hold wrote inventory.released");
     assert_eq!(expiry.data["reservations"][0]["quantity"], 5);
     assert_eq!(expiry.data["reservations"][0]["item_id"], item.to_string());
-    assert_eq!(expiry.entity_id, item, "a hold without an order is about its item");
+    assert_eq!(
+        expiry.entity_id, item,
+        "a hold without an order is about its item"
+    );
     assert_reconciles(&t).await;
 }
 
@@ -1124,8 +1127,13 @@ async fn low_stock_movements_and_reservations_page_through_every_door() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(crate::support::rest_error_fields(&body), ["limit"]);
-    let bad = t.graphql("{ lowStock(first: 0) { totalCount } }", json!({})).await;
-    assert_eq!(bad["errors"][0]["extensions"]["code"], "VALIDATION", "{bad}");
+    let bad = t
+        .graphql("{ lowStock(first: 0) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        bad["errors"][0]["extensions"]["code"], "VALIDATION",
+        "{bad}"
+    );
 
     // An item's ledger and reservations page too, oldest first.
     let item = low[0];
@@ -1148,7 +1156,10 @@ async fn low_stock_movements_and_reservations_page_through_every_door() {
         .collect();
     assert_eq!(
         (kinds, pages),
-        (vec!["receive", "reserve", "reserve", "reserve", "reserve"], 3)
+        (
+            vec!["receive", "reserve", "reserve", "reserve", "reserve"],
+            3
+        )
     );
     let (nodes, pages) = t
         .graphql_pages(
@@ -1163,11 +1174,7 @@ async fn low_stock_movements_and_reservations_page_through_every_door() {
     let (reservations, pages) = t.rest_pages(&path, 3, 4).await;
     assert_eq!((ids(&reservations), pages), (made, 2));
     let (status, body) = t
-        .json(
-            Method::GET,
-            &format!("{path}?cursor=not-a-cursor"),
-            None,
-        )
+        .json(Method::GET, &format!("{path}?cursor=not-a-cursor"), None)
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(crate::support::rest_error_fields(&body), ["cursor"]);

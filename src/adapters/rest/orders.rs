@@ -97,7 +97,6 @@ pub struct OrderItemList {
     pub items: Vec<OrderItem>,
 }
 
-
 fn page_request(limit: Option<i64>, cursor: Option<String>) -> PageRequest {
     PageRequest {
         size: limit,

@@ -406,8 +406,7 @@ impl PaymentService {
             ));
         }
         let mut conn = self.db.conn().await?;
-        let rows =
-            sq::requests_between(&mut conn, from, to, RECONCILIATION_MAX_LINES + 1).await?;
+        let rows = sq::requests_between(&mut conn, from, to, RECONCILIATION_MAX_LINES + 1).await?;
         // Totals must cover the whole period, so a period too busy to list is refused rather
         // than summed over a truncated page.
         if rows.len() as i64 > RECONCILIATION_MAX_LINES {

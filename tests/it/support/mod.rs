@@ -472,7 +472,13 @@ impl TestApp {
                 .unwrap_or_else(|| panic!("{body}"));
             assert_eq!(connection["totalCount"], total, "{body}");
             pages += 1;
-            nodes.extend(connection["nodes"].as_array().expect("nodes").iter().cloned());
+            nodes.extend(
+                connection["nodes"]
+                    .as_array()
+                    .expect("nodes")
+                    .iter()
+                    .cloned(),
+            );
             if connection["pageInfo"]["hasNextPage"] != true {
                 return (nodes, pages);
             }
