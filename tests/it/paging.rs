@@ -54,9 +54,7 @@ async fn order_history_pages_on_rest_and_graphql() {
         )
         .await;
     assert_eq!((ids(&nodes), pages), (ids(&entries), 3));
-    let (status, body) = t
-        .json(Method::GET, &format!("{path}?limit=0"), None)
-        .await;
+    let (status, body) = t.json(Method::GET, &format!("{path}?limit=0"), None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(rest_error_fields(&body), ["limit"]);
 }
