@@ -148,13 +148,24 @@ pub async fn user_by_email(
         .optional()
 }
 
-pub async fn list_users(conn: &mut AsyncPgConnection) -> QueryResult<Vec<(UserRow, String)>> {
-    users::table
+/// Up to `limit` users with their role names, oldest first, strictly after `after`, with the
+/// total count of users.
+pub async fn list_users(
+    conn: &mut AsyncPgConnection,
+    after: Option<super::Keyset>,
+    limit: i64,
+) -> QueryResult<(Vec<(UserRow, String)>, i64)> {
+    let total = users::table.count().get_result(conn).await?;
+    let mut query = users::table
         .inner_join(roles::table)
         .select((UserRow::as_select(), roles::name))
-        .order(users::created_at.asc())
-        .load(conn)
-        .await
+        .order((users::created_at.asc(), users::id.asc()))
+        .limit(limit)
+        .into_boxed();
+    if let Some(at) = after {
+        query = query.filter(super::created_after("users", at));
+    }
+    Ok((query.load(conn).await?, total))
 }
 
 pub async fn touch_login(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {

@@ -12,6 +12,7 @@ use super::schema::{
     inventory_reservations, inventory_transfer_lines, inventory_transfers, locations,
     product_variants, purchase_order_lines, purchase_orders,
 };
+use super::{Keyset, created_after};
 use crate::domain::{InventoryItem, InventoryLot, InventoryMovement, Location, LocationKind};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -494,16 +495,25 @@ pub async fn insert_movement(conn: &mut AsyncPgConnection, row: &MovementRow) ->
         .map(drop)
 }
 
+/// Up to `limit` ledger rows of an item, oldest first, strictly after `after`, with the
+/// item's total count of rows.
 pub async fn movements_of_item(
     conn: &mut AsyncPgConnection,
     item_id: Uuid,
-) -> QueryResult<Vec<MovementRow>> {
-    inventory_movements::table
-        .filter(inventory_movements::item_id.eq(item_id))
+    after: Option<Keyset>,
+    limit: i64,
+) -> QueryResult<(Vec<MovementRow>, i64)> {
+    let of_item = || inventory_movements::table.filter(inventory_movements::item_id.eq(item_id));
+    let total = of_item().count().get_result(conn).await?;
+    let mut query = of_item()
         .select(MovementRow::as_select())
         .order((inventory_movements::created_at, inventory_movements::id))
-        .load(conn)
-        .await
+        .limit(limit)
+        .into_boxed();
+    if let Some(at) = after {
+        query = query.filter(created_after("inventory_movements", at));
+    }
+    Ok((query.load(conn).await?, total))
 }
 
 /// Items whose balances differ from the sums of their ledger: `(item, on hand, ledger on
@@ -623,16 +633,26 @@ pub async fn set_reservation(
         .map(drop)
 }
 
+/// Up to `limit` reservations of an item in id order, strictly after `after`, with the
+/// item's total count of reservations.
 pub async fn reservations_of_item(
     conn: &mut AsyncPgConnection,
     item_id: Uuid,
-) -> QueryResult<Vec<ReservationRow>> {
-    inventory_reservations::table
-        .filter(inventory_reservations::item_id.eq(item_id))
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<(Vec<ReservationRow>, i64)> {
+    let of_item =
+        || inventory_reservations::table.filter(inventory_reservations::item_id.eq(item_id));
+    let total = of_item().count().get_result(conn).await?;
+    let mut query = of_item()
         .select(ReservationRow::as_select())
         .order(inventory_reservations::id)
-        .load(conn)
-        .await
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(inventory_reservations::id.gt(after));
+    }
+    Ok((query.load(conn).await?, total))
 }
 
 // ---- numbers ----

@@ -156,6 +156,22 @@ pub fn like_escape(text: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// The rows of `table` strictly after `at` in `(created_at, id)` ascending order: the keyset
+/// condition of every list read oldest first. `table` is a fixed name, never input.
+pub fn created_after<QS>(
+    table: &'static str,
+    at: Keyset,
+) -> Box<dyn diesel::BoxableExpression<QS, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>> {
+    use diesel::sql_types::{Bool, Text};
+    Box::new(
+        diesel::dsl::sql::<Bool>(&format!("({table}.created_at, {table}.id) > (CAST("))
+            .bind::<Text, _>(at.key)
+            .sql(" AS timestamptz), ")
+            .bind::<diesel::sql_types::Uuid, _>(at.id)
+            .sql(")"),
+    )
+}
+
 /// Quotes an SQL identifier.
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))

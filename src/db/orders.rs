@@ -353,16 +353,25 @@ pub async fn insert_history(conn: &mut AsyncPgConnection, row: &HistoryRow) -> Q
         .map(drop)
 }
 
+/// Up to `limit` history entries of an order, oldest first, strictly after `after`, with the
+/// order's total count of entries.
 pub async fn history_for(
     conn: &mut AsyncPgConnection,
     order_id: Uuid,
-) -> QueryResult<Vec<HistoryRow>> {
-    order_history::table
-        .filter(order_history::order_id.eq(order_id))
+    after: Option<Keyset>,
+    limit: i64,
+) -> QueryResult<(Vec<HistoryRow>, i64)> {
+    let of_order = || order_history::table.filter(order_history::order_id.eq(order_id));
+    let total = of_order().count().get_result(conn).await?;
+    let mut query = of_order()
         .select(HistoryRow::as_select())
         .order((order_history::created_at, order_history::id))
-        .load(conn)
-        .await
+        .limit(limit)
+        .into_boxed();
+    if let Some(at) = after {
+        query = query.filter(super::created_after("order_history", at));
+    }
+    Ok((query.load(conn).await?, total))
 }
 
 /// Orders matching `filter`, optionally only those of the customer owned by `owner` (a user).

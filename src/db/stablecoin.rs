@@ -148,18 +148,23 @@ pub async fn transfers_of(
         .await
 }
 
-/// Requests created in `[from, to)` with their payments, oldest first.
+/// Up to `limit` requests created in `[from, to)` with their payments, oldest first.
 pub async fn requests_between(
     conn: &mut AsyncPgConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
+    limit: i64,
 ) -> QueryResult<Vec<(RequestRow, PaymentRow)>> {
     stablecoin_requests::table
         .inner_join(payments::table)
         .filter(stablecoin_requests::created_at.ge(from))
         .filter(stablecoin_requests::created_at.lt(to))
-        .order(stablecoin_requests::created_at.asc())
+        .order((
+            stablecoin_requests::created_at.asc(),
+            stablecoin_requests::payment_id.asc(),
+        ))
         .select((RequestRow::as_select(), PaymentRow::as_select()))
+        .limit(limit)
         .load(conn)
         .await
 }

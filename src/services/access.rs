@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::auth::{AuthService, RoleCache, check_email, check_password};
 use super::error::Validator;
+use super::page::{Keyset, Page, PageRequest};
 use super::{Ctx, Error};
 use crate::auth::permissions::check_permission;
 use crate::auth::{Access, PermissionSet, Principal, api_key_hash, new_api_key};
@@ -141,14 +142,23 @@ impl AccessService {
 
     /// Every user.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
-    pub async fn list_users(&self, ctx: &Ctx) -> Result<Vec<User>, Error> {
+    pub async fn list_users(&self, ctx: &Ctx, page: PageRequest) -> Result<Page<User>, Error> {
         ctx.authorize("users:read")?;
+        let limit = page.limit()?;
+        let after = page.keyset("created_at")?;
         let mut conn = self.db.conn().await?;
-        Ok(q::list_users(&mut conn)
-            .await?
-            .into_iter()
-            .map(|(u, role)| u.into_domain(role))
-            .collect())
+        let (rows, total) = q::list_users(&mut conn, after, limit + 1).await?;
+        let position = |(row, _): &(q::UserRow, String)| Keyset {
+            key: row
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            id: row.id,
+        };
+        Ok(
+            page.page("created_at", limit, rows, total, position, |(u, role)| {
+                u.into_domain(role)
+            }),
+        )
     }
 
     /// Creates a user with any role (staff, managers, other administrators).

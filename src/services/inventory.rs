@@ -484,14 +484,17 @@ fn reservation_json(rows: &[ReservationRow]) -> serde_json::Value {
         .collect()
 }
 
-/// Releases reservations whose hold ran out on these (locked) items.
+/// Releases reservations whose hold ran out on these (locked) items, writing
+/// `inventory.released` for them like any other release: one event per order (or per hold
+/// without an order), in the order the holds were made.
 async fn expire_holds(
     conn: &mut AsyncPgConnection,
     actor: &str,
     item_ids: &[Uuid],
     items: &mut HashMap<Uuid, ItemRow>,
 ) -> Result<(), Error> {
-    for r in q::expired_reservations(conn, item_ids).await? {
+    let expired = q::expired_reservations(conn, item_ids).await?;
+    for r in &expired {
         let reference = r.order_id.map(|o| ("order", o));
         let m = Move {
             kind: "release",
@@ -505,7 +508,41 @@ async fn expire_holds(
         items.insert(r.item_id, updated);
         q::set_reservation(conn, r.id, "expired", r.quantity, r.order_id).await?;
     }
+    let mut by_order: Vec<Vec<ReservationRow>> = Vec::new();
+    for r in expired {
+        match by_order
+            .iter_mut()
+            .find(|group| r.order_id.is_some() && group[0].order_id == r.order_id)
+        {
+            Some(group) => group.push(r),
+            None => by_order.push(vec![r]),
+        }
+    }
+    for group in by_order {
+        settled_event(conn, "inventory.released", &group).await?;
+    }
     Ok(())
+}
+
+/// Writes the event of reservations ended together (`inventory.released` or
+/// `inventory.shipped`): the order and the reservations, about the order or else the item.
+async fn settled_event(
+    conn: &mut AsyncPgConnection,
+    event_type: &'static str,
+    rows: &[ReservationRow],
+) -> Result<(), Error> {
+    let Some(first) = rows.first() else {
+        return Ok(());
+    };
+    let data =
+        serde_json::json!({ "order_id": first.order_id, "reservations": reservation_json(rows) });
+    record(
+        conn,
+        event_type,
+        first.order_id.unwrap_or(first.item_id),
+        data,
+    )
+    .await
 }
 
 /// Ends reservations: `release` gives the units back, `ship` takes them out of stock.
@@ -542,16 +579,12 @@ async fn settle(
         .await?;
         q::set_reservation(conn, r.id, status, r.quantity, r.order_id).await?;
     }
-    if let Some(first) = rows.first() {
-        let event = if ship {
-            "inventory.shipped"
-        } else {
-            "inventory.released"
-        };
-        let data = serde_json::json!({ "order_id": first.order_id, "reservations": reservation_json(rows) });
-        record(conn, event, first.order_id.unwrap_or(first.item_id), data).await?;
-    }
-    Ok(())
+    let event = if ship {
+        "inventory.shipped"
+    } else {
+        "inventory.released"
+    };
+    settled_event(conn, event, rows).await
 }
 
 /// Releases every active reservation of an order (cancellation).
@@ -870,25 +903,17 @@ impl InventoryService {
         item_view(&mut conn, item).await
     }
 
-    /// Items at or below their reorder point.
-    pub async fn low_stock(&self, ctx: &Ctx) -> Result<Vec<InventoryItem>, Error> {
-        let page = PageRequest {
-            size: Some(100),
-            after: None,
-            size_field: "limit",
-            cursor_field: "cursor",
-        };
+    /// Items at or below their reorder point, in id order.
+    pub async fn low_stock(
+        &self,
+        ctx: &Ctx,
+        page: PageRequest,
+    ) -> Result<Page<InventoryItem>, Error> {
         let filter = InventoryFilter {
             below_reorder_point: true,
             ..Default::default()
         };
-        Ok(self
-            .list_items(ctx, filter, page)
-            .await?
-            .items
-            .into_iter()
-            .map(|(_, i)| i)
-            .collect())
+        self.list_items(ctx, filter, page).await
     }
 
     /// The stock of each variant across locations (the batch behind GraphQL's loader).
@@ -971,31 +996,54 @@ impl InventoryService {
         &self,
         ctx: &Ctx,
         item_id: Uuid,
-    ) -> Result<Vec<InventoryMovement>, Error> {
+        page: PageRequest,
+    ) -> Result<Page<InventoryMovement>, Error> {
         ctx.authorize("inventory:read")?;
+        let limit = page.limit()?;
+        let after = page.keyset("created_at")?;
         let mut conn = self.db.conn().await?;
         q::item_by_id(&mut conn, item_id)
             .await?
             .ok_or_else(|| Error::not_found("inventory item", item_id))?;
-        Ok(q::movements_of_item(&mut conn, item_id)
-            .await?
-            .into_iter()
-            .map(InventoryMovement::from)
-            .collect())
+        let (rows, total) = q::movements_of_item(&mut conn, item_id, after, limit + 1).await?;
+        let position = |row: &MovementRow| Keyset {
+            key: row
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            id: row.id,
+        };
+        Ok(page.page(
+            "created_at",
+            limit,
+            rows,
+            total,
+            position,
+            InventoryMovement::from,
+        ))
     }
 
-    /// An item's reservations.
-    pub async fn reservations(&self, ctx: &Ctx, item_id: Uuid) -> Result<Vec<Reservation>, Error> {
+    /// An item's reservations, in id order (the order they were made).
+    pub async fn reservations(
+        &self,
+        ctx: &Ctx,
+        item_id: Uuid,
+        page: PageRequest,
+    ) -> Result<Page<Reservation>, Error> {
         ctx.authorize("inventory:read")?;
+        let limit = page.limit()?;
+        let after = page.keyset("id")?.map(|k| k.id);
         let mut conn = self.db.conn().await?;
         let item = q::item_by_id(&mut conn, item_id)
             .await?
             .ok_or_else(|| Error::not_found("inventory item", item_id))?;
-        Ok(q::reservations_of_item(&mut conn, item_id)
-            .await?
-            .into_iter()
-            .map(|r| reservation_view(r, &item))
-            .collect())
+        let (rows, total) = q::reservations_of_item(&mut conn, item_id, after, limit + 1).await?;
+        let position = |row: &ReservationRow| Keyset {
+            key: String::new(),
+            id: row.id,
+        };
+        Ok(page.page("id", limit, rows, total, position, |row| {
+            reservation_view(row, &item)
+        }))
     }
 
     /// Items whose balances differ from their ledger; empty when the books balance.

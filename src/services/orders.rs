@@ -842,14 +842,27 @@ impl OrderService {
         &self,
         ctx: &Ctx,
         id: Uuid,
-    ) -> Result<Vec<OrderHistoryEntry>, Error> {
+        page: PageRequest,
+    ) -> Result<Page<OrderHistoryEntry>, Error> {
+        let limit = page.limit()?;
+        let after = page.keyset("created_at")?;
         self.get_order(ctx, OrderRef::Id(id)).await?;
         let mut conn = self.db.conn().await?;
-        Ok(q::history_for(&mut conn, id)
-            .await?
-            .into_iter()
-            .map(OrderHistoryEntry::from)
-            .collect())
+        let (rows, total) = q::history_for(&mut conn, id, after, limit + 1).await?;
+        let position = |row: &HistoryRow| Keyset {
+            key: row
+                .created_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            id: row.id,
+        };
+        Ok(page.page(
+            "created_at",
+            limit,
+            rows,
+            total,
+            position,
+            OrderHistoryEntry::from,
+        ))
     }
 
     /// Applies a lifecycle action as the transition table allows; writes

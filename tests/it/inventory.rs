@@ -17,7 +17,7 @@ use stateset::services::orders::{CreateOrderInput, OrderLineInput};
 use stateset::services::{Ctx, Services};
 use uuid::Uuid;
 
-use crate::support::{TestApp, product_input};
+use crate::support::{TestApp, first_page, product_input};
 
 async fn location(t: &TestApp, code: &str, priority: i32) -> Uuid {
     let input = CreateLocationInput {
@@ -375,11 +375,12 @@ async fn orders_reserve_release_and_ship_stock() {
     let kinds: Vec<String> = t
         .services()
         .inventory
-        .movements(&t.ctx, item)
+        .movements(&t.ctx, item, first_page(100))
         .await
         .unwrap()
+        .items
         .into_iter()
-        .map(|m| m.kind)
+        .map(|(_, m)| m.kind)
         .collect();
     assert_eq!(kinds, ["receive", "reserve", "reserve", "release", "ship"]);
     let events = t
@@ -509,9 +510,9 @@ async fn low_stock_fires_once_per_crossing_and_holds_expire() {
     for _ in 0..6 {
         inventory.reserve_variant(&t.ctx, sku, one()).await.unwrap();
     }
-    let low = inventory.low_stock(&t.ctx).await.unwrap();
-    assert_eq!(low.len(), 1);
-    assert!(low[0].low_stock);
+    let low = inventory.low_stock(&t.ctx, first_page(20)).await.unwrap();
+    assert_eq!(low.items.len(), 1);
+    assert!(low.items[0].1.low_stock);
     let count = |t: &TestApp| {
         let services = t.services().clone();
         let ctx = t.ctx.clone();
@@ -536,7 +537,14 @@ async fn low_stock_fires_once_per_crossing_and_holds_expire() {
         "once, not once per reservation below the point"
     );
     receive(&t, sku, warehouse, 10).await;
-    assert!(inventory.low_stock(&t.ctx).await.unwrap().is_empty());
+    assert!(
+        inventory
+            .low_stock(&t.ctx, first_page(20))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
     inventory
         .adjust(
             &t.ctx,
@@ -590,14 +598,32 @@ async fn low_stock_fires_once_per_crossing_and_holds_expire() {
         )
         .await
         .unwrap();
-    let reservations = inventory.reservations(&t.ctx, item).await.unwrap();
+    let reservations = inventory
+        .reservations(&t.ctx, item, first_page(100))
+        .await
+        .unwrap();
     assert_eq!(
         reservations
+            .items
             .iter()
-            .find(|r| r.id == held[0].id)
+            .find(|(_, r)| r.id == held[0].id)
             .unwrap()
+            .1
             .status,
         "expired"
+    );
+    // Its units came back through a release, so the expiry is an `inventory.released` event
+    // like any other release, naming the reservation and its quantity.
+    let released = t.events_of(&["inventory.released"]).await;
+    let expiry = released
+        .iter()
+        .find(|e| e.data["reservations"][0]["id"] == held[0].id.to_string())
+        .expect("the expired hold wrote inventory.released");
+    assert_eq!(expiry.data["reservations"][0]["quantity"], 5);
+    assert_eq!(expiry.data["reservations"][0]["item_id"], item.to_string());
+    assert_eq!(
+        expiry.entity_id, item,
+        "a hold without an order is about its item"
     );
     assert_reconciles(&t).await;
 }
@@ -1028,4 +1054,128 @@ async fn every_door_manages_stock_and_orders_reserve_through_them() {
         .into_inner();
     assert_eq!((atp.available, atp.reserved), (0, 4));
     assert_reconciles(&t).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn low_stock_movements_and_reservations_page_through_every_door() {
+    use axum::http::{Method, StatusCode};
+    let t = TestApp::new().await;
+    let warehouse = location(&t, "WH", 1).await;
+    let inventory = &t.services().inventory;
+    let mut low = Vec::new();
+    for n in 0..3 {
+        let sku = variant(&t, &format!("PAGE-{n}")).await;
+        let item = receive(&t, sku, warehouse, 10).await;
+        let settings = ItemSettingsInput {
+            reorder_point: Some(100),
+            ..Default::default()
+        };
+        inventory
+            .update_item_settings(&t.ctx, item, settings)
+            .await
+            .unwrap();
+        low.push(item);
+    }
+    low.sort();
+    let ids = |items: &[serde_json::Value]| -> Vec<Uuid> {
+        items
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().parse().unwrap())
+            .collect()
+    };
+
+    // More low-stock items than a page: every one is reached, in id order, on every door.
+    let (items, pages) = t.rest_pages("/api/v1/inventory/low-stock", 2, 3).await;
+    assert_eq!((ids(&items), pages), (low.clone(), 2));
+    let (nodes, pages) = t
+        .graphql_pages(
+            "query($after: String) { lowStock(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id } } }",
+            json!({}),
+            "lowStock",
+            3,
+        )
+        .await;
+    assert_eq!((ids(&nodes), pages), (low.clone(), 2));
+    use stateset::adapters::grpc::pb;
+    let auth = crate::support::BearerInterceptor(Some(t.admin.clone()));
+    let mut grpc = pb::inventory_service_client::InventoryServiceClient::with_interceptor(
+        t.serve_grpc().await,
+        auth,
+    );
+    let (mut seen, mut token) = (Vec::new(), String::new());
+    loop {
+        let page = grpc
+            .list_inventory(pb::ListInventoryRequest {
+                page_size: 2,
+                page_token: token,
+                below_reorder_point: true,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.total_count, 3);
+        seen.extend(page.items.iter().map(|i| i.id.parse::<Uuid>().unwrap()));
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    assert_eq!(seen, low);
+    let (status, body) = t
+        .json(Method::GET, "/api/v1/inventory/low-stock?limit=101", None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(crate::support::rest_error_fields(&body), ["limit"]);
+    let bad = t
+        .graphql("{ lowStock(first: 0) { totalCount } }", json!({}))
+        .await;
+    assert_eq!(
+        bad["errors"][0]["extensions"]["code"], "VALIDATION",
+        "{bad}"
+    );
+
+    // An item's ledger and reservations page too, oldest first.
+    let item = low[0];
+    let mut made = Vec::new();
+    for _ in 0..4 {
+        made.extend(
+            inventory
+                .reserve_item(&t.ctx, item, one())
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id),
+        );
+    }
+    let path = format!("/api/v1/inventory/{item}/movements");
+    let (movements, pages) = t.rest_pages(&path, 2, 5).await;
+    let kinds: Vec<&str> = movements
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        (kinds, pages),
+        (
+            vec!["receive", "reserve", "reserve", "reserve", "reserve"],
+            3
+        )
+    );
+    let (nodes, pages) = t
+        .graphql_pages(
+            "query($item: UUID!, $after: String) { inventoryMovements(itemId: $item, first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id } } }",
+            json!({"item": item}),
+            "inventoryMovements",
+            5,
+        )
+        .await;
+    assert_eq!((ids(&nodes), pages), (ids(&movements), 3));
+    let path = format!("/api/v1/inventory/{item}/reservations");
+    let (reservations, pages) = t.rest_pages(&path, 3, 4).await;
+    assert_eq!((ids(&reservations), pages), (made, 2));
+    let (status, body) = t
+        .json(Method::GET, &format!("{path}?cursor=not-a-cursor"), None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(crate::support::rest_error_fields(&body), ["cursor"]);
 }

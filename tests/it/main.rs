@@ -19,6 +19,7 @@ mod inventory;
 mod invoices;
 mod js_client;
 mod orders;
+mod paging;
 mod payments;
 mod permissions;
 mod pricing;

@@ -15,7 +15,7 @@ use stateset::services::orders::{CreateOrderInput, OrderLineInput, OrderRef, Spl
 use stateset::services::page::PageRequest;
 use uuid::Uuid;
 
-use crate::support::{Auth, TestApp};
+use crate::support::{Auth, TestApp, first_page};
 
 fn dec(s: &str) -> Decimal {
     s.parse().unwrap()
@@ -278,7 +278,12 @@ async fn the_lifecycle_holds_and_illegal_transitions() {
         "INVALID_STATE"
     );
 
-    let history = orders.order_history(&t.ctx, id).await.unwrap();
+    let history = orders
+        .order_history(&t.ctx, id, first_page(100))
+        .await
+        .unwrap()
+        .items;
+    let history: Vec<_> = history.into_iter().map(|(_, h)| h).collect();
     let actions: Vec<&str> = history.iter().map(|h| h.action.as_str()).collect();
     assert_eq!(
         actions,
@@ -404,7 +409,14 @@ async fn merge_and_split_move_lines_and_recompute_totals() {
         assert!(now.items.is_empty());
         assert_eq!(now.order.total.amount, Decimal::ZERO);
     }
-    let history = orders.order_history(&t.ctx, a.order.id).await.unwrap();
+    let history: Vec<_> = orders
+        .order_history(&t.ctx, a.order.id, first_page(100))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|(_, h)| h)
+        .collect();
     assert_eq!(history.last().unwrap().action, "merged");
     assert_eq!(
         history.last().unwrap().details["merged"],
@@ -490,11 +502,13 @@ async fn merge_and_split_move_lines_and_recompute_totals() {
     );
     assert_eq!(
         orders
-            .order_history(&t.ctx, moved.order.id)
+            .order_history(&t.ctx, moved.order.id, first_page(100))
             .await
             .unwrap()
+            .items
             .last()
             .unwrap()
+            .1
             .action,
         "split_from"
     );

@@ -770,7 +770,7 @@ fn graphql_ops(product: &str) -> Vec<(String, Allowed)> {
             &format!(r#"mutation {{ deleteRole(id: "{NOBODY}") }}"#),
             ADMINS,
         ),
-        op("{ users { id } }", MANAGERS),
+        op("{ users { nodes { id } } }", MANAGERS),
         op(
             &format!(
                 r#"mutation {{ createUser(input: {{email: "bad", password: "x", roleId: "{NOBODY}"}}) {{ id }} }}"#

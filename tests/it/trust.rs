@@ -168,9 +168,16 @@ async fn price_overrides_need_their_own_permission_and_are_recorded() {
     assert_eq!(status, StatusCode::CREATED, "{order}");
     assert_eq!(order["total"]["amount"], "0.02");
     let id: uuid::Uuid = order["id"].as_str().unwrap().parse().unwrap();
-    let history = t.services().orders.order_history(&t.ctx, id).await.unwrap();
+    let history = t
+        .services()
+        .orders
+        .order_history(&t.ctx, id, crate::support::first_page(100))
+        .await
+        .unwrap();
     let entry = history
+        .items
         .iter()
+        .map(|(_, h)| h)
         .find(|h| h.action == "price_override")
         .expect("the override is in the history");
     let admin = t.login("admin@example.com").await;

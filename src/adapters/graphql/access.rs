@@ -1,9 +1,10 @@
 //! Sign-in, sessions, users, roles and API keys.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Object};
 use uuid::Uuid;
 
-use super::{ContextExt as _, GqlResult as _};
+use super::{ContextExt as _, GqlResult as _, ListTotals, connection, page_request};
 use crate::domain::{ApiKey, AuthTokens, CreatedApiKey, Role, User};
 use crate::services::access::{
     CreateApiKeyInput, CreateRoleInput, CreateUserInput, UpdateRoleInput,
@@ -38,13 +39,20 @@ impl AccessQuery {
             .gql()
     }
 
-    /// Every user.
-    async fn users(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<User>> {
-        ctx.services()
+    /// Users, oldest first.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, User, ListTotals>> {
+        let page = ctx
+            .services()
             .access
-            .list_users(ctx.call_ctx()?)
+            .list_users(ctx.call_ctx()?, page_request(first, after))
             .await
-            .gql()
+            .gql()?;
+        Ok(connection(page))
     }
 }
 

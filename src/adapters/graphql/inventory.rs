@@ -96,21 +96,32 @@ impl InventoryQuery {
         &self,
         ctx: &Context<'_>,
         item_id: Uuid,
-    ) -> async_graphql::Result<Vec<InventoryMovement>> {
-        ctx.services()
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, InventoryMovement, ListTotals>> {
+        let page = ctx
+            .services()
             .inventory
-            .movements(ctx.call_ctx()?, item_id)
+            .movements(ctx.call_ctx()?, item_id, page_request(first, after))
             .await
-            .gql()
+            .gql()?;
+        Ok(connection(page))
     }
 
-    /// Items at or below their reorder point.
-    async fn low_stock(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InventoryItem>> {
-        ctx.services()
+    /// Items at or below their reorder point, in a stable order.
+    async fn low_stock(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, InventoryItem, ListTotals>> {
+        let page = ctx
+            .services()
             .inventory
-            .low_stock(ctx.call_ctx()?)
+            .low_stock(ctx.call_ctx()?, page_request(first, after))
             .await
-            .gql()
+            .gql()?;
+        Ok(connection(page))
     }
 
     /// Every location, by priority.

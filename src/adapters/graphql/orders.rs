@@ -65,12 +65,19 @@ impl Order {
     }
 
     /// What happened to the order, oldest first.
-    async fn history(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderHistoryEntry>> {
-        ctx.services()
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, OrderHistoryEntry, ListTotals>> {
+        let page = ctx
+            .services()
             .orders
-            .order_history(ctx.call_ctx()?, self.id)
+            .order_history(ctx.call_ctx()?, self.id, page_request(first, after))
             .await
-            .gql()
+            .gql()?;
+        Ok(connection(page))
     }
 }
 

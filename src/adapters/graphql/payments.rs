@@ -32,7 +32,8 @@ impl PaymentQuery {
     }
 
     /// Expected against received for every stablecoin payment request created in
-    /// `[from, to)` (default: the last 30 days).
+    /// `[from, to)` (default: the last 30 days). The period is at most 92 days and may hold
+    /// at most 1000 requests; a wider or busier one is a `VALIDATION` error on `from`.
     async fn stablecoin_reconciliation(
         &self,
         ctx: &Context<'_>,

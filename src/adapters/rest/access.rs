@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Query};
+use super::paging::{PageParams, Paged};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{ApiKey, AuthTokens, CreatedApiKey, Role, User};
@@ -40,12 +41,6 @@ pub struct ApiKeyList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoleList {
     pub items: Vec<Role>,
-}
-
-/// A list of users.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct UserList {
-    pub items: Vec<User>,
 }
 
 /// A role to give a user.
@@ -206,12 +201,16 @@ pub async fn delete_role(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/users", tag = "auth",
-    responses((status = 200, body = UserList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_users(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<UserList>> {
-    Ok(Json(UserList {
-        items: app.services.access.list_users(&ctx).await?,
-    }))
+#[utoipa::path(get, path = "/users", tag = "auth", params(PageParams),
+    responses((status = 200, body = Paged<User>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
+pub async fn list_users(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Query(page): Query<PageParams>,
+) -> ApiResult<Json<Paged<User>>> {
+    let page = app.services.access.list_users(&ctx, page.request()).await?;
+    Ok(Json(page.into()))
 }
 
 #[utoipa::path(post, path = "/users", tag = "auth", request_body = CreateUserInput,

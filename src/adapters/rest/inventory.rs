@@ -7,6 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::extract::{Json, Path, Query};
+use super::paging::{PageParams, Paged};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{
@@ -43,7 +44,7 @@ pub struct InventoryList {
     pub total_count: i64,
 }
 
-/// A list of items, lots, movements, reservations or locations.
+/// Reservations just made, an item's lots, or the locations: short by nature, so not paged.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Items<T> {
     pub items: Vec<T>,
@@ -98,15 +99,19 @@ pub async fn list_inventory(
     }))
 }
 
-#[utoipa::path(get, path = "/inventory/low-stock", tag = "inventory",
-    responses((status = 200, body = Items<InventoryItem>), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/inventory/low-stock", tag = "inventory", params(PageParams),
+    responses((status = 200, body = Paged<InventoryItem>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn low_stock(
     State(app): State<AppState>,
     ctx: Ctx,
-) -> ApiResult<Json<Items<InventoryItem>>> {
-    Ok(Json(Items {
-        items: app.services.inventory.low_stock(&ctx).await?,
-    }))
+    Query(page): Query<PageParams>,
+) -> ApiResult<Json<Paged<InventoryItem>>> {
+    let page = app
+        .services
+        .inventory
+        .low_stock(&ctx, page.request())
+        .await?;
+    Ok(Json(page.into()))
 }
 
 #[utoipa::path(get, path = "/inventory/{id}", tag = "inventory", params(("id" = Uuid, Path, description = "Inventory item id")),
@@ -195,28 +200,38 @@ pub async fn lots(
     }))
 }
 
-#[utoipa::path(get, path = "/inventory/{id}/movements", tag = "inventory", params(("id" = Uuid, Path, description = "Inventory item id")),
-    responses((status = 200, body = Items<InventoryMovement>), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/inventory/{id}/movements", tag = "inventory",
+    params(("id" = Uuid, Path, description = "Inventory item id"), PageParams),
+    responses((status = 200, body = Paged<InventoryMovement>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn movements(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<Items<InventoryMovement>>> {
-    Ok(Json(Items {
-        items: app.services.inventory.movements(&ctx, id).await?,
-    }))
+    Query(page): Query<PageParams>,
+) -> ApiResult<Json<Paged<InventoryMovement>>> {
+    let page = app
+        .services
+        .inventory
+        .movements(&ctx, id, page.request())
+        .await?;
+    Ok(Json(page.into()))
 }
 
-#[utoipa::path(get, path = "/inventory/{id}/reservations", tag = "inventory", params(("id" = Uuid, Path, description = "Inventory item id")),
-    responses((status = 200, body = Items<Reservation>), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/inventory/{id}/reservations", tag = "inventory",
+    params(("id" = Uuid, Path, description = "Inventory item id"), PageParams),
+    responses((status = 200, body = Paged<Reservation>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn reservations(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<Items<Reservation>>> {
-    Ok(Json(Items {
-        items: app.services.inventory.reservations(&ctx, id).await?,
-    }))
+    Query(page): Query<PageParams>,
+) -> ApiResult<Json<Paged<Reservation>>> {
+    let page = app
+        .services
+        .inventory
+        .reservations(&ctx, id, page.request())
+        .await?;
+    Ok(Json(page.into()))
 }
 
 #[utoipa::path(post, path = "/inventory/receive", tag = "inventory", request_body = ReceiveInput,

@@ -10,6 +10,7 @@ mod extract;
 mod inventory;
 mod invoices;
 mod orders;
+mod paging;
 mod payments;
 mod pricing;
 mod webhooks;

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::extract::{Json, Path, Query};
+use super::paging::{PageParams, Paged};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{
@@ -94,12 +95,6 @@ pub struct SplitResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderItemList {
     pub items: Vec<OrderItem>,
-}
-
-/// An order's history.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct OrderHistoryList {
-    pub items: Vec<OrderHistoryEntry>,
 }
 
 fn page_request(limit: Option<i64>, cursor: Option<String>) -> PageRequest {
@@ -193,16 +188,21 @@ pub async fn order_items(
     }))
 }
 
-#[utoipa::path(get, path = "/orders/{id}/history", tag = "orders", params(("id" = Uuid, Path, description = "Order id")),
-    responses((status = 200, body = OrderHistoryList), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/orders/{id}/history", tag = "orders",
+    params(("id" = Uuid, Path, description = "Order id"), PageParams),
+    responses((status = 200, body = Paged<OrderHistoryEntry>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn order_history(
     State(app): State<AppState>,
     ctx: Ctx,
     Path(id): Path<Uuid>,
-) -> ApiResult<Json<OrderHistoryList>> {
-    Ok(Json(OrderHistoryList {
-        items: app.services.orders.order_history(&ctx, id).await?,
-    }))
+    Query(page): Query<PageParams>,
+) -> ApiResult<Json<Paged<OrderHistoryEntry>>> {
+    let page = app
+        .services
+        .orders
+        .order_history(&ctx, id, page.request())
+        .await?;
+    Ok(Json(page.into()))
 }
 
 #[utoipa::path(put, path = "/orders/{id}", tag = "orders", request_body = UpdateOrderInput,

@@ -172,7 +172,7 @@ pub async fn stablepay_callback(
     Ok(Json(payment))
 }
 
-/// The period of the reconciliation report.
+/// The period of the reconciliation report: at most 92 days, holding at most 1000 requests.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ReconciliationParams {

@@ -26,6 +26,10 @@ use crate::domain::{
 
 /// How far a callback's signed timestamp may be from now.
 const CALLBACK_TOLERANCE_SECS: i64 = 300;
+/// The longest period one reconciliation report may cover.
+pub const RECONCILIATION_MAX_DAYS: i64 = 92;
+/// The most requests one reconciliation report lists.
+pub const RECONCILIATION_MAX_LINES: i64 = 1000;
 
 /// The provider name payments carry.
 pub const NAME: &str = "stablepay";
@@ -402,8 +406,24 @@ impl PaymentService {
         if from >= to {
             return Err(Error::invalid("from", "must be before `to`"));
         }
+        if to - from > Duration::days(RECONCILIATION_MAX_DAYS) {
+            return Err(Error::invalid(
+                "from",
+                format!("must be at most {RECONCILIATION_MAX_DAYS} days before `to`"),
+            ));
+        }
         let mut conn = self.db.conn().await?;
-        let rows = sq::requests_between(&mut conn, from, to).await?;
+        let rows = sq::requests_between(&mut conn, from, to, RECONCILIATION_MAX_LINES + 1).await?;
+        // Totals must cover the whole period, so a period too busy to list is refused rather
+        // than summed over a truncated page.
+        if rows.len() as i64 > RECONCILIATION_MAX_LINES {
+            return Err(Error::invalid(
+                "from",
+                format!(
+                    "the period holds more than {RECONCILIATION_MAX_LINES} requests; choose a shorter one"
+                ),
+            ));
+        }
         let ids: Vec<Uuid> = rows.iter().map(|(r, _)| r.payment_id).collect();
         let transfers = sq::transfers_of(&mut conn, &ids).await?;
         let mut totals: Vec<StablecoinTotals> = Vec::new();

@@ -439,6 +439,59 @@ impl TestApp {
         body
     }
 
+    /// Every item of a paged REST list (as the administrator), following `next_cursor` with
+    /// pages of `limit`; also the number of pages it took. Each page must report `total`.
+    pub async fn rest_pages(&self, path: &str, limit: i64, total: usize) -> (Vec<Value>, usize) {
+        let join = if path.contains('?') { '&' } else { '?' };
+        let mut url = format!("{path}{join}limit={limit}");
+        let (mut items, mut pages) = (Vec::new(), 0);
+        loop {
+            let (status, body) = self.json(Method::GET, &url, None).await;
+            assert_eq!(status, StatusCode::OK, "{url}: {body}");
+            assert_eq!(body["total_count"], total, "{url}: {body}");
+            pages += 1;
+            let page = body["items"].as_array().expect("items");
+            assert!(page.len() as i64 <= limit, "{url}: {body}");
+            items.extend(page.iter().cloned());
+            match body["next_cursor"].as_str() {
+                Some(cursor) => url = format!("{path}{join}limit={limit}&cursor={cursor}"),
+                None => return (items, pages),
+            }
+        }
+    }
+
+    /// Every node of a GraphQL connection at `/data/<field>` (as the administrator): `query`
+    /// takes `$after: String` and selects `totalCount pageInfo { hasNextPage endCursor } nodes`;
+    /// also the number of pages it took. Each page must report `total`.
+    pub async fn graphql_pages(
+        &self,
+        query: &str,
+        mut variables: Value,
+        field: &str,
+        total: usize,
+    ) -> (Vec<Value>, usize) {
+        let (mut nodes, mut pages) = (Vec::new(), 0);
+        loop {
+            let body = self.graphql(query, variables.clone()).await;
+            let connection = body
+                .pointer(&format!("/data/{field}"))
+                .unwrap_or_else(|| panic!("{body}"));
+            assert_eq!(connection["totalCount"], total, "{body}");
+            pages += 1;
+            nodes.extend(
+                connection["nodes"]
+                    .as_array()
+                    .expect("nodes")
+                    .iter()
+                    .cloned(),
+            );
+            if connection["pageInfo"]["hasNextPage"] != true {
+                return (nodes, pages);
+            }
+            variables["after"] = connection["pageInfo"]["endCursor"].clone();
+        }
+    }
+
     /// Serves HTTP on an ephemeral loopback port; returns its address.
     pub async fn serve_http(&self) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -635,4 +688,14 @@ pub fn product_input(
         })).collect::<Vec<_>>(),
     }))
     .expect("valid input")
+}
+
+/// The first page of a service list, of `size` items.
+pub fn first_page(size: i64) -> stateset::services::page::PageRequest {
+    stateset::services::page::PageRequest {
+        size: Some(size),
+        after: None,
+        size_field: "first",
+        cursor_field: "after",
+    }
 }
