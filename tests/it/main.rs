@@ -11,6 +11,7 @@ mod checkout;
 mod contract;
 mod events;
 mod exactly_once;
+mod fuzz;
 mod graphql;
 mod grpc;
 mod http;
