@@ -200,6 +200,22 @@ pub async fn remove_line(
         > 0)
 }
 
+/// Removes the line of `variant_id` from a cart, if it has one.
+pub async fn remove_variant(
+    conn: &mut AsyncPgConnection,
+    cart_id: Uuid,
+    variant_id: Uuid,
+) -> QueryResult<()> {
+    diesel::delete(
+        cart_items::table
+            .filter(cart_items::cart_id.eq(cart_id))
+            .filter(cart_items::variant_id.eq(variant_id)),
+    )
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
 /// The variant ids and quantities in a cart.
 pub async fn quantities(
     conn: &mut AsyncPgConnection,

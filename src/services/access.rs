@@ -371,7 +371,9 @@ impl AccessService {
                         message: format!("the role is used by {users} users and {children} roles"),
                     });
                 }
-                q::delete_role(conn, id).await?;
+                q::delete_role(conn, id)
+                    .await
+                    .map_err(|e| Error::from_delete(e, "role"))?;
                 record(
                     conn,
                     "role.deleted",

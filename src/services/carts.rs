@@ -329,9 +329,28 @@ pub async fn merge_guest_cart(
             quantity,
         })
         .collect();
-    // Lines that can no longer be added (sold out, another currency) stay behind.
+    let mut left_behind = 0;
     for line in &lines {
-        let _ = add_lines(conn, &mut target, std::slice::from_ref(line), "items").await;
+        // Each line in a savepoint: a refused line must not abort the merge of the others.
+        let added = conn
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                add_lines(conn, &mut target, std::slice::from_ref(line), "items").await
+            })
+            .await;
+        match added {
+            Ok(()) => q::remove_variant(conn, guest.id, line.variant_id).await?,
+            // A line the customer's cart refuses (sold out, off sale, another currency) stays
+            // on the guest cart, which its token still shows; anything else fails the merge.
+            Err(Error::Validation(_) | Error::InsufficientStock { .. }) => left_behind += 1,
+            Err(err) => return Err(err),
+        }
+    }
+    if left_behind > 0 {
+        tracing::info!(
+            cart.id = %guest.id,
+            cart.left_behind = left_behind,
+            "guest cart lines the customer's cart refused stay on the merged guest cart"
+        );
     }
     let merged = CartChanges {
         status: Some(CartStatus::Merged.as_str()),

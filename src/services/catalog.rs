@@ -458,7 +458,9 @@ impl CatalogService {
                 let detail = load_detail(conn, id).await?;
                 let variant_ids: Vec<Uuid> = detail.variants.iter().map(|v| v.id).collect();
                 refuse_if_stocked(conn, &variant_ids).await?;
-                q::delete_product(conn, id).await?;
+                q::delete_product(conn, id)
+                    .await
+                    .map_err(|e| Error::from_delete(e, "product"))?;
                 events::record(
                     conn,
                     DomainEvent {
@@ -614,7 +616,9 @@ impl CatalogService {
                     .await?
                     .ok_or_else(|| Error::not_found("variant", id))?;
                 refuse_if_stocked(conn, &[id]).await?;
-                q::delete_variant(conn, id).await?;
+                q::delete_variant(conn, id)
+                    .await
+                    .map_err(|e| Error::from_delete(e, "variant"))?;
                 product_changed(conn, current.product_id, "product.updated").await?;
                 Ok(())
             })
@@ -773,7 +777,9 @@ impl CatalogService {
                         message: "the category has subcategories; move or delete them first".into(),
                     });
                 }
-                q::delete_category(conn, id).await?;
+                q::delete_category(conn, id)
+                    .await
+                    .map_err(|e| Error::from_delete(e, "category"))?;
                 category_event(conn, "category.deleted", &category).await
             })
             .await

@@ -197,6 +197,70 @@ const UNIQUE_FIELDS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Foreign keys whose input field is not the column named in the constraint
+/// (`<table>_<column>_fkey`, PostgreSQL's default name, covers the rest).
+const REFERENCE_FIELDS: &[(&str, &str)] = &[
+    (
+        "customers_default_billing_fkey",
+        "default_billing_address_id",
+    ),
+    (
+        "customers_default_shipping_fkey",
+        "default_shipping_address_id",
+    ),
+];
+
+/// The input field a foreign key guards: the explicit entry, else the column between the
+/// table prefix and the `_fkey` suffix of PostgreSQL's default constraint name.
+fn reference_field(table: Option<&str>, constraint: &str) -> Option<String> {
+    if let Some((_, field)) = REFERENCE_FIELDS
+        .iter()
+        .find(|(name, _)| *name == constraint)
+    {
+        return Some((*field).to_owned());
+    }
+    let column = constraint.strip_suffix("_fkey")?;
+    let column = match table {
+        Some(table) => column.strip_prefix(table)?.strip_prefix('_')?,
+        None => column,
+    };
+    (!column.is_empty()).then(|| column.to_owned())
+}
+
+impl Error {
+    /// A write named an id that does not exist: a VALIDATION error on the field the foreign
+    /// key guards, so callers hear which id is wrong instead of a server fault.
+    fn missing_reference(info: &dyn diesel::result::DatabaseErrorInformation) -> Option<Self> {
+        let field = reference_field(info.table_name(), info.constraint_name()?)?;
+        let entity = field
+            .strip_suffix("_id")
+            .unwrap_or(&field)
+            .replace('_', " ");
+        Some(Self::invalid(
+            field.clone(),
+            format!("no {entity} with this id exists"),
+        ))
+    }
+
+    /// Maps the error of a delete: a row other rows still refer to is a CONFLICT (the caller
+    /// must remove the references first), everything else as [`From`] maps it.
+    pub fn from_delete(err: diesel::result::Error, entity: &str) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        match &err {
+            D::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => Self::Conflict {
+                field: None,
+                message: format!(
+                    "the {entity} is still referenced by {}; remove those first",
+                    info.table_name()
+                        .unwrap_or("other records")
+                        .replace('_', " ")
+                ),
+            },
+            _ => err.into(),
+        }
+    }
+}
+
 impl From<diesel::result::Error> for Error {
     fn from(err: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error as D};
@@ -213,6 +277,10 @@ impl From<diesel::result::Error> for Error {
                         message: "the record already exists".into(),
                     },
                 }
+            }
+            D::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
+                Self::missing_reference(info.as_ref())
+                    .unwrap_or_else(|| Self::Internal(anyhow::Error::new(err)))
             }
             D::DatabaseError(DatabaseErrorKind::ClosedConnection, _) => {
                 Self::Unavailable(anyhow::Error::new(err))

@@ -12,6 +12,7 @@ mod contract;
 mod demo_shop;
 mod events;
 mod exactly_once;
+mod fuzz;
 mod graphql;
 mod grpc;
 mod http;
