@@ -151,14 +151,14 @@ impl Services {
         let events = EventService::new(db.clone(), bus, metrics.clone());
         let payments = PaymentService::new(db.clone(), config.payments.clone(), metrics.clone())?;
         let carts = CartService::new(db.clone());
-<<<<<<< HEAD
         let webhooks = WebhookService::new(db.clone(), config.webhooks.clone(), metrics.clone())?;
         let checkout = CheckoutService::new(db.clone(), payments.clone(), metrics.clone());
-=======
-        let webhooks = WebhookService::new(db.clone(), config.webhooks.clone(), metrics)?;
-        let checkout = CheckoutService::new(db.clone(), payments.clone());
-        let orders = OrderService::new(db.clone(), events.clone(), config.invoices.clone());
->>>>>>> acp-pages
+        let orders = OrderService::new(
+            db.clone(),
+            events.clone(),
+            config.invoices.clone(),
+            metrics.clone(),
+        );
         Ok(Self {
             acp: AcpService::new(
                 db.clone(),
@@ -173,17 +173,8 @@ impl Services {
             checkout,
             payments,
             customers: CustomerService::new(db.clone()),
-<<<<<<< HEAD
-            orders: OrderService::new(
-                db.clone(),
-                events.clone(),
-                config.invoices.clone(),
-                metrics.clone(),
-            ),
-=======
             orders: orders.clone(),
             order_pages: OrderPageService::new(db.clone(), orders, config.acp.clone()),
->>>>>>> acp-pages
             invoices: InvoiceService::new(db.clone(), config.invoices.clone()),
             inventory: InventoryService::new(db.clone(), events.clone(), metrics),
             events,
