@@ -28,7 +28,6 @@ use super::payments::{Begun, PaymentService, Pays};
 use super::{Ctx, Error};
 use crate::auth::Access;
 use crate::db::Db;
-use crate::metrics::{Business, Metrics};
 use crate::db::carts::{self as cart_q, CartChanges};
 use crate::db::checkout::{self as q, CheckoutChanges, CheckoutRow};
 use crate::db::customers as customer_q;
@@ -38,6 +37,7 @@ use crate::domain::{
     Address, Checkout, CheckoutStatus, CheckoutTotals, CompletedCheckout, DiscountCode, Money,
     Payment, PaymentMethodSummary, ShippingMethod, ShippingOption,
 };
+use crate::metrics::{Business, Metrics};
 
 /// A checkout to start from a cart.
 #[derive(Debug, Clone, Deserialize, ToSchema, async_graphql::InputObject)]

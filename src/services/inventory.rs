@@ -20,7 +20,6 @@ use super::error::Validator;
 use super::page::{Keyset, Page, PageRequest};
 use super::{Ctx, Error};
 use crate::db::Db;
-use crate::metrics::{Business, Metrics};
 use crate::db::inventory::{
     self as q, CountLineRow, CountRow, ItemRow, ItemSettings, LocationChanges, LocationRow, LotRow,
     MovementRow, PurchaseOrderLineRow, PurchaseOrderRow, ReservationRow, TransferLineRow,
@@ -32,6 +31,7 @@ use crate::domain::{
     Transfer, TransferLine,
 };
 use crate::events::{self, DomainEvent};
+use crate::metrics::{Business, Metrics};
 
 const MAX_QUANTITY: i32 = 10_000_000;
 

@@ -19,7 +19,6 @@ use super::page::{Keyset, Page, PageRequest};
 use super::{Ctx, Error};
 use crate::auth::Access;
 use crate::db::Db;
-use crate::metrics::{Business, Metrics};
 use crate::db::customers as customer_q;
 use crate::db::orders::{self as q, HistoryRow, OrderChanges, OrderItemRow, OrderRow};
 use crate::domain::money::{MAX_SCALE, parse_currency};
@@ -29,6 +28,7 @@ use crate::domain::{
     OrderStatus,
 };
 use crate::events::{self, DomainEvent};
+use crate::metrics::{Business, Metrics};
 
 const MAX_LINES: usize = 500;
 const MAX_QUANTITY: i32 = 1_000_000;

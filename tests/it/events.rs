@@ -596,6 +596,7 @@ async fn shipment_updates_follow_one_order_through_shipping_and_delivery() {
     use stateset::domain::OrderAction;
     let t = TestApp::new().await;
     let variant = t.variant("SHIP-1").await;
+    t.stock(variant, 10).await;
     let order = t.order_of(variant, "a@example.com").await;
     let other = t.order_of(variant, "b@example.com").await;
     let mut shipments = Box::pin(

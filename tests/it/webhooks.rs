@@ -40,7 +40,6 @@ async fn create_webhook(t: &TestApp, url: &str, types: &[&str]) -> (String, Stri
     )
 }
 
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_receiver_verifies_signatures_and_sees_a_retry_after_answering_500() {
     let t = app_delivering_locally(|_| {}).await;

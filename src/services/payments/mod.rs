@@ -30,12 +30,12 @@ use super::error::Validator;
 use super::{Ctx, Error};
 use crate::config::PaymentSettings;
 use crate::db::Db;
-use crate::metrics::{Business, Metrics};
 use crate::db::checkout::{self as q, PaymentChanges, PaymentRow, TokenRow};
 use crate::db::payment_attempts::{self as pa, AttemptChanges};
 use crate::db::stablecoin as sq;
 use crate::domain::{Money, Payment, PaymentToken};
 use crate::events::{self, DomainEvent};
+use crate::metrics::{Business, Metrics};
 use crate::services::invoices::reconcile_order_payments;
 
 /// A card to turn into a token. Its `Debug` shows only the last four digits.
