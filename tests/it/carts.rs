@@ -252,3 +252,94 @@ async fn a_guest_cart_merges_into_the_customers_cart_at_sign_in() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_line_the_customers_cart_refuses_stays_on_the_guest_cart() {
+    let t = TestApp::new().await;
+    let (tee, cap) = (t.variant("TEE-3").await, t.variant("CAP-3").await);
+    t.stock(cap, 1).await;
+    let (status, _) = t
+        .json_as(
+            &Auth::Anonymous,
+            Method::POST,
+            "/api/v1/auth/register",
+            Some(json!({"email": "late@example.com", "password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let shopper = Auth::Bearer(t.login("late@example.com").await.access_token);
+    let (status, own) = t
+        .json_as(
+            &shopper,
+            Method::POST,
+            "/api/v1/carts",
+            Some(json!({"items": [{"variant_id": tee, "quantity": 1}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{own}");
+    let own_id = own["id"].as_str().unwrap().to_owned();
+    let (status, guest) = t
+        .json_as(
+            &Auth::Anonymous,
+            Method::POST,
+            "/api/v1/carts",
+            Some(json!({"items": [{"variant_id": tee, "quantity": 1}, {"variant_id": cap, "quantity": 1}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{guest}");
+    let token = guest["token"].as_str().unwrap().to_owned();
+    // The last cap sells before the guest signs in.
+    t.services()
+        .inventory
+        .reserve_variant(
+            &t.ctx,
+            cap,
+            serde_json::from_value(json!({"quantity": 1})).unwrap(),
+        )
+        .await
+        .unwrap();
+
+    let (status, login) = t
+        .json_as(
+            &Auth::Anonymous,
+            Method::POST,
+            "/api/v1/auth/login",
+            Some(json!({"email": "late@example.com", "password": PASSWORD, "cart_token": token})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{login}");
+    let (status, mine) = t
+        .json_as(
+            &shopper,
+            Method::GET,
+            &format!("/api/v1/carts/{own_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{mine}");
+    let lines: Vec<_> = mine["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["sku"].clone(), i["quantity"].clone()))
+        .collect();
+    assert_eq!(lines, [(json!("TEE-3"), json!(2))], "{mine}");
+    // The refused cap is not lost: the guest cart, merged, still holds it.
+    let (status, left) = t
+        .json_as(
+            &Auth::Anonymous,
+            Method::GET,
+            &format!("/api/v1/carts/{token}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{left}");
+    assert_eq!(left["status"], "merged", "{left}");
+    let skus: Vec<_> = left["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["sku"].clone())
+        .collect();
+    assert_eq!(skus, [json!("CAP-3")], "{left}");
+}

@@ -1179,3 +1179,66 @@ async fn low_stock_movements_and_reservations_page_through_every_door() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(crate::support::rest_error_fields(&body), ["cursor"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_order_that_does_not_exist_is_a_validation_error_naming_order_id_on_every_door() {
+    use axum::http::{Method, StatusCode};
+    use stateset::adapters::grpc::pb;
+    let t = TestApp::new().await;
+    let sku = variant(&t, "FK-1").await;
+    let warehouse = location(&t, "WH-FK", 1).await;
+    let item = receive(&t, sku, warehouse, 5).await;
+    let nobody = Uuid::now_v7();
+
+    let (status, body) = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/inventory/{item}/reserve"),
+            Some(json!({"quantity": 1, "order_id": nobody})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["code"], "VALIDATION", "{body}");
+    assert_eq!(
+        crate::support::rest_error_fields(&body),
+        ["order_id"],
+        "{body}"
+    );
+
+    let answer = t
+        .graphql(
+            "mutation($v: UUID!, $o: UUID!) { reserveInventory(variantId: $v, input: {quantity: 1, orderId: $o}) { id } }",
+            json!({"v": sku, "o": nobody}),
+        )
+        .await;
+    let error = &answer["errors"][0];
+    assert_eq!(error["extensions"]["code"], "VALIDATION", "{answer}");
+    assert!(error.to_string().contains("order_id"), "{answer}");
+
+    let channel = t.serve_grpc().await;
+    let auth = crate::support::BearerInterceptor(Some(t.admin.clone()));
+    let mut inventory =
+        pb::inventory_service_client::InventoryServiceClient::with_interceptor(channel, auth);
+    let err = inventory
+        .reserve_inventory(pb::ReserveInventoryRequest {
+            target: Some(pb::reserve_inventory_request::Target::VariantId(
+                sku.to_string(),
+            )),
+            quantity: 1,
+            order_id: Some(nobody.to_string()),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    assert!(
+        String::from_utf8_lossy(err.details()).contains("order_id"),
+        "{err:?}"
+    );
+
+    // Nothing was held by any of the refused attempts.
+    let (_, atp) = t
+        .json(Method::GET, &format!("/api/v1/inventory/atp/{sku}"), None)
+        .await;
+    assert_eq!(atp["available"], 5, "{atp}");
+}
