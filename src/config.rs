@@ -182,6 +182,8 @@ pub struct Config {
     pub trusted_proxies: TrustedProxies,
     pub webhooks: WebhookSettings,
     pub payments: PaymentSettings,
+    /// What storefronts may read of stock.
+    pub storefront: StorefrontSettings,
     pub invoices: InvoiceSettings,
     pub acp: AcpSettings,
 }
@@ -216,6 +218,36 @@ impl FromStr for TrustedProxies {
             .collect::<Result<Vec<_>, _>>()
             .map(Self::Networks)
     }
+}
+
+/// What anonymous shoppers and customers see of stock (`STOREFRONT_STOCK_DISPLAY`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StockDisplay {
+    /// The exact units for sale, and the level (the default).
+    Quantity,
+    /// Only `in_stock`, `low_stock` or `out_of_stock`.
+    Level,
+}
+
+impl FromStr for StockDisplay {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "quantity" => Ok(Self::Quantity),
+            "level" => Ok(Self::Level),
+            other => Err(format!("`{other}` is not `quantity` or `level`")),
+        }
+    }
+}
+
+/// What storefronts may read of stock; staff (`inventory:read`) always see the numbers.
+#[derive(Debug, Clone, Copy)]
+pub struct StorefrontSettings {
+    pub stock_display: StockDisplay,
+    /// At or below this many units for sale a variant is `low_stock`
+    /// (`STOREFRONT_LOW_STOCK_THRESHOLD`, default 5).
+    pub low_stock_threshold: i64,
 }
 
 /// When checkout takes the money.
@@ -521,6 +553,11 @@ impl Config {
                 )?),
                 disable_min_failures: parse(&lookup, "WEBHOOK_DISABLE_MIN_FAILURES", 10)?,
                 concurrency: parse::<usize>(&lookup, "WEBHOOK_CONCURRENCY", 32)?.max(1),
+            },
+            storefront: StorefrontSettings {
+                stock_display: parse(&lookup, "STOREFRONT_STOCK_DISPLAY", StockDisplay::Quantity)?,
+                low_stock_threshold: parse::<u32>(&lookup, "STOREFRONT_LOW_STOCK_THRESHOLD", 5)?
+                    .into(),
             },
             payments: PaymentSettings {
                 checkout_capture: parse(&lookup, "CHECKOUT_CAPTURE", CaptureMode::Automatic)?,

@@ -995,3 +995,49 @@ pub async fn lock_order_variant_reservations(
         .load(conn)
         .await
 }
+
+/// The stock a storefront may show of one variant: units for sale over all locations, `None`
+/// when it has no stock records (not stock-tracked).
+#[derive(diesel::QueryableByName)]
+pub struct SellableRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub variant_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub sku: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    pub sellable: Option<i64>,
+}
+
+/// Which variants [`sellable`] reads.
+pub enum SellableOf<'a> {
+    Variants(&'a [Uuid]),
+    Product(Uuid),
+}
+
+/// Sellable units (on hand − reserved, summed over locations) of variants of *active*
+/// products, in one grouped query.
+pub async fn sellable(
+    conn: &mut AsyncPgConnection,
+    of: SellableOf<'_>,
+) -> QueryResult<Vec<SellableRow>> {
+    const SELECT: &str = "SELECT v.id AS variant_id, v.sku, \
+         (SUM(GREATEST(i.on_hand - i.reserved, 0)) FILTER (WHERE i.id IS NOT NULL))::int8 \
+         AS sellable \
+         FROM product_variants v JOIN products p ON p.id = v.product_id AND p.status = 'active' \
+         LEFT JOIN inventory_items i ON i.variant_id = v.id";
+    const GROUP: &str = "GROUP BY v.id, v.sku, v.position ORDER BY v.position, v.id";
+    match of {
+        SellableOf::Variants(ids) => {
+            diesel::sql_query(format!("{SELECT} WHERE v.id = ANY($1) {GROUP}"))
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+                .load(conn)
+                .await
+        }
+        SellableOf::Product(id) => {
+            diesel::sql_query(format!("{SELECT} WHERE v.product_id = $1 {GROUP}"))
+                .bind::<diesel::sql_types::Uuid, _>(id)
+                .load(conn)
+                .await
+        }
+    }
+}

@@ -36,6 +36,43 @@ impl LocationKind {
     }
 }
 
+/// How much of a variant a storefront may promise, in words.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StockLevel {
+    InStock,
+    /// At or below the merchant's low threshold (`STOREFRONT_LOW_STOCK_THRESHOLD`).
+    LowStock,
+    OutOfStock,
+}
+
+impl StockLevel {
+    /// The level of `sellable` units; a variant with no stock records is not stock-tracked and
+    /// always in stock.
+    pub fn of(sellable: Option<i64>, low_threshold: i64) -> Self {
+        match sellable {
+            None => Self::InStock,
+            Some(n) if n <= 0 => Self::OutOfStock,
+            Some(n) if n <= low_threshold => Self::LowStock,
+            Some(_) => Self::InStock,
+        }
+    }
+}
+
+/// What a shopper may know of a variant's stock: its level, and the units for sale unless the
+/// merchant shows levels only (`STOREFRONT_STOCK_DISPLAY=level`) or it is not stock-tracked.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Availability {
+    pub variant_id: Uuid,
+    pub sku: String,
+    pub stock_level: StockLevel,
+    /// Units for sale across locations (on hand − reserved); `null` when only levels are
+    /// shown or the variant is not stock-tracked.
+    pub available: Option<i32>,
+}
+
 /// A place that holds stock.
 #[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
 pub struct Location {

@@ -29,9 +29,9 @@ pub use customer::{Address, Customer, CustomerAddress, WishlistItem};
 pub use event::Event;
 pub use identity::{ApiKey, AuthTokens, CreatedApiKey, Role, User};
 pub use inventory::{
-    AvailableToPromise, CycleCount, CycleCountLine, InventoryItem, InventoryLot, InventoryMovement,
-    Location, LocationKind, LocationPromise, PurchaseOrder, PurchaseOrderLine, Reservation,
-    Transfer, TransferLine,
+    Availability, AvailableToPromise, CycleCount, CycleCountLine, InventoryItem, InventoryLot,
+    InventoryMovement, Location, LocationKind, LocationPromise, PurchaseOrder, PurchaseOrderLine,
+    Reservation, StockLevel, Transfer, TransferLine,
 };
 pub use invoice::{
     Invoice, InvoiceBuyer, InvoiceFilter, InvoiceLine, InvoicePayment, InvoiceSeller, InvoiceStatus,

@@ -26,9 +26,9 @@ use crate::db::inventory::{
     TransferRow,
 };
 use crate::domain::{
-    AvailableToPromise, CycleCount, CycleCountLine, InventoryItem, InventoryLot, InventoryMovement,
-    Location, LocationKind, LocationPromise, PurchaseOrder, PurchaseOrderLine, Reservation,
-    Transfer, TransferLine,
+    Availability, AvailableToPromise, CycleCount, CycleCountLine, InventoryItem, InventoryLot,
+    InventoryMovement, Location, LocationKind, LocationPromise, PurchaseOrder, PurchaseOrderLine,
+    Reservation, StockLevel, Transfer, TransferLine,
 };
 use crate::events::{self, DomainEvent};
 use crate::metrics::{Business, Metrics};
@@ -698,6 +698,7 @@ pub struct InventoryService {
     /// The event feed that `watch` follows.
     events: super::EventService,
     metrics: Arc<Metrics>,
+    storefront: crate::config::StorefrontSettings,
 }
 
 fn reservation_view(row: ReservationRow, item: &ItemRow) -> Reservation {
@@ -722,11 +723,17 @@ async fn item_view(conn: &mut AsyncPgConnection, item: ItemRow) -> Result<Invent
 }
 
 impl InventoryService {
-    pub fn new(db: Db, events: super::EventService, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        db: Db,
+        events: super::EventService,
+        metrics: Arc<Metrics>,
+        storefront: crate::config::StorefrontSettings,
+    ) -> Self {
         Self {
             db,
             events,
             metrics,
+            storefront,
         }
     }
 
@@ -935,6 +942,40 @@ impl InventoryService {
                 .push(item.into_domain(sku));
         }
         Ok(by_variant)
+    }
+
+    /// Whether shoppers see units for sale (`STOREFRONT_STOCK_DISPLAY=quantity`), not only
+    /// levels.
+    pub fn shows_numbers(&self) -> bool {
+        self.storefront.stock_display == crate::config::StockDisplay::Quantity
+    }
+
+    /// What a shopper may know of the stock of active products' variants (`of` a product or
+    /// a list of variants): the level always, the units for sale unless the merchant shows
+    /// levels only (staff with `inventory:read` always see them). Variants of products not on
+    /// sale are left out. Anyone who may read the catalog may ask.
+    pub async fn availability(
+        &self,
+        ctx: &Ctx,
+        of: q::SellableOf<'_>,
+    ) -> Result<Vec<Availability>, Error> {
+        ctx.authorize("products:read")?;
+        let numbers = ctx.access("inventory:read").is_some() || self.shows_numbers();
+        let threshold = self.storefront.low_stock_threshold;
+        let mut conn = self.db.conn().await?;
+        Ok(q::sellable(&mut conn, of)
+            .await?
+            .into_iter()
+            .map(|row| Availability {
+                variant_id: row.variant_id,
+                sku: row.sku,
+                stock_level: StockLevel::of(row.sellable, threshold),
+                available: row
+                    .sellable
+                    .filter(|_| numbers)
+                    .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
+            })
+            .collect())
     }
 
     /// Available to promise: `available + on_order − committed` (committed = safety stock),

@@ -176,7 +176,12 @@ impl Services {
             orders: orders.clone(),
             order_pages: OrderPageService::new(db.clone(), orders, config.acp.clone()),
             invoices: InvoiceService::new(db.clone(), config.invoices.clone()),
-            inventory: InventoryService::new(db.clone(), events.clone(), metrics),
+            inventory: InventoryService::new(
+                db.clone(),
+                events.clone(),
+                metrics,
+                config.storefront,
+            ),
             events,
             pricing: PricingService::new(db.clone()),
             idempotency: IdempotencyService::new(db),

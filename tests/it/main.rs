@@ -27,6 +27,8 @@ mod pricing;
 mod rest;
 mod safety;
 mod server;
+
 mod sessions;
+mod storefront;
 mod trust;
 mod webhooks;

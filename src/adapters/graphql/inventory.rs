@@ -5,12 +5,13 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Object};
 use uuid::Uuid;
 
-use super::loaders::InventoryLoader;
+use super::loaders::{AvailabilityLoader, InventoryLoader};
 use super::{ContextExt as _, GqlResult as _, ListTotals, connection, page_request};
 use crate::domain::{
     AvailableToPromise, CycleCount, InventoryItem, InventoryLot, InventoryMovement, Location,
-    PurchaseOrder, Reservation, Transfer, Variant,
+    PurchaseOrder, Reservation, StockLevel, Transfer, Variant,
 };
+use crate::services::Error;
 use crate::services::inventory::{
     AdjustInput, CountInput, CreateLocationInput, CreatePurchaseOrderInput, CreateTransferInput,
     InventoryFilter, ItemSettingsInput, ReceiveInput, ReceiveLineInput, ReserveInput,
@@ -28,14 +29,49 @@ impl Variant {
             .unwrap_or_default())
     }
 
-    /// Units available for sale across locations (batched across a list).
+    /// Units available for sale across locations (batched across a list). Staff always see
+    /// it; shoppers see it for products on sale unless the merchant shows levels only
+    /// (`STOREFRONT_STOCK_DISPLAY=level`: then FORBIDDEN, read `stockLevel`). A variant that
+    /// is not stock-tracked has 0 here and `IN_STOCK` as its level.
     async fn available(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        let items = ctx
-            .data::<DataLoader<InventoryLoader>>()?
+        if ctx.call_ctx()?.access("inventory:read").is_some() {
+            let items = ctx
+                .data::<DataLoader<InventoryLoader>>()?
+                .load_one(self.id)
+                .await?
+                .unwrap_or_default();
+            return Ok(items.iter().map(|i| i.available).sum());
+        }
+        let shown = ctx
+            .data::<DataLoader<AvailabilityLoader>>()?
+            .load_one(self.id)
+            .await?;
+        let numbers = ctx.services().inventory.shows_numbers();
+        match shown.map(|a| a.available) {
+            Some(Some(units)) => Ok(units),
+            // Not stock-tracked: nothing counted, never short.
+            Some(None) if numbers => Ok(0),
+            Some(None) => Err(Error::Forbidden {
+                permission: "inventory:read (STOREFRONT_STOCK_DISPLAY=level: read stockLevel)"
+                    .into(),
+            })
+            .gql(),
+            None => Err(Error::Forbidden {
+                permission: "inventory:read".into(),
+            })
+            .gql(),
+        }
+    }
+
+    /// How much a storefront may promise: `IN_STOCK`, `LOW_STOCK` (at or below
+    /// `STOREFRONT_LOW_STOCK_THRESHOLD`) or `OUT_OF_STOCK`; anyone may read it. `null` when the
+    /// product is not on sale.
+    async fn stock_level(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StockLevel>> {
+        Ok(ctx
+            .data::<DataLoader<AvailabilityLoader>>()?
             .load_one(self.id)
             .await?
-            .unwrap_or_default();
-        Ok(items.iter().map(|i| i.available).sum())
+            .map(|a| a.stock_level))
     }
 }
 

@@ -6,7 +6,7 @@ use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
 use super::to_graphql_error;
-use crate::domain::{Customer, InventoryItem, Invoice, OrderItem, Payment, Variant};
+use crate::domain::{Availability, Customer, InventoryItem, Invoice, OrderItem, Payment, Variant};
 use crate::services::{
     CatalogService, Ctx, CustomerService, InventoryService, InvoiceService, OrderService,
     PaymentService,
@@ -87,6 +87,29 @@ impl Loader<Uuid> for VariantByIdLoader {
             .variants_by_ids(&self.ctx, keys)
             .await
             .map_err(to_graphql_error)
+    }
+}
+
+/// Loads what shoppers may know of the stock of many variants in one query.
+pub struct AvailabilityLoader {
+    pub inventory: InventoryService,
+    pub ctx: Ctx,
+}
+
+impl Loader<Uuid> for AvailabilityLoader {
+    type Value = Availability;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Availability>, Self::Error> {
+        let of = crate::db::inventory::SellableOf::Variants(keys);
+        Ok(self
+            .inventory
+            .availability(&self.ctx, of)
+            .await
+            .map_err(to_graphql_error)?
+            .into_iter()
+            .map(|a| (a.variant_id, a))
+            .collect())
     }
 }
 

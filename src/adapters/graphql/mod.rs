@@ -19,8 +19,8 @@ use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBui
 
 pub use error::{GqlResult, to_graphql_error};
 pub use loaders::{
-    CustomerLoader, InventoryLoader, OrderInvoicesLoader, OrderItemsLoader, OrderPaymentsLoader,
-    VariantByIdLoader, VariantLoader,
+    AvailabilityLoader, CustomerLoader, InventoryLoader, OrderInvoicesLoader, OrderItemsLoader,
+    OrderPaymentsLoader, VariantByIdLoader, VariantLoader,
 };
 
 use async_graphql::connection::{Connection, Edge};
@@ -142,6 +142,13 @@ pub fn request_data(services: &Services, ctx: Ctx) -> async_graphql::Data {
     ));
     data.insert(DataLoader::new(
         InventoryLoader {
+            inventory: services.inventory.clone(),
+            ctx: ctx.clone(),
+        },
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        AvailabilityLoader {
             inventory: services.inventory.clone(),
             ctx: ctx.clone(),
         },

@@ -11,7 +11,8 @@ use super::extract::{Json, Path, Query};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{
-    Category, Event, ProductDetail, ProductFilter, ProductSort, ProductStatus, Variant,
+    Availability, Category, Event, ProductDetail, ProductFilter, ProductSort, ProductStatus,
+    Variant,
 };
 use crate::services::Ctx;
 use crate::services::catalog::{
@@ -134,6 +135,25 @@ pub async fn get_product(
             .get_product_detail(&ctx, lookup)
             .await?,
     ))
+}
+
+/// What a storefront may show of a product's stock, per variant: the level, and the units for
+/// sale unless the merchant shows levels only (staff always see them). Anyone may read it for
+/// a product on sale; another is 404.
+#[utoipa::path(get, path = "/products/{id}/availability", tag = "catalog",
+    params(("id" = Uuid, Path, description = "Product id")),
+    responses((status = 200, body = Vec<Availability>), (status = 404, body = ErrorBody)))]
+pub async fn product_availability(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Vec<Availability>>> {
+    let of = crate::db::inventory::SellableOf::Product(id);
+    let shown = app.services.inventory.availability(&ctx, of).await?;
+    if shown.is_empty() {
+        return Err(crate::services::Error::not_found("product", id).into());
+    }
+    Ok(Json(shown))
 }
 
 #[utoipa::path(put, path = "/products/{id}", tag = "catalog", request_body = UpdateProductInput,

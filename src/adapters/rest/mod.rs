@@ -90,6 +90,7 @@ pub fn router() -> OpenApiRouter<AppState> {
             catalog::update_product,
             catalog::delete_product
         ))
+        .routes(routes!(catalog::product_availability))
         .routes(routes!(catalog::create_variant))
         .routes(routes!(catalog::update_variant, catalog::delete_variant))
         .routes(routes!(catalog::set_product_categories))
