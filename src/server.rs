@@ -113,7 +113,8 @@ pub async fn work(config: Config) -> anyhow::Result<()> {
     tracing::info!("worker running: outbox relay, webhook deliveries and upkeep");
     let signal = async move {
         shutdown_signal().await;
-        let _ = stop.send(true);
+        // Stored even when every receiver has gone, so nothing can miss it.
+        stop.send_replace(true);
     };
     let (operator, ()) = tokio::join!(operator, signal);
     operator.context("the metrics listener failed")?;

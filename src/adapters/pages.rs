@@ -2,8 +2,6 @@
 //! (`GET /orders/{id}?token=...`). Plain escaped HTML, no scripts, never cached, and the
 //! token never leaves in a `Referer`.
 
-use std::fmt::Write as _;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -52,10 +50,7 @@ pub async fn order_status(
     let mut response = (status, Html(body)).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    // Referrer-Policy: no-referrer comes with every response (`http::security_headers`).
     headers.insert(
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(
@@ -124,15 +119,14 @@ fn render(detail: &OrderDetail) -> String {
         fulfilment(order.status),
     );
     for item in &detail.items {
-        let _ = write!(
-            body,
+        body.push_str(&format!(
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(&item.name),
             item.quantity,
             if shipped { item.quantity } else { 0 },
             money(&item.unit_price),
             money(&item.total),
-        );
+        ));
     }
     body.push_str("</tbody></table><table>");
     for (label, amount) in [
@@ -142,7 +136,10 @@ fn render(detail: &OrderDetail) -> String {
         ("Tax", &order.tax_total),
         ("Total", &order.total),
     ] {
-        let _ = write!(body, "<tr><th>{label}</th><td>{}</td></tr>", money(amount));
+        body.push_str(&format!(
+            "<tr><th>{label}</th><td>{}</td></tr>",
+            money(amount)
+        ));
     }
     body.push_str("</table>");
     page(&format!("Order {}", order.number), &body)

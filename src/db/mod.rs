@@ -45,6 +45,16 @@ pub struct Keyset {
     pub id: uuid::Uuid,
 }
 
+impl Keyset {
+    /// The position of a row in a list sorted by creation time (microseconds, as stored).
+    pub fn created(created_at: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> Self {
+        Self {
+            key: created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            id,
+        }
+    }
+}
+
 /// Why a pooled connection could not be had.
 pub type PoolError = diesel_async::pooled_connection::bb8::RunError;
 

@@ -148,12 +148,7 @@ impl AccessService {
         let after = page.keyset("created_at")?;
         let mut conn = self.db.conn().await?;
         let (rows, total) = q::list_users(&mut conn, after, limit + 1).await?;
-        let position = |(row, _): &(q::UserRow, String)| Keyset {
-            key: row
-                .created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            id: row.id,
-        };
+        let position = |(row, _): &(q::UserRow, String)| Keyset::created(row.created_at, row.id);
         Ok(
             page.page("created_at", limit, rows, total, position, |(u, role)| {
                 u.into_domain(role)

@@ -1047,12 +1047,7 @@ impl InventoryService {
             .await?
             .ok_or_else(|| Error::not_found("inventory item", item_id))?;
         let (rows, total) = q::movements_of_item(&mut conn, item_id, after, limit + 1).await?;
-        let position = |row: &MovementRow| Keyset {
-            key: row
-                .created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            id: row.id,
-        };
+        let position = |row: &MovementRow| Keyset::created(row.created_at, row.id);
         Ok(page.page(
             "created_at",
             limit,

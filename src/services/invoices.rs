@@ -476,12 +476,7 @@ impl InvoiceService {
         let rows = q::list_invoices(&mut conn, &filter, owner, now, after, limit + 1).await?;
         let total = q::count_invoices(&mut conn, &filter, owner, now).await?;
         let invoices = load(&mut conn, rows).await?;
-        let position = |invoice: &Invoice| Keyset {
-            key: invoice
-                .created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            id: invoice.id,
-        };
+        let position = |invoice: &Invoice| Keyset::created(invoice.created_at, invoice.id);
         Ok(page.page(SORT, limit, invoices, total, position, |i| i))
     }
 

@@ -849,12 +849,7 @@ impl OrderService {
         self.get_order(ctx, OrderRef::Id(id)).await?;
         let mut conn = self.db.conn().await?;
         let (rows, total) = q::history_for(&mut conn, id, after, limit + 1).await?;
-        let position = |row: &HistoryRow| Keyset {
-            key: row
-                .created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            id: row.id,
-        };
+        let position = |row: &HistoryRow| Keyset::created(row.created_at, row.id);
         Ok(page.page(
             "created_at",
             limit,

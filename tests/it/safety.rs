@@ -178,15 +178,7 @@ async fn with_redis_the_limit_is_shared_by_every_instance() {
     let mut second_config = crate::support::test_config(&t.db.url);
     limited(&mut second_config);
     let second = stateset::app::App::new(second_config).unwrap();
-    let principal = t
-        .services()
-        .auth
-        .authenticate(&stateset::services::auth::Credentials::Bearer(
-            t.admin.clone(),
-        ))
-        .await
-        .unwrap();
-    let subject = stateset::limits::Subject::of(&principal, None).unwrap();
+    let subject = admin_subject(&t).await;
 
     t.app
         .rate_limiter
@@ -226,15 +218,7 @@ async fn with_redis_the_limit_is_shared_by_every_instance() {
 async fn a_redis_that_does_not_answer_is_counted_as_failed_operations() {
     // Nothing listens on port 1: the limiter falls back to in-process and counts the failure.
     let t = TestApp::with_config(|c| c.redis_url = Some("redis://127.0.0.1:1".into())).await;
-    let principal = t
-        .services()
-        .auth
-        .authenticate(&stateset::services::auth::Credentials::Bearer(
-            t.admin.clone(),
-        ))
-        .await
-        .unwrap();
-    let subject = stateset::limits::Subject::of(&principal, None).unwrap();
+    let subject = admin_subject(&t).await;
     t.app
         .rate_limiter
         .check(&subject, "GET /api/v1/products")
@@ -245,6 +229,19 @@ async fn a_redis_that_does_not_answer_is_counted_as_failed_operations() {
         metrics.contains(r#"redis_operations_total{operation="rate_limit",result="error"} 1"#),
         "{metrics}"
     );
+}
+
+/// The rate-limit subject of the test administrator.
+async fn admin_subject(t: &TestApp) -> stateset::limits::Subject {
+    let principal = t
+        .services()
+        .auth
+        .authenticate(&stateset::services::auth::Credentials::Bearer(
+            t.admin.clone(),
+        ))
+        .await
+        .unwrap();
+    stateset::limits::Subject::of(&principal, None).unwrap()
 }
 
 async fn count_rows(url: &str, sql: &str) -> i64 {
