@@ -4,9 +4,11 @@
 use std::sync::Arc;
 
 use crate::adapters::graphql::{self, GraphqlSchema};
+use crate::admission::Admission;
 use crate::config::Config;
 use crate::db::Db;
 use crate::events::EventBus;
+use crate::events::relay::Relay;
 use crate::limits::RateLimiter;
 use crate::metrics::Metrics;
 use crate::services::Services;
@@ -19,7 +21,10 @@ pub struct App {
     pub services: Services,
     pub graphql: GraphqlSchema,
     pub metrics: Arc<Metrics>,
-    pub rate_limiter: RateLimiter,
+    /// Authentication and rate limits, for every door.
+    pub admission: Admission,
+    /// The outbox relay, fed to our own webhooks and the ACP platform's order webhooks.
+    pub relay: Relay,
 }
 
 /// What HTTP handlers receive.
@@ -38,14 +43,29 @@ impl App {
             config.redis_url.as_deref(),
             metrics.clone(),
         )?;
+        let admission = Admission::new(services.auth.clone(), rate_limiter);
+        let relay = Relay::new(
+            db.clone(),
+            bus.clone(),
+            metrics.clone(),
+            services.webhooks.clone(),
+            config.webhooks.retry_window,
+            vec![
+                Arc::new(crate::events::webhooks::Subscriptions),
+                Arc::new(crate::services::acp::PlatformOrderWebhooks(
+                    config.acp.clone(),
+                )),
+            ],
+        );
         Ok(Arc::new(Self {
+            relay,
             config,
             db,
             bus,
             services,
             graphql,
             metrics,
-            rate_limiter,
+            admission,
         }))
     }
 }

@@ -18,6 +18,7 @@
 //! - [`app`]: [`app::App`], built the same way by `serve` and by the tests.
 
 pub mod adapters;
+pub mod admission;
 pub mod app;
 pub mod auth;
 pub mod config;

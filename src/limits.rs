@@ -14,7 +14,6 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use crate::auth::Principal;
 use crate::config::RateLimits;
 use crate::metrics::Metrics;
-use crate::services::Error;
 
 type KeyedLimiter = governor::RateLimiter<
     String,
@@ -30,6 +29,17 @@ pub struct Allowance {
     pub limit: u32,
     /// Requests left right now.
     pub remaining: u32,
+    /// Seconds until the allowance is full again.
+    pub reset_secs: u64,
+}
+
+/// A request refused: the caller has used up its allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    /// Seconds until one more request would be let through (at least 1).
+    pub retry_after_secs: u64,
+    /// Requests per minute.
+    pub limit: u32,
     /// Seconds until the allowance is full again.
     pub reset_secs: u64,
 }
@@ -137,7 +147,7 @@ impl RateLimiter {
     ///
     /// # Errors
     /// `RATE_LIMITED` with the seconds to wait.
-    pub async fn check(&self, subject: &Subject, route: &str) -> Result<Allowance, Error> {
+    pub async fn check(&self, subject: &Subject, route: &str) -> Result<Allowance, Limited> {
         let (per_minute, scope) = match self.limits.per_route.get(route) {
             Some(limit) => (*limit, route),
             None if subject.key_type == "ip" => (self.limits.anonymous, "*"),
@@ -154,7 +164,7 @@ impl RateLimiter {
         decision
     }
 
-    fn check_local(&self, key: &str, per_minute: u32) -> Result<Allowance, Error> {
+    fn check_local(&self, key: &str, per_minute: u32) -> Result<Allowance, Limited> {
         let Some(limiter) = self.local.get(&per_minute) else {
             return Ok(Allowance {
                 limit: per_minute,
@@ -175,7 +185,7 @@ impl RateLimiter {
             }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(DefaultClock::default().now());
-                Err(Error::RateLimited {
+                Err(Limited {
                     retry_after_secs: wait.as_millis().div_ceil(1000).max(1) as u64,
                     limit: per_minute,
                     reset_secs: 60,
@@ -185,7 +195,7 @@ impl RateLimiter {
     }
 
     /// `None` when Redis is not configured or not answering (then the local limiter decides).
-    async fn check_redis(&self, key: &str, per_minute: u32) -> Option<Result<Allowance, Error>> {
+    async fn check_redis(&self, key: &str, per_minute: u32) -> Option<Result<Allowance, Limited>> {
         let pool = self.redis.as_ref()?;
         let interval_ms = 60_000 / u64::from(per_minute.max(1));
         let result: Result<(i64, i64, i64, i64), anyhow::Error> = async {
@@ -207,7 +217,7 @@ impl RateLimiter {
                 remaining: u32::try_from(remaining).unwrap_or(0),
                 reset_secs: u64::try_from(reset_ms).unwrap_or(0).div_ceil(1000),
             })),
-            Ok((_, _, retry_ms, _)) => Some(Err(Error::RateLimited {
+            Ok((_, _, retry_ms, _)) => Some(Err(Limited {
                 retry_after_secs: u64::try_from(retry_ms)
                     .unwrap_or(1000)
                     .div_ceil(1000)

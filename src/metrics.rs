@@ -6,15 +6,10 @@
 //! business counters by the service that made the change, events by the relay that dispatched
 //! them. Prometheus sums the instances.
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
 use prometheus::{
     Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec,
     Opts, Registry, TextEncoder,
 };
-
-use crate::app::AppState;
 
 /// The metrics this server exports.
 pub struct Metrics {
@@ -220,26 +215,23 @@ impl Drop for SubscriptionGuard {
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn render(State(app): State<AppState>) -> impl IntoResponse {
-    let (idle, active) = app.db.connection_counts();
-    app.metrics
-        .database_connections
-        .with_label_values(&["idle"])
-        .set(i64::from(idle));
-    app.metrics
-        .database_connections
-        .with_label_values(&["active"])
-        .set(i64::from(active));
-    let mut body = Vec::new();
-    if let Err(err) = TextEncoder::new().encode(&app.metrics.registry.gather(), &mut body) {
-        tracing::error!(error = %err, "cannot encode metrics");
+/// The exposition's content type.
+pub const CONTENT_TYPE: &str = prometheus::TEXT_FORMAT;
+
+impl Metrics {
+    /// Every metric in Prometheus text format, with the pool's `idle` and `active`
+    /// connections as they are now.
+    pub fn encode(&self, idle: u32, active: u32) -> Vec<u8> {
+        self.database_connections
+            .with_label_values(&["idle"])
+            .set(i64::from(idle));
+        self.database_connections
+            .with_label_values(&["active"])
+            .set(i64::from(active));
+        let mut body = Vec::new();
+        if let Err(err) = TextEncoder::new().encode(&self.registry.gather(), &mut body) {
+            tracing::error!(error = %err, "cannot encode metrics");
+        }
+        body
     }
-    (
-        [(
-            header::CONTENT_TYPE,
-            TextEncoder::new().format_type().to_owned(),
-        )],
-        body,
-    )
 }

@@ -144,7 +144,7 @@ fn start_background_work(
     vec![
         tokio::spawn(housekeeping(app.clone(), stopped.clone())),
         tokio::spawn(reconcile_payments(app.clone(), stopped.clone())),
-        tokio::spawn(crate::events::relay::run(app.clone(), stopped.clone())),
+        tokio::spawn(app.relay.clone().run(stopped.clone())),
         tokio::spawn(app.services.webhooks.clone().run(stopped.clone())),
     ]
 }
@@ -159,7 +159,7 @@ async fn housekeeping(app: std::sync::Arc<App>, mut stopped: watch::Receiver<boo
             _ = tick.tick() => {}
             _ = stopped.wait_for(|stop| *stop) => return,
         }
-        app.rate_limiter.housekeeping();
+        app.admission.housekeeping();
         match app.services.carts.sweep_expired().await {
             Ok(0) => {}
             Ok(swept) => tracing::info!(swept, "expired carts deleted"),

@@ -13,7 +13,9 @@ use super::schema::{
     product_variants, purchase_order_lines, purchase_orders,
 };
 use super::{Keyset, created_after};
-use crate::domain::{InventoryItem, InventoryLot, InventoryMovement, Location, LocationKind};
+use crate::domain::{
+    InventoryItem, InventoryLot, InventoryMovement, Location, LocationKind, SellableOf,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = locations)]
@@ -1006,12 +1008,6 @@ pub struct SellableRow {
     pub sku: String,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
     pub sellable: Option<i64>,
-}
-
-/// Which variants [`sellable`] reads.
-pub enum SellableOf<'a> {
-    Variants(&'a [Uuid]),
-    Product(Uuid),
 }
 
 /// Sellable units (on hand − reserved, summed over locations) of variants of *active*

@@ -44,7 +44,7 @@ impl ProductStatus {
 
 /// A product as sold. Its variants are loaded on demand (GraphQL) or alongside (`ProductDetail`).
 #[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
-#[graphql(complex)]
+#[graphql(name = "ProductFields")]
 pub struct Product {
     pub id: Uuid,
     pub name: String,
@@ -77,7 +77,7 @@ pub struct ProductDetail {
 
 /// One sellable version of a product, identified by its SKU.
 #[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
-#[graphql(name = "ProductVariant", complex)]
+#[graphql(name = "ProductVariantFields")]
 pub struct Variant {
     pub id: Uuid,
     pub product_id: Uuid,

@@ -23,3 +23,62 @@ pub struct Event {
     pub data: serde_json::Value,
     pub occurred_at: DateTime<Utc>,
 }
+
+/// Event types to match: exact names (`order.created`) and wildcards (`order.*`); `*`, or no
+/// pattern at all, matches every type.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TypePatterns {
+    pub exact: Vec<String>,
+    /// From wildcards: `order.*` is kept as `order.`.
+    pub prefixes: Vec<String>,
+}
+
+/// Which pattern could not be read, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadPattern {
+    pub index: usize,
+    pub reason: &'static str,
+}
+
+impl TypePatterns {
+    pub fn parse(patterns: &[String]) -> Result<Self, BadPattern> {
+        let mut parsed = Self::default();
+        let mut everything = false;
+        for (index, pattern) in patterns.iter().enumerate() {
+            let bad = |reason| Err(BadPattern { index, reason });
+            let pattern = pattern.trim();
+            if pattern.is_empty() || pattern.contains('\0') || pattern.len() > 200 {
+                return bad("must be an event type such as `order.created` or `order.*`");
+            }
+            if pattern == "*" {
+                everything = true;
+                continue;
+            }
+            match pattern.strip_suffix('*') {
+                Some(prefix)
+                    if prefix.ends_with('.') && !prefix[..prefix.len() - 1].contains('*') =>
+                {
+                    parsed.prefixes.push(prefix.to_owned())
+                }
+                Some(_) => return bad("a wildcard must follow a dot, as in `order.*`"),
+                None if pattern.contains('*') => {
+                    return bad("a wildcard may only end a pattern, as in `order.*`");
+                }
+                None => parsed.exact.push(pattern.to_owned()),
+            }
+        }
+        Ok(if everything { Self::default() } else { parsed })
+    }
+
+    /// Whether `event_type` is one of these types.
+    pub fn matches(&self, event_type: &str) -> bool {
+        type_matches(&self.exact, &self.prefixes, event_type)
+    }
+}
+
+/// Whether `event_type` is one of `exact` or starts with one of `prefixes` (both empty: all).
+pub fn type_matches(exact: &[String], prefixes: &[String], event_type: &str) -> bool {
+    (exact.is_empty() && prefixes.is_empty())
+        || exact.iter().any(|t| t == event_type)
+        || prefixes.iter().any(|p| event_type.starts_with(p.as_str()))
+}

@@ -247,3 +247,10 @@ pub struct PurchaseOrderLine {
     pub quantity_ordered: i32,
     pub quantity_received: i32,
 }
+
+/// Whose sellable stock a storefront reads: some variants, or every variant of a product.
+#[derive(Debug, Clone, Copy)]
+pub enum SellableOf<'a> {
+    Variants(&'a [Uuid]),
+    Product(Uuid),
+}

@@ -26,12 +26,12 @@ pub use checkout::{
     StablecoinTransfer,
 };
 pub use customer::{Address, Customer, CustomerAddress, WishlistItem};
-pub use event::Event;
+pub use event::{BadPattern, Event, TypePatterns, type_matches};
 pub use identity::{ApiKey, AuthTokens, CreatedApiKey, Role, User};
 pub use inventory::{
     Availability, AvailableToPromise, CycleCount, CycleCountLine, InventoryItem, InventoryLot,
     InventoryMovement, Location, LocationKind, LocationPromise, PurchaseOrder, PurchaseOrderLine,
-    Reservation, StockLevel, Transfer, TransferLine,
+    Reservation, SellableOf, StockLevel, Transfer, TransferLine,
 };
 pub use invoice::{
     Invoice, InvoiceBuyer, InvoiceFilter, InvoiceLine, InvoicePayment, InvoiceSeller, InvoiceStatus,
@@ -42,4 +42,5 @@ pub use order::{
     OrderStatus,
 };
 pub use pricing::{DiscountCode, DiscountKind, RateBand, RateKind, ShippingMethod, TaxRate};
+pub use text::Email;
 pub use webhook::{CreatedWebhook, DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery};

@@ -170,7 +170,7 @@ impl Totals {
 
 /// An order.
 #[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
-#[graphql(complex)]
+#[graphql(name = "OrderFields")]
 pub struct Order {
     pub id: Uuid,
     /// Human number, e.g. `ORD-000042`.
@@ -208,7 +208,7 @@ pub struct OrderDetail {
 
 /// One line of an order, priced when the order was placed.
 #[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
-#[graphql(complex)]
+#[graphql(name = "OrderItemFields")]
 pub struct OrderItem {
     pub id: Uuid,
     pub order_id: Uuid,

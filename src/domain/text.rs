@@ -1,4 +1,4 @@
-//! Checks and normalisation for short identifiers: slugs and SKUs.
+//! Checks and normalisation for short identifiers: slugs, SKUs and email addresses.
 
 /// Longest accepted slug.
 pub const MAX_SLUG_LEN: usize = 120;
@@ -77,5 +77,47 @@ mod tests {
         assert!(check_sku("TEE-BLK_M.1").is_ok());
         assert!(check_sku("TEE BLK").is_err());
         assert!(check_sku("").is_err());
+    }
+}
+
+/// An email address as we keep it: trimmed, lower-cased, `local@domain.tld`, at most 254
+/// bytes. Every door and service reads emails through [`Email::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Email(String);
+
+impl Email {
+    /// What a malformed address is told.
+    pub const EXPECTED: &'static str = "must be an email address such as ada@example.com";
+
+    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+        let email = raw.trim().to_lowercase();
+        let well_formed = email.len() <= 254
+            && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+            && email.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            });
+        if well_formed {
+            Ok(Self(email))
+        } else {
+            Err(Self::EXPECTED)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl std::fmt::Display for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
     }
 }

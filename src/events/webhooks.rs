@@ -8,14 +8,17 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
+use futures::future::BoxFuture;
 use uuid::Uuid;
 
 use crate::config::WebhookSettings;
 use crate::db::webhooks::{self as q, NewDelivery};
 use crate::domain::Event;
-use crate::services::events::TypePatterns;
+use crate::domain::TypePatterns;
+use crate::events::relay::DeliverySink;
+use crate::services::Error;
 
 /// Most bytes of a receiver's answer kept in the delivery log.
 const EXCERPT_BYTES: usize = 1024;
@@ -33,11 +36,25 @@ pub fn payload(event: &Event) -> serde_json::Value {
     })
 }
 
-/// Inside the relay's transaction: owes each active webhook every event it subscribed to.
-pub async fn enqueue(
+/// The relay's sink for our own webhooks: owes each active webhook every event it subscribed
+/// to.
+pub struct Subscriptions;
+
+impl DeliverySink for Subscriptions {
+    fn owe<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        events: &'a [Event],
+        give_up_at: DateTime<Utc>,
+    ) -> BoxFuture<'a, Result<usize, Error>> {
+        Box::pin(async move { Ok(enqueue(conn, events, give_up_at).await?) })
+    }
+}
+
+async fn enqueue(
     conn: &mut AsyncPgConnection,
     events: &[Event],
-    retry_window: Duration,
+    give_up_at: DateTime<Utc>,
 ) -> diesel::QueryResult<usize> {
     if events.is_empty() {
         return Ok(0);
@@ -47,12 +64,10 @@ pub async fn enqueue(
         return Ok(0);
     }
     let now = Utc::now();
-    let give_up_at =
-        now + chrono::Duration::from_std(retry_window).unwrap_or(chrono::Duration::MAX);
     let mut rows = Vec::new();
     for (webhook_id, patterns) in subscriptions {
         // Stored patterns were validated when saved; one that no longer parses matches nothing.
-        let Ok(patterns) = TypePatterns::parse("event_types", &patterns) else {
+        let Ok(patterns) = TypePatterns::parse(&patterns) else {
             continue;
         };
         for event in events.iter().filter(|e| patterns.matches(&e.event_type)) {

@@ -2,29 +2,33 @@
 
 use async_graphql::http::{ALL_WEBSOCKET_PROTOCOLS, GraphiQLSource};
 use async_graphql_axum::{GraphQLBatchRequest, GraphQLProtocol, GraphQLResponse, GraphQLWebSocket};
+use axum::Extension;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use axum::extract::{FromRequest, Request, State, WebSocketUpgrade};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use futures::{SinkExt as _, StreamExt as _};
+use std::net::IpAddr;
 
 use async_graphql::Data;
 
-use crate::adapters::graphql::{request_data, to_graphql_error};
+use crate::adapters::graphql::{SlowSubscriber, request_data, to_graphql_error};
 use crate::app::AppState;
+use crate::http::{Caller, ClientIp};
 use crate::services::Ctx;
+use crate::services::auth::Credentials;
 
 /// `POST /graphql`: runs a query, mutation or batch.
 pub async fn post(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     request: GraphQLBatchRequest,
 ) -> GraphQLResponse {
     execute(&app, ctx, request).await
 }
 
 /// `GET /graphql`: GraphiQL for a browser, or a query in the query string for clients.
-pub async fn get(State(app): State<AppState>, ctx: Ctx, request: Request) -> Response {
+pub async fn get(State(app): State<AppState>, Caller(ctx): Caller, request: Request) -> Response {
     let has_query = request
         .uri()
         .query()
@@ -93,13 +97,14 @@ const OUTGOING_FRAMES: usize = 16;
 /// `{"authorization": "Bearer ..."}`; the payload wins.
 pub async fn websocket(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
+    Extension(ClientIp(client_ip)): Extension<ClientIp>,
     protocol: GraphQLProtocol,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
-        .on_upgrade(move |socket| serve_socket(app, ctx, protocol, socket))
+        .on_upgrade(move |socket| serve_socket(app, ctx, client_ip, protocol, socket))
         .into_response()
 }
 
@@ -107,7 +112,13 @@ pub async fn websocket(
 /// so a client that reads slowly makes its subscriptions fall behind the event bus instead of
 /// buffering without bound; the first subscription to fall too far behind closes the socket
 /// with [`SLOW_SUBSCRIBER_CLOSE_CODE`].
-async fn serve_socket(app: AppState, ctx: Ctx, protocol: GraphQLProtocol, socket: WebSocket) {
+async fn serve_socket(
+    app: AppState,
+    ctx: Ctx,
+    client_ip: Option<IpAddr>,
+    protocol: GraphQLProtocol,
+    socket: WebSocket,
+) {
     let (mut socket_sink, socket_stream) = socket.split();
     let (outgoing, mut queued) = futures::channel::mpsc::channel::<Message>(OUTGOING_FRAMES);
     let slow = SlowSubscriber::default();
@@ -116,7 +127,7 @@ async fn serve_socket(app: AppState, ctx: Ctx, protocol: GraphQLProtocol, socket
     let schema = app.graphql.clone();
     let graphql = GraphQLWebSocket::new_with_pair(outgoing, socket_stream, schema, protocol)
         .with_data(data)
-        .on_connection_init(move |payload| connection_data(app, ctx, payload))
+        .on_connection_init(move |payload| connection_data(app, ctx, client_ip, payload))
         .serve();
     let forward = async {
         while let Some(frame) = queued.next().await {
@@ -141,43 +152,27 @@ async fn serve_socket(app: AppState, ctx: Ctx, protocol: GraphQLProtocol, socket
     }
 }
 
-/// Set by a subscription of one connection that fell behind the live feed.
-#[derive(Clone, Default)]
-pub struct SlowSubscriber {
-    notify: std::sync::Arc<tokio::sync::Notify>,
-    missed: std::sync::Arc<std::sync::atomic::AtomicU64>,
-}
-
-impl SlowSubscriber {
-    /// Reports that a subscription missed `missed` events; the connection will be closed.
-    pub fn trigger(&self, missed: u64) {
-        self.missed
-            .store(missed, std::sync::atomic::Ordering::Relaxed);
-        self.notify.notify_one();
-    }
-
-    async fn wait(&self) -> u64 {
-        self.notify.notified().await;
-        self.missed.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
 async fn connection_data(
     app: AppState,
     mut ctx: Ctx,
+    client_ip: Option<IpAddr>,
     payload: serde_json::Value,
 ) -> async_graphql::Result<Data> {
     let authorization = ["authorization", "Authorization"]
         .iter()
         .find_map(|name| payload.get(*name).and_then(|v| v.as_str()));
     if let Some(value) = authorization {
-        let credentials = crate::http::parse_authorization(value);
+        // Admitted like any request: the socket's own principal and its rate limit.
         ctx.principal = app
-            .services
-            .auth
-            .authenticate(&credentials)
+            .admission
+            .admit(
+                &Credentials::from_authorization(value),
+                client_ip,
+                Some("connection_init /graphql/ws"),
+            )
             .await
-            .map_err(to_graphql_error)?;
+            .map_err(to_graphql_error)?
+            .principal;
     }
     Ok(request_data(&app.services, ctx))
 }

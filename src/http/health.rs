@@ -95,3 +95,15 @@ pub async fn version(State(app): State<AppState>) -> Json<Version> {
             .collect(),
     })
 }
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(app): State<AppState>) -> impl axum::response::IntoResponse {
+    let (idle, active) = app.db.connection_counts();
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        app.metrics.encode(idle, active),
+    )
+}

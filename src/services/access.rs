@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::{AuthService, RoleCache, check_email, check_password};
+use super::auth::{AuthService, RoleCache, check_password};
 use super::error::Validator;
 use super::page::{Keyset, Page, PageRequest};
 use super::{Ctx, Error};
@@ -161,7 +161,7 @@ impl AccessService {
     pub async fn create_user(&self, ctx: &Ctx, input: CreateUserInput) -> Result<User, Error> {
         ctx.authorize("users:manage")?;
         let mut v = Validator::default();
-        let email = check_email(&mut v, "email", &input.email);
+        let email = v.email("email", &input.email);
         check_password(&mut v, "password", &input.password);
         v.finish()?;
         self.auth

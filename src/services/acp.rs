@@ -332,11 +332,6 @@ fn to_address(a: &AcpAddress, phone: Option<&str>) -> Address {
     }
 }
 
-/// Checks an email with the rule every door uses.
-fn check_email(v: &mut Validator, path: &str, email: &str) {
-    super::auth::check_email(v, path, email);
-}
-
 /// Money in minor units, in the currency's own scale.
 fn minor(amount: Decimal, currency: &str) -> i64 {
     // Rounded to the currency's own minor unit first, so only an amount beyond i64 can fail.
@@ -427,7 +422,7 @@ impl AcpService {
             v.add("$.currency", "must be an ISO 4217 code");
         }
         if let Some(buyer) = &input.buyer {
-            check_email(&mut v, "$.buyer.email", &buyer.email);
+            v.email("$.buyer.email", &buyer.email);
         }
         if let Some(address) = input
             .fulfillment_details
@@ -605,7 +600,7 @@ impl AcpService {
         let mut state = load_state(&row);
         let mut v = Validator::default();
         if let Some(Some(buyer)) = &input.buyer {
-            check_email(&mut v, "$.buyer.email", &buyer.email);
+            v.email("$.buyer.email", &buyer.email);
         }
         if let Some(Some(address)) = input
             .fulfillment_details
@@ -810,7 +805,7 @@ impl AcpService {
         let data = &input.payment_data;
         let mut v = Validator::default();
         if let Some(buyer) = &input.buyer {
-            check_email(&mut v, "$.buyer.email", &buyer.email);
+            v.email("$.buyer.email", &buyer.email);
         }
         match data.handler_id.as_deref() {
             Some(HANDLER_ID) => {}
@@ -1500,10 +1495,24 @@ pub async fn acp_order(
     })))
 }
 
+/// The relay's sink for the agent platform's order webhooks (see [`enqueue_platform_events`]).
+pub struct PlatformOrderWebhooks(pub AcpSettings);
+
+impl crate::events::relay::DeliverySink for PlatformOrderWebhooks {
+    fn owe<'a>(
+        &'a self,
+        conn: &'a mut AsyncPgConnection,
+        events: &'a [crate::domain::Event],
+        give_up_at: DateTime<Utc>,
+    ) -> futures::future::BoxFuture<'a, Result<usize, Error>> {
+        Box::pin(enqueue_platform_events(conn, &self.0, events, give_up_at))
+    }
+}
+
 /// Inside the relay's transaction: owes the agent platform (when `ACP_WEBHOOK_URL` is set) an
 /// `order_create` for each ACP order placed and an `order_update` for each later change to
 /// one (status, shipments, refunds), each carrying the full order. Returns how many.
-pub async fn enqueue_platform_events(
+async fn enqueue_platform_events(
     conn: &mut AsyncPgConnection,
     settings: &AcpSettings,
     events: &[crate::domain::Event],

@@ -47,6 +47,21 @@ pub enum Credentials {
     ApiKey(String),
 }
 
+impl Credentials {
+    /// Reads an `Authorization` value; anything but a bearer token is bad credentials (an
+    /// empty bearer token, which no key or token matches).
+    pub fn from_authorization(value: &str) -> Self {
+        match value.trim().split_once(' ') {
+            Some((scheme, token))
+                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+            {
+                Self::Bearer(token.trim().to_owned())
+            }
+            _ => Self::Bearer(String::new()),
+        }
+    }
+}
+
 /// A new account.
 #[derive(Debug, Clone, Deserialize, ToSchema, async_graphql::InputObject)]
 pub struct RegisterInput {
@@ -143,24 +158,6 @@ pub struct AuthService {
     hasher: Arc<PasswordHasher>,
     roles: Arc<RoleCache>,
     denylist: Arc<Denylist>,
-}
-
-/// Checks an email and returns it trimmed and lower-cased.
-pub fn check_email(v: &mut Validator, field: &str, email: &str) -> String {
-    let email = email.trim().to_lowercase();
-    let well_formed = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && email.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty()
-                && !domain.contains('@')
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-        });
-    if !well_formed {
-        v.add(field, "must be an email address such as ada@example.com");
-    }
-    email
 }
 
 /// Checks a new password's length.
@@ -275,7 +272,7 @@ impl AuthService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn register(&self, ctx: &Ctx, input: RegisterInput) -> Result<AuthTokens, Error> {
         let mut v = Validator::default();
-        let email = check_email(&mut v, "email", &input.email);
+        let email = v.email("email", &input.email);
         check_password(&mut v, "password", &input.password);
         if let Some(name) = &input.name
             && (name.contains('\0') || name.chars().count() > 255)

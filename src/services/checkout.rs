@@ -19,7 +19,6 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::check_email;
 use super::carts::{CartRef, CartService};
 use super::checks::check_address;
 use super::error::Validator;
@@ -264,10 +263,7 @@ impl CheckoutService {
         input: StartCheckoutInput,
     ) -> Result<Checkout, Error> {
         let mut v = Validator::default();
-        let email = input
-            .email
-            .as_deref()
-            .map(|e| check_email(&mut v, "email", e));
+        let email = input.email.as_deref().map(|e| v.email("email", e));
         v.finish()?;
         // Reading the cart through the cart service applies its access rules.
         let cart = CartService::get_in(conn, ctx, &CartRef::parse(&input.cart_id)).await?;
@@ -415,10 +411,7 @@ impl CheckoutService {
         input: UpdateCheckoutInput,
     ) -> Result<Checkout, Error> {
         let mut v = Validator::default();
-        let email = input
-            .email
-            .as_deref()
-            .map(|e| check_email(&mut v, "email", e));
+        let email = input.email.as_deref().map(|e| v.email("email", e));
         let shipping_address = input
             .shipping_address
             .as_ref()

@@ -10,7 +10,6 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::check_email;
 use super::checks::{check_address, check_tags, optional_text};
 use super::error::Validator;
 use super::page::{Keyset, Page, PageRequest};
@@ -202,7 +201,7 @@ impl CustomerService {
     ) -> Result<Customer, Error> {
         let access = ctx.authorize("customers:write")?;
         let mut v = Validator::default();
-        let email = check_email(&mut v, "email", &input.email);
+        let email = v.email("email", &input.email);
         let first_name = optional_text(&mut v, "first_name", input.first_name.as_deref(), MAX_NAME);
         let last_name = optional_text(&mut v, "last_name", input.last_name.as_deref(), MAX_NAME);
         let phone = optional_text(&mut v, "phone", input.phone.as_deref(), 50);
@@ -369,10 +368,7 @@ impl CustomerService {
     ) -> Result<Customer, Error> {
         let mut v = Validator::default();
         let changes = CustomerChanges {
-            email: input
-                .email
-                .as_deref()
-                .map(|e| check_email(&mut v, "email", e)),
+            email: input.email.as_deref().map(|e| v.email("email", e)),
             first_name: input
                 .first_name
                 .as_deref()

@@ -261,6 +261,16 @@ impl Error {
     }
 }
 
+impl From<crate::limits::Limited> for Error {
+    fn from(limited: crate::limits::Limited) -> Self {
+        Self::RateLimited {
+            retry_after_secs: limited.retry_after_secs,
+            limit: limited.limit,
+            reset_secs: limited.reset_secs,
+        }
+    }
+}
+
 impl From<diesel::result::Error> for Error {
     fn from(err: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error as D};
@@ -315,6 +325,18 @@ impl Validator {
     pub fn check(&mut self, field: impl Into<String>, check: Result<(), String>) {
         if let Err(message) = check {
             self.add(field, message);
+        }
+    }
+
+    /// Reads the email address sent as `field` (trimmed, lower-cased); a malformed one is
+    /// recorded against `field` and comes back as sent, normalised.
+    pub fn email(&mut self, field: impl Into<String>, raw: &str) -> String {
+        match crate::domain::Email::parse(raw) {
+            Ok(email) => email.into_string(),
+            Err(message) => {
+                self.add(field, message);
+                raw.trim().to_lowercase()
+            }
         }
     }
 

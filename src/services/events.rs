@@ -10,7 +10,7 @@ use super::{Ctx, Error};
 use crate::auth::Access;
 use crate::db::Db;
 use crate::db::outbox::EventFilter;
-use crate::domain::Event;
+use crate::domain::{Event, TypePatterns, type_matches};
 use crate::events::EventBus;
 
 /// Most events one `list` call returns.
@@ -53,7 +53,7 @@ impl EventQuery {
         if after < 0 {
             return Err(Error::invalid("after", "must not be negative"));
         }
-        let types = TypePatterns::parse("types", &self.types)?;
+        let types = parse_types("types", &self.types)?;
         Ok(EventFilter {
             after,
             entity_id: self.entity_id,
@@ -64,66 +64,11 @@ impl EventQuery {
     }
 }
 
-/// Event types to match: exact names (`order.created`) and wildcards (`order.*`); `*`, or no
-/// pattern at all, matches every type.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TypePatterns {
-    pub exact: Vec<String>,
-    /// From wildcards: `order.*` is kept as `order.`.
-    pub prefixes: Vec<String>,
-}
-
-impl TypePatterns {
-    /// Parses patterns sent as `field`; an error names the offending element (`types[2]`).
-    pub fn parse(field: &str, patterns: &[String]) -> Result<Self, Error> {
-        let mut parsed = Self::default();
-        let mut everything = false;
-        for (i, pattern) in patterns.iter().enumerate() {
-            let pattern = pattern.trim();
-            if pattern.is_empty() || pattern.contains('\0') || pattern.len() > 200 {
-                return Err(Error::invalid(
-                    format!("{field}[{i}]"),
-                    "must be an event type such as `order.created` or `order.*`",
-                ));
-            }
-            if pattern == "*" {
-                everything = true;
-                continue;
-            }
-            match pattern.strip_suffix('*') {
-                Some(prefix)
-                    if prefix.ends_with('.') && !prefix[..prefix.len() - 1].contains('*') =>
-                {
-                    parsed.prefixes.push(prefix.to_owned())
-                }
-                Some(_) => {
-                    return Err(Error::invalid(
-                        format!("{field}[{i}]"),
-                        "a wildcard must follow a dot, as in `order.*`",
-                    ));
-                }
-                None if pattern.contains('*') => {
-                    return Err(Error::invalid(
-                        format!("{field}[{i}]"),
-                        "a wildcard may only end a pattern, as in `order.*`",
-                    ));
-                }
-                None => parsed.exact.push(pattern.to_owned()),
-            }
-        }
-        Ok(if everything { Self::default() } else { parsed })
-    }
-
-    /// Whether `event_type` is one of these types.
-    pub fn matches(&self, event_type: &str) -> bool {
-        type_matches(&self.exact, &self.prefixes, event_type)
-    }
-}
-
-fn type_matches(exact: &[String], prefixes: &[String], event_type: &str) -> bool {
-    (exact.is_empty() && prefixes.is_empty())
-        || exact.iter().any(|t| t == event_type)
-        || prefixes.iter().any(|p| event_type.starts_with(p.as_str()))
+/// Parses event type patterns sent as `field`; an error names the offending element
+/// (`types[2]`).
+pub fn parse_types(field: &str, patterns: &[String]) -> Result<TypePatterns, Error> {
+    TypePatterns::parse(patterns)
+        .map_err(|bad| Error::invalid(format!("{field}[{}]", bad.index), bad.reason))
 }
 
 /// The permission that lets a caller read events about an entity type.

@@ -957,7 +957,7 @@ impl InventoryService {
     pub async fn availability(
         &self,
         ctx: &Ctx,
-        of: q::SellableOf<'_>,
+        of: crate::domain::SellableOf<'_>,
     ) -> Result<Vec<Availability>, Error> {
         ctx.authorize("products:read")?;
         let numbers = ctx.access("inventory:read").is_some() || self.shows_numbers();

@@ -22,11 +22,11 @@ use uuid::Uuid;
 
 use super::checks::optional_text;
 use super::error::Validator;
-use super::events::TypePatterns;
 use super::{Ctx, Error};
 use crate::config::WebhookSettings;
 use crate::db::Db;
 use crate::db::webhooks::{self as q, ClaimedDelivery, DeliveryChanges, WebhookChanges};
+use crate::domain::TypePatterns;
 use crate::domain::{CreatedWebhook, DeliveryStatus, Webhook, WebhookDelivery};
 use crate::events::webhooks::{AttemptOutcome, Outgoing, WebhookSender, check_url};
 use crate::events::{self, DomainEvent};
@@ -173,14 +173,8 @@ impl WebhookService {
                 format!("must list at most {MAX_EVENT_TYPES} patterns"),
             );
         }
-        match TypePatterns::parse("event_types", event_types) {
-            Ok(_) => {}
-            Err(Error::Validation(fields)) => {
-                for field in fields {
-                    v.add(field.field, field.message);
-                }
-            }
-            Err(_) => v.add("event_types", "is invalid"),
+        if let Err(bad) = TypePatterns::parse(event_types) {
+            v.add(format!("event_types[{}]", bad.index), bad.reason);
         }
         let mut normalised: Vec<String> = event_types.iter().map(|t| t.trim().to_owned()).collect();
         normalised.dedup();

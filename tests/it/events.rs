@@ -542,7 +542,7 @@ async fn two_relays_dispatch_every_event_exactly_once_in_order() {
         tokio::spawn(async move {
             let mut seen = Vec::new();
             loop {
-                let batch = stateset::events::relay::dispatch_batch(&app).await.unwrap();
+                let batch = app.relay.dispatch_batch().await.unwrap();
                 if batch.is_empty() {
                     return seen;
                 }
@@ -565,12 +565,7 @@ async fn two_relays_dispatch_every_event_exactly_once_in_order() {
         "no event was dispatched twice"
     );
     assert!(all.len() >= total, "every event was dispatched");
-    assert!(
-        stateset::events::relay::dispatch_batch(&t.app)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(t.app.relay.dispatch_batch().await.unwrap().is_empty());
     // Whichever relay dispatched them counted them.
     let mut counted = String::new();
     for app in [t.app.clone(), second] {

@@ -181,32 +181,36 @@ async fn with_redis_the_limit_is_shared_by_every_instance() {
     let subject = admin_subject(&t).await;
 
     t.app
-        .rate_limiter
+        .admission
+        .limiter()
         .check(&subject, "GET /api/v1/products")
         .await
         .unwrap();
     second
-        .rate_limiter
+        .admission
+        .limiter()
         .check(&subject, "GET /api/v1/products")
         .await
         .unwrap();
     let err = t
         .app
-        .rate_limiter
+        .admission
+        .limiter()
         .check(&subject, "GET /api/v1/products")
         .await
         .unwrap_err();
     assert_eq!(
-        err.code(),
+        stateset::services::Error::from(err).code(),
         "RATE_LIMITED",
         "the two instances drew from one allowance in Redis"
     );
     let err = second
-        .rate_limiter
+        .admission
+        .limiter()
         .check(&subject, "GET /api/v1/products")
         .await
         .unwrap_err();
-    assert_eq!(err.code(), "RATE_LIMITED");
+    assert_eq!(stateset::services::Error::from(err).code(), "RATE_LIMITED");
     let metrics = t.metrics().await;
     assert!(
         metrics.contains(r#"redis_operations_total{operation="rate_limit",result="ok"} 2"#),
@@ -220,7 +224,8 @@ async fn a_redis_that_does_not_answer_is_counted_as_failed_operations() {
     let t = TestApp::with_config(|c| c.redis_url = Some("redis://127.0.0.1:1".into())).await;
     let subject = admin_subject(&t).await;
     t.app
-        .rate_limiter
+        .admission
+        .limiter()
         .check(&subject, "GET /api/v1/products")
         .await
         .unwrap();

@@ -409,7 +409,7 @@ async fn a_slow_receiver_does_not_hold_up_the_others() {
     // The worker as `serve` runs it, plus the relay.
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(t.services().webhooks.clone().run(stopped.clone()));
-    let relay = tokio::spawn(stateset::events::relay::run(t.app.clone(), stopped));
+    let relay = tokio::spawn(t.app.relay.clone().run(stopped));
     for i in 0..3 {
         t.services()
             .catalog

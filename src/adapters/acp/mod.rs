@@ -100,39 +100,32 @@ async fn checked(
     let vault = is_vault(&path);
     // Credentials first, so nothing about sessions leaks to strangers.
     let token = match text(request.headers(), &header::AUTHORIZATION) {
-        Some(value) => match crate::http::parse_authorization(&value) {
+        Some(value) => match Credentials::from_authorization(&value) {
             Credentials::Bearer(token) if !token.is_empty() => token,
             _ => return AcpError::from(Error::Unauthenticated).into_response(),
         },
         None => return AcpError::from(Error::Unauthenticated).into_response(),
     };
-    let principal = match app
-        .services
-        .auth
-        .authenticate(&Credentials::Bearer(token))
-        .await
-    {
+    // Admitted, and the caller's rate limit charged, as on every other door.
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or_else(|| path.clone(), |p| p.as_str().to_owned());
+    let admitted = app
+        .admission
+        .admit(
+            &Credentials::Bearer(token),
+            crate::http::client_ip(&request, &app.config),
+            Some(&format!("{} {route}", request.method())),
+        )
+        .await;
+    let principal = match admitted.map(|a| a.principal) {
         Ok(Principal::Anonymous) => {
             return AcpError::from(Error::Unauthenticated).into_response();
         }
         Ok(principal) => principal,
         Err(err) => return AcpError::from(err).vault(vault).into_response(),
     };
-    // The caller's rate limit, as on every other door.
-    let client_ip = crate::http::client_ip(&request, &app.config);
-    if let Some(subject) = crate::limits::Subject::of(&principal, client_ip) {
-        let route = request
-            .extensions()
-            .get::<axum::extract::MatchedPath>()
-            .map_or_else(|| path.clone(), |p| p.as_str().to_owned());
-        let limited = app
-            .rate_limiter
-            .check(&subject, &format!("{} {route}", request.method()))
-            .await;
-        if let Err(err) = limited {
-            return AcpError::from(err).vault(vault).into_response();
-        }
-    }
     match text(request.headers(), &API_VERSION) {
         None => return AcpError::version("missing_api_version").into_response(),
         Some(v) if !SUPPORTED_VERSIONS.contains(&v.as_str()) => {

@@ -5,8 +5,11 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{ComplexObject, Context, Object, SimpleObject};
 use uuid::Uuid;
 
-use super::{ContextExt as _, GqlResult as _, ListTotals, VariantLoader, connection, page_request};
-use crate::domain::{Category, Product, ProductFilter, ProductSort, Variant};
+use super::{
+    ContextExt as _, GqlResult as _, ListTotals, ProductNode, VariantLoader, VariantNode,
+    connection, nodes, page_request,
+};
+use crate::domain::{Category, ProductFilter, ProductSort};
 use crate::services::Error;
 use crate::services::catalog::{
     CreateCategoryInput, CreateProductInput, CreateVariantInput, ProductRef, UpdateCategoryInput,
@@ -21,11 +24,11 @@ pub struct DeletePayload {
 }
 
 #[ComplexObject]
-impl Product {
+impl ProductNode {
     /// Variants in display order, loaded for a whole list at once.
-    async fn variants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Variant>> {
+    async fn variants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<VariantNode>> {
         let loader = ctx.data::<DataLoader<VariantLoader>>()?;
-        Ok(loader.load_one(self.id).await?.unwrap_or_default())
+        Ok(nodes(loader.load_one(self.id).await?.unwrap_or_default()))
     }
 }
 
@@ -40,7 +43,7 @@ impl CatalogQuery {
         ctx: &Context<'_>,
         id: Option<Uuid>,
         slug: Option<String>,
-    ) -> async_graphql::Result<Product> {
+    ) -> async_graphql::Result<ProductNode> {
         let lookup = match (id, slug) {
             (Some(id), None) => ProductRef::Id(id),
             (None, Some(slug)) => ProductRef::Slug(slug),
@@ -51,6 +54,7 @@ impl CatalogQuery {
             .get_product(ctx.call_ctx()?, lookup)
             .await
             .gql()
+            .map(Into::into)
     }
 
     /// Products, filtered and sorted, as a Relay connection (`first` at most 100, default 20).
@@ -61,7 +65,7 @@ impl CatalogQuery {
         after: Option<String>,
         filter: Option<ProductFilter>,
         #[graphql(default)] sort: ProductSort,
-    ) -> async_graphql::Result<Connection<String, Product, ListTotals>> {
+    ) -> async_graphql::Result<Connection<String, ProductNode, ListTotals>> {
         let page = ctx
             .services()
             .catalog
@@ -73,7 +77,7 @@ impl CatalogQuery {
             )
             .await
             .gql()?;
-        Ok(connection(page))
+        Ok(connection(page.map(Into::into)))
     }
 
     /// Every category; build the tree from `parentId`.
@@ -105,14 +109,14 @@ impl CatalogMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateProductInput,
-    ) -> async_graphql::Result<Product> {
+    ) -> async_graphql::Result<ProductNode> {
         let detail = ctx
             .services()
             .catalog
             .create_product(ctx.call_ctx()?, input)
             .await
             .gql()?;
-        Ok(detail.product)
+        Ok(detail.product.into())
     }
 
     /// Changes the given fields of a product.
@@ -121,14 +125,14 @@ impl CatalogMutation {
         ctx: &Context<'_>,
         id: Uuid,
         input: UpdateProductInput,
-    ) -> async_graphql::Result<Product> {
+    ) -> async_graphql::Result<ProductNode> {
         let detail = ctx
             .services()
             .catalog
             .update_product(ctx.call_ctx()?, id, input)
             .await
             .gql()?;
-        Ok(detail.product)
+        Ok(detail.product.into())
     }
 
     /// Deletes a product with its variants and images.
@@ -151,7 +155,7 @@ impl CatalogMutation {
         ctx: &Context<'_>,
         product_id: Uuid,
         category_ids: Vec<Uuid>,
-    ) -> async_graphql::Result<Product> {
+    ) -> async_graphql::Result<ProductNode> {
         let input = UpdateProductInput {
             category_ids: Some(category_ids),
             ..Default::default()
@@ -162,7 +166,7 @@ impl CatalogMutation {
             .update_product(ctx.call_ctx()?, product_id, input)
             .await
             .gql()?;
-        Ok(detail.product)
+        Ok(detail.product.into())
     }
 
     /// Adds a variant to a product.
@@ -171,12 +175,13 @@ impl CatalogMutation {
         ctx: &Context<'_>,
         product_id: Uuid,
         input: CreateVariantInput,
-    ) -> async_graphql::Result<Variant> {
+    ) -> async_graphql::Result<VariantNode> {
         ctx.services()
             .catalog
             .create_variant(ctx.call_ctx()?, product_id, input)
             .await
             .gql()
+            .map(Into::into)
     }
 
     /// Changes the given fields of a variant.
@@ -185,12 +190,13 @@ impl CatalogMutation {
         ctx: &Context<'_>,
         id: Uuid,
         input: UpdateVariantInput,
-    ) -> async_graphql::Result<Variant> {
+    ) -> async_graphql::Result<VariantNode> {
         ctx.services()
             .catalog
             .update_variant(ctx.call_ctx()?, id, input)
             .await
             .gql()
+            .map(Into::into)
     }
 
     /// Removes a variant.

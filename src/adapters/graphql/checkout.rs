@@ -3,8 +3,8 @@
 use async_graphql::{Context, Object};
 use uuid::Uuid;
 
-use super::{ContextExt as _, GqlResult as _};
-use crate::domain::{Checkout, CompletedCheckout, ShippingOption};
+use super::{CompletedCheckoutNode, ContextExt as _, GqlResult as _};
+use crate::domain::{Checkout, ShippingOption};
 use crate::services::checkout::{StartCheckoutInput, UpdateCheckoutInput};
 
 #[derive(Default)]
@@ -68,11 +68,12 @@ impl CheckoutMutation {
         &self,
         ctx: &Context<'_>,
         id: Uuid,
-    ) -> async_graphql::Result<CompletedCheckout> {
+    ) -> async_graphql::Result<CompletedCheckoutNode> {
         ctx.services()
             .checkout
             .complete(ctx.call_ctx()?, id)
             .await
             .gql()
+            .map(Into::into)
     }
 }

@@ -4,9 +4,8 @@ use async_graphql::futures_util::{Stream, StreamExt as _};
 use async_graphql::{Context, Object, Subscription};
 use uuid::Uuid;
 
-use super::{ContextExt as _, GqlResult as _, to_graphql_error};
-use crate::domain::{AvailableToPromise, Event, Order};
-use crate::http::graphql::SlowSubscriber;
+use super::{ContextExt as _, GqlResult as _, OrderNode, to_graphql_error};
+use crate::domain::{AvailableToPromise, Event};
 use crate::services::{Error, events};
 
 /// A service feed as a GraphQL stream. A subscriber that fell behind gets the error, and its
@@ -90,14 +89,14 @@ impl TypedSubscription {
     async fn order_created(
         &self,
         ctx: &Context<'_>,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Order>> + use<>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<OrderNode>> + use<>> {
         let stream = ctx
             .services()
             .orders
             .watch(ctx.call_ctx()?, None, true)
             .await
             .gql()?;
-        Ok(live(ctx, stream))
+        Ok(live(ctx, stream.map(|order| order.map(OrderNode::from))))
     }
 
     /// One order (starting with its current state) or, without `id`, every order the caller
@@ -106,14 +105,14 @@ impl TypedSubscription {
         &self,
         ctx: &Context<'_>,
         id: Option<Uuid>,
-    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<Order>> + use<>> {
+    ) -> async_graphql::Result<impl Stream<Item = async_graphql::Result<OrderNode>> + use<>> {
         let stream = ctx
             .services()
             .orders
             .watch(ctx.call_ctx()?, id, false)
             .await
             .gql()?;
-        Ok(live(ctx, stream))
+        Ok(live(ctx, stream.map(|order| order.map(OrderNode::from))))
     }
 
     /// One order's shipment events as they happen: `order.shipped`, `order.delivered` and
@@ -151,3 +150,25 @@ impl TypedSubscription {
 
 #[derive(Default)]
 pub struct TypedSubscription;
+
+/// Set by a subscription of one connection that fell behind the live feed.
+#[derive(Clone, Default)]
+pub struct SlowSubscriber {
+    notify: std::sync::Arc<tokio::sync::Notify>,
+    missed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl SlowSubscriber {
+    /// Reports that a subscription missed `missed` events; the connection will be closed.
+    pub fn trigger(&self, missed: u64) {
+        self.missed
+            .store(missed, std::sync::atomic::Ordering::Relaxed);
+        self.notify.notify_one();
+    }
+
+    /// Waits until a subscription of the connection fell behind; returns how far.
+    pub async fn wait(&self) -> u64 {
+        self.notify.notified().await;
+        self.missed.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}

@@ -6,10 +6,10 @@ use async_graphql::{ComplexObject, Context, Object};
 use uuid::Uuid;
 
 use super::loaders::{AvailabilityLoader, InventoryLoader};
-use super::{ContextExt as _, GqlResult as _, ListTotals, connection, page_request};
+use super::{ContextExt as _, GqlResult as _, ListTotals, VariantNode, connection, page_request};
 use crate::domain::{
     AvailableToPromise, CycleCount, InventoryItem, InventoryLot, InventoryMovement, Location,
-    PurchaseOrder, Reservation, StockLevel, Transfer, Variant,
+    PurchaseOrder, Reservation, StockLevel, Transfer,
 };
 use crate::services::Error;
 use crate::services::inventory::{
@@ -19,7 +19,7 @@ use crate::services::inventory::{
 };
 
 #[ComplexObject]
-impl Variant {
+impl VariantNode {
     /// Stock of this variant at each location (batched across a list).
     async fn inventory(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InventoryItem>> {
         Ok(ctx

@@ -101,7 +101,7 @@ impl Loader<Uuid> for AvailabilityLoader {
     type Error = async_graphql::Error;
 
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Availability>, Self::Error> {
-        let of = crate::db::inventory::SellableOf::Variants(keys);
+        let of = crate::domain::SellableOf::Variants(keys);
         Ok(self
             .inventory
             .availability(&self.ctx, of)

@@ -9,6 +9,7 @@ mod events;
 mod inventory;
 mod invoices;
 mod loaders;
+mod nodes;
 mod orders;
 mod payments;
 mod pricing;
@@ -18,10 +19,12 @@ use async_graphql::dataloader::DataLoader;
 use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBuilder};
 
 pub use error::{GqlResult, to_graphql_error};
+pub use events::SlowSubscriber;
 pub use loaders::{
     AvailabilityLoader, CustomerLoader, InventoryLoader, OrderInvoicesLoader, OrderItemsLoader,
     OrderPaymentsLoader, VariantByIdLoader, VariantLoader,
 };
+pub use nodes::{CompletedCheckoutNode, OrderItemNode, OrderNode, ProductNode, VariantNode, nodes};
 
 use async_graphql::connection::{Connection, Edge};
 

@@ -10,10 +10,13 @@ use super::catalog::DeletePayload;
 use super::loaders::{
     CustomerLoader, OrderInvoicesLoader, OrderItemsLoader, OrderPaymentsLoader, VariantByIdLoader,
 };
-use super::{ContextExt as _, GqlResult as _, ListTotals, connection, page_request};
+use super::{
+    ContextExt as _, GqlResult as _, ListTotals, OrderItemNode, OrderNode, VariantNode, connection,
+    nodes, page_request,
+};
 use crate::domain::{
-    Customer, Invoice, Order, OrderDetail, OrderFilter, OrderHistoryEntry, OrderItem, OrderSort,
-    OrderStatus, Payment, Variant,
+    Customer, Invoice, Order, OrderDetail, OrderFilter, OrderHistoryEntry, OrderSort, OrderStatus,
+    Payment,
 };
 use crate::services::Error;
 use crate::services::customers::{
@@ -24,12 +27,12 @@ use crate::services::orders::{CreateOrderInput, OrderRef, SplitLineInput, Update
 /// The order that was split and the new order holding the moved lines.
 #[derive(SimpleObject)]
 pub struct SplitOrderPayload {
-    order: Order,
-    new_order: Order,
+    order: OrderNode,
+    new_order: OrderNode,
 }
 
 #[ComplexObject]
-impl Order {
+impl OrderNode {
     /// The customer who placed it (batched across a list).
     async fn customer(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Customer>> {
         ctx.data::<DataLoader<CustomerLoader>>()?
@@ -38,12 +41,13 @@ impl Order {
     }
 
     /// The lines, in order (batched across a list).
-    async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderItem>> {
-        Ok(ctx
-            .data::<DataLoader<OrderItemsLoader>>()?
-            .load_one(self.id)
-            .await?
-            .unwrap_or_default())
+    async fn items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<OrderItemNode>> {
+        Ok(nodes(
+            ctx.data::<DataLoader<OrderItemsLoader>>()?
+                .load_one(self.id)
+                .await?
+                .unwrap_or_default(),
+        ))
     }
 
     /// The order's payments, oldest first (batched across a list; needs `payments:read`).
@@ -82,14 +86,15 @@ impl Order {
 }
 
 #[ComplexObject]
-impl OrderItem {
+impl OrderItemNode {
     /// The variant sold, if it still exists (batched across a list).
-    async fn variant(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Variant>> {
+    async fn variant(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<VariantNode>> {
         match self.variant_id {
             Some(id) => Ok(ctx
                 .data::<DataLoader<VariantByIdLoader>>()?
                 .load_one(id)
-                .await?),
+                .await?
+                .map(VariantNode::from)),
             None => Ok(None),
         }
     }
@@ -106,7 +111,7 @@ impl OrderQuery {
         ctx: &Context<'_>,
         id: Option<Uuid>,
         number: Option<String>,
-    ) -> async_graphql::Result<Order> {
+    ) -> async_graphql::Result<OrderNode> {
         let lookup = match (id, number) {
             (Some(id), None) => OrderRef::Id(id),
             (None, Some(number)) => OrderRef::Number(number),
@@ -123,6 +128,7 @@ impl OrderQuery {
             .get_order(ctx.call_ctx()?, lookup)
             .await
             .gql()
+            .map(Into::into)
     }
 
     /// Orders, filtered and sorted, as a Relay connection.
@@ -133,7 +139,7 @@ impl OrderQuery {
         after: Option<String>,
         filter: Option<OrderFilter>,
         #[graphql(default)] sort: OrderSort,
-    ) -> async_graphql::Result<Connection<String, Order, ListTotals>> {
+    ) -> async_graphql::Result<Connection<String, OrderNode, ListTotals>> {
         let page = ctx
             .services()
             .orders
@@ -145,7 +151,7 @@ impl OrderQuery {
             )
             .await
             .gql()?;
-        Ok(connection(page))
+        Ok(connection(page.map(Into::into)))
     }
 
     /// One customer.
@@ -202,13 +208,14 @@ impl OrderMutation {
         &self,
         ctx: &Context<'_>,
         input: CreateOrderInput,
-    ) -> async_graphql::Result<Order> {
+    ) -> async_graphql::Result<OrderNode> {
         ctx.services()
             .orders
             .create_order(ctx.call_ctx()?, input)
             .await
             .map(order_of)
             .gql()
+            .map(Into::into)
     }
 
     /// Moves an order to `status` if the lifecycle allows it.
@@ -218,13 +225,14 @@ impl OrderMutation {
         id: Uuid,
         status: OrderStatus,
         reason: Option<String>,
-    ) -> async_graphql::Result<Order> {
+    ) -> async_graphql::Result<OrderNode> {
         ctx.services()
             .orders
             .update_order_status(ctx.call_ctx()?, id, status, reason)
             .await
             .map(order_of)
             .gql()
+            .map(Into::into)
     }
 
     /// Puts an order on hold, with a reason.
@@ -233,7 +241,7 @@ impl OrderMutation {
         ctx: &Context<'_>,
         id: Uuid,
         reason: String,
-    ) -> async_graphql::Result<Order> {
+    ) -> async_graphql::Result<OrderNode> {
         let action = crate::domain::OrderAction::Hold;
         ctx.services()
             .orders
@@ -241,6 +249,7 @@ impl OrderMutation {
             .await
             .map(order_of)
             .gql()
+            .map(Into::into)
     }
 
     /// Releases a hold: the order returns to where it was.
@@ -248,7 +257,7 @@ impl OrderMutation {
         &self,
         ctx: &Context<'_>,
         id: Uuid,
-    ) -> async_graphql::Result<Order> {
+    ) -> async_graphql::Result<OrderNode> {
         let action = crate::domain::OrderAction::Release;
         ctx.services()
             .orders
@@ -256,6 +265,7 @@ impl OrderMutation {
             .await
             .map(order_of)
             .gql()
+            .map(Into::into)
     }
 
     /// Cancels an order that has not shipped, with a reason.
@@ -264,7 +274,7 @@ impl OrderMutation {
         ctx: &Context<'_>,
         id: Uuid,
         reason: String,
-    ) -> async_graphql::Result<Order> {
+    ) -> async_graphql::Result<OrderNode> {
         let action = crate::domain::OrderAction::Cancel;
         ctx.services()
             .orders
@@ -272,10 +282,11 @@ impl OrderMutation {
             .await
             .map(order_of)
             .gql()
+            .map(Into::into)
     }
 
     /// Archives a completed or cancelled order.
-    async fn archive_order(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Order> {
+    async fn archive_order(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<OrderNode> {
         let action = crate::domain::OrderAction::Archive;
         ctx.services()
             .orders
@@ -283,6 +294,7 @@ impl OrderMutation {
             .await
             .map(order_of)
             .gql()
+            .map(Into::into)
     }
 
     /// Changes an order's tags, attributes or notes.
@@ -291,13 +303,14 @@ impl OrderMutation {
         ctx: &Context<'_>,
         id: Uuid,
         input: UpdateOrderInput,
-    ) -> async_graphql::Result<Order> {
+    ) -> async_graphql::Result<OrderNode> {
         ctx.services()
             .orders
             .update_order(ctx.call_ctx()?, id, input)
             .await
             .map(order_of)
             .gql()
+            .map(Into::into)
     }
 
     /// Merges open orders of one customer into the first one listed.
@@ -305,13 +318,14 @@ impl OrderMutation {
         &self,
         ctx: &Context<'_>,
         order_ids: Vec<Uuid>,
-    ) -> async_graphql::Result<Order> {
+    ) -> async_graphql::Result<OrderNode> {
         ctx.services()
             .orders
             .merge_orders(ctx.call_ctx()?, order_ids)
             .await
             .map(order_of)
             .gql()
+            .map(Into::into)
     }
 
     /// Moves lines (or part of a line) into a new order.
@@ -328,8 +342,8 @@ impl OrderMutation {
             .await
             .gql()?;
         Ok(SplitOrderPayload {
-            order: order.order,
-            new_order: new_order.order,
+            order: order.order.into(),
+            new_order: new_order.order.into(),
         })
     }
 

@@ -13,7 +13,6 @@ use tonic::metadata::MetadataValue;
 use tonic::{Response, Status};
 
 use crate::app::AppState;
-use crate::limits::Subject;
 use crate::services::auth::Credentials;
 use crate::services::idempotency::{Begin, StoredResponse, check_key, request_hash};
 use crate::services::{Ctx, Error};
@@ -82,22 +81,16 @@ pub async fn call_ctx<T>(
     };
     let credentials = match (text("x-api-key"), text("authorization")) {
         (Some(key), _) => Credentials::ApiKey(key),
-        (None, Some(value)) => crate::http::parse_authorization(&value),
+        (None, Some(value)) => Credentials::from_authorization(&value),
         (None, None) => Credentials::None,
     };
-    let principal = app
-        .services
-        .auth
-        .authenticate(&credentials)
-        .await
-        .map_err(status)?;
     let client_ip = request.remote_addr().map(|addr| addr.ip());
-    if let Some(subject) = Subject::of(&principal, client_ip) {
-        app.rate_limiter
-            .check(&subject, method)
-            .await
-            .map_err(status)?;
-    }
+    let principal = app
+        .admission
+        .admit(&credentials, client_ip, Some(method))
+        .await
+        .map_err(status)?
+        .principal;
     Ok(Ctx::new(
         principal,
         text("x-request-id").unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),

@@ -11,7 +11,7 @@ use super::paging::{PageParams, Paged};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{ApiKey, AuthTokens, CreatedApiKey, Role, User};
-use crate::services::Ctx;
+use crate::http::Caller;
 use crate::services::access::{
     CreateApiKeyInput, CreateRoleInput, CreateUserInput, UpdateRoleInput,
 };
@@ -60,7 +60,7 @@ pub struct SetUserActive {
         (status = 422, body = ErrorBody)))]
 pub async fn register(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<RegisterInput>,
 ) -> ApiResult<(StatusCode, Json<AuthTokens>)> {
     Ok((
@@ -73,7 +73,7 @@ pub async fn register(
     responses((status = 200, body = AuthTokens), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn login(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<LoginInput>,
 ) -> ApiResult<Json<AuthTokens>> {
     Ok(Json(app.services.auth.login(&ctx, input).await?))
@@ -83,7 +83,7 @@ pub async fn login(
     responses((status = 200, body = AuthTokens), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn refresh(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<RefreshRequest>,
 ) -> ApiResult<Json<AuthTokens>> {
     Ok(Json(
@@ -98,7 +98,7 @@ pub async fn refresh(
     responses((status = 204, description = "The session is over"), (status = 401, body = ErrorBody)))]
 pub async fn logout(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     body: axum::body::Bytes,
 ) -> ApiResult<StatusCode> {
     // The body is optional: an empty one means "my own session".
@@ -117,13 +117,16 @@ pub async fn logout(
 
 #[utoipa::path(get, path = "/auth/me", tag = "auth",
     responses((status = 200, body = User), (status = 401, body = ErrorBody)))]
-pub async fn me(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<User>> {
+pub async fn me(State(app): State<AppState>, Caller(ctx): Caller) -> ApiResult<Json<User>> {
     Ok(Json(app.services.auth.me(&ctx).await?))
 }
 
 #[utoipa::path(get, path = "/api-keys", tag = "auth",
     responses((status = 200, body = ApiKeyList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_api_keys(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<ApiKeyList>> {
+pub async fn list_api_keys(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+) -> ApiResult<Json<ApiKeyList>> {
     Ok(Json(ApiKeyList {
         items: app.services.access.list_api_keys(&ctx).await?,
     }))
@@ -134,7 +137,7 @@ pub async fn list_api_keys(State(app): State<AppState>, ctx: Ctx) -> ApiResult<J
         (status = 422, body = ErrorBody)))]
 pub async fn create_api_key(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateApiKeyInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     Ok((
@@ -147,7 +150,7 @@ pub async fn create_api_key(
     responses((status = 200, body = ApiKey, description = "The revoked key"), (status = 404, body = ErrorBody)))]
 pub async fn revoke_api_key(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<ApiKey>> {
     Ok(Json(app.services.access.revoke_api_key(&ctx, id).await?))
@@ -155,7 +158,10 @@ pub async fn revoke_api_key(
 
 #[utoipa::path(get, path = "/roles", tag = "auth",
     responses((status = 200, body = RoleList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_roles(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<RoleList>> {
+pub async fn list_roles(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+) -> ApiResult<Json<RoleList>> {
     Ok(Json(RoleList {
         items: app.services.access.list_roles(&ctx).await?,
     }))
@@ -166,7 +172,7 @@ pub async fn list_roles(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json
         (status = 422, body = ErrorBody)))]
 pub async fn create_role(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateRoleInput>,
 ) -> ApiResult<(StatusCode, Json<Role>)> {
     Ok((
@@ -181,7 +187,7 @@ pub async fn create_role(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_role(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateRoleInput>,
 ) -> ApiResult<Json<Role>> {
@@ -194,7 +200,7 @@ pub async fn update_role(
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete_role(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     app.services.access.delete_role(&ctx, id).await?;
@@ -206,7 +212,7 @@ pub async fn delete_role(
         (status = 422, body = ErrorBody)))]
 pub async fn list_users(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<Paged<User>>> {
     let page = app.services.access.list_users(&ctx, page.request()).await?;
@@ -218,7 +224,7 @@ pub async fn list_users(
         (status = 422, body = ErrorBody)))]
 pub async fn create_user(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateUserInput>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
     Ok((
@@ -233,7 +239,7 @@ pub async fn create_user(
         (status = 422, body = ErrorBody)))]
 pub async fn set_user_role(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<SetUserRole>,
 ) -> ApiResult<Json<User>> {
@@ -250,7 +256,7 @@ pub async fn set_user_role(
     responses((status = 200, body = User), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn set_user_active(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<SetUserActive>,
 ) -> ApiResult<Json<User>> {

@@ -10,7 +10,7 @@ use super::extract::{Json, Path};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::Cart;
-use crate::services::Ctx;
+use crate::http::Caller;
 use crate::services::carts::{CartLineInput, CartRef, CreateCartInput, UpdateCartItemInput};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -27,7 +27,7 @@ pub struct MergeCartRequest {
         (status = 400, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_cart(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Cart>)> {
     // The body is optional: an empty one makes an empty cart.
@@ -45,7 +45,7 @@ pub async fn create_cart(
     responses((status = 200, body = Cart), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn get_cart(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Cart>> {
     Ok(Json(
@@ -59,7 +59,7 @@ pub async fn get_cart(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn add_cart_item(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<String>,
     Json(input): Json<CartLineInput>,
 ) -> ApiResult<Json<Cart>> {
@@ -74,7 +74,7 @@ pub async fn add_cart_item(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_cart_item(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path((id, item_id)): Path<(String, Uuid)>,
     Json(input): Json<UpdateCartItemInput>,
 ) -> ApiResult<Json<Cart>> {
@@ -93,7 +93,7 @@ pub async fn update_cart_item(
         (status = 409, body = ErrorBody)))]
 pub async fn remove_cart_item(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path((id, item_id)): Path<(String, Uuid)>,
 ) -> ApiResult<Json<Cart>> {
     let cart = CartRef::parse(&id);
@@ -108,7 +108,7 @@ pub async fn remove_cart_item(
         (status = 422, body = ErrorBody)))]
 pub async fn merge_cart(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<MergeCartRequest>,
 ) -> ApiResult<Json<Cart>> {
     Ok(Json(app.services.carts.merge(&ctx, &input.token).await?))

@@ -14,7 +14,7 @@ use crate::domain::{
     Availability, Category, Event, ProductDetail, ProductFilter, ProductSort, ProductStatus,
     Variant,
 };
-use crate::services::Ctx;
+use crate::http::Caller;
 use crate::services::catalog::{
     CreateCategoryInput, CreateProductInput, CreateVariantInput, ProductRef, UpdateCategoryInput,
     UpdateProductInput, UpdateVariantInput,
@@ -74,7 +74,7 @@ pub struct SetProductCategories {
     responses((status = 200, body = ProductList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_products(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Query(params): Query<ListProductsParams>,
 ) -> ApiResult<Json<ProductList>> {
     let filter = ProductFilter {
@@ -109,7 +109,7 @@ pub async fn list_products(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_product(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateProductInput>,
 ) -> ApiResult<(StatusCode, Json<ProductDetail>)> {
     let product = app.services.catalog.create_product(&ctx, input).await?;
@@ -122,7 +122,7 @@ pub async fn create_product(
     responses((status = 200, body = ProductDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_product(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ProductDetail>> {
     let lookup = match Uuid::parse_str(&id) {
@@ -145,10 +145,10 @@ pub async fn get_product(
     responses((status = 200, body = Vec<Availability>), (status = 404, body = ErrorBody)))]
 pub async fn product_availability(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Vec<Availability>>> {
-    let of = crate::db::inventory::SellableOf::Product(id);
+    let of = crate::domain::SellableOf::Product(id);
     let shown = app.services.inventory.availability(&ctx, of).await?;
     if shown.is_empty() {
         return Err(crate::services::Error::not_found("product", id).into());
@@ -162,7 +162,7 @@ pub async fn product_availability(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_product(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateProductInput>,
 ) -> ApiResult<Json<ProductDetail>> {
@@ -176,7 +176,7 @@ pub async fn update_product(
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn delete_product(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     app.services.catalog.delete_product(&ctx, id).await?;
@@ -189,7 +189,7 @@ pub async fn delete_product(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_variant(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<CreateVariantInput>,
 ) -> ApiResult<(StatusCode, Json<Variant>)> {
@@ -203,7 +203,7 @@ pub async fn create_variant(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_variant(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateVariantInput>,
 ) -> ApiResult<Json<Variant>> {
@@ -217,7 +217,7 @@ pub async fn update_variant(
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
 pub async fn delete_variant(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     app.services.catalog.delete_variant(&ctx, id).await?;
@@ -229,7 +229,7 @@ pub async fn delete_variant(
     responses((status = 200, body = ProductDetail), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn set_product_categories(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<SetProductCategories>,
 ) -> ApiResult<Json<ProductDetail>> {
@@ -245,7 +245,7 @@ pub async fn set_product_categories(
 #[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = CategoryList)))]
 pub async fn list_categories(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
 ) -> ApiResult<Json<CategoryList>> {
     Ok(Json(CategoryList {
         items: app.services.catalog.list_categories(&ctx).await?,
@@ -257,7 +257,7 @@ pub async fn list_categories(
         (status = 422, body = ErrorBody)))]
 pub async fn create_category(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateCategoryInput>,
 ) -> ApiResult<(StatusCode, Json<Category>)> {
     Ok((
@@ -271,7 +271,7 @@ pub async fn create_category(
     responses((status = 200, body = Category), (status = 404, body = ErrorBody)))]
 pub async fn get_category(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Category>> {
     Ok(Json(app.services.catalog.get_category(&ctx, id).await?))
@@ -283,7 +283,7 @@ pub async fn get_category(
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_category(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateCategoryInput>,
 ) -> ApiResult<Json<Category>> {
@@ -300,7 +300,7 @@ pub async fn update_category(
     responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn delete_category(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     app.services.catalog.delete_category(&ctx, id).await?;
@@ -331,7 +331,7 @@ pub struct EventList {
     responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_events(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Query(params): Query<ListEventsParams>,
 ) -> ApiResult<Json<EventList>> {
     let types = params

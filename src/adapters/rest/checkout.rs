@@ -10,7 +10,7 @@ use super::extract::{Json, Path};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{Checkout, CompletedCheckout, ShippingOption};
-use crate::services::Ctx;
+use crate::http::Caller;
 use crate::services::checkout::{StartCheckoutInput, UpdateCheckoutInput};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -26,7 +26,7 @@ pub struct ShippingOptionList {
         (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn start_checkout(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<StartCheckoutInput>,
 ) -> ApiResult<(StatusCode, Json<Checkout>)> {
     let checkout = app.services.checkout.start(&ctx, input).await?;
@@ -37,7 +37,7 @@ pub async fn start_checkout(
     responses((status = 200, body = Checkout), (status = 404, body = ErrorBody)))]
 pub async fn get_checkout(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Checkout>> {
     Ok(Json(app.services.checkout.get(&ctx, id).await?))
@@ -49,7 +49,7 @@ pub async fn get_checkout(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_checkout(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateCheckoutInput>,
 ) -> ApiResult<Json<Checkout>> {
@@ -60,7 +60,7 @@ pub async fn update_checkout(
     responses((status = 200, body = ShippingOptionList), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn shipping_options(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<ShippingOptionList>> {
     Ok(Json(ShippingOptionList {
@@ -74,7 +74,7 @@ pub async fn shipping_options(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn complete_checkout(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CompletedCheckout>> {
     Ok(Json(app.services.checkout.complete(&ctx, id).await?))

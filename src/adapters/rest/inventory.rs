@@ -14,7 +14,7 @@ use crate::domain::{
     AvailableToPromise, CycleCount, InventoryItem, InventoryLot, InventoryMovement, Location,
     PurchaseOrder, Reservation, Transfer,
 };
-use crate::services::Ctx;
+use crate::http::Caller;
 use crate::services::inventory::{
     AdjustInput, CountInput, CreateLocationInput, CreatePurchaseOrderInput, CreateTransferInput,
     InventoryFilter, ItemSettingsInput, ReceiveInput, ReceiveLineInput, ReserveInput,
@@ -72,7 +72,7 @@ pub struct ReceivePurchaseOrderRequest {
     responses((status = 200, body = InventoryList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_inventory(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Query(p): Query<ListInventoryParams>,
 ) -> ApiResult<Json<InventoryList>> {
     let filter = InventoryFilter {
@@ -103,7 +103,7 @@ pub async fn list_inventory(
     responses((status = 200, body = Paged<InventoryItem>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn low_stock(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<Paged<InventoryItem>>> {
     let page = app
@@ -118,7 +118,7 @@ pub async fn low_stock(
     responses((status = 200, body = InventoryItem), (status = 404, body = ErrorBody)))]
 pub async fn get_item(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<InventoryItem>> {
     Ok(Json(app.services.inventory.get_item(&ctx, id).await?))
@@ -129,7 +129,7 @@ pub async fn get_item(
     responses((status = 200, body = InventoryItem), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_item(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<ItemSettingsInput>,
 ) -> ApiResult<Json<InventoryItem>> {
@@ -147,7 +147,7 @@ pub async fn update_item(
         (status = 409, body = ErrorBody, description = "INSUFFICIENT_STOCK"), (status = 422, body = ErrorBody)))]
 pub async fn reserve(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<ReserveInput>,
 ) -> ApiResult<(StatusCode, Json<Items<Reservation>>)> {
@@ -164,7 +164,7 @@ pub async fn reserve(
     responses((status = 200, body = Reservation), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn release(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<ReleaseRequest>,
 ) -> ApiResult<Json<Reservation>> {
@@ -181,7 +181,7 @@ pub async fn release(
     responses((status = 200, body = InventoryItem), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn adjust(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<AdjustInput>,
 ) -> ApiResult<Json<InventoryItem>> {
@@ -192,7 +192,7 @@ pub async fn adjust(
     responses((status = 200, body = Items<InventoryLot>), (status = 404, body = ErrorBody)))]
 pub async fn lots(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Items<InventoryLot>>> {
     Ok(Json(Items {
@@ -205,7 +205,7 @@ pub async fn lots(
     responses((status = 200, body = Paged<InventoryMovement>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn movements(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<Paged<InventoryMovement>>> {
@@ -222,7 +222,7 @@ pub async fn movements(
     responses((status = 200, body = Paged<Reservation>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn reservations(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<Paged<Reservation>>> {
@@ -238,7 +238,7 @@ pub async fn reservations(
     responses((status = 200, body = InventoryItem), (status = 422, body = ErrorBody)))]
 pub async fn receive(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<ReceiveInput>,
 ) -> ApiResult<Json<InventoryItem>> {
     Ok(Json(app.services.inventory.receive(&ctx, input).await?))
@@ -250,7 +250,7 @@ pub async fn receive(
     responses((status = 200, body = AvailableToPromise)))]
 pub async fn available_to_promise(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(variant_id): Path<Uuid>,
 ) -> ApiResult<Json<AvailableToPromise>> {
     Ok(Json(
@@ -265,7 +265,7 @@ pub async fn available_to_promise(
     responses((status = 201, body = Transfer), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_transfer(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateTransferInput>,
 ) -> ApiResult<(StatusCode, Json<Transfer>)> {
     Ok((
@@ -278,7 +278,7 @@ pub async fn create_transfer(
     responses((status = 200, body = Transfer), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn receive_transfer(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Transfer>> {
     Ok(Json(
@@ -290,7 +290,7 @@ pub async fn receive_transfer(
     responses((status = 201, body = CycleCount), (status = 422, body = ErrorBody)))]
 pub async fn open_count(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<OpenCountRequest>,
 ) -> ApiResult<(StatusCode, Json<CycleCount>)> {
     Ok((
@@ -308,7 +308,7 @@ pub async fn open_count(
     responses((status = 200, body = CycleCount), (status = 404, body = ErrorBody)))]
 pub async fn get_count(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CycleCount>> {
     Ok(Json(app.services.inventory.get_count(&ctx, id).await?))
@@ -319,7 +319,7 @@ pub async fn get_count(
     responses((status = 200, body = CycleCount), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn record_count(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<CountInput>,
 ) -> ApiResult<Json<CycleCount>> {
@@ -332,7 +332,7 @@ pub async fn record_count(
     responses((status = 200, body = CycleCount), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn post_count(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CycleCount>> {
     Ok(Json(app.services.inventory.post_count(&ctx, id).await?))
@@ -341,7 +341,7 @@ pub async fn post_count(
 #[utoipa::path(get, path = "/locations", tag = "inventory", responses((status = 200, body = Items<Location>)))]
 pub async fn list_locations(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
 ) -> ApiResult<Json<Items<Location>>> {
     Ok(Json(Items {
         items: app.services.inventory.list_locations(&ctx).await?,
@@ -352,7 +352,7 @@ pub async fn list_locations(
     responses((status = 201, body = Location), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_location(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateLocationInput>,
 ) -> ApiResult<(StatusCode, Json<Location>)> {
     Ok((
@@ -366,7 +366,7 @@ pub async fn create_location(
     responses((status = 200, body = Location), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_location(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateLocationInput>,
 ) -> ApiResult<Json<Location>> {
@@ -382,7 +382,7 @@ pub async fn update_location(
     responses((status = 201, body = PurchaseOrder), (status = 422, body = ErrorBody)))]
 pub async fn create_purchase_order(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreatePurchaseOrderInput>,
 ) -> ApiResult<(StatusCode, Json<PurchaseOrder>)> {
     Ok((
@@ -400,7 +400,7 @@ pub async fn create_purchase_order(
     responses((status = 200, body = PurchaseOrder), (status = 404, body = ErrorBody)))]
 pub async fn get_purchase_order(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<PurchaseOrder>> {
     Ok(Json(
@@ -414,7 +414,7 @@ pub async fn get_purchase_order(
         (status = 422, body = ErrorBody)))]
 pub async fn receive_purchase_order(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<ReceivePurchaseOrderRequest>,
 ) -> ApiResult<Json<PurchaseOrder>> {

@@ -11,7 +11,7 @@ use super::extract::{Json, Path, Query};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{Invoice, InvoiceFilter, InvoiceStatus};
-use crate::services::Ctx;
+use crate::http::Caller;
 use crate::services::invoices::{CreateInvoiceInput, RecordInvoicePaymentInput};
 use crate::services::page::PageRequest;
 
@@ -51,7 +51,7 @@ pub struct PdfDocument(#[expect(dead_code, reason = "it only describes the respo
         (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_invoices(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Query(p): Query<ListInvoicesParams>,
 ) -> ApiResult<Json<InvoiceList>> {
     let filter = InvoiceFilter {
@@ -87,7 +87,7 @@ pub async fn list_invoices(
         (status = 422, body = ErrorBody)))]
 pub async fn create_invoice(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateInvoiceInput>,
 ) -> ApiResult<(StatusCode, Json<Invoice>)> {
     let invoice = app.services.invoices.create_invoice(&ctx, input).await?;
@@ -99,7 +99,7 @@ pub async fn create_invoice(
         (status = 404, body = ErrorBody)))]
 pub async fn get_invoice(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Invoice>> {
     Ok(Json(app.services.invoices.get_invoice(&ctx, id).await?))
@@ -111,7 +111,7 @@ pub async fn get_invoice(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn invoice_pdf(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Response> {
     let (invoice, bytes) = app.services.invoices.invoice_pdf(&ctx, id).await?;
@@ -133,7 +133,7 @@ pub async fn invoice_pdf(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "INVALID_STATE: not a draft")))]
 pub async fn issue_invoice(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Invoice>> {
     Ok(Json(app.services.invoices.issue_invoice(&ctx, id).await?))
@@ -145,7 +145,7 @@ pub async fn issue_invoice(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "INVALID_STATE: paid or void already")))]
 pub async fn void_invoice(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Invoice>> {
     Ok(Json(app.services.invoices.void_invoice(&ctx, id).await?))
@@ -159,7 +159,7 @@ pub async fn void_invoice(
         (status = 409, body = ErrorBody, description = "INVALID_STATE: not open"), (status = 422, body = ErrorBody)))]
 pub async fn record_invoice_payment(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<RecordInvoicePaymentInput>,
 ) -> ApiResult<(StatusCode, Json<Invoice>)> {

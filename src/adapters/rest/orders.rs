@@ -16,7 +16,7 @@ use crate::domain::{
     Customer, OrderAction, OrderDetail, OrderFilter, OrderHistoryEntry, OrderItem, OrderSort,
     OrderStatus,
 };
-use crate::services::Ctx;
+use crate::http::Caller;
 use crate::services::customers::{
     CreateCustomerInput, CustomerAddressInput, CustomerQuery, UpdateCustomerInput,
 };
@@ -111,7 +111,7 @@ fn page_request(limit: Option<i64>, cursor: Option<String>) -> PageRequest {
         (status = 422, body = ErrorBody)))]
 pub async fn list_orders(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Query(p): Query<ListOrdersParams>,
 ) -> ApiResult<Json<OrderList>> {
     let filter = OrderFilter {
@@ -148,7 +148,7 @@ pub async fn list_orders(
         (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_order(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateOrderInput>,
 ) -> ApiResult<(StatusCode, Json<OrderDetail>)> {
     Ok((
@@ -162,7 +162,7 @@ pub async fn create_order(
     responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody)))]
 pub async fn get_order(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<OrderDetail>> {
     let lookup = Uuid::parse_str(&id).map_or(OrderRef::Number(id), OrderRef::Id);
@@ -175,7 +175,7 @@ pub async fn get_order(
     responses((status = 200, body = OrderItemList), (status = 404, body = ErrorBody)))]
 pub async fn order_items(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<OrderItemList>> {
     let detail = app
@@ -193,7 +193,7 @@ pub async fn order_items(
     responses((status = 200, body = Paged<OrderHistoryEntry>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn order_history(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Query(page): Query<PageParams>,
 ) -> ApiResult<Json<Paged<OrderHistoryEntry>>> {
@@ -210,7 +210,7 @@ pub async fn order_history(
     responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_order(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateOrderInput>,
 ) -> ApiResult<Json<OrderDetail>> {
@@ -226,7 +226,7 @@ pub async fn update_order(
         (status = 422, body = ErrorBody)))]
 pub async fn update_status(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateStatusRequest>,
 ) -> ApiResult<Json<OrderDetail>> {
@@ -240,7 +240,7 @@ pub async fn update_status(
 
 async fn act(
     app: &AppState,
-    ctx: &Ctx,
+    ctx: &crate::services::Ctx,
     id: Uuid,
     action: OrderAction,
     reason: Option<String>,
@@ -259,7 +259,7 @@ async fn act(
         (status = 422, body = ErrorBody)))]
 pub async fn cancel_order(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<ReasonRequest>,
 ) -> ApiResult<Json<OrderDetail>> {
@@ -272,7 +272,7 @@ pub async fn cancel_order(
         (status = 422, body = ErrorBody)))]
 pub async fn hold_order(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<ReasonRequest>,
 ) -> ApiResult<Json<OrderDetail>> {
@@ -283,7 +283,7 @@ pub async fn hold_order(
     responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn release_order(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<OrderDetail>> {
     act(&app, &ctx, id, OrderAction::Release, None).await
@@ -293,7 +293,7 @@ pub async fn release_order(
     responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn archive_order(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<OrderDetail>> {
     act(&app, &ctx, id, OrderAction::Archive, None).await
@@ -303,7 +303,7 @@ pub async fn archive_order(
     responses((status = 200, body = OrderDetail), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn merge_orders(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<MergeRequest>,
 ) -> ApiResult<Json<OrderDetail>> {
     Ok(Json(
@@ -320,7 +320,7 @@ pub async fn merge_orders(
         (status = 422, body = ErrorBody)))]
 pub async fn split_order(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<SplitRequest>,
 ) -> ApiResult<(StatusCode, Json<SplitResponse>)> {
@@ -375,7 +375,7 @@ pub struct WishlistRequest {
     responses((status = 200, body = CustomerList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_customers(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Query(p): Query<ListCustomersParams>,
 ) -> ApiResult<Json<CustomerList>> {
     let query = CustomerQuery {
@@ -395,7 +395,7 @@ pub async fn list_customers(
     responses((status = 201, body = Customer), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_customer(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateCustomerInput>,
 ) -> ApiResult<(StatusCode, Json<Customer>)> {
     Ok((
@@ -408,7 +408,7 @@ pub async fn create_customer(
     responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))]
 pub async fn get_customer(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Customer>> {
     Ok(Json(app.services.customers.get_customer(&ctx, id).await?))
@@ -420,7 +420,7 @@ pub async fn get_customer(
         (status = 422, body = ErrorBody)))]
 pub async fn update_customer(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateCustomerInput>,
 ) -> ApiResult<Json<Customer>> {
@@ -437,7 +437,7 @@ pub async fn update_customer(
     responses((status = 201, body = Customer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn add_address(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<CustomerAddressInput>,
 ) -> ApiResult<(StatusCode, Json<Customer>)> {
@@ -452,7 +452,7 @@ pub async fn add_address(
     responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_address(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path((id, address_id)): Path<(Uuid, Uuid)>,
     Json(input): Json<CustomerAddressInput>,
 ) -> ApiResult<Json<Customer>> {
@@ -469,7 +469,7 @@ pub async fn update_address(
     responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))]
 pub async fn delete_address(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path((id, address_id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<Json<Customer>> {
     Ok(Json(
@@ -485,7 +485,7 @@ pub async fn delete_address(
     responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn add_to_wishlist(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<WishlistRequest>,
 ) -> ApiResult<Json<Customer>> {
@@ -502,7 +502,7 @@ pub async fn add_to_wishlist(
     responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))]
 pub async fn remove_from_wishlist(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path((id, variant_id)): Path<(Uuid, Uuid)>,
 ) -> ApiResult<Json<Customer>> {
     Ok(Json(

@@ -12,7 +12,7 @@ use super::extract::{Json, Path, Query};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{Payment, PaymentToken, StablecoinReconciliation};
-use crate::services::Ctx;
+use crate::http::Caller;
 use crate::services::payments::stablepay::StablePayCallback;
 use crate::services::payments::{CaptureInput, CardInput, CreatePaymentInput, RefundInput};
 
@@ -23,7 +23,7 @@ type ApiResult<T> = Result<T, ApiError>;
         (status = 503, body = ErrorBody, description = "The test provider is turned off")))]
 pub async fn create_payment_token(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(card): Json<CardInput>,
 ) -> ApiResult<(StatusCode, Json<PaymentToken>)> {
     let token = app.services.payments.create_token(&ctx, card).await?;
@@ -51,7 +51,7 @@ pub struct ListPaymentsParams {
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody, description = "The provider is unavailable or not configured")))]
 pub async fn create_payment(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreatePaymentInput>,
 ) -> ApiResult<(StatusCode, Json<Payment>)> {
     let payment = app.services.payments.create_payment(&ctx, input).await?;
@@ -63,7 +63,7 @@ pub async fn create_payment(
         (status = 403, body = ErrorBody)))]
 pub async fn list_payments(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Query(params): Query<ListPaymentsParams>,
 ) -> ApiResult<Json<PaymentList>> {
     let items = app
@@ -79,7 +79,7 @@ pub async fn list_payments(
         (status = 404, body = ErrorBody)))]
 pub async fn get_payment(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Payment>> {
     Ok(Json(app.services.payments.get(&ctx, id).await?))
@@ -92,7 +92,7 @@ pub async fn get_payment(
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn capture_payment(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<CaptureInput>,
 ) -> ApiResult<Json<Payment>> {
@@ -104,7 +104,7 @@ pub async fn capture_payment(
         (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn void_payment(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Payment>> {
     Ok(Json(app.services.payments.void(&ctx, id).await?))
@@ -116,7 +116,7 @@ pub async fn void_payment(
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub async fn refund_payment(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<RefundInput>,
 ) -> ApiResult<Json<Payment>> {
     Ok(Json(app.services.payments.refund(&ctx, input).await?))
@@ -187,7 +187,7 @@ pub struct ReconciliationParams {
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn stablecoin_reconciliation(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Query(params): Query<ReconciliationParams>,
 ) -> ApiResult<Json<StablecoinReconciliation>> {
     let report = app

@@ -10,7 +10,7 @@ use super::extract::{Json, Path};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{DiscountCode, ShippingMethod, TaxRate};
-use crate::services::Ctx;
+use crate::http::Caller;
 use crate::services::pricing::{
     CreateDiscountCodeInput, CreateShippingMethodInput, CreateTaxRateInput,
 };
@@ -39,7 +39,7 @@ pub struct DiscountCodeList {
     responses((status = 200, body = ShippingMethodList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_shipping_methods(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
 ) -> ApiResult<Json<ShippingMethodList>> {
     Ok(Json(ShippingMethodList {
         items: app.services.pricing.shipping_methods(&ctx).await?,
@@ -51,7 +51,7 @@ pub async fn list_shipping_methods(
         (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_shipping_method(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateShippingMethodInput>,
 ) -> ApiResult<(StatusCode, Json<ShippingMethod>)> {
     let method = app
@@ -67,7 +67,7 @@ pub async fn create_shipping_method(
         (status = 404, body = ErrorBody)))]
 pub async fn delete_shipping_method(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     app.services
@@ -79,7 +79,10 @@ pub async fn delete_shipping_method(
 
 #[utoipa::path(get, path = "/tax-rates", tag = "pricing",
     responses((status = 200, body = TaxRateList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_tax_rates(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<TaxRateList>> {
+pub async fn list_tax_rates(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+) -> ApiResult<Json<TaxRateList>> {
     Ok(Json(TaxRateList {
         items: app.services.pricing.tax_rates(&ctx).await?,
     }))
@@ -90,7 +93,7 @@ pub async fn list_tax_rates(State(app): State<AppState>, ctx: Ctx) -> ApiResult<
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_tax_rate(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateTaxRateInput>,
 ) -> ApiResult<(StatusCode, Json<TaxRate>)> {
     let rate = app.services.pricing.create_tax_rate(&ctx, input).await?;
@@ -102,7 +105,7 @@ pub async fn create_tax_rate(
         (status = 404, body = ErrorBody)))]
 pub async fn delete_tax_rate(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     app.services.pricing.delete_tax_rate(&ctx, id).await?;
@@ -113,7 +116,7 @@ pub async fn delete_tax_rate(
     responses((status = 200, body = DiscountCodeList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 pub async fn list_discount_codes(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
 ) -> ApiResult<Json<DiscountCodeList>> {
     Ok(Json(DiscountCodeList {
         items: app.services.pricing.discount_codes(&ctx).await?,
@@ -125,7 +128,7 @@ pub async fn list_discount_codes(
         (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn create_discount_code(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateDiscountCodeInput>,
 ) -> ApiResult<(StatusCode, Json<DiscountCode>)> {
     let code = app
@@ -141,7 +144,7 @@ pub async fn create_discount_code(
         (status = 404, body = ErrorBody)))]
 pub async fn delete_discount_code(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     app.services.pricing.delete_discount_code(&ctx, id).await?;

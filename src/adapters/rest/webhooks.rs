@@ -10,7 +10,7 @@ use super::extract::{Json, Path, Query};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{CreatedWebhook, DeliveryStatus, Webhook, WebhookDelivery};
-use crate::services::Ctx;
+use crate::http::Caller;
 use crate::services::webhooks::{CreateWebhookInput, DeliveryQuery, UpdateWebhookInput};
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -41,7 +41,10 @@ pub struct ListDeliveriesParams {
 
 #[utoipa::path(get, path = "/webhooks", tag = "webhooks",
     responses((status = 200, body = WebhookList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_webhooks(State(app): State<AppState>, ctx: Ctx) -> ApiResult<Json<WebhookList>> {
+pub async fn list_webhooks(
+    State(app): State<AppState>,
+    Caller(ctx): Caller,
+) -> ApiResult<Json<WebhookList>> {
     Ok(Json(WebhookList {
         items: app.services.webhooks.list(&ctx).await?,
     }))
@@ -53,7 +56,7 @@ pub async fn list_webhooks(State(app): State<AppState>, ctx: Ctx) -> ApiResult<J
         (status = 422, body = ErrorBody)))]
 pub async fn create_webhook(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Json(input): Json<CreateWebhookInput>,
 ) -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
     let created = app.services.webhooks.create(&ctx, input).await?;
@@ -65,7 +68,7 @@ pub async fn create_webhook(
         (status = 404, body = ErrorBody)))]
 pub async fn get_webhook(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Webhook>> {
     Ok(Json(app.services.webhooks.get(&ctx, id).await?))
@@ -77,7 +80,7 @@ pub async fn get_webhook(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn update_webhook(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Json(input): Json<UpdateWebhookInput>,
 ) -> ApiResult<Json<Webhook>> {
@@ -89,7 +92,7 @@ pub async fn update_webhook(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn delete_webhook(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
     app.services.webhooks.delete(&ctx, id).await?;
@@ -101,7 +104,7 @@ pub async fn delete_webhook(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn ping_webhook(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<WebhookDelivery>> {
     Ok(Json(app.services.webhooks.ping(&ctx, id).await?))
@@ -112,7 +115,7 @@ pub async fn ping_webhook(
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn rotate_webhook_secret(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<CreatedWebhook>> {
     Ok(Json(app.services.webhooks.rotate_secret(&ctx, id).await?))
@@ -124,7 +127,7 @@ pub async fn rotate_webhook_secret(
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn list_deliveries(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
     Query(params): Query<ListDeliveriesParams>,
 ) -> ApiResult<Json<DeliveryList>> {
@@ -143,7 +146,7 @@ pub async fn list_deliveries(
         (status = 404, body = ErrorBody)))]
 pub async fn get_delivery(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<WebhookDelivery>> {
     Ok(Json(app.services.webhooks.delivery(&ctx, id).await?))
@@ -155,7 +158,7 @@ pub async fn get_delivery(
         (status = 409, body = ErrorBody)))]
 pub async fn resend_delivery(
     State(app): State<AppState>,
-    ctx: Ctx,
+    Caller(ctx): Caller,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<WebhookDelivery>> {
     Ok(Json(app.services.webhooks.resend(&ctx, id).await?))

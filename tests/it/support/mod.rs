@@ -260,7 +260,10 @@ impl TestApp {
     /// Dispatches every committed event (as the relay would), then makes one attempt at every
     /// webhook delivery due now; returns how many attempts were made.
     pub async fn relay_and_deliver(&self) -> usize {
-        while !stateset::events::relay::dispatch_batch(&self.app)
+        while !self
+            .app
+            .relay
+            .dispatch_batch()
             .await
             .expect("relay")
             .is_empty()
