@@ -1,0 +1,1039 @@
+//! Rows and queries for locations, stock balances, lots, the ledger, reservations,
+//! transfers, cycle counts and purchase orders. Balance rows are always changed through
+//! `apply_*_delta` next to a ledger insert, inside the caller's transaction.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use uuid::Uuid;
+
+use super::schema::{
+    cycle_count_lines, cycle_counts, inventory_items, inventory_lots, inventory_movements,
+    inventory_reservations, inventory_transfer_lines, inventory_transfers, locations,
+    product_variants, purchase_order_lines, purchase_orders,
+};
+use super::{Keyset, created_after};
+use stateset_domain::{
+    InventoryItem, InventoryLot, InventoryMovement, Location, LocationKind, SellableOf,
+};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = locations)]
+pub struct LocationRow {
+    pub id: Uuid,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    pub priority: i32,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<LocationRow> for Location {
+    fn from(row: LocationRow) -> Self {
+        Location {
+            id: row.id,
+            code: row.code,
+            name: row.name,
+            kind: LocationKind::from_stored(&row.kind),
+            priority: row.priority,
+            active: row.active,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// Changes to a location; `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = locations)]
+pub struct LocationChanges {
+    pub name: Option<String>,
+    pub kind: Option<String>,
+    pub priority: Option<i32>,
+    pub active: Option<bool>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = inventory_items)]
+pub struct ItemRow {
+    pub id: Uuid,
+    pub variant_id: Uuid,
+    pub location_id: Uuid,
+    pub on_hand: i32,
+    pub reserved: i32,
+    pub on_order: i32,
+    pub safety_stock: i32,
+    pub reorder_point: Option<i32>,
+    pub reorder_quantity: Option<i32>,
+    pub low_stock: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl ItemRow {
+    pub fn available(&self) -> i32 {
+        self.on_hand - self.reserved
+    }
+
+    pub fn into_domain(self, sku: String) -> InventoryItem {
+        InventoryItem {
+            id: self.id,
+            variant_id: self.variant_id,
+            sku,
+            location_id: self.location_id,
+            available: self.available(),
+            on_hand: self.on_hand,
+            reserved: self.reserved,
+            on_order: self.on_order,
+            safety_stock: self.safety_stock,
+            reorder_point: self.reorder_point,
+            reorder_quantity: self.reorder_quantity,
+            low_stock: self.low_stock,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+/// Settings of an item; `None` leaves a column as it is.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = inventory_items)]
+pub struct ItemSettings {
+    pub safety_stock: Option<i32>,
+    pub reorder_point: Option<Option<i32>>,
+    pub reorder_quantity: Option<Option<i32>>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = inventory_lots)]
+pub struct LotRow {
+    pub id: Uuid,
+    pub item_id: Uuid,
+    pub lot_code: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub on_hand: i32,
+    pub reserved: i32,
+    pub received_at: DateTime<Utc>,
+}
+
+impl From<LotRow> for InventoryLot {
+    fn from(row: LotRow) -> Self {
+        InventoryLot {
+            id: row.id,
+            item_id: row.item_id,
+            lot_code: row.lot_code,
+            expires_at: row.expires_at,
+            on_hand: row.on_hand,
+            reserved: row.reserved,
+            received_at: row.received_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = inventory_movements)]
+pub struct MovementRow {
+    pub id: Uuid,
+    pub item_id: Uuid,
+    pub lot_id: Option<Uuid>,
+    pub kind: String,
+    pub on_hand_delta: i32,
+    pub reserved_delta: i32,
+    pub reason: Option<String>,
+    pub actor: String,
+    pub reference_type: Option<String>,
+    pub reference_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<MovementRow> for InventoryMovement {
+    fn from(row: MovementRow) -> Self {
+        InventoryMovement {
+            id: row.id,
+            item_id: row.item_id,
+            lot_id: row.lot_id,
+            kind: row.kind,
+            on_hand_delta: row.on_hand_delta,
+            reserved_delta: row.reserved_delta,
+            reason: row.reason,
+            actor: row.actor,
+            reference_type: row.reference_type,
+            reference_id: row.reference_id,
+            created_at: row.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = inventory_reservations)]
+pub struct ReservationRow {
+    pub id: Uuid,
+    pub item_id: Uuid,
+    pub lot_id: Option<Uuid>,
+    pub order_id: Option<Uuid>,
+    pub reference: Option<String>,
+    pub quantity: i32,
+    pub status: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+// ---- locations ----
+
+pub async fn insert_location(conn: &mut AsyncPgConnection, row: &LocationRow) -> QueryResult<()> {
+    diesel::insert_into(locations::table)
+        .values(row)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn all_locations(conn: &mut AsyncPgConnection) -> QueryResult<Vec<LocationRow>> {
+    locations::table
+        .select(LocationRow::as_select())
+        .order((locations::priority, locations::code))
+        .load(conn)
+        .await
+}
+
+pub async fn location_by_id(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<LocationRow>> {
+    locations::table
+        .find(id)
+        .select(LocationRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+pub async fn update_location(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    changes: &LocationChanges,
+) -> QueryResult<LocationRow> {
+    diesel::update(locations::table.find(id))
+        .set(changes)
+        .returning(LocationRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+// ---- items ----
+
+/// The SKU of each of these variants.
+pub async fn skus(
+    conn: &mut AsyncPgConnection,
+    variant_ids: &[Uuid],
+) -> QueryResult<Vec<(Uuid, String)>> {
+    product_variants::table
+        .filter(product_variants::id.eq_any(variant_ids))
+        .select((product_variants::id, product_variants::sku))
+        .load(conn)
+        .await
+}
+
+/// SKUs among these variants with units on hand or reserved anywhere.
+pub async fn stocked_skus(
+    conn: &mut AsyncPgConnection,
+    variant_ids: &[Uuid],
+) -> QueryResult<Vec<String>> {
+    inventory_items::table
+        .inner_join(product_variants::table)
+        .filter(inventory_items::variant_id.eq_any(variant_ids))
+        .filter(
+            inventory_items::on_hand
+                .gt(0)
+                .or(inventory_items::reserved.gt(0)),
+        )
+        .select(product_variants::sku)
+        .distinct()
+        .load(conn)
+        .await
+}
+
+/// Every item of these variants, locked in id order (a stable order: no deadlocks between
+/// callers locking overlapping sets).
+pub async fn lock_items_of_variants(
+    conn: &mut AsyncPgConnection,
+    variant_ids: &[Uuid],
+) -> QueryResult<Vec<ItemRow>> {
+    inventory_items::table
+        .filter(inventory_items::variant_id.eq_any(variant_ids))
+        .select(ItemRow::as_select())
+        .order(inventory_items::id)
+        .for_update()
+        .load(conn)
+        .await
+}
+
+pub async fn lock_items(conn: &mut AsyncPgConnection, ids: &[Uuid]) -> QueryResult<Vec<ItemRow>> {
+    inventory_items::table
+        .filter(inventory_items::id.eq_any(ids))
+        .select(ItemRow::as_select())
+        .order(inventory_items::id)
+        .for_update()
+        .load(conn)
+        .await
+}
+
+/// The item of a variant at a location, created empty when missing, locked.
+pub async fn ensure_item(
+    conn: &mut AsyncPgConnection,
+    variant_id: Uuid,
+    location_id: Uuid,
+) -> QueryResult<ItemRow> {
+    let now = Utc::now();
+    diesel::insert_into(inventory_items::table)
+        .values((
+            inventory_items::id.eq(Uuid::now_v7()),
+            inventory_items::variant_id.eq(variant_id),
+            inventory_items::location_id.eq(location_id),
+            inventory_items::created_at.eq(now),
+            inventory_items::updated_at.eq(now),
+        ))
+        .on_conflict((inventory_items::variant_id, inventory_items::location_id))
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    inventory_items::table
+        .filter(inventory_items::variant_id.eq(variant_id))
+        .filter(inventory_items::location_id.eq(location_id))
+        .select(ItemRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+}
+
+pub async fn apply_item_delta(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    on_hand: i32,
+    reserved: i32,
+    on_order: i32,
+) -> QueryResult<ItemRow> {
+    diesel::update(inventory_items::table.find(id))
+        .set((
+            inventory_items::on_hand.eq(inventory_items::on_hand + on_hand),
+            inventory_items::reserved.eq(inventory_items::reserved + reserved),
+            inventory_items::on_order.eq(inventory_items::on_order + on_order),
+            inventory_items::updated_at.eq(Utc::now()),
+        ))
+        .returning(ItemRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn set_low_stock(conn: &mut AsyncPgConnection, id: Uuid, low: bool) -> QueryResult<()> {
+    diesel::update(inventory_items::table.find(id))
+        .set(inventory_items::low_stock.eq(low))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn update_item_settings(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    settings: &ItemSettings,
+) -> QueryResult<ItemRow> {
+    diesel::update(inventory_items::table.find(id))
+        .set(settings)
+        .returning(ItemRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+pub async fn items_of_variants(
+    conn: &mut AsyncPgConnection,
+    variant_ids: &[Uuid],
+) -> QueryResult<Vec<ItemRow>> {
+    inventory_items::table
+        .filter(inventory_items::variant_id.eq_any(variant_ids))
+        .select(ItemRow::as_select())
+        .order(inventory_items::id)
+        .load(conn)
+        .await
+}
+
+pub async fn item_by_id(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Option<ItemRow>> {
+    inventory_items::table
+        .find(id)
+        .select(ItemRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Which items to list.
+#[derive(Debug, Clone, Default)]
+pub struct ItemFilter {
+    pub location_id: Option<Uuid>,
+    pub sku: Option<String>,
+    /// Only items at or below their reorder point.
+    pub low_stock_only: bool,
+}
+
+/// Items matching `filter` in id order, strictly after `after`.
+pub async fn list_items(
+    conn: &mut AsyncPgConnection,
+    filter: &ItemFilter,
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<(Vec<(ItemRow, String)>, i64)> {
+    let build = || {
+        let mut query = inventory_items::table
+            .inner_join(product_variants::table)
+            .into_boxed();
+        if let Some(location) = filter.location_id {
+            query = query.filter(inventory_items::location_id.eq(location));
+        }
+        if let Some(sku) = &filter.sku {
+            query = query.filter(product_variants::sku.eq(sku.replace('\0', "")));
+        }
+        if filter.low_stock_only {
+            query = query.filter(
+                inventory_items::reorder_point.is_not_null().and(
+                    (inventory_items::on_hand - inventory_items::reserved)
+                        .nullable()
+                        .le(inventory_items::reorder_point),
+                ),
+            );
+        }
+        query
+    };
+    let total = build().count().get_result(conn).await?;
+    let mut query = build()
+        .select((ItemRow::as_select(), product_variants::sku))
+        .order(inventory_items::id)
+        .limit(limit);
+    if let Some(after) = after {
+        query = query.filter(inventory_items::id.gt(after));
+    }
+    Ok((query.load(conn).await?, total))
+}
+
+// ---- lots ----
+
+pub async fn lock_lots(
+    conn: &mut AsyncPgConnection,
+    item_ids: &[Uuid],
+) -> QueryResult<Vec<LotRow>> {
+    inventory_lots::table
+        .filter(inventory_lots::item_id.eq_any(item_ids))
+        .select(LotRow::as_select())
+        .order(inventory_lots::id)
+        .for_update()
+        .load(conn)
+        .await
+}
+
+pub async fn lots_of_item(conn: &mut AsyncPgConnection, item_id: Uuid) -> QueryResult<Vec<LotRow>> {
+    inventory_lots::table
+        .filter(inventory_lots::item_id.eq(item_id))
+        .select(LotRow::as_select())
+        .order((
+            inventory_lots::expires_at.asc().nulls_last(),
+            inventory_lots::lot_code,
+        ))
+        .load(conn)
+        .await
+}
+
+/// The lot with this code of an item, created when missing, locked.
+pub async fn ensure_lot(
+    conn: &mut AsyncPgConnection,
+    item_id: Uuid,
+    code: &str,
+    expires_at: Option<DateTime<Utc>>,
+) -> QueryResult<LotRow> {
+    diesel::insert_into(inventory_lots::table)
+        .values((
+            inventory_lots::id.eq(Uuid::now_v7()),
+            inventory_lots::item_id.eq(item_id),
+            inventory_lots::lot_code.eq(code),
+            inventory_lots::expires_at.eq(expires_at),
+        ))
+        .on_conflict((inventory_lots::item_id, inventory_lots::lot_code))
+        .do_nothing()
+        .execute(conn)
+        .await?;
+    inventory_lots::table
+        .filter(inventory_lots::item_id.eq(item_id))
+        .filter(inventory_lots::lot_code.eq(code))
+        .select(LotRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+}
+
+pub async fn apply_lot_delta(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    on_hand: i32,
+    reserved: i32,
+) -> QueryResult<LotRow> {
+    diesel::update(inventory_lots::table.find(id))
+        .set((
+            inventory_lots::on_hand.eq(inventory_lots::on_hand + on_hand),
+            inventory_lots::reserved.eq(inventory_lots::reserved + reserved),
+        ))
+        .returning(LotRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+// ---- ledger ----
+
+pub async fn insert_movement(conn: &mut AsyncPgConnection, row: &MovementRow) -> QueryResult<()> {
+    diesel::insert_into(inventory_movements::table)
+        .values(row)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Up to `limit` ledger rows of an item, oldest first, strictly after `after`, with the
+/// item's total count of rows.
+pub async fn movements_of_item(
+    conn: &mut AsyncPgConnection,
+    item_id: Uuid,
+    after: Option<Keyset>,
+    limit: i64,
+) -> QueryResult<(Vec<MovementRow>, i64)> {
+    let of_item = || inventory_movements::table.filter(inventory_movements::item_id.eq(item_id));
+    let total = of_item().count().get_result(conn).await?;
+    let mut query = of_item()
+        .select(MovementRow::as_select())
+        .order((inventory_movements::created_at, inventory_movements::id))
+        .limit(limit)
+        .into_boxed();
+    if let Some(at) = after {
+        query = query.filter(created_after("inventory_movements", at));
+    }
+    Ok((query.load(conn).await?, total))
+}
+
+/// Items whose balances differ from the sums of their ledger: `(item, on hand, ledger on
+/// hand, reserved, ledger reserved)`. Empty when the books balance.
+pub async fn unreconciled_items(
+    conn: &mut AsyncPgConnection,
+) -> QueryResult<Vec<(Uuid, i32, i64, i32, i64)>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+        #[diesel(sql_type = diesel::sql_types::Int4)]
+        on_hand: i32,
+        #[diesel(sql_type = diesel::sql_types::Int8)]
+        ledger_on_hand: i64,
+        #[diesel(sql_type = diesel::sql_types::Int4)]
+        reserved: i32,
+        #[diesel(sql_type = diesel::sql_types::Int8)]
+        ledger_reserved: i64,
+    }
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT i.id, i.on_hand, coalesce(sum(m.on_hand_delta), 0)::int8 AS ledger_on_hand, \
+                i.reserved, coalesce(sum(m.reserved_delta), 0)::int8 AS ledger_reserved \
+         FROM inventory_items i LEFT JOIN inventory_movements m ON m.item_id = i.id \
+         GROUP BY i.id \
+         HAVING i.on_hand <> coalesce(sum(m.on_hand_delta), 0) OR i.reserved <> coalesce(sum(m.reserved_delta), 0)",
+    )
+    .load(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.id,
+                r.on_hand,
+                r.ledger_on_hand,
+                r.reserved,
+                r.ledger_reserved,
+            )
+        })
+        .collect())
+}
+
+// ---- reservations ----
+
+pub async fn insert_reservation(
+    conn: &mut AsyncPgConnection,
+    row: &ReservationRow,
+) -> QueryResult<()> {
+    diesel::insert_into(inventory_reservations::table)
+        .values(row)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn lock_reservation(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<ReservationRow>> {
+    inventory_reservations::table
+        .find(id)
+        .select(ReservationRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Active reservations of an order, locked, oldest first.
+pub async fn lock_order_reservations(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+) -> QueryResult<Vec<ReservationRow>> {
+    inventory_reservations::table
+        .filter(inventory_reservations::order_id.eq(order_id))
+        .filter(inventory_reservations::status.eq("active"))
+        .select(ReservationRow::as_select())
+        .order(inventory_reservations::id)
+        .for_update()
+        .load(conn)
+        .await
+}
+
+/// Active reservations on these items whose hold has run out.
+pub async fn expired_reservations(
+    conn: &mut AsyncPgConnection,
+    item_ids: &[Uuid],
+) -> QueryResult<Vec<ReservationRow>> {
+    inventory_reservations::table
+        .filter(inventory_reservations::item_id.eq_any(item_ids))
+        .filter(inventory_reservations::status.eq("active"))
+        .filter(inventory_reservations::expires_at.lt(Utc::now()))
+        .select(ReservationRow::as_select())
+        .order(inventory_reservations::id)
+        .for_update()
+        .load(conn)
+        .await
+}
+
+pub async fn set_reservation(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: &str,
+    quantity: i32,
+    order_id: Option<Uuid>,
+) -> QueryResult<()> {
+    diesel::update(inventory_reservations::table.find(id))
+        .set((
+            inventory_reservations::status.eq(status),
+            inventory_reservations::quantity.eq(quantity),
+            inventory_reservations::order_id.eq(order_id),
+            inventory_reservations::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Up to `limit` reservations of an item in id order, strictly after `after`, with the
+/// item's total count of reservations.
+pub async fn reservations_of_item(
+    conn: &mut AsyncPgConnection,
+    item_id: Uuid,
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<(Vec<ReservationRow>, i64)> {
+    let of_item =
+        || inventory_reservations::table.filter(inventory_reservations::item_id.eq(item_id));
+    let total = of_item().count().get_result(conn).await?;
+    let mut query = of_item()
+        .select(ReservationRow::as_select())
+        .order(inventory_reservations::id)
+        .limit(limit)
+        .into_boxed();
+    if let Some(after) = after {
+        query = query.filter(inventory_reservations::id.gt(after));
+    }
+    Ok((query.load(conn).await?, total))
+}
+
+// ---- numbers ----
+
+/// `PREFIX-000001` from a sequence.
+pub async fn next_number(
+    conn: &mut AsyncPgConnection,
+    prefix: &str,
+    sequence: &str,
+) -> QueryResult<String> {
+    #[derive(QueryableByName)]
+    struct Number {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        number: String,
+    }
+    let row: Number = diesel::sql_query(format!(
+        "SELECT '{prefix}-' || lpad(nextval('{sequence}')::text, 6, '0') AS number"
+    ))
+    .get_result(conn)
+    .await?;
+    Ok(row.number)
+}
+
+// ---- transfers ----
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = inventory_transfers)]
+pub struct TransferRow {
+    pub id: Uuid,
+    pub number: String,
+    pub from_location_id: Uuid,
+    pub to_location_id: Uuid,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub received_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = inventory_transfer_lines)]
+pub struct TransferLineRow {
+    pub id: Uuid,
+    pub transfer_id: Uuid,
+    pub variant_id: Uuid,
+    pub quantity: i32,
+    pub lot_code: Option<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+pub async fn insert_transfer(
+    conn: &mut AsyncPgConnection,
+    row: &TransferRow,
+    lines: &[TransferLineRow],
+) -> QueryResult<()> {
+    diesel::insert_into(inventory_transfers::table)
+        .values(row)
+        .execute(conn)
+        .await?;
+    diesel::insert_into(inventory_transfer_lines::table)
+        .values(lines)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn lock_transfer(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<(TransferRow, Vec<TransferLineRow>)>> {
+    let Some(row) = inventory_transfers::table
+        .find(id)
+        .select(TransferRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let lines = inventory_transfer_lines::table
+        .filter(inventory_transfer_lines::transfer_id.eq(id))
+        .select(TransferLineRow::as_select())
+        .order(inventory_transfer_lines::id)
+        .load(conn)
+        .await?;
+    Ok(Some((row, lines)))
+}
+
+pub async fn mark_transfer_received(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<TransferRow> {
+    diesel::update(inventory_transfers::table.find(id))
+        .set((
+            inventory_transfers::status.eq("received"),
+            inventory_transfers::received_at.eq(Utc::now()),
+        ))
+        .returning(TransferRow::as_returning())
+        .get_result(conn)
+        .await
+}
+
+// ---- cycle counts ----
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = cycle_counts)]
+pub struct CountRow {
+    pub id: Uuid,
+    pub location_id: Uuid,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub posted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = cycle_count_lines)]
+pub struct CountLineRow {
+    pub id: Uuid,
+    pub count_id: Uuid,
+    pub item_id: Uuid,
+    pub expected: i32,
+    pub counted: Option<i32>,
+}
+
+pub async fn items_at_location(
+    conn: &mut AsyncPgConnection,
+    location_id: Uuid,
+) -> QueryResult<Vec<ItemRow>> {
+    inventory_items::table
+        .filter(inventory_items::location_id.eq(location_id))
+        .select(ItemRow::as_select())
+        .order(inventory_items::id)
+        .load(conn)
+        .await
+}
+
+pub async fn insert_count(
+    conn: &mut AsyncPgConnection,
+    row: &CountRow,
+    lines: &[CountLineRow],
+) -> QueryResult<()> {
+    diesel::insert_into(cycle_counts::table)
+        .values(row)
+        .execute(conn)
+        .await?;
+    if !lines.is_empty() {
+        diesel::insert_into(cycle_count_lines::table)
+            .values(lines)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+pub async fn lock_count(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<(CountRow, Vec<CountLineRow>)>> {
+    let Some(row) = cycle_counts::table
+        .find(id)
+        .select(CountRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let lines = cycle_count_lines::table
+        .filter(cycle_count_lines::count_id.eq(id))
+        .select(CountLineRow::as_select())
+        .order(cycle_count_lines::id)
+        .load(conn)
+        .await?;
+    Ok(Some((row, lines)))
+}
+
+/// Adds a line to an open count (stock found that had no record when the count opened).
+pub async fn insert_count_line(
+    conn: &mut AsyncPgConnection,
+    line: &CountLineRow,
+) -> QueryResult<()> {
+    diesel::insert_into(cycle_count_lines::table)
+        .values(line)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn set_counted(
+    conn: &mut AsyncPgConnection,
+    line_id: Uuid,
+    counted: i32,
+) -> QueryResult<()> {
+    diesel::update(cycle_count_lines::table.find(line_id))
+        .set(cycle_count_lines::counted.eq(counted))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn mark_count_posted(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<()> {
+    diesel::update(cycle_counts::table.find(id))
+        .set((
+            cycle_counts::status.eq("posted"),
+            cycle_counts::posted_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+// ---- purchase orders ----
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = purchase_orders)]
+pub struct PurchaseOrderRow {
+    pub id: Uuid,
+    pub number: String,
+    pub location_id: Uuid,
+    pub supplier: String,
+    pub expected_at: Option<DateTime<Utc>>,
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = purchase_order_lines)]
+pub struct PurchaseOrderLineRow {
+    pub id: Uuid,
+    pub purchase_order_id: Uuid,
+    pub variant_id: Uuid,
+    pub quantity_ordered: i32,
+    pub quantity_received: i32,
+}
+
+pub async fn insert_purchase_order(
+    conn: &mut AsyncPgConnection,
+    row: &PurchaseOrderRow,
+    lines: &[PurchaseOrderLineRow],
+) -> QueryResult<()> {
+    diesel::insert_into(purchase_orders::table)
+        .values(row)
+        .execute(conn)
+        .await?;
+    diesel::insert_into(purchase_order_lines::table)
+        .values(lines)
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn lock_purchase_order(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+) -> QueryResult<Option<(PurchaseOrderRow, Vec<PurchaseOrderLineRow>)>> {
+    let Some(row) = purchase_orders::table
+        .find(id)
+        .select(PurchaseOrderRow::as_select())
+        .for_update()
+        .first(conn)
+        .await
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let lines = purchase_order_lines::table
+        .filter(purchase_order_lines::purchase_order_id.eq(id))
+        .select(PurchaseOrderLineRow::as_select())
+        .order(purchase_order_lines::id)
+        .load(conn)
+        .await?;
+    Ok(Some((row, lines)))
+}
+
+pub async fn add_received(
+    conn: &mut AsyncPgConnection,
+    line_id: Uuid,
+    quantity: i32,
+) -> QueryResult<()> {
+    diesel::update(purchase_order_lines::table.find(line_id))
+        .set(
+            purchase_order_lines::quantity_received
+                .eq(purchase_order_lines::quantity_received + quantity),
+        )
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+pub async fn set_purchase_order_status(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    status: &str,
+) -> QueryResult<()> {
+    diesel::update(purchase_orders::table.find(id))
+        .set((
+            purchase_orders::status.eq(status),
+            purchase_orders::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Moves every active reservation of `from` orders to order `to` (after a merge).
+pub async fn move_all_reservations(
+    conn: &mut AsyncPgConnection,
+    from: &[Uuid],
+    to: Uuid,
+) -> QueryResult<()> {
+    diesel::update(inventory_reservations::table)
+        .filter(inventory_reservations::order_id.eq_any(from))
+        .filter(inventory_reservations::status.eq("active"))
+        .set((
+            inventory_reservations::order_id.eq(to),
+            inventory_reservations::updated_at.eq(Utc::now()),
+        ))
+        .execute(conn)
+        .await
+        .map(drop)
+}
+
+/// Active reservations of an order for one variant, locked, newest first.
+pub async fn lock_order_variant_reservations(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+    variant_id: Uuid,
+) -> QueryResult<Vec<ReservationRow>> {
+    let items = inventory_items::table
+        .filter(inventory_items::variant_id.eq(variant_id))
+        .select(inventory_items::id);
+    inventory_reservations::table
+        .filter(inventory_reservations::order_id.eq(order_id))
+        .filter(inventory_reservations::status.eq("active"))
+        .filter(inventory_reservations::item_id.eq_any(items))
+        .select(ReservationRow::as_select())
+        .order(inventory_reservations::id.desc())
+        .for_update()
+        .load(conn)
+        .await
+}
+
+/// The stock a storefront may show of one variant: units for sale over all locations, `None`
+/// when it has no stock records (not stock-tracked).
+#[derive(diesel::QueryableByName)]
+pub struct SellableRow {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub variant_id: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub sku: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    pub sellable: Option<i64>,
+}
+
+/// Sellable units (on hand − reserved, summed over locations) of variants of *active*
+/// products, in one grouped query.
+pub async fn sellable(
+    conn: &mut AsyncPgConnection,
+    of: SellableOf<'_>,
+) -> QueryResult<Vec<SellableRow>> {
+    const SELECT: &str = "SELECT v.id AS variant_id, v.sku, \
+         (SUM(GREATEST(i.on_hand - i.reserved, 0)) FILTER (WHERE i.id IS NOT NULL))::int8 \
+         AS sellable \
+         FROM product_variants v JOIN products p ON p.id = v.product_id AND p.status = 'active' \
+         LEFT JOIN inventory_items i ON i.variant_id = v.id";
+    const GROUP: &str = "GROUP BY v.id, v.sku, v.position ORDER BY v.position, v.id";
+    match of {
+        SellableOf::Variants(ids) => {
+            diesel::sql_query(format!("{SELECT} WHERE v.id = ANY($1) {GROUP}"))
+                .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
+                .load(conn)
+                .await
+        }
+        SellableOf::Product(id) => {
+            diesel::sql_query(format!("{SELECT} WHERE v.product_id = $1 {GROUP}"))
+                .bind::<diesel::sql_types::Uuid, _>(id)
+                .load(conn)
+                .await
+        }
+    }
+}

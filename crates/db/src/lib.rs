@@ -1,0 +1,264 @@
+//! The database layer: pool, migrations, the diesel schema and the queries services compose.
+//!
+//! Query functions take `&mut AsyncPgConnection` so a service can run several of them inside
+//! one transaction. Nothing here decides business rules.
+
+pub mod acp;
+pub mod carts;
+pub mod catalog;
+pub mod checkout;
+pub mod customers;
+pub mod idempotency;
+pub mod identity;
+pub mod inventory;
+pub mod invoices;
+pub mod order_links;
+pub mod orders;
+pub mod outbox;
+pub mod payment_attempts;
+pub mod pricing;
+pub mod schema;
+pub mod stablecoin;
+pub mod webhooks;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::Context as _;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
+use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
+use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfig};
+use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures::FutureExt as _;
+
+/// The migrations in `migrations/`, compiled into the binary.
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
+
+/// Where a keyset page starts: strictly after this sort key (as text PostgreSQL can cast back
+/// to the column's type) and row id.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Keyset {
+    #[serde(rename = "k")]
+    pub key: String,
+    #[serde(rename = "i")]
+    pub id: uuid::Uuid,
+}
+
+impl Keyset {
+    /// The position of a row in a list sorted by creation time (microseconds, as stored).
+    pub fn created(created_at: chrono::DateTime<chrono::Utc>, id: uuid::Uuid) -> Self {
+        Self {
+            key: created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            id,
+        }
+    }
+}
+
+/// Why a pooled connection could not be had.
+pub type PoolError = diesel_async::pooled_connection::bb8::RunError;
+
+/// A connection checked out of the pool.
+pub type Conn<'a> = PooledConnection<'a, AsyncPgConnection>;
+
+/// The connection pool, plus a count of the statements run through it.
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool<AsyncPgConnection>,
+    statements: Arc<AtomicU64>,
+}
+
+/// Counts statements as the database driver starts them: the proof that list endpoints
+/// batch their loads, and a cheap health signal.
+struct StatementCounter(Arc<AtomicU64>);
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Db {
+    /// Builds a pool that connects lazily, so the server starts even while PostgreSQL is down
+    /// (readiness then says why).
+    pub fn connect_lazy(url: &str, max_connections: u32) -> Self {
+        let statements = Arc::new(AtomicU64::new(0));
+        let counter = statements.clone();
+        let mut config = ManagerConfig::<AsyncPgConnection>::default();
+        config.custom_setup = Box::new(move |url| {
+            let counter = counter.clone();
+            async move {
+                let mut conn = AsyncPgConnection::establish(url).await?;
+                conn.set_instrumentation(StatementCounter(counter));
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager = AsyncDieselConnectionManager::new_with_config(url, config);
+        let pool = Pool::builder()
+            .max_size(max_connections)
+            .connection_timeout(std::time::Duration::from_secs(5))
+            .build_unchecked(manager);
+        Self { pool, statements }
+    }
+
+    /// Checks a connection out of the pool.
+    pub async fn conn(&self) -> Result<Conn<'_>, PoolError> {
+        self.pool.get().await
+    }
+
+    /// Statements run through this pool so far.
+    pub fn statements_executed(&self) -> u64 {
+        AtomicU64::load(&self.statements, Ordering::Relaxed)
+    }
+
+    /// `(idle, in use)` connections right now.
+    pub fn connection_counts(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (
+            state.idle_connections,
+            state.connections - state.idle_connections,
+        )
+    }
+
+    /// Runs `SELECT 1`, for readiness checks.
+    pub async fn ping(&self) -> anyhow::Result<()> {
+        let mut conn = self.conn().await.context("no database connection")?;
+        diesel::sql_query("SELECT 1")
+            .execute(&mut conn)
+            .await
+            .context("database did not answer")?;
+        Ok(())
+    }
+}
+
+/// Splits a PostgreSQL URL into the URL of the `postgres` maintenance database and the name of
+/// the database the URL points at.
+pub fn maintenance_url(url: &str) -> anyhow::Result<(String, String)> {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let after_scheme = base
+        .find("://")
+        .map(|i| i + 3)
+        .context("DATABASE_URL has no scheme")?;
+    let slash = base[after_scheme..]
+        .rfind('/')
+        .map(|i| i + after_scheme)
+        .context("DATABASE_URL names no database")?;
+    let name = &base[slash + 1..];
+    anyhow::ensure!(!name.is_empty(), "DATABASE_URL names no database");
+    let mut admin = format!("{}/postgres", &base[..slash]);
+    if let Some(query) = query {
+        admin = format!("{admin}?{query}");
+    }
+    Ok((admin, name.to_owned()))
+}
+
+/// Escapes `text` for a `LIKE`/`ILIKE` pattern (and drops NUL, which PostgreSQL refuses).
+pub fn like_escape(text: &str) -> String {
+    text.replace('\0', "")
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// The rows of `table` strictly after `at` in `(created_at, id)` ascending order: the keyset
+/// condition of every list read oldest first. `table` is a fixed name, never input.
+pub fn created_after<QS>(
+    table: &'static str,
+    at: Keyset,
+) -> Box<dyn diesel::BoxableExpression<QS, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>> {
+    use diesel::sql_types::{Bool, Text};
+    Box::new(
+        diesel::dsl::sql::<Bool>(&format!("({table}.created_at, {table}.id) > (CAST("))
+            .bind::<Text, _>(at.key)
+            .sql(" AS timestamptz), ")
+            .bind::<diesel::sql_types::Uuid, _>(at.id)
+            .sql(")"),
+    )
+}
+
+/// Quotes an SQL identifier.
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Creates the database `url` names, unless it exists.
+pub async fn create_database_if_missing(url: &str) -> anyhow::Result<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Found {
+        #[diesel(sql_type = diesel::sql_types::Int4)]
+        #[allow(dead_code)]
+        found: i32,
+    }
+    let (admin_url, name) = maintenance_url(url)?;
+    let mut conn = AsyncPgConnection::establish(&admin_url)
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL at {admin_url}"))?;
+    let existing: Vec<Found> =
+        diesel::sql_query("SELECT 1 AS found FROM pg_database WHERE datname = $1")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .load(&mut conn)
+            .await?;
+    if !existing.is_empty() {
+        return Ok(false);
+    }
+    match diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(&name)))
+        .execute(&mut conn)
+        .await
+    {
+        Ok(_) => Ok(true),
+        // Another instance created it between our check and our CREATE.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => Ok(false),
+        Err(e) if e.to_string().contains("already exists") => Ok(false),
+        Err(e) => Err(e).context("CREATE DATABASE failed"),
+    }
+}
+
+/// Applies pending embedded migrations; returns how many ran.
+///
+/// Holds an advisory lock meanwhile so instances starting together migrate one at a time.
+/// Needs the multi-thread tokio runtime (the harness uses `block_in_place`).
+pub async fn migrate(url: &str) -> anyhow::Result<usize> {
+    const MIGRATION_LOCK: i64 = 0x5354_4154_4553_4554; // "STATESET"
+    let mut conn = AsyncPgConnection::establish(url)
+        .await
+        .context("cannot connect to run migrations")?;
+    diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+        .execute(&mut conn)
+        .await?;
+    let mut harness = AsyncMigrationHarness::new(conn);
+    let applied = harness
+        .run_pending_migrations(MIGRATIONS)
+        .map(|versions| versions.len())
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"));
+    let mut conn = harness.into_inner();
+    diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))
+        .execute(&mut conn)
+        .await?;
+    applied
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maintenance_url_swaps_the_database() -> anyhow::Result<()> {
+        let (admin, name) = maintenance_url("postgres://postgres@127.0.0.1:5432/stateset")?;
+        assert_eq!(admin, "postgres://postgres@127.0.0.1:5432/postgres");
+        assert_eq!(name, "stateset");
+        let (admin, name) = maintenance_url("postgres://u:p@h/db_1?sslmode=disable")?;
+        assert_eq!(admin, "postgres://u:p@h/postgres?sslmode=disable");
+        assert_eq!(name, "db_1");
+        assert!(maintenance_url("postgres://h:5432/").is_err());
+        Ok(())
+    }
+}
