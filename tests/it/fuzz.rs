@@ -26,9 +26,9 @@ fn env_u64(name: &str, default: u64) -> u64 {
 }
 
 /// Builds values that satisfy (or nearly satisfy) the schemas of one OpenAPI document.
-struct Generator<'a> {
-    doc: &'a Value,
-    rng: StdRng,
+pub(crate) struct Generator<'a> {
+    pub(crate) doc: &'a Value,
+    pub(crate) rng: StdRng,
 }
 
 impl Generator<'_> {
@@ -229,13 +229,18 @@ fn as_param(value: &Value) -> String {
 }
 
 /// One request built from an operation, printable when it fails.
-struct Built {
-    method: Method,
-    uri: String,
-    body: Option<Value>,
+pub(crate) struct Built {
+    pub(crate) method: Method,
+    pub(crate) uri: String,
+    pub(crate) body: Option<Value>,
 }
 
-fn build(generator: &mut Generator<'_>, path: &str, method: &Method, operation: &Value) -> Built {
+pub(crate) fn build(
+    generator: &mut Generator<'_>,
+    path: &str,
+    method: &Method,
+    operation: &Value,
+) -> Built {
     let mut uri = path.to_owned();
     let mut query = Vec::new();
     for parameter in operation["parameters"].as_array().into_iter().flatten() {

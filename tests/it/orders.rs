@@ -1303,3 +1303,74 @@ async fn the_grpc_door_runs_the_lifecycle() {
         .into_inner();
     assert_eq!(found.total_count, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_orders_events_are_listed_for_whoever_may_see_the_order() {
+    let t = TestApp::new().await;
+    let variant = t.variant("EVT-1").await;
+    t.stock(variant, 5).await;
+    let id = t.order_of(variant, "ev@example.com").await;
+    let (status, _) = t
+        .json(
+            Method::POST,
+            &format!("/api/v1/orders/{id}/hold"),
+            Some(json!({"reason": "address check"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, body) = t
+        .json(Method::GET, &format!("/api/v1/orders/{id}/events"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let types: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"order.created"), "{types:?}");
+    assert!(
+        types.contains(&"order.status_changed"),
+        "the hold: {types:?}"
+    );
+    assert!(
+        body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["entity_id"] == json!(id.to_string())),
+        "only the order's own events: {body}"
+    );
+    let first = body["items"][0]["sequence"].as_i64().unwrap();
+    let (_, after) = t
+        .json(
+            Method::GET,
+            &format!("/api/v1/orders/{id}/events?after={first}&limit=1"),
+            None,
+        )
+        .await;
+    assert_eq!(after["items"].as_array().unwrap().len(), 1, "{after}");
+    assert!(after["items"][0]["sequence"].as_i64().unwrap() > first);
+
+    // Another customer cannot see the order, so neither its events; nor can anyone see a
+    // missing order's.
+    let stranger = t.user_token("stranger@example.com", CUSTOMER_ROLE).await;
+    let (status, _) = t
+        .json_as(
+            &Auth::Bearer(stranger),
+            Method::GET,
+            &format!("/api/v1/orders/{id}/events"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = t
+        .json(
+            Method::GET,
+            &format!("/api/v1/orders/{}/events", Uuid::now_v7()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

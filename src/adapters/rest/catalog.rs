@@ -8,6 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::extract::{Json, Path, Query};
+use super::operation::operations;
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{
@@ -70,243 +71,6 @@ pub struct SetProductCategories {
     pub category_ids: Vec<Uuid>,
 }
 
-#[utoipa::path(get, path = "/products", tag = "catalog", params(ListProductsParams),
-    responses((status = 200, body = ProductList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_products(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Query(params): Query<ListProductsParams>,
-) -> ApiResult<Json<ProductList>> {
-    let filter = ProductFilter {
-        status: params.status,
-        category_id: params.category_id,
-        min_price: params.min_price,
-        max_price: params.max_price,
-        query: params.q,
-    };
-    let page = PageRequest {
-        size: params.limit,
-        after: params.cursor,
-        size_field: "limit",
-        cursor_field: "cursor",
-    };
-    let page = app
-        .services
-        .catalog
-        .list_product_details(&ctx, filter, params.sort.unwrap_or_default(), page)
-        .await?;
-    let next_cursor = page.next_cursor();
-    let items = page.items.into_iter().map(|(_, product)| product).collect();
-    Ok(Json(ProductList {
-        items,
-        next_cursor,
-        total_count: page.total_count,
-    }))
-}
-
-#[utoipa::path(post, path = "/products", tag = "catalog", request_body = CreateProductInput,
-    responses((status = 201, body = ProductDetail), (status = 400, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_product(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Json(input): Json<CreateProductInput>,
-) -> ApiResult<(StatusCode, Json<ProductDetail>)> {
-    let product = app.services.catalog.create_product(&ctx, input).await?;
-    Ok((StatusCode::CREATED, Json(product)))
-}
-
-/// A product by id, or by slug when the path segment is not a UUID.
-#[utoipa::path(get, path = "/products/{id}", tag = "catalog",
-    params(("id" = String, Path, description = "Product id (UUID) or slug")),
-    responses((status = 200, body = ProductDetail), (status = 404, body = ErrorBody)))]
-pub async fn get_product(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<ProductDetail>> {
-    let lookup = match Uuid::parse_str(&id) {
-        Ok(id) => ProductRef::Id(id),
-        Err(_) => ProductRef::Slug(id),
-    };
-    Ok(Json(
-        app.services
-            .catalog
-            .get_product_detail(&ctx, lookup)
-            .await?,
-    ))
-}
-
-/// What a storefront may show of a product's stock, per variant: the level, and the units for
-/// sale unless the merchant shows levels only (staff always see them). Anyone may read it for
-/// a product on sale; another is 404.
-#[utoipa::path(get, path = "/products/{id}/availability", tag = "catalog",
-    params(("id" = Uuid, Path, description = "Product id")),
-    responses((status = 200, body = Vec<Availability>), (status = 404, body = ErrorBody)))]
-pub async fn product_availability(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Vec<Availability>>> {
-    let of = crate::domain::SellableOf::Product(id);
-    let shown = app.services.inventory.availability(&ctx, of).await?;
-    if shown.is_empty() {
-        return Err(crate::services::Error::not_found("product", id).into());
-    }
-    Ok(Json(shown))
-}
-
-#[utoipa::path(put, path = "/products/{id}", tag = "catalog", request_body = UpdateProductInput,
-    params(("id" = Uuid, Path, description = "Product id")),
-    responses((status = 200, body = ProductDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_product(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<UpdateProductInput>,
-) -> ApiResult<Json<ProductDetail>> {
-    Ok(Json(
-        app.services.catalog.update_product(&ctx, id, input).await?,
-    ))
-}
-
-#[utoipa::path(delete, path = "/products/{id}", tag = "catalog",
-    params(("id" = Uuid, Path, description = "Product id")),
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
-pub async fn delete_product(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
-    app.services.catalog.delete_product(&ctx, id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[utoipa::path(post, path = "/products/{id}/variants", tag = "catalog", request_body = CreateVariantInput,
-    params(("id" = Uuid, Path, description = "Product id")),
-    responses((status = 201, body = Variant), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_variant(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<CreateVariantInput>,
-) -> ApiResult<(StatusCode, Json<Variant>)> {
-    let variant = app.services.catalog.create_variant(&ctx, id, input).await?;
-    Ok((StatusCode::CREATED, Json(variant)))
-}
-
-#[utoipa::path(put, path = "/variants/{id}", tag = "catalog", request_body = UpdateVariantInput,
-    params(("id" = Uuid, Path, description = "Variant id")),
-    responses((status = 200, body = Variant), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_variant(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<UpdateVariantInput>,
-) -> ApiResult<Json<Variant>> {
-    Ok(Json(
-        app.services.catalog.update_variant(&ctx, id, input).await?,
-    ))
-}
-
-#[utoipa::path(delete, path = "/variants/{id}", tag = "catalog",
-    params(("id" = Uuid, Path, description = "Variant id")),
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))]
-pub async fn delete_variant(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
-    app.services.catalog.delete_variant(&ctx, id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-#[utoipa::path(put, path = "/products/{id}/categories", tag = "catalog", request_body = SetProductCategories,
-    params(("id" = Uuid, Path, description = "Product id")),
-    responses((status = 200, body = ProductDetail), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn set_product_categories(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<SetProductCategories>,
-) -> ApiResult<Json<ProductDetail>> {
-    let input = UpdateProductInput {
-        category_ids: Some(input.category_ids),
-        ..Default::default()
-    };
-    Ok(Json(
-        app.services.catalog.update_product(&ctx, id, input).await?,
-    ))
-}
-
-#[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = CategoryList)))]
-pub async fn list_categories(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-) -> ApiResult<Json<CategoryList>> {
-    Ok(Json(CategoryList {
-        items: app.services.catalog.list_categories(&ctx).await?,
-    }))
-}
-
-#[utoipa::path(post, path = "/categories", tag = "catalog", request_body = CreateCategoryInput,
-    responses((status = 201, body = Category), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn create_category(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Json(input): Json<CreateCategoryInput>,
-) -> ApiResult<(StatusCode, Json<Category>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(app.services.catalog.create_category(&ctx, input).await?),
-    ))
-}
-
-#[utoipa::path(get, path = "/categories/{id}", tag = "catalog",
-    params(("id" = Uuid, Path, description = "Category id")),
-    responses((status = 200, body = Category), (status = 404, body = ErrorBody)))]
-pub async fn get_category(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Category>> {
-    Ok(Json(app.services.catalog.get_category(&ctx, id).await?))
-}
-
-#[utoipa::path(put, path = "/categories/{id}", tag = "catalog", request_body = UpdateCategoryInput,
-    params(("id" = Uuid, Path, description = "Category id")),
-    responses((status = 200, body = Category), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_category(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<UpdateCategoryInput>,
-) -> ApiResult<Json<Category>> {
-    Ok(Json(
-        app.services
-            .catalog
-            .update_category(&ctx, id, input)
-            .await?,
-    ))
-}
-
-#[utoipa::path(delete, path = "/categories/{id}", tag = "catalog",
-    params(("id" = Uuid, Path, description = "Category id")),
-    responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_category(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<StatusCode> {
-    app.services.catalog.delete_category(&ctx, id).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
 /// Which events `GET /api/v1/events` returns.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -321,35 +85,277 @@ pub struct ListEventsParams {
     limit: Option<i64>,
 }
 
+/// Which of an entity's events `GET /api/v1/orders/{id}/events` returns.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EntityEventsParams {
+    /// Only events after this sequence number.
+    pub after: Option<i64>,
+    /// Most events to return, 1 to 500 (default 500).
+    pub limit: Option<i64>,
+}
+
 /// Events in sequence order.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventList {
     pub items: Vec<Event>,
 }
 
-#[utoipa::path(get, path = "/events", tag = "events", params(ListEventsParams),
-    responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn list_events(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Query(params): Query<ListEventsParams>,
-) -> ApiResult<Json<EventList>> {
-    let types = params
-        .types
-        .map(|t| {
-            t.split(',')
-                .map(|s| s.trim().to_owned())
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    let query = EventQuery {
-        after: params.after,
-        types,
-        entity_id: params.entity_id,
-        first: params.limit,
-        first_field: "limit",
-    };
-    let items = app.services.events.list(&ctx, query).await?;
-    Ok(Json(EventList { items }))
+operations! {
+    get "/products" list_products needs "products:read"
+        openapi(tag = "catalog", params(ListProductsParams),
+            responses((status = 200, body = ProductList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Query(params): Query<ListProductsParams>,
+        )
+        -> ApiResult<Json<ProductList>> {
+        let filter = ProductFilter {
+            status: params.status,
+            category_id: params.category_id,
+            min_price: params.min_price,
+            max_price: params.max_price,
+            query: params.q,
+        };
+        let page = PageRequest {
+            size: params.limit,
+            after: params.cursor,
+            size_field: "limit",
+            cursor_field: "cursor",
+        };
+        let page = app
+            .services
+            .catalog
+            .list_product_details(&ctx, filter, params.sort.unwrap_or_default(), page)
+            .await?;
+        let next_cursor = page.next_cursor();
+        let items = page.items.into_iter().map(|(_, product)| product).collect();
+        Ok(Json(ProductList {
+            items,
+            next_cursor,
+            total_count: page.total_count,
+        }))
+    }
+
+    post "/products" create_product needs "products:write"
+        openapi(tag = "catalog", request_body = CreateProductInput,
+            responses((status = 201, body = ProductDetail), (status = 400, body = ErrorBody),
+            (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<CreateProductInput>)
+        -> ApiResult<(StatusCode, Json<ProductDetail>)> {
+        let product = app.services.catalog.create_product(&ctx, input).await?;
+        Ok((StatusCode::CREATED, Json(product)))
+    }
+
+    /// A product by id, or by slug when the path segment is not a UUID.
+    get "/products/{id}" get_product needs "products:read"
+        openapi(tag = "catalog",
+            params(("id" = String, Path, description = "Product id (UUID) or slug")),
+            responses((status = 200, body = ProductDetail), (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<String>)
+        -> ApiResult<Json<ProductDetail>> {
+        let lookup = match Uuid::parse_str(&id) {
+            Ok(id) => ProductRef::Id(id),
+            Err(_) => ProductRef::Slug(id),
+        };
+        Ok(Json(
+            app.services
+                .catalog
+                .get_product_detail(&ctx, lookup)
+                .await?,
+        ))
+    }
+
+    /// What a storefront may show of a product's stock, per variant: the level, and the units for
+    /// sale unless the merchant shows levels only (staff always see them). Anyone may read it for
+    /// a product on sale; another is 404.
+    get "/products/{id}/availability" product_availability needs "products:read"
+        openapi(tag = "catalog",
+            params(("id" = Uuid, Path, description = "Product id")),
+            responses((status = 200, body = Vec<Availability>), (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<Vec<Availability>>> {
+        let of = crate::domain::SellableOf::Product(id);
+        let shown = app.services.inventory.availability(&ctx, of).await?;
+        if shown.is_empty() {
+            return Err(crate::services::Error::not_found("product", id).into());
+        }
+        Ok(Json(shown))
+    }
+
+    put "/products/{id}" update_product needs "products:write"
+        openapi(tag = "catalog", request_body = UpdateProductInput,
+            params(("id" = Uuid, Path, description = "Product id")),
+            responses((status = 200, body = ProductDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+            (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<UpdateProductInput>,
+        )
+        -> ApiResult<Json<ProductDetail>> {
+        Ok(Json(
+            app.services.catalog.update_product(&ctx, id, input).await?,
+        ))
+    }
+
+    delete "/products/{id}" delete_product needs "products:write"
+        openapi(tag = "catalog",
+            params(("id" = Uuid, Path, description = "Product id")),
+            responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<StatusCode> {
+        app.services.catalog.delete_product(&ctx, id).await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+
+    post "/products/{id}/variants" create_variant needs "products:write"
+        openapi(tag = "catalog", request_body = CreateVariantInput,
+            params(("id" = Uuid, Path, description = "Product id")),
+            responses((status = 201, body = Variant), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+            (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<CreateVariantInput>,
+        )
+        -> ApiResult<(StatusCode, Json<Variant>)> {
+        let variant = app.services.catalog.create_variant(&ctx, id, input).await?;
+        Ok((StatusCode::CREATED, Json(variant)))
+    }
+
+    put "/variants/{id}" update_variant needs "products:write"
+        openapi(tag = "catalog", request_body = UpdateVariantInput,
+            params(("id" = Uuid, Path, description = "Variant id")),
+            responses((status = 200, body = Variant), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+            (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<UpdateVariantInput>,
+        )
+        -> ApiResult<Json<Variant>> {
+        Ok(Json(
+            app.services.catalog.update_variant(&ctx, id, input).await?,
+        ))
+    }
+
+    delete "/variants/{id}" delete_variant needs "products:write"
+        openapi(tag = "catalog",
+            params(("id" = Uuid, Path, description = "Variant id")),
+            responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<StatusCode> {
+        app.services.catalog.delete_variant(&ctx, id).await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+
+    put "/products/{id}/categories" set_product_categories needs "products:write"
+        openapi(tag = "catalog", request_body = SetProductCategories,
+            params(("id" = Uuid, Path, description = "Product id")),
+            responses((status = 200, body = ProductDetail), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<SetProductCategories>,
+        )
+        -> ApiResult<Json<ProductDetail>> {
+        let input = UpdateProductInput {
+            category_ids: Some(input.category_ids),
+            ..Default::default()
+        };
+        Ok(Json(
+            app.services.catalog.update_product(&ctx, id, input).await?,
+        ))
+    }
+
+    get "/categories" list_categories needs "categories:read"
+        openapi(tag = "catalog", responses((status = 200, body = CategoryList)))
+        (State(app): State<AppState>, Caller(ctx): Caller)
+        -> ApiResult<Json<CategoryList>> {
+        Ok(Json(CategoryList {
+            items: app.services.catalog.list_categories(&ctx).await?,
+        }))
+    }
+
+    post "/categories" create_category needs "categories:write"
+        openapi(tag = "catalog", request_body = CreateCategoryInput,
+            responses((status = 201, body = Category), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+            (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<CreateCategoryInput>)
+        -> ApiResult<(StatusCode, Json<Category>)> {
+        Ok((
+            StatusCode::CREATED,
+            Json(app.services.catalog.create_category(&ctx, input).await?),
+        ))
+    }
+
+    get "/categories/{id}" get_category needs "categories:read"
+        openapi(tag = "catalog",
+            params(("id" = Uuid, Path, description = "Category id")),
+            responses((status = 200, body = Category), (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<Category>> {
+        Ok(Json(app.services.catalog.get_category(&ctx, id).await?))
+    }
+
+    put "/categories/{id}" update_category needs "categories:write"
+        openapi(tag = "catalog", request_body = UpdateCategoryInput,
+            params(("id" = Uuid, Path, description = "Category id")),
+            responses((status = 200, body = Category), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+            (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<UpdateCategoryInput>,
+        )
+        -> ApiResult<Json<Category>> {
+        Ok(Json(
+            app.services
+                .catalog
+                .update_category(&ctx, id, input)
+                .await?,
+        ))
+    }
+
+    delete "/categories/{id}" delete_category needs "categories:write"
+        openapi(tag = "catalog",
+            params(("id" = Uuid, Path, description = "Category id")),
+            responses((status = 204, description = "Deleted"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<StatusCode> {
+        app.services.catalog.delete_category(&ctx, id).await?;
+        Ok(StatusCode::NO_CONTENT)
+    }
+
+    get "/events" list_events needs anyone
+        openapi(tag = "events", params(ListEventsParams),
+            responses((status = 200, body = EventList), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Query(params): Query<ListEventsParams>)
+        -> ApiResult<Json<EventList>> {
+        let types = params
+            .types
+            .map(|t| {
+                t.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let query = EventQuery {
+            after: params.after,
+            types,
+            entity_id: params.entity_id,
+            first: params.limit,
+            first_field: "limit",
+        };
+        let items = app.services.events.list(&ctx, query).await?;
+        Ok(Json(EventList { items }))
+    }
 }

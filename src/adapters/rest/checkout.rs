@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::extract::{Json, Path};
+use super::operation::operations;
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{Checkout, CompletedCheckout, ShippingOption};
@@ -21,61 +22,57 @@ pub struct ShippingOptionList {
     pub items: Vec<ShippingOption>,
 }
 
-#[utoipa::path(post, path = "/checkout", tag = "checkout", request_body = StartCheckoutInput,
-    responses((status = 201, body = Checkout), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn start_checkout(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Json(input): Json<StartCheckoutInput>,
-) -> ApiResult<(StatusCode, Json<Checkout>)> {
-    let checkout = app.services.checkout.start(&ctx, input).await?;
-    Ok((StatusCode::CREATED, Json(checkout)))
-}
+operations! {
+    post "/checkout" start_checkout needs anyone
+        openapi(tag = "checkout", request_body = StartCheckoutInput,
+            responses((status = 201, body = Checkout), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+            (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<StartCheckoutInput>)
+        -> ApiResult<(StatusCode, Json<Checkout>)> {
+        let checkout = app.services.checkout.start(&ctx, input).await?;
+        Ok((StatusCode::CREATED, Json(checkout)))
+    }
 
-#[utoipa::path(get, path = "/checkout/{id}", tag = "checkout", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Checkout), (status = 404, body = ErrorBody)))]
-pub async fn get_checkout(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Checkout>> {
-    Ok(Json(app.services.checkout.get(&ctx, id).await?))
-}
+    get "/checkout/{id}" get_checkout needs anyone
+        openapi(tag = "checkout", params(("id" = Uuid, Path)),
+            responses((status = 200, body = Checkout), (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<Checkout>> {
+        Ok(Json(app.services.checkout.get(&ctx, id).await?))
+    }
 
-#[utoipa::path(put, path = "/checkout/{id}", tag = "checkout", params(("id" = Uuid, Path)),
-    request_body = UpdateCheckoutInput,
-    responses((status = 200, body = Checkout, description = "With totals recomputed"), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_checkout(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<UpdateCheckoutInput>,
-) -> ApiResult<Json<Checkout>> {
-    Ok(Json(app.services.checkout.update(&ctx, id, input).await?))
-}
+    put "/checkout/{id}" update_checkout needs anyone
+        openapi(tag = "checkout", params(("id" = Uuid, Path)),
+            request_body = UpdateCheckoutInput,
+            responses((status = 200, body = Checkout, description = "With totals recomputed"), (status = 400, body = ErrorBody),
+            (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<UpdateCheckoutInput>,
+        )
+        -> ApiResult<Json<Checkout>> {
+        Ok(Json(app.services.checkout.update(&ctx, id, input).await?))
+    }
 
-#[utoipa::path(get, path = "/checkout/{id}/shipping-methods", tag = "checkout", params(("id" = Uuid, Path)),
-    responses((status = 200, body = ShippingOptionList), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn shipping_options(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<ShippingOptionList>> {
-    Ok(Json(ShippingOptionList {
-        items: app.services.checkout.shipping_options(&ctx, id).await?,
-    }))
-}
+    get "/checkout/{id}/shipping-methods" shipping_options needs anyone
+        openapi(tag = "checkout", params(("id" = Uuid, Path)),
+            responses((status = 200, body = ShippingOptionList), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<ShippingOptionList>> {
+        Ok(Json(ShippingOptionList {
+            items: app.services.checkout.shipping_options(&ctx, id).await?,
+        }))
+    }
 
-#[utoipa::path(post, path = "/checkout/{id}/complete", tag = "checkout", params(("id" = Uuid, Path)),
-    responses((status = 200, body = CompletedCheckout, description = "The order placed and paid (the same one on a repeat)"),
-        (status = 402, body = ErrorBody, description = "PAYMENT_DECLINED with the provider's decline_code; nothing was created"),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn complete_checkout(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<CompletedCheckout>> {
-    Ok(Json(app.services.checkout.complete(&ctx, id).await?))
+    post "/checkout/{id}/complete" complete_checkout needs anyone
+        openapi(tag = "checkout", params(("id" = Uuid, Path)),
+            responses((status = 200, body = CompletedCheckout, description = "The order placed and paid (the same one on a repeat)"),
+            (status = 402, body = ErrorBody, description = "PAYMENT_DECLINED with the provider's decline_code; nothing was created"),
+            (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<CompletedCheckout>> {
+        Ok(Json(app.services.checkout.complete(&ctx, id).await?))
+    }
 }

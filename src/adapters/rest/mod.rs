@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod inventory;
 mod invoices;
+pub(crate) mod operation;
 mod orders;
 mod paging;
 mod payments;
@@ -20,6 +21,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use error::{ApiError, ErrorBody, ErrorDetail, status_of};
+pub use operation::{Needs, Operation};
 
 use crate::app::AppState;
 
@@ -81,132 +83,42 @@ impl utoipa::Modify for SecuritySchemes {
     }
 }
 
+/// What a module of the REST door declares: the function that registers its operations, and
+/// their table.
+type Module = (
+    fn(OpenApiRouter<AppState>) -> OpenApiRouter<AppState>,
+    &'static [Operation],
+);
+
+/// Every module of the REST door.
+const MODULES: &[Module] = &[
+    (catalog::routes, catalog::OPERATIONS),
+    (orders::routes, orders::OPERATIONS),
+    (inventory::routes, inventory::OPERATIONS),
+    (access::routes, access::OPERATIONS),
+    (carts::routes, carts::OPERATIONS),
+    (pricing::routes, pricing::OPERATIONS),
+    (checkout::routes, checkout::OPERATIONS),
+    (payments::routes, payments::OPERATIONS),
+    (invoices::routes, invoices::OPERATIONS),
+    (webhooks::routes, webhooks::OPERATIONS),
+];
+
 /// The REST routes and the health routes, with their OpenAPI description.
 pub fn router() -> OpenApiRouter<AppState> {
-    let v1 = OpenApiRouter::new()
-        .routes(routes!(catalog::list_products, catalog::create_product))
-        .routes(routes!(
-            catalog::get_product,
-            catalog::update_product,
-            catalog::delete_product
-        ))
-        .routes(routes!(catalog::product_availability))
-        .routes(routes!(catalog::create_variant))
-        .routes(routes!(catalog::update_variant, catalog::delete_variant))
-        .routes(routes!(catalog::set_product_categories))
-        .routes(routes!(catalog::list_categories, catalog::create_category))
-        .routes(routes!(
-            catalog::get_category,
-            catalog::update_category,
-            catalog::delete_category
-        ))
-        .routes(routes!(catalog::list_events))
-        .routes(routes!(orders::list_orders, orders::create_order))
-        .routes(routes!(orders::merge_orders))
-        .routes(routes!(orders::get_order, orders::update_order))
-        .routes(routes!(orders::order_items))
-        .routes(routes!(orders::order_history))
-        .routes(routes!(orders::update_status))
-        .routes(routes!(orders::cancel_order))
-        .routes(routes!(orders::hold_order))
-        .routes(routes!(orders::release_order))
-        .routes(routes!(orders::archive_order))
-        .routes(routes!(orders::split_order))
-        .routes(routes!(orders::list_customers, orders::create_customer))
-        .routes(routes!(orders::get_customer, orders::update_customer))
-        .routes(routes!(orders::add_address))
-        .routes(routes!(orders::update_address, orders::delete_address))
-        .routes(routes!(orders::add_to_wishlist))
-        .routes(routes!(orders::remove_from_wishlist))
-        .routes(routes!(inventory::list_inventory))
-        .routes(routes!(inventory::low_stock))
-        .routes(routes!(inventory::receive))
-        .routes(routes!(inventory::available_to_promise))
-        .routes(routes!(inventory::create_transfer))
-        .routes(routes!(inventory::receive_transfer))
-        .routes(routes!(inventory::open_count))
-        .routes(routes!(inventory::get_count))
-        .routes(routes!(inventory::record_count))
-        .routes(routes!(inventory::post_count))
-        .routes(routes!(inventory::get_item, inventory::update_item))
-        .routes(routes!(inventory::reserve))
-        .routes(routes!(inventory::release))
-        .routes(routes!(inventory::adjust))
-        .routes(routes!(inventory::lots))
-        .routes(routes!(inventory::movements))
-        .routes(routes!(inventory::reservations))
-        .routes(routes!(
-            inventory::list_locations,
-            inventory::create_location
-        ))
-        .routes(routes!(inventory::update_location))
-        .routes(routes!(inventory::create_purchase_order))
-        .routes(routes!(inventory::get_purchase_order))
-        .routes(routes!(inventory::receive_purchase_order))
-        .routes(routes!(access::register))
-        .routes(routes!(access::login))
-        .routes(routes!(access::refresh))
-        .routes(routes!(access::logout))
-        .routes(routes!(access::me))
-        .routes(routes!(access::list_api_keys, access::create_api_key))
-        .routes(routes!(access::revoke_api_key))
-        .routes(routes!(access::list_roles, access::create_role))
-        .routes(routes!(access::update_role, access::delete_role))
-        .routes(routes!(access::list_users, access::create_user))
-        .routes(routes!(access::set_user_role))
-        .routes(routes!(access::set_user_active))
-        .routes(routes!(carts::create_cart))
-        .routes(routes!(carts::merge_cart))
-        .routes(routes!(carts::get_cart))
-        .routes(routes!(carts::add_cart_item))
-        .routes(routes!(carts::update_cart_item, carts::remove_cart_item))
-        .routes(routes!(
-            pricing::list_shipping_methods,
-            pricing::create_shipping_method
-        ))
-        .routes(routes!(pricing::delete_shipping_method))
-        .routes(routes!(pricing::list_tax_rates, pricing::create_tax_rate))
-        .routes(routes!(pricing::delete_tax_rate))
-        .routes(routes!(
-            pricing::list_discount_codes,
-            pricing::create_discount_code
-        ))
-        .routes(routes!(pricing::delete_discount_code))
-        .routes(routes!(checkout::start_checkout))
-        .routes(routes!(checkout::get_checkout, checkout::update_checkout))
-        .routes(routes!(checkout::shipping_options))
-        .routes(routes!(checkout::complete_checkout))
-        .routes(routes!(payments::create_payment_token))
-        .routes(routes!(payments::create_payment, payments::list_payments))
-        .routes(routes!(payments::get_payment))
-        .routes(routes!(payments::capture_payment))
-        .routes(routes!(payments::void_payment))
-        .routes(routes!(payments::refund_payment))
-        .routes(routes!(payments::stripe_webhook))
-        .routes(routes!(payments::stablepay_callback))
-        .routes(routes!(payments::stablecoin_reconciliation))
-        .routes(routes!(invoices::list_invoices, invoices::create_invoice))
-        .routes(routes!(invoices::get_invoice))
-        .routes(routes!(invoices::invoice_pdf))
-        .routes(routes!(invoices::issue_invoice))
-        .routes(routes!(invoices::void_invoice))
-        .routes(routes!(invoices::record_invoice_payment))
-        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
-        .routes(routes!(
-            webhooks::get_webhook,
-            webhooks::update_webhook,
-            webhooks::delete_webhook
-        ))
-        .routes(routes!(webhooks::ping_webhook))
-        .routes(routes!(webhooks::rotate_webhook_secret))
-        .routes(routes!(webhooks::list_deliveries))
-        .routes(routes!(webhooks::get_delivery))
-        .routes(routes!(webhooks::resend_delivery));
+    let v1 = MODULES
+        .iter()
+        .fold(OpenApiRouter::new(), |router, (routes, _)| routes(router));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", v1)
         .routes(routes!(crate::http::health::health))
         .routes(routes!(crate::http::health::readiness))
         .routes(routes!(crate::http::health::version))
+}
+
+/// Every operation served under `/api/v1`, as declared: method, path, handler, permission.
+pub fn operations() -> impl Iterator<Item = &'static Operation> {
+    MODULES.iter().flat_map(|(_, operations)| operations.iter())
 }
 
 /// The OpenAPI document, as served.

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use super::catalog::{EntityEventsParams, EventList};
 use super::extract::{Json, Path, Query};
+use super::operation::operations;
 use super::paging::{PageParams, Paged};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
@@ -20,6 +22,7 @@ use crate::http::Caller;
 use crate::services::customers::{
     CreateCustomerInput, CustomerAddressInput, CustomerQuery, UpdateCustomerInput,
 };
+use crate::services::events::EventQuery;
 use crate::services::orders::{CreateOrderInput, OrderRef, SplitLineInput, UpdateOrderInput};
 use crate::services::page::{Page, PageRequest};
 
@@ -106,138 +109,6 @@ fn page_request(limit: Option<i64>, cursor: Option<String>) -> PageRequest {
     }
 }
 
-#[utoipa::path(get, path = "/orders", tag = "orders", params(ListOrdersParams),
-    responses((status = 200, body = OrderList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn list_orders(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Query(p): Query<ListOrdersParams>,
-) -> ApiResult<Json<OrderList>> {
-    let filter = OrderFilter {
-        status: p.status,
-        customer_id: p.customer_id,
-        from: p.from,
-        to: p.to,
-        min_total: p.min_total,
-        max_total: p.max_total,
-        tag: p.tag,
-        query: p.q,
-    };
-    let page = app
-        .services
-        .orders
-        .list_order_details(
-            &ctx,
-            filter,
-            p.sort.unwrap_or_default(),
-            page_request(p.limit, p.cursor),
-        )
-        .await?;
-    let next_cursor = page.next_cursor();
-    let items = page.items.into_iter().map(|(_, order)| order).collect();
-    Ok(Json(OrderList {
-        items,
-        next_cursor,
-        total_count: page.total_count,
-    }))
-}
-
-#[utoipa::path(post, path = "/orders", tag = "orders", request_body = CreateOrderInput,
-    responses((status = 201, body = OrderDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_order(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Json(input): Json<CreateOrderInput>,
-) -> ApiResult<(StatusCode, Json<OrderDetail>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(app.services.orders.create_order(&ctx, input).await?),
-    ))
-}
-
-/// An order by id, or by number (`ORD-000001`) when the path segment is not a UUID.
-#[utoipa::path(get, path = "/orders/{id}", tag = "orders", params(("id" = String, Path, description = "Order id or number")),
-    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody)))]
-pub async fn get_order(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<String>,
-) -> ApiResult<Json<OrderDetail>> {
-    let lookup = Uuid::parse_str(&id).map_or(OrderRef::Number(id), OrderRef::Id);
-    Ok(Json(
-        app.services.orders.get_order_detail(&ctx, lookup).await?,
-    ))
-}
-
-#[utoipa::path(get, path = "/orders/{id}/items", tag = "orders", params(("id" = Uuid, Path, description = "Order id")),
-    responses((status = 200, body = OrderItemList), (status = 404, body = ErrorBody)))]
-pub async fn order_items(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<OrderItemList>> {
-    let detail = app
-        .services
-        .orders
-        .get_order_detail(&ctx, OrderRef::Id(id))
-        .await?;
-    Ok(Json(OrderItemList {
-        items: detail.items,
-    }))
-}
-
-#[utoipa::path(get, path = "/orders/{id}/history", tag = "orders",
-    params(("id" = Uuid, Path, description = "Order id"), PageParams),
-    responses((status = 200, body = Paged<OrderHistoryEntry>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn order_history(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Query(page): Query<PageParams>,
-) -> ApiResult<Json<Paged<OrderHistoryEntry>>> {
-    let page = app
-        .services
-        .orders
-        .order_history(&ctx, id, page.request())
-        .await?;
-    Ok(Json(page.into()))
-}
-
-#[utoipa::path(put, path = "/orders/{id}", tag = "orders", request_body = UpdateOrderInput,
-    params(("id" = Uuid, Path, description = "Order id")),
-    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_order(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<UpdateOrderInput>,
-) -> ApiResult<Json<OrderDetail>> {
-    Ok(Json(
-        app.services.orders.update_order(&ctx, id, input).await?,
-    ))
-}
-
-#[utoipa::path(put, path = "/orders/{id}/status", tag = "orders", request_body = UpdateStatusRequest,
-    params(("id" = Uuid, Path, description = "Order id")),
-    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "INVALID_STATE: the lifecycle does not allow it"),
-        (status = 422, body = ErrorBody)))]
-pub async fn update_status(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<UpdateStatusRequest>,
-) -> ApiResult<Json<OrderDetail>> {
-    Ok(Json(
-        app.services
-            .orders
-            .update_order_status(&ctx, id, input.status, input.reason)
-            .await?,
-    ))
-}
-
 async fn act(
     app: &AppState,
     ctx: &crate::services::Ctx,
@@ -250,88 +121,6 @@ async fn act(
             .orders
             .transition(ctx, id, action, reason)
             .await?,
-    ))
-}
-
-#[utoipa::path(post, path = "/orders/{id}/cancel", tag = "orders", request_body = ReasonRequest,
-    params(("id" = Uuid, Path, description = "Order id")),
-    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn cancel_order(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<ReasonRequest>,
-) -> ApiResult<Json<OrderDetail>> {
-    act(&app, &ctx, id, OrderAction::Cancel, Some(input.reason)).await
-}
-
-#[utoipa::path(post, path = "/orders/{id}/hold", tag = "orders", request_body = ReasonRequest,
-    params(("id" = Uuid, Path, description = "Order id")),
-    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn hold_order(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<ReasonRequest>,
-) -> ApiResult<Json<OrderDetail>> {
-    act(&app, &ctx, id, OrderAction::Hold, Some(input.reason)).await
-}
-
-#[utoipa::path(post, path = "/orders/{id}/release", tag = "orders", params(("id" = Uuid, Path, description = "Order id")),
-    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn release_order(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<OrderDetail>> {
-    act(&app, &ctx, id, OrderAction::Release, None).await
-}
-
-#[utoipa::path(post, path = "/orders/{id}/archive", tag = "orders", params(("id" = Uuid, Path, description = "Order id")),
-    responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn archive_order(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<OrderDetail>> {
-    act(&app, &ctx, id, OrderAction::Archive, None).await
-}
-
-#[utoipa::path(post, path = "/orders/merge", tag = "orders", request_body = MergeRequest,
-    responses((status = 200, body = OrderDetail), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn merge_orders(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Json(input): Json<MergeRequest>,
-) -> ApiResult<Json<OrderDetail>> {
-    Ok(Json(
-        app.services
-            .orders
-            .merge_orders(&ctx, input.order_ids)
-            .await?,
-    ))
-}
-
-#[utoipa::path(post, path = "/orders/{id}/split", tag = "orders", request_body = SplitRequest,
-    params(("id" = Uuid, Path, description = "Order id")),
-    responses((status = 201, body = SplitResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn split_order(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<SplitRequest>,
-) -> ApiResult<(StatusCode, Json<SplitResponse>)> {
-    let (order, new_order) = app
-        .services
-        .orders
-        .split_order(&ctx, id, input.items)
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(SplitResponse { order, new_order }),
     ))
 }
 
@@ -371,144 +160,391 @@ pub struct WishlistRequest {
     pub variant_id: Uuid,
 }
 
-#[utoipa::path(get, path = "/customers", tag = "customers", params(ListCustomersParams),
-    responses((status = 200, body = CustomerList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_customers(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Query(p): Query<ListCustomersParams>,
-) -> ApiResult<Json<CustomerList>> {
-    let query = CustomerQuery {
-        query: p.q,
-        tag: p.tag,
-    };
-    Ok(Json(
-        app.services
-            .customers
-            .list_customers(&ctx, query, page_request(p.limit, p.cursor))
-            .await?
-            .into(),
-    ))
-}
+operations! {
+    get "/orders" list_orders needs "orders:read"
+        openapi(tag = "orders", params(ListOrdersParams),
+            responses((status = 200, body = OrderList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+            (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Query(p): Query<ListOrdersParams>)
+        -> ApiResult<Json<OrderList>> {
+        let filter = OrderFilter {
+            status: p.status,
+            customer_id: p.customer_id,
+            from: p.from,
+            to: p.to,
+            min_total: p.min_total,
+            max_total: p.max_total,
+            tag: p.tag,
+            query: p.q,
+        };
+        let page = app
+            .services
+            .orders
+            .list_order_details(
+                &ctx,
+                filter,
+                p.sort.unwrap_or_default(),
+                page_request(p.limit, p.cursor),
+            )
+            .await?;
+        let next_cursor = page.next_cursor();
+        let items = page.items.into_iter().map(|(_, order)| order).collect();
+        Ok(Json(OrderList {
+            items,
+            next_cursor,
+            total_count: page.total_count,
+        }))
+    }
 
-#[utoipa::path(post, path = "/customers", tag = "customers", request_body = CreateCustomerInput,
-    responses((status = 201, body = Customer), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn create_customer(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Json(input): Json<CreateCustomerInput>,
-) -> ApiResult<(StatusCode, Json<Customer>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(app.services.customers.create_customer(&ctx, input).await?),
-    ))
-}
+    post "/orders" create_order needs "orders:create"
+        openapi(tag = "orders", request_body = CreateOrderInput,
+            responses((status = 201, body = OrderDetail), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+            (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<CreateOrderInput>)
+        -> ApiResult<(StatusCode, Json<OrderDetail>)> {
+        Ok((
+            StatusCode::CREATED,
+            Json(app.services.orders.create_order(&ctx, input).await?),
+        ))
+    }
 
-#[utoipa::path(get, path = "/customers/{id}", tag = "customers", params(("id" = Uuid, Path, description = "Customer id")),
-    responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))]
-pub async fn get_customer(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Customer>> {
-    Ok(Json(app.services.customers.get_customer(&ctx, id).await?))
-}
+    /// An order by id, or by number (`ORD-000001`) when the path segment is not a UUID.
+    get "/orders/{id}" get_order needs "orders:read"
+        openapi(tag = "orders", params(("id" = String, Path, description = "Order id or number")),
+            responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<String>)
+        -> ApiResult<Json<OrderDetail>> {
+        let lookup = Uuid::parse_str(&id).map_or(OrderRef::Number(id), OrderRef::Id);
+        Ok(Json(
+            app.services.orders.get_order_detail(&ctx, lookup).await?,
+        ))
+    }
 
-#[utoipa::path(put, path = "/customers/{id}", tag = "customers", request_body = UpdateCustomerInput,
-    params(("id" = Uuid, Path, description = "Customer id")),
-    responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody)))]
-pub async fn update_customer(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<UpdateCustomerInput>,
-) -> ApiResult<Json<Customer>> {
-    Ok(Json(
-        app.services
-            .customers
-            .update_customer(&ctx, id, input)
-            .await?,
-    ))
-}
+    get "/orders/{id}/items" order_items needs "orders:read"
+        openapi(tag = "orders", params(("id" = Uuid, Path, description = "Order id")),
+            responses((status = 200, body = OrderItemList), (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<OrderItemList>> {
+        let detail = app
+            .services
+            .orders
+            .get_order_detail(&ctx, OrderRef::Id(id))
+            .await?;
+        Ok(Json(OrderItemList {
+            items: detail.items,
+        }))
+    }
 
-#[utoipa::path(post, path = "/customers/{id}/addresses", tag = "customers", request_body = CustomerAddressInput,
-    params(("id" = Uuid, Path, description = "Customer id")),
-    responses((status = 201, body = Customer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn add_address(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<CustomerAddressInput>,
-) -> ApiResult<(StatusCode, Json<Customer>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(app.services.customers.add_address(&ctx, id, input).await?),
-    ))
-}
+    get "/orders/{id}/history" order_history needs "orders:read"
+        openapi(tag = "orders",
+            params(("id" = Uuid, Path, description = "Order id"), PageParams),
+            responses((status = 200, body = Paged<OrderHistoryEntry>), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Query(page): Query<PageParams>,
+        )
+        -> ApiResult<Json<Paged<OrderHistoryEntry>>> {
+        let page = app
+            .services
+            .orders
+            .order_history(&ctx, id, page.request())
+            .await?;
+        Ok(Json(page.into()))
+    }
 
-#[utoipa::path(put, path = "/customers/{id}/addresses/{address_id}", tag = "customers", request_body = CustomerAddressInput,
-    params(("id" = Uuid, Path, description = "Customer id"), ("address_id" = Uuid, Path, description = "Address id")),
-    responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn update_address(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path((id, address_id)): Path<(Uuid, Uuid)>,
-    Json(input): Json<CustomerAddressInput>,
-) -> ApiResult<Json<Customer>> {
-    Ok(Json(
-        app.services
-            .customers
-            .update_address(&ctx, id, address_id, input)
-            .await?,
-    ))
-}
+    /// An order's events, oldest first.
+    ///
+    /// The events a webhook or a subscription would have carried about it (`order.created`,
+    /// `order.updated`, ...); 404 for an order the caller cannot see.
+    get "/orders/{id}/events" order_events needs "orders:read"
+        openapi(tag = "orders",
+            params(("id" = Uuid, Path, description = "Order id"), EntityEventsParams),
+            responses((status = 200, body = EventList), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Query(p): Query<EntityEventsParams>,
+        )
+        -> ApiResult<Json<EventList>> {
+        app.services.orders.get_order(&ctx, OrderRef::Id(id)).await?;
+        let query = EventQuery {
+            after: p.after,
+            entity_id: Some(id),
+            first: p.limit,
+            first_field: "limit",
+            ..EventQuery::default()
+        };
+        let items = app.services.events.list(&ctx, query).await?;
+        Ok(Json(EventList { items }))
+    }
 
-#[utoipa::path(delete, path = "/customers/{id}/addresses/{address_id}", tag = "customers",
-    params(("id" = Uuid, Path, description = "Customer id"), ("address_id" = Uuid, Path, description = "Address id")),
-    responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))]
-pub async fn delete_address(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path((id, address_id)): Path<(Uuid, Uuid)>,
-) -> ApiResult<Json<Customer>> {
-    Ok(Json(
-        app.services
-            .customers
-            .delete_address(&ctx, id, address_id)
-            .await?,
-    ))
-}
+    put "/orders/{id}" update_order needs "orders:update"
+        openapi(tag = "orders", request_body = UpdateOrderInput,
+            params(("id" = Uuid, Path, description = "Order id")),
+            responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<UpdateOrderInput>,
+        )
+        -> ApiResult<Json<OrderDetail>> {
+        Ok(Json(
+            app.services.orders.update_order(&ctx, id, input).await?,
+        ))
+    }
 
-#[utoipa::path(post, path = "/customers/{id}/wishlist", tag = "customers", request_body = WishlistRequest,
-    params(("id" = Uuid, Path, description = "Customer id")),
-    responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn add_to_wishlist(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<WishlistRequest>,
-) -> ApiResult<Json<Customer>> {
-    Ok(Json(
-        app.services
-            .customers
-            .add_to_wishlist(&ctx, id, input.variant_id)
-            .await?,
-    ))
-}
+    put "/orders/{id}/status" update_status needs "orders:update"
+        openapi(tag = "orders", request_body = UpdateStatusRequest,
+            params(("id" = Uuid, Path, description = "Order id")),
+            responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody),
+            (status = 409, body = ErrorBody, description = "INVALID_STATE: the lifecycle does not allow it"),
+            (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<UpdateStatusRequest>,
+        )
+        -> ApiResult<Json<OrderDetail>> {
+        Ok(Json(
+            app.services
+                .orders
+                .update_order_status(&ctx, id, input.status, input.reason)
+                .await?,
+        ))
+    }
 
-#[utoipa::path(delete, path = "/customers/{id}/wishlist/{variant_id}", tag = "customers",
-    params(("id" = Uuid, Path, description = "Customer id"), ("variant_id" = Uuid, Path, description = "Variant id")),
-    responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))]
-pub async fn remove_from_wishlist(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path((id, variant_id)): Path<(Uuid, Uuid)>,
-) -> ApiResult<Json<Customer>> {
-    Ok(Json(
-        app.services
-            .customers
-            .remove_from_wishlist(&ctx, id, variant_id)
-            .await?,
-    ))
+    post "/orders/{id}/cancel" cancel_order needs "orders:cancel"
+        openapi(tag = "orders", request_body = ReasonRequest,
+            params(("id" = Uuid, Path, description = "Order id")),
+            responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+            (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<ReasonRequest>,
+        )
+        -> ApiResult<Json<OrderDetail>> {
+        act(&app, &ctx, id, OrderAction::Cancel, Some(input.reason)).await
+    }
+
+    post "/orders/{id}/hold" hold_order needs "orders:update"
+        openapi(tag = "orders", request_body = ReasonRequest,
+            params(("id" = Uuid, Path, description = "Order id")),
+            responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+            (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<ReasonRequest>,
+        )
+        -> ApiResult<Json<OrderDetail>> {
+        act(&app, &ctx, id, OrderAction::Hold, Some(input.reason)).await
+    }
+
+    post "/orders/{id}/release" release_order needs "orders:update"
+        openapi(tag = "orders", params(("id" = Uuid, Path, description = "Order id")),
+            responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<OrderDetail>> {
+        act(&app, &ctx, id, OrderAction::Release, None).await
+    }
+
+    post "/orders/{id}/archive" archive_order needs "orders:archive"
+        openapi(tag = "orders", params(("id" = Uuid, Path, description = "Order id")),
+            responses((status = 200, body = OrderDetail), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<OrderDetail>> {
+        act(&app, &ctx, id, OrderAction::Archive, None).await
+    }
+
+    post "/orders/merge" merge_orders needs "orders:update"
+        openapi(tag = "orders", request_body = MergeRequest,
+            responses((status = 200, body = OrderDetail), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<MergeRequest>)
+        -> ApiResult<Json<OrderDetail>> {
+        Ok(Json(
+            app.services
+                .orders
+                .merge_orders(&ctx, input.order_ids)
+                .await?,
+        ))
+    }
+
+    post "/orders/{id}/split" split_order needs "orders:update"
+        openapi(tag = "orders", request_body = SplitRequest,
+            params(("id" = Uuid, Path, description = "Order id")),
+            responses((status = 201, body = SplitResponse), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+            (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<SplitRequest>,
+        )
+        -> ApiResult<(StatusCode, Json<SplitResponse>)> {
+        let (order, new_order) = app
+            .services
+            .orders
+            .split_order(&ctx, id, input.items)
+            .await?;
+        Ok((
+            StatusCode::CREATED,
+            Json(SplitResponse { order, new_order }),
+        ))
+    }
+
+    get "/customers" list_customers needs "customers:read"
+        openapi(tag = "customers", params(ListCustomersParams),
+            responses((status = 200, body = CustomerList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Query(p): Query<ListCustomersParams>)
+        -> ApiResult<Json<CustomerList>> {
+        let query = CustomerQuery {
+            query: p.q,
+            tag: p.tag,
+        };
+        Ok(Json(
+            app.services
+                .customers
+                .list_customers(&ctx, query, page_request(p.limit, p.cursor))
+                .await?
+                .into(),
+        ))
+    }
+
+    post "/customers" create_customer needs "customers:write"
+        openapi(tag = "customers", request_body = CreateCustomerInput,
+            responses((status = 201, body = Customer), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<CreateCustomerInput>)
+        -> ApiResult<(StatusCode, Json<Customer>)> {
+        Ok((
+            StatusCode::CREATED,
+            Json(app.services.customers.create_customer(&ctx, input).await?),
+        ))
+    }
+
+    get "/customers/{id}" get_customer needs "customers:read"
+        openapi(tag = "customers", params(("id" = Uuid, Path, description = "Customer id")),
+            responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<Customer>> {
+        Ok(Json(app.services.customers.get_customer(&ctx, id).await?))
+    }
+
+    put "/customers/{id}" update_customer needs "customers:write"
+        openapi(tag = "customers", request_body = UpdateCustomerInput,
+            params(("id" = Uuid, Path, description = "Customer id")),
+            responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+            (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<UpdateCustomerInput>,
+        )
+        -> ApiResult<Json<Customer>> {
+        Ok(Json(
+            app.services
+                .customers
+                .update_customer(&ctx, id, input)
+                .await?,
+        ))
+    }
+
+    post "/customers/{id}/addresses" add_address needs "customers:write"
+        openapi(tag = "customers", request_body = CustomerAddressInput,
+            params(("id" = Uuid, Path, description = "Customer id")),
+            responses((status = 201, body = Customer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<CustomerAddressInput>,
+        )
+        -> ApiResult<(StatusCode, Json<Customer>)> {
+        Ok((
+            StatusCode::CREATED,
+            Json(app.services.customers.add_address(&ctx, id, input).await?),
+        ))
+    }
+
+    put "/customers/{id}/addresses/{address_id}" update_address needs "customers:write"
+        openapi(tag = "customers", request_body = CustomerAddressInput,
+            params(("id" = Uuid, Path, description = "Customer id"), ("address_id" = Uuid, Path, description = "Address id")),
+            responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path((id, address_id)): Path<(Uuid, Uuid)>,
+            Json(input): Json<CustomerAddressInput>,
+        )
+        -> ApiResult<Json<Customer>> {
+        Ok(Json(
+            app.services
+                .customers
+                .update_address(&ctx, id, address_id, input)
+                .await?,
+        ))
+    }
+
+    delete "/customers/{id}/addresses/{address_id}" delete_address needs "customers:write"
+        openapi(tag = "customers",
+            params(("id" = Uuid, Path, description = "Customer id"), ("address_id" = Uuid, Path, description = "Address id")),
+            responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path((id, address_id)): Path<(Uuid, Uuid)>,
+        )
+        -> ApiResult<Json<Customer>> {
+        Ok(Json(
+            app.services
+                .customers
+                .delete_address(&ctx, id, address_id)
+                .await?,
+        ))
+    }
+
+    post "/customers/{id}/wishlist" add_to_wishlist needs "customers:write"
+        openapi(tag = "customers", request_body = WishlistRequest,
+            params(("id" = Uuid, Path, description = "Customer id")),
+            responses((status = 200, body = Customer), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<WishlistRequest>,
+        )
+        -> ApiResult<Json<Customer>> {
+        Ok(Json(
+            app.services
+                .customers
+                .add_to_wishlist(&ctx, id, input.variant_id)
+                .await?,
+        ))
+    }
+
+    delete "/customers/{id}/wishlist/{variant_id}" remove_from_wishlist needs "customers:write"
+        openapi(tag = "customers",
+            params(("id" = Uuid, Path, description = "Customer id"), ("variant_id" = Uuid, Path, description = "Variant id")),
+            responses((status = 200, body = Customer), (status = 404, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path((id, variant_id)): Path<(Uuid, Uuid)>,
+        )
+        -> ApiResult<Json<Customer>> {
+        Ok(Json(
+            app.services
+                .customers
+                .remove_from_wishlist(&ctx, id, variant_id)
+                .await?,
+        ))
+    }
 }

@@ -9,6 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::extract::{Json, Path, Query};
+use super::operation::operations;
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{Payment, PaymentToken, StablecoinReconciliation};
@@ -17,18 +18,6 @@ use crate::services::payments::stablepay::StablePayCallback;
 use crate::services::payments::{CaptureInput, CardInput, CreatePaymentInput, RefundInput};
 
 type ApiResult<T> = Result<T, ApiError>;
-
-#[utoipa::path(post, path = "/payments/tokens", tag = "payments", request_body = CardInput,
-    responses((status = 201, body = PaymentToken), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
-        (status = 503, body = ErrorBody, description = "The test provider is turned off")))]
-pub async fn create_payment_token(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Json(card): Json<CardInput>,
-) -> ApiResult<(StatusCode, Json<PaymentToken>)> {
-    let token = app.services.payments.create_token(&ctx, card).await?;
-    Ok((StatusCode::CREATED, Json(token)))
-}
 
 /// The payments of one order.
 #[derive(Debug, Serialize, ToSchema)]
@@ -44,84 +33,6 @@ pub struct ListPaymentsParams {
     order_id: Uuid,
 }
 
-#[utoipa::path(post, path = "/payments", tag = "payments", request_body = CreatePaymentInput,
-    responses((status = 201, body = Payment, description = "Captured, authorized, or (stablecoin) pending"),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "PAYMENT_DECLINED"),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody, description = "The provider is unavailable or not configured")))]
-pub async fn create_payment(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Json(input): Json<CreatePaymentInput>,
-) -> ApiResult<(StatusCode, Json<Payment>)> {
-    let payment = app.services.payments.create_payment(&ctx, input).await?;
-    Ok((StatusCode::CREATED, Json(payment)))
-}
-
-#[utoipa::path(get, path = "/payments", tag = "payments", params(ListPaymentsParams),
-    responses((status = 200, body = PaymentList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
-pub async fn list_payments(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Query(params): Query<ListPaymentsParams>,
-) -> ApiResult<Json<PaymentList>> {
-    let items = app
-        .services
-        .payments
-        .payments_of_order(&ctx, params.order_id)
-        .await?;
-    Ok(Json(PaymentList { items }))
-}
-
-#[utoipa::path(get, path = "/payments/{id}", tag = "payments", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Payment), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
-pub async fn get_payment(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Payment>> {
-    Ok(Json(app.services.payments.get(&ctx, id).await?))
-}
-
-#[utoipa::path(post, path = "/payments/{id}/capture", tag = "payments", params(("id" = Uuid, Path)),
-    request_body = CaptureInput,
-    responses((status = 200, body = Payment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn capture_payment(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-    Json(input): Json<CaptureInput>,
-) -> ApiResult<Json<Payment>> {
-    Ok(Json(app.services.payments.capture(&ctx, id, input).await?))
-}
-
-#[utoipa::path(post, path = "/payments/{id}/void", tag = "payments", params(("id" = Uuid, Path)),
-    responses((status = 200, body = Payment), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn void_payment(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<Payment>> {
-    Ok(Json(app.services.payments.void(&ctx, id).await?))
-}
-
-#[utoipa::path(post, path = "/payments/refund", tag = "payments", request_body = RefundInput,
-    responses((status = 200, body = Payment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
-pub async fn refund_payment(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Json(input): Json<RefundInput>,
-) -> ApiResult<Json<Payment>> {
-    Ok(Json(app.services.payments.refund(&ctx, input).await?))
-}
-
 /// Acknowledgement of a provider webhook.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct WebhookReceived {
@@ -130,46 +41,6 @@ pub struct WebhookReceived {
 
 fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-#[utoipa::path(post, path = "/payments/webhooks/stripe", tag = "payments",
-    request_body(content = Object, description = "A Stripe event, signed in the `Stripe-Signature` header"),
-    params(("Stripe-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">")),
-    responses((status = 200, body = WebhookReceived, description = "Applied (or a redelivery, ignored)"),
-        (status = 422, body = ErrorBody, description = "Missing or bad signature, or not a Stripe event"),
-        (status = 503, body = ErrorBody, description = "STRIPE_WEBHOOK_SECRET is not configured")))]
-pub async fn stripe_webhook(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> ApiResult<Json<WebhookReceived>> {
-    let signature = header(&headers, "stripe-signature");
-    app.services
-        .payments
-        .provider_webhook("stripe", signature, &body)
-        .await?;
-    Ok(Json(WebhookReceived { received: true }))
-}
-
-#[utoipa::path(post, path = "/payments/webhooks/stablepay", tag = "payments",
-    request_body(content = StablePayCallback, description = "A transfer StablePay saw, signed in the `StablePay-Signature` header"),
-    params(("StablePay-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">")),
-    responses((status = 200, body = Payment, description = "The payment after the transfer was applied"),
-        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The transaction was reported before with another amount or payment"),
-        (status = 422, body = ErrorBody, description = "Missing or bad signature, or a transfer that does not match the request"),
-        (status = 503, body = ErrorBody, description = "STABLEPAY_CALLBACK_SECRET is not configured")))]
-pub async fn stablepay_callback(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> ApiResult<Json<Payment>> {
-    let signature = header(&headers, "stablepay-signature");
-    let payment = app
-        .services
-        .payments
-        .stablepay_callback(signature, &body)
-        .await?;
-    Ok(Json(payment))
 }
 
 /// The period of the reconciliation report: at most 92 days, holding at most 1000 requests.
@@ -182,18 +53,142 @@ pub struct ReconciliationParams {
     to: Option<DateTime<Utc>>,
 }
 
-#[utoipa::path(get, path = "/payments/stablepay/reconciliation", tag = "payments", params(ReconciliationParams),
-    responses((status = 200, body = StablecoinReconciliation), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn stablecoin_reconciliation(
-    State(app): State<AppState>,
-    Caller(ctx): Caller,
-    Query(params): Query<ReconciliationParams>,
-) -> ApiResult<Json<StablecoinReconciliation>> {
-    let report = app
-        .services
-        .payments
-        .stablecoin_reconciliation(&ctx, params.from, params.to)
-        .await?;
-    Ok(Json(report))
+operations! {
+    post "/payments/tokens" create_payment_token needs anyone
+        openapi(tag = "payments", request_body = CardInput,
+            responses((status = 201, body = PaymentToken), (status = 400, body = ErrorBody), (status = 422, body = ErrorBody),
+            (status = 503, body = ErrorBody, description = "The test provider is turned off")))
+        (State(app): State<AppState>, Caller(ctx): Caller, Json(card): Json<CardInput>)
+        -> ApiResult<(StatusCode, Json<PaymentToken>)> {
+        let token = app.services.payments.create_token(&ctx, card).await?;
+        Ok((StatusCode::CREATED, Json(token)))
+    }
+
+    post "/payments" create_payment needs "payments:create"
+        openapi(tag = "payments", request_body = CreatePaymentInput,
+            responses((status = 201, body = Payment, description = "Captured, authorized, or (stablecoin) pending"),
+            (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 402, body = ErrorBody, description = "PAYMENT_DECLINED"),
+            (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+            (status = 422, body = ErrorBody), (status = 503, body = ErrorBody, description = "The provider is unavailable or not configured")))
+        (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<CreatePaymentInput>)
+        -> ApiResult<(StatusCode, Json<Payment>)> {
+        let payment = app.services.payments.create_payment(&ctx, input).await?;
+        Ok((StatusCode::CREATED, Json(payment)))
+    }
+
+    get "/payments" list_payments needs "payments:read"
+        openapi(tag = "payments", params(ListPaymentsParams),
+            responses((status = 200, body = PaymentList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+            (status = 403, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Query(params): Query<ListPaymentsParams>,
+        )
+        -> ApiResult<Json<PaymentList>> {
+        let items = app
+            .services
+            .payments
+            .payments_of_order(&ctx, params.order_id)
+            .await?;
+        Ok(Json(PaymentList { items }))
+    }
+
+    get "/payments/{id}" get_payment needs "payments:read"
+        openapi(tag = "payments", params(("id" = Uuid, Path)),
+            responses((status = 200, body = Payment), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+            (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<Payment>> {
+        Ok(Json(app.services.payments.get(&ctx, id).await?))
+    }
+
+    post "/payments/{id}/capture" capture_payment needs "payments:capture"
+        openapi(tag = "payments", params(("id" = Uuid, Path)),
+            request_body = CaptureInput,
+            responses((status = 200, body = Payment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+            (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+            (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Path(id): Path<Uuid>,
+            Json(input): Json<CaptureInput>,
+        )
+        -> ApiResult<Json<Payment>> {
+        Ok(Json(app.services.payments.capture(&ctx, id, input).await?))
+    }
+
+    post "/payments/{id}/void" void_payment needs "payments:void"
+        openapi(tag = "payments", params(("id" = Uuid, Path)),
+            responses((status = 200, body = Payment), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+            (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<Payment>> {
+        Ok(Json(app.services.payments.void(&ctx, id).await?))
+    }
+
+    post "/payments/refund" refund_payment needs "payments:refund"
+        openapi(tag = "payments", request_body = RefundInput,
+            responses((status = 200, body = Payment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+            (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+            (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<RefundInput>)
+        -> ApiResult<Json<Payment>> {
+        Ok(Json(app.services.payments.refund(&ctx, input).await?))
+    }
+
+    post "/payments/webhooks/stripe" stripe_webhook needs anyone
+        openapi(tag = "payments",
+            request_body(content = Object, description = "A Stripe event, signed in the `Stripe-Signature` header"),
+            params(("Stripe-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">")),
+            responses((status = 200, body = WebhookReceived, description = "Applied (or a redelivery, ignored)"),
+            (status = 422, body = ErrorBody, description = "Missing or bad signature, or not a Stripe event"),
+            (status = 503, body = ErrorBody, description = "STRIPE_WEBHOOK_SECRET is not configured")))
+        (State(app): State<AppState>, headers: HeaderMap, body: axum::body::Bytes)
+        -> ApiResult<Json<WebhookReceived>> {
+        let signature = header(&headers, "stripe-signature");
+        app.services
+            .payments
+            .provider_webhook("stripe", signature, &body)
+            .await?;
+        Ok(Json(WebhookReceived { received: true }))
+    }
+
+    post "/payments/webhooks/stablepay" stablepay_callback needs anyone
+        openapi(tag = "payments",
+            request_body(content = StablePayCallback, description = "A transfer StablePay saw, signed in the `StablePay-Signature` header"),
+            params(("StablePay-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">")),
+            responses((status = 200, body = Payment, description = "The payment after the transfer was applied"),
+            (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The transaction was reported before with another amount or payment"),
+            (status = 422, body = ErrorBody, description = "Missing or bad signature, or a transfer that does not match the request"),
+            (status = 503, body = ErrorBody, description = "STABLEPAY_CALLBACK_SECRET is not configured")))
+        (State(app): State<AppState>, headers: HeaderMap, body: axum::body::Bytes)
+        -> ApiResult<Json<Payment>> {
+        let signature = header(&headers, "stablepay-signature");
+        let payment = app
+            .services
+            .payments
+            .stablepay_callback(signature, &body)
+            .await?;
+        Ok(Json(payment))
+    }
+
+    get "/payments/stablepay/reconciliation" stablecoin_reconciliation needs "payments:read"
+        openapi(tag = "payments", params(ReconciliationParams),
+            responses((status = 200, body = StablecoinReconciliation), (status = 400, body = ErrorBody),
+            (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (
+            State(app): State<AppState>,
+            Caller(ctx): Caller,
+            Query(params): Query<ReconciliationParams>,
+        )
+        -> ApiResult<Json<StablecoinReconciliation>> {
+        let report = app
+            .services
+            .payments
+            .stablecoin_reconciliation(&ctx, params.from, params.to)
+            .await?;
+        Ok(Json(report))
+    }
 }
