@@ -1,7 +1,7 @@
 //! Compiles `proto/` into gRPC code without a system `protoc`, keeps the encoded descriptors
 //! for server reflection, and stamps the build with its git commit and time.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -13,12 +13,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     compiler
         .include_imports(true)
         .include_source_info(true)
-        .open_files([
-            "stateset/v1/catalog.proto",
-            "stateset/v1/orders.proto",
-            "stateset/v1/inventory.proto",
-            "stateset/v1/payments.proto",
-        ])?;
+        .open_files(proto_files(Path::new("proto"))?)?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     std::fs::write(
         out.join("stateset_descriptor.bin"),
@@ -43,4 +38,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .as_secs();
     println!("cargo:rustc-env=STATESET_BUILD_UNIX_TIME={built}");
     Ok(())
+}
+
+/// Every `.proto` file under `dir`, relative to `proto/` and in a stable order.
+fn proto_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            found.extend(proto_files(&path)?);
+        } else if path.extension().is_some_and(|e| e == "proto") {
+            found.push(path.strip_prefix("proto").unwrap_or(&path).to_path_buf());
+        }
+    }
+    found.sort();
+    Ok(found)
 }

@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::pb::catalog_service_server::CatalogService;
 use super::pb::{self, get_product_request::Lookup};
-use super::{call_ctx, convert, idempotent, status};
+use super::{call_ctx, convert, idempotent, method_of, status};
 use crate::app::AppState;
 use crate::domain::ProductFilter;
 use crate::services::Error;
@@ -38,12 +38,7 @@ impl CatalogService for CatalogGrpc {
         &self,
         request: Request<pb::GetProductRequest>,
     ) -> Result<Response<pb::Product>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.CatalogService/GetProduct",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let lookup = match request.into_inner().lookup {
             Some(Lookup::Id(id)) => ProductRef::Id(convert::uuid(&id, "id").map_err(status)?),
             Some(Lookup::Slug(slug)) => ProductRef::Slug(slug),
@@ -63,12 +58,7 @@ impl CatalogService for CatalogGrpc {
         &self,
         request: Request<pb::ListProductsRequest>,
     ) -> Result<Response<pb::ListProductsResponse>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.CatalogService/ListProducts",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let filter = ProductFilter {
             status: convert::status_in(r.status, "status").map_err(status)?,
@@ -109,15 +99,10 @@ impl CatalogService for CatalogGrpc {
         &self,
         request: Request<pb::CreateProductRequest>,
     ) -> Result<Response<pb::Product>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.CatalogService/CreateProduct",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
+        let method = method_of(&request);
         let r = request.into_inner();
-        let method = "/stateset.v1.CatalogService/CreateProduct";
-        idempotent(&self.app, &ctx, method, &r.clone(), async {
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
             let input = CreateProductInput {
                 name: r.name,
                 slug: r.slug,
@@ -151,15 +136,10 @@ impl CatalogService for CatalogGrpc {
         &self,
         request: Request<pb::UpdateProductRequest>,
     ) -> Result<Response<pb::Product>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.CatalogService/UpdateProduct",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
+        let method = method_of(&request);
         let r = request.into_inner();
-        let method = "/stateset.v1.CatalogService/UpdateProduct";
-        idempotent(&self.app, &ctx, method, &r.clone(), async {
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
             let id = convert::uuid(&r.id, "id").map_err(status)?;
             let input = UpdateProductInput {
                 name: r.name,
@@ -193,15 +173,10 @@ impl CatalogService for CatalogGrpc {
         &self,
         request: Request<pb::DeleteProductRequest>,
     ) -> Result<Response<pb::DeleteProductResponse>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.CatalogService/DeleteProduct",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
+        let method = method_of(&request);
         let r = request.into_inner();
-        let method = "/stateset.v1.CatalogService/DeleteProduct";
-        idempotent(&self.app, &ctx, method, &r, async {
+        idempotent(&self.app, &ctx, &method, &r, async {
             let id = convert::uuid(&r.id, "id").map_err(status)?;
             self.app
                 .services

@@ -81,12 +81,7 @@ impl InventoryService for InventoryGrpc {
         &self,
         request: Request<pb::ListInventoryRequest>,
     ) -> Result<Response<pb::ListInventoryResponse>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.InventoryService/ListInventory",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let filter = InventoryFilter {
             location_id: r
@@ -123,12 +118,7 @@ impl InventoryService for InventoryGrpc {
         &self,
         request: Request<pb::InventoryItemRequest>,
     ) -> Result<Response<pb::InventoryItem>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.InventoryService/GetInventoryItem",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let id = convert::uuid(&request.into_inner().id, "id").map_err(status)?;
         Ok(Response::new(item(
             self.app
@@ -144,12 +134,7 @@ impl InventoryService for InventoryGrpc {
         &self,
         request: Request<pb::ReceiveInventoryRequest>,
     ) -> Result<Response<pb::InventoryItem>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.InventoryService/ReceiveInventory",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let input = ReceiveInput {
             variant_id: convert::uuid(&r.variant_id, "variant_id").map_err(status)?,
@@ -175,12 +160,7 @@ impl InventoryService for InventoryGrpc {
         &self,
         request: Request<pb::AdjustInventoryRequest>,
     ) -> Result<Response<pb::InventoryItem>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.InventoryService/AdjustInventory",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let id = convert::uuid(&r.item_id, "item_id").map_err(status)?;
         let input = AdjustInput {
@@ -201,12 +181,7 @@ impl InventoryService for InventoryGrpc {
         &self,
         request: Request<pb::ReserveInventoryRequest>,
     ) -> Result<Response<pb::ReserveInventoryResponse>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.InventoryService/ReserveInventory",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let input = ReserveInput {
             quantity: r.quantity,
@@ -247,12 +222,7 @@ impl InventoryService for InventoryGrpc {
         &self,
         request: Request<pb::ReleaseReservationRequest>,
     ) -> Result<Response<pb::Reservation>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.InventoryService/ReleaseReservation",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let id = convert::uuid(&request.into_inner().id, "id").map_err(status)?;
         Ok(Response::new(reservation(
             self.app
@@ -268,12 +238,7 @@ impl InventoryService for InventoryGrpc {
         &self,
         request: Request<pb::AvailableToPromiseRequest>,
     ) -> Result<Response<pb::AvailableToPromise>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.InventoryService/GetAvailableToPromise",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let variant =
             convert::uuid(&request.into_inner().variant_id, "variant_id").map_err(status)?;
         let atp = self
@@ -298,12 +263,7 @@ impl InventoryService for InventoryGrpc {
         &self,
         request: Request<pb::CreateTransferRequest>,
     ) -> Result<Response<pb::Transfer>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.InventoryService/CreateTransfer",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let lines = r
             .lines
@@ -337,12 +297,7 @@ impl InventoryService for InventoryGrpc {
         &self,
         request: Request<pb::ReceiveTransferRequest>,
     ) -> Result<Response<pb::Transfer>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.InventoryService/ReceiveTransfer",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let id = convert::uuid(&request.into_inner().id, "id").map_err(status)?;
         Ok(Response::new(transfer(
             self.app

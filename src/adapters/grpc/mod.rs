@@ -9,10 +9,14 @@ mod payments;
 
 use std::net::SocketAddr;
 
+use axum::extract::State;
+use axum::middleware::Next;
 use tonic::metadata::MetadataValue;
-use tonic::{Response, Status};
+use tonic::transport::server::TcpConnectInfo;
+use tonic::{GrpcMethod, Response, Status};
 
 use crate::app::AppState;
+use crate::auth::Principal;
 use crate::services::auth::Credentials;
 use crate::services::idempotency::{Begin, StoredResponse, check_key, request_hash};
 use crate::services::{Ctx, Error};
@@ -65,37 +69,75 @@ pub fn status(err: Error) -> Status {
     status
 }
 
-/// The call context of a gRPC request: its credentials (`authorization: Bearer ...` or
-/// `x-api-key` metadata) turned into a principal, and the caller's rate limit applied.
-pub async fn call_ctx<T>(
-    app: &AppState,
-    request: &tonic::Request<T>,
-    method: &str,
-) -> Result<Ctx, Status> {
-    let metadata = request.metadata();
-    let text = |name: &str| {
-        metadata
+/// Admits every call to our services before it reaches a method: its credentials
+/// (`authorization: Bearer ...` or `x-api-key` metadata) become a principal, and the caller's
+/// rate limit for the method (`/package.Service/Method`) is charged. A refusal is the gRPC
+/// status of the error; the principal is left in the request's extensions for [`call_ctx`].
+async fn admit(
+    State(app): State<AppState>,
+    mut request: axum::extract::Request,
+    next: Next,
+) -> axum::response::Response {
+    // The body is not `Sync`, so nothing borrowed from the request lives across an await.
+    let text = |headers: &axum::http::HeaderMap, name: &str| {
+        headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
-    let credentials = match (text("x-api-key"), text("authorization")) {
+    let headers = request.headers();
+    let credentials = match (text(headers, "x-api-key"), text(headers, "authorization")) {
         (Some(key), _) => Credentials::ApiKey(key),
         (None, Some(value)) => Credentials::from_authorization(&value),
         (None, None) => Credentials::None,
     };
-    let client_ip = request.remote_addr().map(|addr| addr.ip());
-    let principal = app
+    let client_ip = request
+        .extensions()
+        .get::<TcpConnectInfo>()
+        .and_then(TcpConnectInfo::remote_addr)
+        .map(|addr| addr.ip());
+    let method = request.uri().path().to_owned();
+    match app
         .admission
-        .admit(&credentials, client_ip, Some(method))
+        .admit(&credentials, client_ip, Some(&method))
         .await
-        .map_err(status)?
-        .principal;
-    Ok(Ctx::new(
+    {
+        Ok(admitted) => {
+            request.extensions_mut().insert(admitted.principal);
+            next.run(request).await
+        }
+        Err(err) => status(err).into_http(),
+    }
+}
+
+/// The call context of an admitted gRPC request: the principal [`admit`] left, the
+/// `x-request-id` and `idempotency-key` metadata.
+pub fn call_ctx<T>(request: &tonic::Request<T>) -> Ctx {
+    let text = |name: &str| {
+        request
+            .metadata()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let principal = request
+        .extensions()
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or(Principal::Anonymous);
+    Ctx::new(
         principal,
         text("x-request-id").unwrap_or_else(|| uuid::Uuid::now_v7().to_string()),
         text("idempotency-key"),
-    ))
+    )
+}
+
+/// The method called, as tonic names it: `/stateset.v1.CatalogService/CreateProduct`.
+pub fn method_of<T>(request: &tonic::Request<T>) -> String {
+    request
+        .extensions()
+        .get::<GrpcMethod<'static>>()
+        .map_or_else(String::new, |m| format!("/{}/{}", m.service(), m.method()))
 }
 
 /// Runs a mutation at most once per `idempotency-key` metadata value: a retry with the same
@@ -188,15 +230,21 @@ pub async fn serve_on(
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
+    // Our services pass admission; health and reflection are open, as probes need.
+    let ours =
+        tonic::service::Routes::new(CatalogServiceServer::new(CatalogGrpc::new(app.clone())))
+            .add_service(OrderServiceServer::new(OrdersGrpc::new(app.clone())))
+            .add_service(CustomerServiceServer::new(OrdersGrpc::new(app.clone())))
+            .add_service(InventoryServiceServer::new(InventoryGrpc::new(app.clone())))
+            .add_service(PaymentServiceServer::new(PaymentsGrpc::new(app.clone())))
+            .prepare()
+            .into_axum_router()
+            .layer(axum::middleware::from_fn_with_state(app, admit));
     tonic::transport::Server::builder()
+        .add_routes(ours.into())
         .add_service(health_service)
         .add_service(reflection().build_v1()?)
         .add_service(reflection().build_v1alpha()?)
-        .add_service(CatalogServiceServer::new(CatalogGrpc::new(app.clone())))
-        .add_service(OrderServiceServer::new(OrdersGrpc::new(app.clone())))
-        .add_service(CustomerServiceServer::new(OrdersGrpc::new(app.clone())))
-        .add_service(InventoryServiceServer::new(InventoryGrpc::new(app.clone())))
-        .add_service(PaymentServiceServer::new(PaymentsGrpc::new(app)))
         .serve_with_incoming_shutdown(
             tokio_stream::wrappers::TcpListenerStream::new(listener),
             shutdown,

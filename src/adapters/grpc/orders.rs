@@ -6,7 +6,7 @@ use tonic::{Request, Response, Status};
 use super::pb::customer_service_server::CustomerService;
 use super::pb::order_service_server::OrderService;
 use super::pb::{self, get_order_request::Lookup};
-use super::{call_ctx, convert, idempotent, status};
+use super::{call_ctx, convert, idempotent, method_of, status};
 use crate::app::AppState;
 use crate::domain::{
     Address, Customer, OrderAction, OrderDetail, OrderFilter, OrderItem, OrderStatus,
@@ -26,10 +26,6 @@ pub struct OrdersGrpc {
 impl OrdersGrpc {
     pub fn new(app: AppState) -> Self {
         Self { app }
-    }
-
-    async fn ctx<T>(&self, request: &Request<T>, method: &str) -> Result<Ctx, Status> {
-        call_ctx(&self.app, request, method).await
     }
 
     async fn act(
@@ -209,10 +205,10 @@ impl OrderService for OrdersGrpc {
         &self,
         request: Request<pb::CreateOrderRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let method = "/stateset.v1.OrderService/CreateOrder";
-        let ctx = self.ctx(&request, method).await?;
+        let method = method_of(&request);
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
-        idempotent(&self.app, &ctx, method, &r.clone(), async {
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
             let items = r
                 .items
                 .into_iter()
@@ -266,9 +262,7 @@ impl OrderService for OrdersGrpc {
         &self,
         request: Request<pb::GetOrderRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.OrderService/GetOrder")
-            .await?;
+        let ctx = call_ctx(&request);
         let lookup = lookup(request.into_inner()).map_err(status)?;
         let detail = self
             .app
@@ -284,9 +278,7 @@ impl OrderService for OrdersGrpc {
         &self,
         request: Request<pb::ListOrdersRequest>,
     ) -> Result<Response<pb::ListOrdersResponse>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.OrderService/ListOrders")
-            .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let filter = OrderFilter {
             status: status_in(r.status, "status").map_err(status)?,
@@ -331,9 +323,7 @@ impl OrderService for OrdersGrpc {
         &self,
         request: Request<pb::GetOrderRequest>,
     ) -> Result<Response<pb::ListOrderItemsResponse>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.OrderService/ListOrderItems")
-            .await?;
+        let ctx = call_ctx(&request);
         let lookup = lookup(request.into_inner()).map_err(status)?;
         let detail = self
             .app
@@ -351,9 +341,7 @@ impl OrderService for OrdersGrpc {
         &self,
         request: Request<pb::UpdateOrderStatusRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.OrderService/UpdateOrderStatus")
-            .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let id = convert::uuid(&r.id, "id").map_err(status)?;
         let target = status_in(r.status, "status")
@@ -373,9 +361,7 @@ impl OrderService for OrdersGrpc {
         &self,
         request: Request<pb::OrderReasonRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.OrderService/HoldOrder")
-            .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         self.act(&ctx, &r.id, OrderAction::Hold, Some(r.reason))
             .await
@@ -385,9 +371,7 @@ impl OrderService for OrdersGrpc {
         &self,
         request: Request<pb::OrderIdRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.OrderService/ReleaseOrderHold")
-            .await?;
+        let ctx = call_ctx(&request);
         self.act(&ctx, &request.into_inner().id, OrderAction::Release, None)
             .await
     }
@@ -396,9 +380,7 @@ impl OrderService for OrdersGrpc {
         &self,
         request: Request<pb::OrderReasonRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.OrderService/CancelOrder")
-            .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         self.act(&ctx, &r.id, OrderAction::Cancel, Some(r.reason))
             .await
@@ -408,9 +390,7 @@ impl OrderService for OrdersGrpc {
         &self,
         request: Request<pb::OrderIdRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.OrderService/ArchiveOrder")
-            .await?;
+        let ctx = call_ctx(&request);
         self.act(&ctx, &request.into_inner().id, OrderAction::Archive, None)
             .await
     }
@@ -419,9 +399,7 @@ impl OrderService for OrdersGrpc {
         &self,
         request: Request<pb::MergeOrdersRequest>,
     ) -> Result<Response<pb::Order>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.OrderService/MergeOrders")
-            .await?;
+        let ctx = call_ctx(&request);
         let ids = convert::uuids(&request.into_inner().order_ids, "order_ids").map_err(status)?;
         let detail = self
             .app
@@ -437,9 +415,7 @@ impl OrderService for OrdersGrpc {
         &self,
         request: Request<pb::SplitOrderRequest>,
     ) -> Result<Response<pb::SplitOrderResponse>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.OrderService/SplitOrder")
-            .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let id = convert::uuid(&r.id, "id").map_err(status)?;
         let lines = r
@@ -474,9 +450,7 @@ impl CustomerService for OrdersGrpc {
         &self,
         request: Request<pb::CreateCustomerRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.CustomerService/CreateCustomer")
-            .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let input = CreateCustomerInput {
             email: r.email,
@@ -505,9 +479,7 @@ impl CustomerService for OrdersGrpc {
         &self,
         request: Request<pb::GetCustomerRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.CustomerService/GetCustomer")
-            .await?;
+        let ctx = call_ctx(&request);
         let id = convert::uuid(&request.into_inner().id, "id").map_err(status)?;
         Ok(Response::new(customer(
             self.app
@@ -523,9 +495,7 @@ impl CustomerService for OrdersGrpc {
         &self,
         request: Request<pb::ListCustomersRequest>,
     ) -> Result<Response<pb::ListCustomersResponse>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.CustomerService/ListCustomers")
-            .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let query = CustomerQuery {
             query: r.query,
@@ -550,9 +520,7 @@ impl CustomerService for OrdersGrpc {
         &self,
         request: Request<pb::UpdateCustomerRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.CustomerService/UpdateCustomer")
-            .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let id = convert::uuid(&r.id, "id").map_err(status)?;
         let input = UpdateCustomerInput {
@@ -577,9 +545,7 @@ impl CustomerService for OrdersGrpc {
         &self,
         request: Request<pb::AddCustomerAddressRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
-        let ctx = self
-            .ctx(&request, "/stateset.v1.CustomerService/AddCustomerAddress")
-            .await?;
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let id = convert::uuid(&r.customer_id, "customer_id").map_err(status)?;
         let address = r

@@ -4,7 +4,7 @@ use tonic::{Request, Response, Status};
 
 use super::pb::payment_service_server::PaymentService;
 use super::pb::{self};
-use super::{call_ctx, convert, idempotent, status};
+use super::{call_ctx, convert, idempotent, method_of, status};
 use crate::app::AppState;
 use crate::domain::{Payment, PaymentStatus, Stablecoin};
 use crate::services::Error;
@@ -77,10 +77,10 @@ impl PaymentService for PaymentsGrpc {
         &self,
         request: Request<pb::CreatePaymentRequest>,
     ) -> Result<Response<pb::Payment>, Status> {
-        let method = "/stateset.v1.PaymentService/CreatePayment";
-        let ctx = call_ctx(&self.app, &request, method).await?;
+        let method = method_of(&request);
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
-        idempotent(&self.app, &ctx, method, &r.clone(), async {
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
             let input = CreatePaymentInput {
                 order_id: convert::uuid(&r.order_id, "order_id").map_err(status)?,
                 amount: convert::decimal(r.amount, "amount").map_err(status)?,
@@ -108,12 +108,7 @@ impl PaymentService for PaymentsGrpc {
         &self,
         request: Request<pb::GetPaymentRequest>,
     ) -> Result<Response<pb::Payment>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.PaymentService/GetPayment",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let id = convert::uuid(&request.into_inner().id, "id").map_err(status)?;
         let found = self
             .app
@@ -129,12 +124,7 @@ impl PaymentService for PaymentsGrpc {
         &self,
         request: Request<pb::ListPaymentsRequest>,
     ) -> Result<Response<pb::ListPaymentsResponse>, Status> {
-        let ctx = call_ctx(
-            &self.app,
-            &request,
-            "/stateset.v1.PaymentService/ListPayments",
-        )
-        .await?;
+        let ctx = call_ctx(&request);
         let order_id = convert::uuid(&request.into_inner().order_id, "order_id").map_err(status)?;
         let payments = self
             .app
@@ -152,10 +142,10 @@ impl PaymentService for PaymentsGrpc {
         &self,
         request: Request<pb::CapturePaymentRequest>,
     ) -> Result<Response<pb::Payment>, Status> {
-        let method = "/stateset.v1.PaymentService/CapturePayment";
-        let ctx = call_ctx(&self.app, &request, method).await?;
+        let method = method_of(&request);
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
-        idempotent(&self.app, &ctx, method, &r.clone(), async {
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
             let id = convert::uuid(&r.id, "id").map_err(status)?;
             let input = CaptureInput {
                 amount: convert::decimal(r.amount, "amount").map_err(status)?,
@@ -176,10 +166,10 @@ impl PaymentService for PaymentsGrpc {
         &self,
         request: Request<pb::GetPaymentRequest>,
     ) -> Result<Response<pb::Payment>, Status> {
-        let method = "/stateset.v1.PaymentService/VoidPayment";
-        let ctx = call_ctx(&self.app, &request, method).await?;
+        let method = method_of(&request);
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
-        idempotent(&self.app, &ctx, method, &r.clone(), async {
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
             let id = convert::uuid(&r.id, "id").map_err(status)?;
             let voided = self
                 .app
@@ -197,10 +187,10 @@ impl PaymentService for PaymentsGrpc {
         &self,
         request: Request<pb::RefundPaymentRequest>,
     ) -> Result<Response<pb::Payment>, Status> {
-        let method = "/stateset.v1.PaymentService/RefundPayment";
-        let ctx = call_ctx(&self.app, &request, method).await?;
+        let method = method_of(&request);
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
-        idempotent(&self.app, &ctx, method, &r.clone(), async {
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
             let input = RefundInput {
                 payment_id: convert::uuid(&r.payment_id, "payment_id").map_err(status)?,
                 amount: convert::decimal(r.amount, "amount").map_err(status)?,
