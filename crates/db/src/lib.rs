@@ -31,6 +31,7 @@ use diesel_async::pooled_connection::{AsyncDieselConnectionManager, ManagerConfi
 use diesel_async::{AsyncConnection, AsyncMigrationHarness, AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use futures::FutureExt as _;
+use futures::future::BoxFuture;
 
 /// The migrations in `migrations/`, compiled into the binary.
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
@@ -57,6 +58,36 @@ impl Keyset {
 
 /// Why a pooled connection could not be had.
 pub type PoolError = diesel_async::pooled_connection::bb8::RunError;
+
+/// An error a transaction can end with: made from diesel's and the pool's errors, told which
+/// step failed (so a server-side error's log chain names it), and able to say whether running
+/// the work again may succeed.
+pub trait TxError: From<diesel::result::Error> + From<PoolError> + Send {
+    /// The error as raised in `step`.
+    fn in_step(self, step: &'static str) -> Self;
+    /// True for a deadlock or serialization failure: a rerun may not meet it.
+    fn is_retryable(&self) -> bool;
+}
+
+/// What [`Db::tx`] runs: an async closure over the connection whose future can cross threads.
+/// (The future's type is named through this trait so that it can be required to be `Send`.)
+pub trait TxWork<'c, R>:
+    AsyncFnOnce(&'c mut AsyncPgConnection) -> R
+    + FnOnce(&'c mut AsyncPgConnection) -> <Self as TxWork<'c, R>>::Fut
+{
+    type Fut: Future<Output = R>;
+}
+
+impl<'c, F, Fut, R> TxWork<'c, R> for F
+where
+    F: AsyncFnOnce(&'c mut AsyncPgConnection) -> R + FnOnce(&'c mut AsyncPgConnection) -> Fut,
+    Fut: Future<Output = R>,
+{
+    type Fut = Fut;
+}
+
+/// Most runs of one retried transaction.
+const TX_ATTEMPTS: u32 = 5;
 
 /// A connection checked out of the pool.
 pub type Conn<'a> = PooledConnection<'a, AsyncPgConnection>;
@@ -107,6 +138,48 @@ impl Db {
     /// Checks a connection out of the pool.
     pub async fn conn(&self) -> Result<Conn<'_>, PoolError> {
         self.pool.get().await
+    }
+
+    /// Runs `work` in one transaction on a pooled connection: committed when it returns `Ok`,
+    /// rolled back otherwise. An error is marked with `step`.
+    pub async fn tx<R, E, F>(&self, step: &'static str, work: F) -> Result<R, E>
+    where
+        for<'c> F: AsyncFnOnce(&'c mut AsyncPgConnection) -> Result<R, E>
+            + TxWork<'c, Result<R, E>, Fut: Send>
+            + Send,
+        E: TxError,
+        R: Send,
+    {
+        let mut conn = self.conn().await.map_err(|e| E::from(e).in_step(step))?;
+        (*conn).transaction(work).await.map_err(|e| e.in_step(step))
+    }
+
+    /// Like [`Db::tx`], and runs `work` again (up to 5 times) when PostgreSQL reports a
+    /// deadlock or a serialization failure: both mean "retry", never a client error.
+    pub async fn tx_retrying<R, E, F>(&self, step: &'static str, work: F) -> Result<R, E>
+    where
+        for<'c> F: Fn(&'c mut AsyncPgConnection) -> BoxFuture<'c, Result<R, E>> + Send + Sync,
+        E: TxError,
+        R: Send,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut conn = self.conn().await.map_err(|e| E::from(e).in_step(step))?;
+            let result = (*conn)
+                .transaction(async |conn: &mut AsyncPgConnection| work(conn).await)
+                .await;
+            match result {
+                Err(err) if attempt < TX_ATTEMPTS && err.is_retryable() => {
+                    tracing::info!(
+                        attempt,
+                        step,
+                        "retrying a transaction after a deadlock or serialization failure"
+                    );
+                }
+                other => return other.map_err(|e| e.in_step(step)),
+            }
+        }
     }
 
     /// Statements run through this pool so far.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
@@ -72,9 +72,9 @@ impl Relay {
     pub async fn dispatch_batch(&self) -> anyhow::Result<Vec<Event>> {
         let give_up_at = Utc::now()
             + chrono::Duration::from_std(self.retry_window).unwrap_or(chrono::Duration::MAX);
-        let mut conn = self.db.conn().await?;
-        let (events, deliveries) = (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| {
+        let (events, deliveries) = self
+            .db
+            .tx("dispatch_batch", async |conn: &mut AsyncPgConnection| {
                 let events = stateset_db::outbox::claim_undispatched(conn, BATCH).await?;
                 let mut deliveries = 0;
                 for sink in &self.sinks {

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -178,22 +178,24 @@ impl AccessService {
         role_id: Uuid,
     ) -> Result<User, Error> {
         ctx.authorize("users:manage")?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let role = q::role_by_id(conn, role_id)
-                    .await?
-                    .ok_or_else(|| Error::invalid("role_id", "no such role"))?;
-                if q::set_user_role(conn, user_id, role_id).await? == 0 {
-                    return Err(Error::not_found("user", user_id));
-                }
-                let (user, _) = q::user_by_id(conn, user_id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("user", user_id))?;
-                let user = user.into_domain(role.name);
-                record(conn, "user.updated", "user", user.id, &user).await?;
-                Ok(user)
-            })
+        self.db
+            .tx(
+                "set_user_role",
+                async move |conn: &mut AsyncPgConnection| {
+                    let role = q::role_by_id(conn, role_id)
+                        .await?
+                        .ok_or_else(|| Error::invalid("role_id", "no such role"))?;
+                    if q::set_user_role(conn, user_id, role_id).await? == 0 {
+                        return Err(Error::not_found("user", user_id));
+                    }
+                    let (user, _) = q::user_by_id(conn, user_id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("user", user_id))?;
+                    let user = user.into_domain(role.name);
+                    record(conn, "user.updated", "user", user.id, &user).await?;
+                    Ok(user)
+                },
+            )
             .await
     }
 
@@ -209,19 +211,21 @@ impl AccessService {
         if ctx.principal.user_id() == Some(user_id) && !active {
             return Err(Error::invalid("active", "you cannot deactivate yourself"));
         }
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                if q::set_user_active(conn, user_id, active).await? == 0 {
-                    return Err(Error::not_found("user", user_id));
-                }
-                let (user, role) = q::user_by_id(conn, user_id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("user", user_id))?;
-                let user = user.into_domain(role);
-                record(conn, "user.updated", "user", user.id, &user).await?;
-                Ok(user)
-            })
+        self.db
+            .tx(
+                "set_user_active",
+                async move |conn: &mut AsyncPgConnection| {
+                    if q::set_user_active(conn, user_id, active).await? == 0 {
+                        return Err(Error::not_found("user", user_id));
+                    }
+                    let (user, role) = q::user_by_id(conn, user_id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("user", user_id))?;
+                    let user = user.into_domain(role);
+                    record(conn, "user.updated", "user", user.id, &user).await?;
+                    Ok(user)
+                },
+            )
             .await
     }
 
@@ -248,9 +252,8 @@ impl AccessService {
         let permissions = check_permissions(&mut v, "permissions", &input.permissions);
         v.finish()?;
         let roles = self.roles.clone();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("create_role", async move |conn: &mut AsyncPgConnection| {
                 if let Some(parent) = input.parent_id {
                     q::role_by_id(conn, parent)
                         .await?
@@ -295,9 +298,9 @@ impl AccessService {
         }
         v.finish()?;
         let roles = self.roles.clone();
-        let mut conn = self.db.conn().await?;
-        let role = (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        let role = self
+            .db
+            .tx("update_role", async move |conn: &mut AsyncPgConnection| {
                 let current = q::role_by_id(conn, id)
                     .await?
                     .ok_or_else(|| Error::not_found("role", id))?;
@@ -347,9 +350,8 @@ impl AccessService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, role.id = %id))]
     pub async fn delete_role(&self, ctx: &Ctx, id: Uuid) -> Result<(), Error> {
         ctx.authorize("roles:manage")?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("delete_role", async move |conn: &mut AsyncPgConnection| {
                 let current = q::role_by_id(conn, id)
                     .await?
                     .ok_or_else(|| Error::not_found("role", id))?;
@@ -442,14 +444,17 @@ impl AccessService {
             revoked_at: None,
             created_at: Utc::now(),
         };
-        let mut conn = self.db.conn().await?;
-        let api_key = (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                q::insert_api_key(conn, &row).await?;
-                let api_key = ApiKey::from(row);
-                record(conn, "api_key.created", "api_key", api_key.id, &api_key).await?;
-                Ok::<_, Error>(api_key)
-            })
+        let api_key = self
+            .db
+            .tx(
+                "create_api_key",
+                async move |conn: &mut AsyncPgConnection| {
+                    q::insert_api_key(conn, &row).await?;
+                    let api_key = ApiKey::from(row);
+                    record(conn, "api_key.created", "api_key", api_key.id, &api_key).await?;
+                    Ok::<_, Error>(api_key)
+                },
+            )
             .await?;
         Ok(CreatedApiKey { api_key, key })
     }
@@ -471,20 +476,22 @@ impl AccessService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, api_key.id = %id))]
     pub async fn revoke_api_key(&self, ctx: &Ctx, id: Uuid) -> Result<ApiKey, Error> {
         let owner = self.key_owner_filter(ctx)?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let row = q::api_key_by_id(conn, id)
-                    .await?
-                    .filter(|row| owner.is_none_or(|o| o == row.user_id));
-                let row = row.ok_or_else(|| Error::not_found("api_key", id))?;
-                if row.revoked_at.is_some() {
-                    return Ok(ApiKey::from(row));
-                }
-                let api_key = ApiKey::from(q::revoke_api_key(conn, id).await?);
-                record(conn, "api_key.revoked", "api_key", id, &api_key).await?;
-                Ok(api_key)
-            })
+        self.db
+            .tx(
+                "revoke_api_key",
+                async move |conn: &mut AsyncPgConnection| {
+                    let row = q::api_key_by_id(conn, id)
+                        .await?
+                        .filter(|row| owner.is_none_or(|o| o == row.user_id));
+                    let row = row.ok_or_else(|| Error::not_found("api_key", id))?;
+                    if row.revoked_at.is_some() {
+                        return Ok(ApiKey::from(row));
+                    }
+                    let api_key = ApiKey::from(q::revoke_api_key(conn, id).await?);
+                    record(conn, "api_key.revoked", "api_key", id, &api_key).await?;
+                    Ok(api_key)
+                },
+            )
             .await
     }
 

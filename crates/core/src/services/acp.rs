@@ -436,9 +436,8 @@ impl AcpService {
         }
         v.finish()?;
         let ctx = ctx.clone();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("create", async |conn: &mut AsyncPgConnection| {
                 let items = Self::resolve_items(conn, &input.line_items, "$.line_items").await?;
                 let cart = CartService::create_in(
                     conn,
@@ -527,9 +526,8 @@ impl AcpService {
     pub async fn get(&self, ctx: &Ctx, id: Uuid) -> Result<Value, Error> {
         ctx.authorize(PERMISSION)?;
         let ctx = ctx.clone();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("get", async |conn: &mut AsyncPgConnection| {
                 let row = q::session(conn, id)
                     .await?
                     .filter(|row| visible(&ctx, row))
@@ -578,9 +576,8 @@ impl AcpService {
     ) -> Result<Value, Error> {
         ctx.authorize(PERMISSION)?;
         let ctx = ctx.clone();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("update", async |conn: &mut AsyncPgConnection| {
                 let row = Self::open_session(conn, &ctx, id, "update the session").await?;
                 let (row, rejected) = Self::apply_update(conn, &ctx, row, input).await?;
                 self.render_in(conn, &row, &rejected).await
@@ -827,9 +824,8 @@ impl AcpService {
         let token_path = "$.payment_data.instrument.credential.token";
         // A finished or canceled session says so before its token is looked at.
         {
-            let mut conn = self.db.conn().await?;
-            (*conn)
-                .transaction(async |conn: &mut AsyncPgConnection| {
+            self.db
+                .tx("complete", async |conn: &mut AsyncPgConnection| {
                     Self::open_session(conn, ctx, id, "complete the session").await
                 })
                 .await?;
@@ -841,9 +837,9 @@ impl AcpService {
             .map_err(|e| rename_fields(e, "payment_token", token_path))?
             .id;
         let ctx = ctx.clone();
-        let mut conn = self.db.conn().await?;
-        let row = (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| {
+        let row = self
+            .db
+            .tx("complete", async |conn: &mut AsyncPgConnection| {
                 let row = Self::open_session(conn, &ctx, id, "complete the session").await?;
                 if q::allowance(conn, &token).await?.is_none() {
                     return Err(Error::invalid(
@@ -881,7 +877,6 @@ impl AcpService {
                 })
             })
             .await?;
-        drop(conn);
         self.checkout
             .complete(&ctx, id)
             .await
@@ -898,10 +893,10 @@ impl AcpService {
         input: CancelSessionInput,
     ) -> Result<Value, Error> {
         ctx.authorize(PERMISSION)?;
-        let mut conn = self.db.conn().await?;
         let caller = ctx.clone();
-        let row = (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        let row = self
+            .db
+            .tx("cancel", async move |conn: &mut AsyncPgConnection| {
                 let row = q::lock_session(conn, id)
                     .await?
                     .filter(|row| visible(&caller, row))
@@ -955,7 +950,6 @@ impl AcpService {
                 })
             })
             .await?;
-        drop(conn);
         self.render(&row).await
     }
 
@@ -1066,13 +1060,15 @@ impl AcpService {
             expires_at: allowance.expires_at,
             created_at: created,
         };
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                checkout_q::insert_token(conn, &token).await?;
-                q::insert_allowance(conn, &row).await?;
-                Ok::<_, Error>(())
-            })
+        self.db
+            .tx(
+                "delegate_payment",
+                async move |conn: &mut AsyncPgConnection| {
+                    checkout_q::insert_token(conn, &token).await?;
+                    q::insert_allowance(conn, &row).await?;
+                    Ok::<_, Error>(())
+                },
+            )
             .await?;
         let mut metadata = serde_json::Map::new();
         if let Some(given) = input.metadata.as_object() {
@@ -1140,9 +1136,10 @@ impl AcpService {
 
     /// The full session as ACP shows it, read in a transaction of its own.
     async fn render(&self, row: &SessionRow) -> Result<Value, Error> {
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| self.render_in(conn, row, &[]).await)
+        self.db
+            .tx("render session", async |conn: &mut AsyncPgConnection| {
+                self.render_in(conn, row, &[]).await
+            })
             .await
     }
 

@@ -308,9 +308,8 @@ impl AuthService {
             created_at: now,
             updated_at: now,
         };
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("create_user", async move |conn: &mut AsyncPgConnection| {
                 let role = q::role_by_id(conn, role_id)
                     .await?
                     .ok_or_else(|| Error::invalid("role_id", "no such role"))?;
@@ -439,9 +438,9 @@ impl AuthService {
         }
         let session_expiry = self.session_expiry();
         let this = self.clone();
-        let mut conn = self.db.conn().await?;
-        let outcome = (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        let outcome = self
+            .db
+            .tx("refresh", async move |conn: &mut AsyncPgConnection| {
                 let Some(token) = q::lock_refresh_token(conn, claims.jti).await? else {
                     return Ok(Outcome::Invalid);
                 };

@@ -458,9 +458,8 @@ impl CartService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn create(&self, ctx: &Ctx, input: CreateCartInput) -> Result<Cart, Error> {
         let ctx = ctx.clone();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("create", async move |conn: &mut AsyncPgConnection| {
                 Self::create_in(conn, &ctx, input, Shortfall::Refuse).await
             })
             .await
@@ -599,9 +598,8 @@ impl CartService {
         ctx.authorize("carts:write")?;
         let ctx = ctx.clone();
         let token = token.trim().to_owned();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("merge", async move |conn: &mut AsyncPgConnection| {
                 let Some(customer) = Self::own_customer(conn, &ctx).await? else {
                     return Err(Error::invalid(
                         "token",
@@ -624,9 +622,8 @@ impl CartService {
     async fn change(&self, ctx: &Ctx, cart: &CartRef, change: Change) -> Result<Cart, Error> {
         let ctx = ctx.clone();
         let cart = cart.clone();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("change", async move |conn: &mut AsyncPgConnection| {
                 let action = match change {
                     Change::Add(_) => "add items",
                     Change::Set(..) | Change::Remove(_) => "change items",

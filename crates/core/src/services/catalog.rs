@@ -6,7 +6,6 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
-use diesel_async::AsyncConnection as _;
 use diesel_async::AsyncPgConnection;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -354,36 +353,38 @@ impl CatalogService {
         v.finish()?;
 
         let category_ids = dedup(&input.category_ids);
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                check_categories_exist(conn, "category_ids", &category_ids).await?;
-                check_skus_free(conn, &variants, |i| format!("variants[{i}].sku")).await?;
-                let slug = match input.slug {
-                    Some(slug) => slug,
-                    None => free_product_slug(conn, &name).await?,
-                };
-                let row = ProductRow {
-                    id: product_id,
-                    name,
-                    slug,
-                    description: input.description.filter(|d| !d.trim().is_empty()),
-                    status: input
-                        .status
-                        .unwrap_or(ProductStatus::Draft)
-                        .as_str()
-                        .to_owned(),
-                    attributes,
-                    created_at: now,
-                    updated_at: now,
-                    tax_class,
-                };
-                q::insert_product(conn, &row).await?;
-                q::replace_images(conn, product_id, &images).await?;
-                q::replace_product_categories(conn, product_id, &category_ids).await?;
-                q::insert_variants(conn, &variants).await?;
-                product_changed(conn, product_id, "product.created").await
-            })
+        self.db
+            .tx(
+                "create_product",
+                async move |conn: &mut AsyncPgConnection| {
+                    check_categories_exist(conn, "category_ids", &category_ids).await?;
+                    check_skus_free(conn, &variants, |i| format!("variants[{i}].sku")).await?;
+                    let slug = match input.slug {
+                        Some(slug) => slug,
+                        None => free_product_slug(conn, &name).await?,
+                    };
+                    let row = ProductRow {
+                        id: product_id,
+                        name,
+                        slug,
+                        description: input.description.filter(|d| !d.trim().is_empty()),
+                        status: input
+                            .status
+                            .unwrap_or(ProductStatus::Draft)
+                            .as_str()
+                            .to_owned(),
+                        attributes,
+                        created_at: now,
+                        updated_at: now,
+                        tax_class,
+                    };
+                    q::insert_product(conn, &row).await?;
+                    q::replace_images(conn, product_id, &images).await?;
+                    q::replace_product_categories(conn, product_id, &category_ids).await?;
+                    q::insert_variants(conn, &variants).await?;
+                    product_changed(conn, product_id, "product.created").await
+                },
+            )
             .await
     }
 
@@ -418,33 +419,35 @@ impl CatalogService {
         v.finish()?;
 
         let category_ids = input.category_ids.as_deref().map(dedup);
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                q::lock_product(conn, id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("product", id))?;
-                if let Some(ids) = &category_ids {
-                    check_categories_exist(conn, "category_ids", ids).await?;
-                    q::replace_product_categories(conn, id, ids).await?;
-                }
-                if let Some(images) = &images {
-                    q::replace_images(conn, id, images).await?;
-                }
-                let changes = ProductChanges {
-                    name,
-                    slug: input.slug,
-                    description: input
-                        .description
-                        .map(|d| Some(d).filter(|d| !d.trim().is_empty())),
-                    status: input.status.map(|s| s.as_str().to_owned()),
-                    attributes,
-                    tax_class,
-                    updated_at: Some(Utc::now()),
-                };
-                q::update_product(conn, id, &changes).await?;
-                product_changed(conn, id, "product.updated").await
-            })
+        self.db
+            .tx(
+                "update_product",
+                async move |conn: &mut AsyncPgConnection| {
+                    q::lock_product(conn, id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("product", id))?;
+                    if let Some(ids) = &category_ids {
+                        check_categories_exist(conn, "category_ids", ids).await?;
+                        q::replace_product_categories(conn, id, ids).await?;
+                    }
+                    if let Some(images) = &images {
+                        q::replace_images(conn, id, images).await?;
+                    }
+                    let changes = ProductChanges {
+                        name,
+                        slug: input.slug,
+                        description: input
+                            .description
+                            .map(|d| Some(d).filter(|d| !d.trim().is_empty())),
+                        status: input.status.map(|s| s.as_str().to_owned()),
+                        attributes,
+                        tax_class,
+                        updated_at: Some(Utc::now()),
+                    };
+                    q::update_product(conn, id, &changes).await?;
+                    product_changed(conn, id, "product.updated").await
+                },
+            )
             .await
     }
 
@@ -452,27 +455,29 @@ impl CatalogService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, product.id = %id))]
     pub async fn delete_product(&self, ctx: &Ctx, id: Uuid) -> Result<(), Error> {
         ctx.authorize("products:write")?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let detail = load_detail(conn, id).await?;
-                let variant_ids: Vec<Uuid> = detail.variants.iter().map(|v| v.id).collect();
-                refuse_if_stocked(conn, &variant_ids).await?;
-                q::delete_product(conn, id)
-                    .await
-                    .map_err(|e| Error::from_delete(e, "product"))?;
-                events::record(
-                    conn,
-                    DomainEvent {
-                        event_type: "product.deleted",
-                        entity_type: "product",
-                        entity_id: id,
-                        data: serde_json::to_value(&detail).map_err(anyhow::Error::new)?,
-                    },
-                )
-                .await?;
-                Ok(())
-            })
+        self.db
+            .tx(
+                "delete_product",
+                async move |conn: &mut AsyncPgConnection| {
+                    let detail = load_detail(conn, id).await?;
+                    let variant_ids: Vec<Uuid> = detail.variants.iter().map(|v| v.id).collect();
+                    refuse_if_stocked(conn, &variant_ids).await?;
+                    q::delete_product(conn, id)
+                        .await
+                        .map_err(|e| Error::from_delete(e, "product"))?;
+                    events::record(
+                        conn,
+                        DomainEvent {
+                            event_type: "product.deleted",
+                            entity_type: "product",
+                            entity_id: id,
+                            data: serde_json::to_value(&detail).map_err(anyhow::Error::new)?,
+                        },
+                    )
+                    .await?;
+                    Ok(())
+                },
+            )
             .await
     }
 
@@ -487,27 +492,29 @@ impl CatalogService {
         input: CreateVariantInput,
     ) -> Result<Variant, Error> {
         ctx.authorize("products:write")?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                q::lock_product(conn, product_id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("product", product_id))?;
-                let position = match input.position {
-                    Some(p) => p,
-                    None => q::next_variant_position(conn, product_id).await?,
-                };
-                let mut v = Validator::default();
-                let row = variant_row(&mut v, "", product_id, &input, position, Utc::now());
-                v.finish()?;
-                let Some(row) = row else {
-                    return Err(Error::invalid("sku", "is invalid"));
-                };
-                check_skus_free(conn, std::slice::from_ref(&row), |_| "sku".to_owned()).await?;
-                q::insert_variants(conn, std::slice::from_ref(&row)).await?;
-                product_changed(conn, product_id, "product.updated").await?;
-                Ok(Variant::from(row))
-            })
+        self.db
+            .tx(
+                "create_variant",
+                async move |conn: &mut AsyncPgConnection| {
+                    q::lock_product(conn, product_id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("product", product_id))?;
+                    let position = match input.position {
+                        Some(p) => p,
+                        None => q::next_variant_position(conn, product_id).await?,
+                    };
+                    let mut v = Validator::default();
+                    let row = variant_row(&mut v, "", product_id, &input, position, Utc::now());
+                    v.finish()?;
+                    let Some(row) = row else {
+                        return Err(Error::invalid("sku", "is invalid"));
+                    };
+                    check_skus_free(conn, std::slice::from_ref(&row), |_| "sku".to_owned()).await?;
+                    q::insert_variants(conn, std::slice::from_ref(&row)).await?;
+                    product_changed(conn, product_id, "product.updated").await?;
+                    Ok(Variant::from(row))
+                },
+            )
             .await
     }
 
@@ -520,88 +527,90 @@ impl CatalogService {
         input: UpdateVariantInput,
     ) -> Result<Variant, Error> {
         ctx.authorize("products:write")?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let current = q::lock_variant(conn, id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("variant", id))?;
-                let mut v = Validator::default();
-                if let Some(sku) = &input.sku {
-                    v.check("sku", check_sku(sku.trim()));
-                }
-                let options = input
-                    .options
-                    .as_ref()
-                    .map(|o| check_options(&mut v, "options", o));
-                let price = input
-                    .price
-                    .as_ref()
-                    .and_then(|p| check_money(&mut v, "price", p));
-                let currency = price
-                    .as_ref()
-                    .map_or(current.currency.clone(), |p| p.currency.clone());
-                let compare_at = input
-                    .compare_at_price
-                    .as_ref()
-                    .and_then(|p| check_money(&mut v, "compare_at_price", p));
-                if let Some(compare_at) = &compare_at {
-                    if compare_at.currency != currency {
-                        v.add(
-                            "compare_at_price.currency",
-                            format!("must be {currency}, the price's currency"),
-                        );
+        self.db
+            .tx(
+                "update_variant",
+                async move |conn: &mut AsyncPgConnection| {
+                    let current = q::lock_variant(conn, id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("variant", id))?;
+                    let mut v = Validator::default();
+                    if let Some(sku) = &input.sku {
+                        v.check("sku", check_sku(sku.trim()));
                     }
-                } else if price.is_some()
-                    && input.clear_compare_at_price != Some(true)
-                    && current.compare_at_price.is_some()
-                {
-                    // The old compare-at price stays; it is in the old currency.
-                    if currency != current.currency {
-                        v.add(
-                            "compare_at_price",
-                            "must be given again when the currency changes",
-                        );
+                    let options = input
+                        .options
+                        .as_ref()
+                        .map(|o| check_options(&mut v, "options", o));
+                    let price = input
+                        .price
+                        .as_ref()
+                        .and_then(|p| check_money(&mut v, "price", p));
+                    let currency = price
+                        .as_ref()
+                        .map_or(current.currency.clone(), |p| p.currency.clone());
+                    let compare_at = input
+                        .compare_at_price
+                        .as_ref()
+                        .and_then(|p| check_money(&mut v, "compare_at_price", p));
+                    if let Some(compare_at) = &compare_at {
+                        if compare_at.currency != currency {
+                            v.add(
+                                "compare_at_price.currency",
+                                format!("must be {currency}, the price's currency"),
+                            );
+                        }
+                    } else if price.is_some()
+                        && input.clear_compare_at_price != Some(true)
+                        && current.compare_at_price.is_some()
+                    {
+                        // The old compare-at price stays; it is in the old currency.
+                        if currency != current.currency {
+                            v.add(
+                                "compare_at_price",
+                                "must be given again when the currency changes",
+                            );
+                        }
                     }
-                }
-                if input.weight_grams.is_some_and(|w| w < 0) {
-                    v.add("weight_grams", "must not be negative");
-                }
-                if let Some(title) = &input.title {
-                    check_text(&mut v, "title", title, 1, MAX_NAME);
-                }
-                if let Some(barcode) = &input.barcode {
-                    check_text(&mut v, "barcode", barcode, 0, MAX_BARCODE);
-                }
-                v.finish()?;
-                if let Some(sku) = &input.sku {
-                    let taken = q::taken_skus(conn, &[sku.trim().to_owned()], Some(id)).await?;
-                    if !taken.is_empty() {
-                        return Err(sku_conflict("sku"));
+                    if input.weight_grams.is_some_and(|w| w < 0) {
+                        v.add("weight_grams", "must not be negative");
                     }
-                }
-                let changes = VariantChanges {
-                    sku: input.sku.map(|s| s.trim().to_owned()),
-                    title: input.title.map(|t| t.trim().to_owned()),
-                    options: options.map(|o| serde_json::to_value(o).unwrap_or_default()),
-                    price: price.as_ref().map(|p| p.amount),
-                    compare_at_price: match (compare_at, input.clear_compare_at_price) {
-                        (Some(c), _) => Some(Some(c.amount)),
-                        (None, Some(true)) => Some(None),
-                        (None, _) => None,
-                    },
-                    currency: price.map(|p| p.currency),
-                    weight_grams: input.weight_grams.map(Some),
-                    barcode: input
-                        .barcode
-                        .map(|b| Some(b).filter(|b| !b.trim().is_empty())),
-                    position: input.position,
-                    updated_at: Some(Utc::now()),
-                };
-                let row = q::update_variant(conn, id, &changes).await?;
-                product_changed(conn, current.product_id, "product.updated").await?;
-                Ok(Variant::from(row))
-            })
+                    if let Some(title) = &input.title {
+                        check_text(&mut v, "title", title, 1, MAX_NAME);
+                    }
+                    if let Some(barcode) = &input.barcode {
+                        check_text(&mut v, "barcode", barcode, 0, MAX_BARCODE);
+                    }
+                    v.finish()?;
+                    if let Some(sku) = &input.sku {
+                        let taken = q::taken_skus(conn, &[sku.trim().to_owned()], Some(id)).await?;
+                        if !taken.is_empty() {
+                            return Err(sku_conflict("sku"));
+                        }
+                    }
+                    let changes = VariantChanges {
+                        sku: input.sku.map(|s| s.trim().to_owned()),
+                        title: input.title.map(|t| t.trim().to_owned()),
+                        options: options.map(|o| serde_json::to_value(o).unwrap_or_default()),
+                        price: price.as_ref().map(|p| p.amount),
+                        compare_at_price: match (compare_at, input.clear_compare_at_price) {
+                            (Some(c), _) => Some(Some(c.amount)),
+                            (None, Some(true)) => Some(None),
+                            (None, _) => None,
+                        },
+                        currency: price.map(|p| p.currency),
+                        weight_grams: input.weight_grams.map(Some),
+                        barcode: input
+                            .barcode
+                            .map(|b| Some(b).filter(|b| !b.trim().is_empty())),
+                        position: input.position,
+                        updated_at: Some(Utc::now()),
+                    };
+                    let row = q::update_variant(conn, id, &changes).await?;
+                    product_changed(conn, current.product_id, "product.updated").await?;
+                    Ok(Variant::from(row))
+                },
+            )
             .await
     }
 
@@ -609,19 +618,21 @@ impl CatalogService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, variant.id = %id))]
     pub async fn delete_variant(&self, ctx: &Ctx, id: Uuid) -> Result<(), Error> {
         ctx.authorize("products:write")?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let current = q::lock_variant(conn, id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("variant", id))?;
-                refuse_if_stocked(conn, &[id]).await?;
-                q::delete_variant(conn, id)
-                    .await
-                    .map_err(|e| Error::from_delete(e, "variant"))?;
-                product_changed(conn, current.product_id, "product.updated").await?;
-                Ok(())
-            })
+        self.db
+            .tx(
+                "delete_variant",
+                async move |conn: &mut AsyncPgConnection| {
+                    let current = q::lock_variant(conn, id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("variant", id))?;
+                    refuse_if_stocked(conn, &[id]).await?;
+                    q::delete_variant(conn, id)
+                        .await
+                        .map_err(|e| Error::from_delete(e, "variant"))?;
+                    product_changed(conn, current.product_id, "product.updated").await?;
+                    Ok(())
+                },
+            )
             .await
     }
 
@@ -673,30 +684,32 @@ impl CatalogService {
         );
         check_description(&mut v, "description", input.description.as_deref());
         v.finish()?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                if let Some(parent) = input.parent_id {
-                    q::category_by_id(conn, parent)
-                        .await?
-                        .ok_or_else(|| Error::invalid("parent_id", "no such category"))?;
-                }
-                let now = Utc::now();
-                let row = CategoryRow {
-                    id: Uuid::now_v7(),
-                    parent_id: input.parent_id,
-                    name,
-                    slug,
-                    description: input.description.filter(|d| !d.trim().is_empty()),
-                    position: input.position.unwrap_or(0),
-                    created_at: now,
-                    updated_at: now,
-                };
-                q::insert_category(conn, &row).await?;
-                let category = Category::from(row);
-                category_event(conn, "category.created", &category).await?;
-                Ok(category)
-            })
+        self.db
+            .tx(
+                "create_category",
+                async move |conn: &mut AsyncPgConnection| {
+                    if let Some(parent) = input.parent_id {
+                        q::category_by_id(conn, parent)
+                            .await?
+                            .ok_or_else(|| Error::invalid("parent_id", "no such category"))?;
+                    }
+                    let now = Utc::now();
+                    let row = CategoryRow {
+                        id: Uuid::now_v7(),
+                        parent_id: input.parent_id,
+                        name,
+                        slug,
+                        description: input.description.filter(|d| !d.trim().is_empty()),
+                        position: input.position.unwrap_or(0),
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    q::insert_category(conn, &row).await?;
+                    let category = Category::from(row);
+                    category_event(conn, "category.created", &category).await?;
+                    Ok(category)
+                },
+            )
             .await
     }
 
@@ -719,43 +732,45 @@ impl CatalogService {
             v.add("move_to_root", "cannot be combined with parent_id");
         }
         v.finish()?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                q::category_by_id(conn, id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("category", id))?;
-                if let Some(parent) = input.parent_id {
-                    let ancestry = q::category_ancestry(conn, parent).await?;
-                    if ancestry.is_empty() {
-                        return Err(Error::invalid("parent_id", "no such category"));
+        self.db
+            .tx(
+                "update_category",
+                async move |conn: &mut AsyncPgConnection| {
+                    q::category_by_id(conn, id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("category", id))?;
+                    if let Some(parent) = input.parent_id {
+                        let ancestry = q::category_ancestry(conn, parent).await?;
+                        if ancestry.is_empty() {
+                            return Err(Error::invalid("parent_id", "no such category"));
+                        }
+                        if ancestry.contains(&id) {
+                            return Err(Error::invalid(
+                                "parent_id",
+                                "would put the category inside itself",
+                            ));
+                        }
                     }
-                    if ancestry.contains(&id) {
-                        return Err(Error::invalid(
-                            "parent_id",
-                            "would put the category inside itself",
-                        ));
-                    }
-                }
-                let parent_id = match (input.parent_id, input.move_to_root) {
-                    (Some(parent), _) => Some(Some(parent)),
-                    (None, Some(true)) => Some(None),
-                    (None, _) => None,
-                };
-                let changes = CategoryChanges {
-                    parent_id,
-                    name,
-                    slug: input.slug,
-                    description: input
-                        .description
-                        .map(|d| Some(d).filter(|d| !d.trim().is_empty())),
-                    position: input.position,
-                    updated_at: Some(Utc::now()),
-                };
-                let category = Category::from(q::update_category(conn, id, &changes).await?);
-                category_event(conn, "category.updated", &category).await?;
-                Ok(category)
-            })
+                    let parent_id = match (input.parent_id, input.move_to_root) {
+                        (Some(parent), _) => Some(Some(parent)),
+                        (None, Some(true)) => Some(None),
+                        (None, _) => None,
+                    };
+                    let changes = CategoryChanges {
+                        parent_id,
+                        name,
+                        slug: input.slug,
+                        description: input
+                            .description
+                            .map(|d| Some(d).filter(|d| !d.trim().is_empty())),
+                        position: input.position,
+                        updated_at: Some(Utc::now()),
+                    };
+                    let category = Category::from(q::update_category(conn, id, &changes).await?);
+                    category_event(conn, "category.updated", &category).await?;
+                    Ok(category)
+                },
+            )
             .await
     }
 
@@ -764,24 +779,27 @@ impl CatalogService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, category.id = %id))]
     pub async fn delete_category(&self, ctx: &Ctx, id: Uuid) -> Result<(), Error> {
         ctx.authorize("categories:write")?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let category = q::category_by_id(conn, id)
-                    .await?
-                    .map(Category::from)
-                    .ok_or_else(|| Error::not_found("category", id))?;
-                if q::child_category_count(conn, id).await? > 0 {
-                    return Err(Error::Conflict {
-                        field: None,
-                        message: "the category has subcategories; move or delete them first".into(),
-                    });
-                }
-                q::delete_category(conn, id)
-                    .await
-                    .map_err(|e| Error::from_delete(e, "category"))?;
-                category_event(conn, "category.deleted", &category).await
-            })
+        self.db
+            .tx(
+                "delete_category",
+                async move |conn: &mut AsyncPgConnection| {
+                    let category = q::category_by_id(conn, id)
+                        .await?
+                        .map(Category::from)
+                        .ok_or_else(|| Error::not_found("category", id))?;
+                    if q::child_category_count(conn, id).await? > 0 {
+                        return Err(Error::Conflict {
+                            field: None,
+                            message: "the category has subcategories; move or delete them first"
+                                .into(),
+                        });
+                    }
+                    q::delete_category(conn, id)
+                        .await
+                        .map_err(|e| Error::from_delete(e, "category"))?;
+                    category_event(conn, "category.deleted", &category).await
+                },
+            )
             .await
     }
 }

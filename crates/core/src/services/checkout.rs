@@ -13,7 +13,7 @@
 use std::sync::Arc;
 
 use chrono::Utc;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -248,9 +248,8 @@ impl CheckoutService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn start(&self, ctx: &Ctx, input: StartCheckoutInput) -> Result<Checkout, Error> {
         let ctx = ctx.clone();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("start", async move |conn: &mut AsyncPgConnection| {
                 Self::start_in(conn, &ctx, input).await
             })
             .await
@@ -315,9 +314,10 @@ impl CheckoutService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, checkout.id = %id))]
     pub async fn get(&self, ctx: &Ctx, id: Uuid) -> Result<Checkout, Error> {
         let _ = ctx;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| Self::get_in(conn, id).await)
+        self.db
+            .tx("get checkout", async move |conn: &mut AsyncPgConnection| {
+                Self::get_in(conn, id).await
+            })
             .await
     }
 
@@ -335,11 +335,11 @@ impl CheckoutService {
         id: Uuid,
     ) -> Result<Vec<ShippingOption>, Error> {
         let _ = ctx;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                Self::shipping_options_in(conn, id).await
-            })
+        self.db
+            .tx(
+                "shipping_options",
+                async move |conn: &mut AsyncPgConnection| Self::shipping_options_in(conn, id).await,
+            )
             .await
     }
 
@@ -395,9 +395,8 @@ impl CheckoutService {
             payment_token: token,
             ..input
         };
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("update", async move |conn: &mut AsyncPgConnection| {
                 Self::update_in(conn, id, input).await
             })
             .await
@@ -510,34 +509,36 @@ impl CheckoutService {
     /// one in doubt taken over), or word that someone else is paying right now.
     async fn begin_completion(&self, id: Uuid) -> Result<Completion, Error> {
         let capture = self.payments.checkout_captures();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let row = Self::open(conn, id).await?;
-                if let (Some(order_id), Some(payment_id)) = (row.order_id, row.payment_id) {
-                    let done = completed(conn, &row, order_id, payment_id).await?;
-                    return Ok(Completion::Done(Box::new(done)));
-                }
-                let priced = ready_to_pay(conn, &row).await?;
-                let pays = Pays {
-                    checkout_id: Some(id),
-                    order_id: None,
-                    amount: priced.pricing.total,
-                    currency: priced.currency.clone(),
-                    client_key: None,
-                };
-                let token = row.payment_token.clone().unwrap_or_default();
-                Ok(
-                    match self
-                        .payments
-                        .begin_authorization(conn, &pays, &token, capture)
-                        .await?
-                    {
-                        Begun::Held(Held::Mine(attempt)) => Completion::Pay(attempt),
-                        Begun::Held(Held::Busy) | Begun::Applied(_) => Completion::Wait,
-                    },
-                )
-            })
+        self.db
+            .tx(
+                "begin_completion",
+                async move |conn: &mut AsyncPgConnection| {
+                    let row = Self::open(conn, id).await?;
+                    if let (Some(order_id), Some(payment_id)) = (row.order_id, row.payment_id) {
+                        let done = completed(conn, &row, order_id, payment_id).await?;
+                        return Ok(Completion::Done(Box::new(done)));
+                    }
+                    let priced = ready_to_pay(conn, &row).await?;
+                    let pays = Pays {
+                        checkout_id: Some(id),
+                        order_id: None,
+                        amount: priced.pricing.total,
+                        currency: priced.currency.clone(),
+                        client_key: None,
+                    };
+                    let token = row.payment_token.clone().unwrap_or_default();
+                    Ok(
+                        match self
+                            .payments
+                            .begin_authorization(conn, &pays, &token, capture)
+                            .await?
+                        {
+                            Begun::Held(Held::Mine(attempt)) => Completion::Pay(attempt),
+                            Begun::Held(Held::Busy) | Begun::Applied(_) => Completion::Wait,
+                        },
+                    )
+                },
+            )
             .await
     }
 
@@ -560,13 +561,12 @@ impl CheckoutService {
             Err(err) => return Err(err),
         };
         let ctx = ctx.clone();
-        let mut conn = self.db.conn().await?;
-        let placed = (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| {
+        let placed = self
+            .db
+            .tx("pay_and_place", async |conn: &mut AsyncPgConnection| {
                 self.place_paid_order(conn, &ctx, id, &attempt).await
             })
             .await;
-        drop(conn);
         match placed {
             Ok((completed, reservations)) => {
                 super::orders::count_placed(&self.metrics, reservations);

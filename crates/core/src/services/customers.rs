@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use futures::future::BoxFuture;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -231,22 +231,24 @@ impl CustomerService {
             created_at: now,
             updated_at: now,
         };
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                q::insert_customer(conn, &row)
-                    .await
-                    .map_err(|e| match Error::from(e) {
-                        Error::Conflict { field: None, .. } => Error::Conflict {
-                            field: Some("user_id".into()),
-                            message: "this login already has a customer record".into(),
-                        },
-                        other => other,
-                    })?;
-                let customer = load_customer(conn, row).await?;
-                record(conn, "customer.created", &customer).await?;
-                Ok(customer)
-            })
+        self.db
+            .tx(
+                "create_customer",
+                async move |conn: &mut AsyncPgConnection| {
+                    q::insert_customer(conn, &row)
+                        .await
+                        .map_err(|e| match Error::from(e) {
+                            Error::Conflict { field: None, .. } => Error::Conflict {
+                                field: Some("user_id".into()),
+                                message: "this login already has a customer record".into(),
+                            },
+                            other => other,
+                        })?;
+                    let customer = load_customer(conn, row).await?;
+                    record(conn, "customer.created", &customer).await?;
+                    Ok(customer)
+                },
+            )
             .await
     }
 
@@ -340,9 +342,8 @@ impl CustomerService {
             + Send,
     {
         let access = ctx.authorize("customers:write")?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("change", async move |conn: &mut AsyncPgConnection| {
                 let row = q::lock_customer(conn, id)
                     .await?
                     .filter(|row| visible(access, row));

@@ -261,6 +261,28 @@ impl Error {
     }
 }
 
+impl stateset_db::TxError for Error {
+    fn in_step(self, step: &'static str) -> Self {
+        match self {
+            Self::Internal(err) => Self::Internal(err.context(step)),
+            Self::Unavailable(err) => Self::Unavailable(err.context(step)),
+            other => other,
+        }
+    }
+
+    fn is_retryable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        let Self::Internal(err) = self else {
+            return false;
+        };
+        match err.downcast_ref::<D>() {
+            Some(D::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
+            Some(D::DatabaseError(_, info)) => info.message().contains("deadlock detected"),
+            _ => false,
+        }
+    }
+}
+
 impl From<crate::limits::Limited> for Error {
     fn from(limited: crate::limits::Limited) -> Self {
         Self::RateLimited {
@@ -357,5 +379,41 @@ impl Validator {
         } else {
             Err(Error::Validation(self.errors))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use stateset_db::TxError as _;
+
+    use super::*;
+
+    #[test]
+    fn a_server_side_error_names_the_step_that_failed_and_a_client_error_is_left_alone() {
+        let failed = Error::Internal(anyhow::anyhow!("connection reset")).in_step("place_order");
+        assert_eq!(format!("{failed:#}"), "internal error");
+        let Error::Internal(chain) = failed else {
+            panic!("still internal");
+        };
+        assert_eq!(format!("{chain:#}"), "place_order: connection reset");
+        let refused = Error::not_found("order", "x").in_step("place_order");
+        assert_eq!(refused.code(), "NOT_FOUND");
+        assert!(!refused.to_string().contains("place_order"));
+    }
+
+    #[test]
+    fn only_deadlocks_and_serialization_failures_are_retried() {
+        use diesel::result::{DatabaseErrorKind, Error as D};
+        let serialization = Error::from(D::DatabaseError(
+            DatabaseErrorKind::SerializationFailure,
+            Box::new("could not serialize access".to_owned()),
+        ));
+        assert!(serialization.is_retryable());
+        assert!(
+            serialization.in_step("reserve").is_retryable(),
+            "the step's context hides nothing"
+        );
+        assert!(!Error::from(D::NotFound).is_retryable());
+        assert!(!Error::Internal(anyhow::anyhow!("deadlock detected")).is_retryable());
     }
 }

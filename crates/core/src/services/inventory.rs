@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -654,41 +654,6 @@ fn check_quantity(v: &mut Validator, field: &str, quantity: i32) {
     }
 }
 
-/// Runs `work` in a transaction, again when PostgreSQL reports a deadlock or a serialization
-/// failure (both mean "retry", never a client error).
-async fn with_retry<T, F>(db: &Db, work: F) -> Result<T, Error>
-where
-    F: Fn(&mut AsyncPgConnection) -> futures::future::BoxFuture<'_, Result<T, Error>> + Send + Sync,
-    T: Send,
-{
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let mut conn = db.conn().await?;
-        let result = (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| work(conn).await)
-            .await;
-        match result {
-            Err(Error::Internal(err)) if attempt < 5 && is_retryable(&err) => {
-                tracing::info!(
-                    attempt,
-                    "retrying a transaction after a deadlock or serialization failure"
-                );
-            }
-            other => return other,
-        }
-    }
-}
-
-fn is_retryable(err: &anyhow::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error as D};
-    match err.downcast_ref::<D>() {
-        Some(D::DatabaseError(DatabaseErrorKind::SerializationFailure, _)) => true,
-        Some(D::DatabaseError(_, info)) => info.message().contains("deadlock detected"),
-        _ => false,
-    }
-}
-
 // ------------------------------------------------------------------------------ service
 
 /// The inventory service.
@@ -1104,7 +1069,7 @@ impl InventoryService {
         let reason = optional_text(&mut v, "reason", input.reason.as_deref(), 500);
         v.finish()?;
         let actor = ctx.principal.key();
-        with_retry(&self.db, move |conn| {
+        self.db.tx_retrying("receive", move |conn| {
             let (actor, input, lot_code, reason) = (actor.clone(), input.clone(), lot_code.clone(), reason.clone());
             Box::pin(async move {
                 let (actor, lot_code) = (&actor, &lot_code);
@@ -1152,7 +1117,7 @@ impl InventoryService {
         v.finish()?;
         let actor = ctx.principal.key();
         let delta = input.delta;
-        with_retry(&self.db, move |conn| {
+        self.db.tx_retrying("adjust", move |conn| {
             let (actor, reason) = (actor.clone(), reason.clone());
             Box::pin(async move {
                 let (actor, reason) = (&actor, &reason);
@@ -1249,22 +1214,24 @@ impl InventoryService {
             tracked_only: false,
         };
         let actor = ctx.principal.key();
-        let reserved = with_retry(&self.db, move |conn| {
-            let (actor, hold, want) = (actor.clone(), hold.clone(), want.clone());
-            Box::pin(async move {
-                let (actor, hold, want) = (&actor, &hold, &want);
-                let rows = reserve(conn, actor, std::slice::from_ref(want), hold).await?;
-                let mut views = Vec::new();
-                for row in rows {
-                    let item = q::item_by_id(conn, row.item_id)
-                        .await?
-                        .ok_or_else(|| Error::not_found("inventory item", row.item_id))?;
-                    views.push(reservation_view(row, &item));
-                }
-                Ok(views)
+        let reserved = self
+            .db
+            .tx_retrying("reserve_stock", move |conn| {
+                let (actor, hold, want) = (actor.clone(), hold.clone(), want.clone());
+                Box::pin(async move {
+                    let (actor, hold, want) = (&actor, &hold, &want);
+                    let rows = reserve(conn, actor, std::slice::from_ref(want), hold).await?;
+                    let mut views = Vec::new();
+                    for row in rows {
+                        let item = q::item_by_id(conn, row.item_id)
+                            .await?
+                            .ok_or_else(|| Error::not_found("inventory item", row.item_id))?;
+                        views.push(reservation_view(row, &item));
+                    }
+                    Ok::<_, Error>(views)
+                })
             })
-        })
-        .await?;
+            .await?;
         self.metrics
             .observe_business(Business::StockReserved, reserved.len() as u64);
         Ok(reserved)
@@ -1285,34 +1252,35 @@ impl InventoryService {
     ) -> Result<Reservation, Error> {
         ctx.authorize("inventory:reserve")?;
         let actor = ctx.principal.key();
-        with_retry(&self.db, move |conn| {
-            let actor = actor.clone();
-            Box::pin(async move {
-                let actor = &actor;
-                let row = q::lock_reservation(conn, reservation_id)
-                    .await?
-                    .filter(|row| item.is_none_or(|item| item == row.item_id))
-                    .ok_or_else(|| Error::not_found("reservation", reservation_id))?;
-                if row.status != "active" {
-                    return Err(Error::InvalidState {
-                        from: row.status.clone(),
-                        action: "release".into(),
-                    });
-                }
-                settle(conn, actor, std::slice::from_ref(&row), false).await?;
-                let item = q::item_by_id(conn, row.item_id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("inventory item", row.item_id))?;
-                Ok(reservation_view(
-                    ReservationRow {
-                        status: "released".into(),
-                        ..row
-                    },
-                    &item,
-                ))
+        self.db
+            .tx_retrying("release_at", move |conn| {
+                let actor = actor.clone();
+                Box::pin(async move {
+                    let actor = &actor;
+                    let row = q::lock_reservation(conn, reservation_id)
+                        .await?
+                        .filter(|row| item.is_none_or(|item| item == row.item_id))
+                        .ok_or_else(|| Error::not_found("reservation", reservation_id))?;
+                    if row.status != "active" {
+                        return Err(Error::InvalidState {
+                            from: row.status.clone(),
+                            action: "release".into(),
+                        });
+                    }
+                    settle(conn, actor, std::slice::from_ref(&row), false).await?;
+                    let item = q::item_by_id(conn, row.item_id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("inventory item", row.item_id))?;
+                    Ok(reservation_view(
+                        ReservationRow {
+                            status: "released".into(),
+                            ..row
+                        },
+                        &item,
+                    ))
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Changes an item's safety stock and reorder settings.
@@ -1340,23 +1308,24 @@ impl InventoryService {
             reorder_quantity: input.reorder_quantity.map(Some),
             updated_at: Some(Utc::now()),
         };
-        with_retry(&self.db, move |conn| {
-            let settings = settings.clone();
-            Box::pin(async move {
-                let settings = &settings;
-                q::lock_items(conn, &[item_id])
-                    .await?
-                    .pop()
-                    .ok_or_else(|| Error::not_found("inventory item", item_id))?;
-                let item = q::update_item_settings(conn, item_id, settings).await?;
-                watch_low_stock(conn, &item).await?;
-                let item = q::item_by_id(conn, item_id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("inventory item", item_id))?;
-                item_view(conn, item).await
+        self.db
+            .tx_retrying("update_item_settings", move |conn| {
+                let settings = settings.clone();
+                Box::pin(async move {
+                    let settings = &settings;
+                    q::lock_items(conn, &[item_id])
+                        .await?
+                        .pop()
+                        .ok_or_else(|| Error::not_found("inventory item", item_id))?;
+                    let item = q::update_item_settings(conn, item_id, settings).await?;
+                    watch_low_stock(conn, &item).await?;
+                    let item = q::item_by_id(conn, item_id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("inventory item", item_id))?;
+                    item_view(conn, item).await
+                })
             })
-        })
-        .await
+            .await
     }
 
     // ---- transfers
@@ -1381,125 +1350,130 @@ impl InventoryService {
         }
         v.finish()?;
         let actor = ctx.principal.key();
-        with_retry(&self.db, move |conn| {
-            let (actor, input) = (actor.clone(), input.clone());
-            Box::pin(async move {
-                let (actor, input) = (&actor, &input);
-                for (field, id) in [
-                    ("from_location_id", input.from_location_id),
-                    ("to_location_id", input.to_location_id),
-                ] {
-                    q::location_by_id(conn, id)
-                        .await?
-                        .ok_or_else(|| Error::invalid(field, "no such location"))?;
-                }
-                let id = Uuid::now_v7();
-                let mut variant_ids: Vec<Uuid> = input.lines.iter().map(|l| l.variant_id).collect();
-                variant_ids.sort();
-                variant_ids.dedup();
-                let items = q::lock_items_of_variants(conn, &variant_ids).await?;
-                let mut lines = Vec::new();
-                for (i, line) in input.lines.iter().enumerate() {
-                    let source = items.iter().find(|it| {
-                        it.variant_id == line.variant_id && it.location_id == input.from_location_id
-                    });
-                    let Some(source) = source else {
-                        return Err(Error::invalid(
-                            format!("lines[{i}].variant_id"),
-                            "has no stock at the source location",
-                        ));
-                    };
-                    let source = q::lock_items(conn, &[source.id])
-                        .await?
-                        .pop()
-                        .ok_or_else(|| Error::not_found("inventory item", source.id))?;
-                    let lots = q::lock_lots(conn, &[source.id]).await?;
-                    let taken = remove_free(
-                        conn,
-                        actor,
-                        &source,
-                        line.quantity,
-                        "transfer_out",
-                        None,
-                        Some(("transfer", id)),
-                    )
-                    .await?;
-                    for (lot, quantity) in taken {
-                        let lot = lot.and_then(|l| lots.iter().find(|x| x.id == l));
-                        lines.push(TransferLineRow {
-                            id: Uuid::now_v7(),
-                            transfer_id: id,
-                            variant_id: line.variant_id,
-                            quantity,
-                            lot_code: lot.map(|l| l.lot_code.clone()),
-                            expires_at: lot.and_then(|l| l.expires_at),
-                        });
+        self.db
+            .tx_retrying("create_transfer", move |conn| {
+                let (actor, input) = (actor.clone(), input.clone());
+                Box::pin(async move {
+                    let (actor, input) = (&actor, &input);
+                    for (field, id) in [
+                        ("from_location_id", input.from_location_id),
+                        ("to_location_id", input.to_location_id),
+                    ] {
+                        q::location_by_id(conn, id)
+                            .await?
+                            .ok_or_else(|| Error::invalid(field, "no such location"))?;
                     }
-                }
-                let row = TransferRow {
-                    id,
-                    number: q::next_number(conn, "TRF", "transfer_number_seq").await?,
-                    from_location_id: input.from_location_id,
-                    to_location_id: input.to_location_id,
-                    status: "in_transit".into(),
-                    created_at: Utc::now(),
-                    received_at: None,
-                };
-                q::insert_transfer(conn, &row, &lines).await?;
-                let transfer = transfer_view(row, &lines);
-                let data = serde_json::to_value(&transfer).map_err(anyhow::Error::new)?;
-                record(conn, "inventory.transferred", id, data).await?;
-                Ok(transfer)
+                    let id = Uuid::now_v7();
+                    let mut variant_ids: Vec<Uuid> =
+                        input.lines.iter().map(|l| l.variant_id).collect();
+                    variant_ids.sort();
+                    variant_ids.dedup();
+                    let items = q::lock_items_of_variants(conn, &variant_ids).await?;
+                    let mut lines = Vec::new();
+                    for (i, line) in input.lines.iter().enumerate() {
+                        let source = items.iter().find(|it| {
+                            it.variant_id == line.variant_id
+                                && it.location_id == input.from_location_id
+                        });
+                        let Some(source) = source else {
+                            return Err(Error::invalid(
+                                format!("lines[{i}].variant_id"),
+                                "has no stock at the source location",
+                            ));
+                        };
+                        let source = q::lock_items(conn, &[source.id])
+                            .await?
+                            .pop()
+                            .ok_or_else(|| Error::not_found("inventory item", source.id))?;
+                        let lots = q::lock_lots(conn, &[source.id]).await?;
+                        let taken = remove_free(
+                            conn,
+                            actor,
+                            &source,
+                            line.quantity,
+                            "transfer_out",
+                            None,
+                            Some(("transfer", id)),
+                        )
+                        .await?;
+                        for (lot, quantity) in taken {
+                            let lot = lot.and_then(|l| lots.iter().find(|x| x.id == l));
+                            lines.push(TransferLineRow {
+                                id: Uuid::now_v7(),
+                                transfer_id: id,
+                                variant_id: line.variant_id,
+                                quantity,
+                                lot_code: lot.map(|l| l.lot_code.clone()),
+                                expires_at: lot.and_then(|l| l.expires_at),
+                            });
+                        }
+                    }
+                    let row = TransferRow {
+                        id,
+                        number: q::next_number(conn, "TRF", "transfer_number_seq").await?,
+                        from_location_id: input.from_location_id,
+                        to_location_id: input.to_location_id,
+                        status: "in_transit".into(),
+                        created_at: Utc::now(),
+                        received_at: None,
+                    };
+                    q::insert_transfer(conn, &row, &lines).await?;
+                    let transfer = transfer_view(row, &lines);
+                    let data = serde_json::to_value(&transfer).map_err(anyhow::Error::new)?;
+                    record(conn, "inventory.transferred", id, data).await?;
+                    Ok(transfer)
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// Receives a transfer at its destination, into the lots the units left from.
     pub async fn receive_transfer(&self, ctx: &Ctx, id: Uuid) -> Result<Transfer, Error> {
         ctx.authorize("inventory:adjust")?;
         let actor = ctx.principal.key();
-        with_retry(&self.db, move |conn| {
-            let actor = actor.clone();
-            Box::pin(async move {
-                let actor = &actor;
-                let (row, lines) = q::lock_transfer(conn, id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("transfer", id))?;
-                if row.status != "in_transit" {
-                    return Err(Error::InvalidState {
-                        from: row.status.clone(),
-                        action: "receive".into(),
-                    });
-                }
-                for line in &lines {
-                    let item = q::ensure_item(conn, line.variant_id, row.to_location_id).await?;
-                    let lot = match &line.lot_code {
-                        Some(code) => Some(
-                            q::ensure_lot(conn, item.id, code, line.expires_at)
-                                .await?
-                                .id,
-                        ),
-                        None => None,
-                    };
-                    let m = Move {
-                        kind: "transfer_in",
-                        on_hand: line.quantity,
-                        reserved: 0,
-                        lot,
-                        reason: None,
-                        reference: Some(("transfer", id)),
-                    };
-                    apply(conn, actor, item.id, m).await?;
-                }
-                let row = q::mark_transfer_received(conn, id).await?;
-                let transfer = transfer_view(row, &lines);
-                let data = serde_json::to_value(&transfer).map_err(anyhow::Error::new)?;
-                record(conn, "inventory.transferred", id, data).await?;
-                Ok(transfer)
+        self.db
+            .tx_retrying("receive_transfer", move |conn| {
+                let actor = actor.clone();
+                Box::pin(async move {
+                    let actor = &actor;
+                    let (row, lines) = q::lock_transfer(conn, id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("transfer", id))?;
+                    if row.status != "in_transit" {
+                        return Err(Error::InvalidState {
+                            from: row.status.clone(),
+                            action: "receive".into(),
+                        });
+                    }
+                    for line in &lines {
+                        let item =
+                            q::ensure_item(conn, line.variant_id, row.to_location_id).await?;
+                        let lot = match &line.lot_code {
+                            Some(code) => Some(
+                                q::ensure_lot(conn, item.id, code, line.expires_at)
+                                    .await?
+                                    .id,
+                            ),
+                            None => None,
+                        };
+                        let m = Move {
+                            kind: "transfer_in",
+                            on_hand: line.quantity,
+                            reserved: 0,
+                            lot,
+                            reason: None,
+                            reference: Some(("transfer", id)),
+                        };
+                        apply(conn, actor, item.id, m).await?;
+                    }
+                    let row = q::mark_transfer_received(conn, id).await?;
+                    let transfer = transfer_view(row, &lines);
+                    let data = serde_json::to_value(&transfer).map_err(anyhow::Error::new)?;
+                    record(conn, "inventory.transferred", id, data).await?;
+                    Ok(transfer)
+                })
             })
-        })
-        .await
+            .await
     }
 
     // ---- cycle counts
@@ -1507,9 +1481,8 @@ impl InventoryService {
     /// Opens a count of a location: the expected quantities are today's on hand.
     pub async fn open_count(&self, ctx: &Ctx, location_id: Uuid) -> Result<CycleCount, Error> {
         ctx.authorize("inventory:adjust")?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("open_count", async move |conn: &mut AsyncPgConnection| {
                 q::location_by_id(conn, location_id)
                     .await?
                     .ok_or_else(|| Error::invalid("location_id", "no such location"))?;
@@ -1552,9 +1525,8 @@ impl InventoryService {
                 format!("must be between 0 and {MAX_QUANTITY}"),
             ));
         }
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("record_count", async move |conn: &mut AsyncPgConnection| {
                 let (row, mut lines) = q::lock_count(conn, count_id)
                     .await?
                     .ok_or_else(|| Error::not_found("cycle count", count_id))?;
@@ -1602,68 +1574,69 @@ impl InventoryService {
     pub async fn post_count(&self, ctx: &Ctx, count_id: Uuid) -> Result<CycleCount, Error> {
         ctx.authorize("inventory:adjust")?;
         let actor = ctx.principal.key();
-        with_retry(&self.db, move |conn| {
-            let actor = actor.clone();
-            Box::pin(async move {
-                let actor = &actor;
-                let (row, lines) = q::lock_count(conn, count_id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("cycle count", count_id))?;
-                if row.status != "open" {
-                    return Err(Error::InvalidState {
-                        from: row.status.clone(),
-                        action: "post".into(),
-                    });
-                }
-                for line in &lines {
-                    let Some(counted) = line.counted else {
-                        continue;
-                    };
-                    let variance = counted - line.expected;
-                    let reference = Some(("cycle_count", count_id));
-                    let item = q::lock_items(conn, &[line.item_id])
+        self.db
+            .tx_retrying("post_count", move |conn| {
+                let actor = actor.clone();
+                Box::pin(async move {
+                    let actor = &actor;
+                    let (row, lines) = q::lock_count(conn, count_id)
                         .await?
-                        .pop()
-                        .ok_or_else(|| Error::not_found("inventory item", line.item_id))?;
-                    if variance > 0 {
-                        apply(
-                            conn,
-                            actor,
-                            item.id,
-                            Move {
-                                kind: "count_correction",
-                                on_hand: variance,
-                                reserved: 0,
-                                lot: None,
-                                reason: None,
-                                reference,
-                            },
-                        )
-                        .await?;
-                    } else if variance < 0 {
-                        remove_free(
-                            conn,
-                            actor,
-                            &item,
-                            -variance,
-                            "count_correction",
-                            None,
-                            reference,
-                        )
-                        .await?;
+                        .ok_or_else(|| Error::not_found("cycle count", count_id))?;
+                    if row.status != "open" {
+                        return Err(Error::InvalidState {
+                            from: row.status.clone(),
+                            action: "post".into(),
+                        });
                     }
-                }
-                q::mark_count_posted(conn, count_id).await?;
-                let (row, lines) = q::lock_count(conn, count_id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("cycle count", count_id))?;
-                let view = count_view(conn, row, lines).await?;
-                let data = serde_json::to_value(&view).map_err(anyhow::Error::new)?;
-                record(conn, "inventory.adjusted", count_id, data).await?;
-                Ok(view)
+                    for line in &lines {
+                        let Some(counted) = line.counted else {
+                            continue;
+                        };
+                        let variance = counted - line.expected;
+                        let reference = Some(("cycle_count", count_id));
+                        let item = q::lock_items(conn, &[line.item_id])
+                            .await?
+                            .pop()
+                            .ok_or_else(|| Error::not_found("inventory item", line.item_id))?;
+                        if variance > 0 {
+                            apply(
+                                conn,
+                                actor,
+                                item.id,
+                                Move {
+                                    kind: "count_correction",
+                                    on_hand: variance,
+                                    reserved: 0,
+                                    lot: None,
+                                    reason: None,
+                                    reference,
+                                },
+                            )
+                            .await?;
+                        } else if variance < 0 {
+                            remove_free(
+                                conn,
+                                actor,
+                                &item,
+                                -variance,
+                                "count_correction",
+                                None,
+                                reference,
+                            )
+                            .await?;
+                        }
+                    }
+                    q::mark_count_posted(conn, count_id).await?;
+                    let (row, lines) = q::lock_count(conn, count_id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("cycle count", count_id))?;
+                    let view = count_view(conn, row, lines).await?;
+                    let data = serde_json::to_value(&view).map_err(anyhow::Error::new)?;
+                    record(conn, "inventory.adjusted", count_id, data).await?;
+                    Ok(view)
+                })
             })
-        })
-        .await
+            .await
     }
 
     // ---- purchase orders
@@ -1687,45 +1660,47 @@ impl InventoryService {
             check_quantity(&mut v, &format!("lines[{i}].quantity"), line.quantity);
         }
         v.finish()?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                q::location_by_id(conn, input.location_id)
-                    .await?
-                    .ok_or_else(|| Error::invalid("location_id", "no such location"))?;
-                let id = Uuid::now_v7();
-                let mut lines = Vec::new();
-                for (i, line) in input.lines.iter().enumerate() {
-                    if q::skus(conn, &[line.variant_id]).await?.is_empty() {
-                        return Err(Error::invalid(
-                            format!("lines[{i}].variant_id"),
-                            "no such variant",
-                        ));
+        self.db
+            .tx(
+                "create_purchase_order",
+                async move |conn: &mut AsyncPgConnection| {
+                    q::location_by_id(conn, input.location_id)
+                        .await?
+                        .ok_or_else(|| Error::invalid("location_id", "no such location"))?;
+                    let id = Uuid::now_v7();
+                    let mut lines = Vec::new();
+                    for (i, line) in input.lines.iter().enumerate() {
+                        if q::skus(conn, &[line.variant_id]).await?.is_empty() {
+                            return Err(Error::invalid(
+                                format!("lines[{i}].variant_id"),
+                                "no such variant",
+                            ));
+                        }
+                        let item = q::ensure_item(conn, line.variant_id, input.location_id).await?;
+                        q::apply_item_delta(conn, item.id, 0, 0, line.quantity).await?;
+                        lines.push(PurchaseOrderLineRow {
+                            id: Uuid::now_v7(),
+                            purchase_order_id: id,
+                            variant_id: line.variant_id,
+                            quantity_ordered: line.quantity,
+                            quantity_received: 0,
+                        });
                     }
-                    let item = q::ensure_item(conn, line.variant_id, input.location_id).await?;
-                    q::apply_item_delta(conn, item.id, 0, 0, line.quantity).await?;
-                    lines.push(PurchaseOrderLineRow {
-                        id: Uuid::now_v7(),
-                        purchase_order_id: id,
-                        variant_id: line.variant_id,
-                        quantity_ordered: line.quantity,
-                        quantity_received: 0,
-                    });
-                }
-                let now = Utc::now();
-                let row = PurchaseOrderRow {
-                    id,
-                    number: q::next_number(conn, "PO", "purchase_order_number_seq").await?,
-                    location_id: input.location_id,
-                    supplier: supplier.unwrap_or_default(),
-                    expected_at: input.expected_at,
-                    status: "open".into(),
-                    created_at: now,
-                    updated_at: now,
-                };
-                q::insert_purchase_order(conn, &row, &lines).await?;
-                Ok(purchase_order_view(row, lines))
-            })
+                    let now = Utc::now();
+                    let row = PurchaseOrderRow {
+                        id,
+                        number: q::next_number(conn, "PO", "purchase_order_number_seq").await?,
+                        location_id: input.location_id,
+                        supplier: supplier.unwrap_or_default(),
+                        expected_at: input.expected_at,
+                        status: "open".into(),
+                        created_at: now,
+                        updated_at: now,
+                    };
+                    q::insert_purchase_order(conn, &row, &lines).await?;
+                    Ok(purchase_order_view(row, lines))
+                },
+            )
             .await
     }
 
@@ -1763,77 +1738,78 @@ impl InventoryService {
         }
         v.finish()?;
         let actor = ctx.principal.key();
-        with_retry(&self.db, move |conn| {
-            let (actor, receipts, codes) = (actor.clone(), receipts.clone(), codes.clone());
-            Box::pin(async move {
-                let (actor, receipts, codes) = (&actor, &receipts, &codes);
-                let (row, mut lines) = q::lock_purchase_order(conn, id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("purchase order", id))?;
-                if !matches!(row.status.as_str(), "open" | "partially_received") {
-                    return Err(Error::InvalidState {
-                        from: row.status.clone(),
-                        action: "receive".into(),
-                    });
-                }
-                for (i, receipt) in receipts.iter().enumerate() {
-                    let Some(line) = lines.iter_mut().find(|l| l.id == receipt.line_id) else {
-                        return Err(Error::invalid(
-                            format!("lines[{i}].line_id"),
-                            "is not a line of this purchase order",
-                        ));
-                    };
-                    let open = line.quantity_ordered - line.quantity_received;
-                    if receipt.quantity > open {
-                        return Err(Error::invalid(
-                            format!("lines[{i}].quantity"),
-                            format!("only {open} units are still expected"),
-                        ));
+        self.db
+            .tx_retrying("receive_purchase_order", move |conn| {
+                let (actor, receipts, codes) = (actor.clone(), receipts.clone(), codes.clone());
+                Box::pin(async move {
+                    let (actor, receipts, codes) = (&actor, &receipts, &codes);
+                    let (row, mut lines) = q::lock_purchase_order(conn, id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("purchase order", id))?;
+                    if !matches!(row.status.as_str(), "open" | "partially_received") {
+                        return Err(Error::InvalidState {
+                            from: row.status.clone(),
+                            action: "receive".into(),
+                        });
                     }
-                    let item = q::ensure_item(conn, line.variant_id, row.location_id).await?;
-                    let lot = match &codes[i] {
-                        Some(code) => Some(
-                            q::ensure_lot(conn, item.id, code, receipt.expires_at)
-                                .await?
-                                .id,
-                        ),
-                        None => None,
+                    for (i, receipt) in receipts.iter().enumerate() {
+                        let Some(line) = lines.iter_mut().find(|l| l.id == receipt.line_id) else {
+                            return Err(Error::invalid(
+                                format!("lines[{i}].line_id"),
+                                "is not a line of this purchase order",
+                            ));
+                        };
+                        let open = line.quantity_ordered - line.quantity_received;
+                        if receipt.quantity > open {
+                            return Err(Error::invalid(
+                                format!("lines[{i}].quantity"),
+                                format!("only {open} units are still expected"),
+                            ));
+                        }
+                        let item = q::ensure_item(conn, line.variant_id, row.location_id).await?;
+                        let lot = match &codes[i] {
+                            Some(code) => Some(
+                                q::ensure_lot(conn, item.id, code, receipt.expires_at)
+                                    .await?
+                                    .id,
+                            ),
+                            None => None,
+                        };
+                        q::apply_item_delta(conn, item.id, 0, 0, -receipt.quantity).await?;
+                        let m = Move {
+                            kind: "receive",
+                            on_hand: receipt.quantity,
+                            reserved: 0,
+                            lot,
+                            reason: None,
+                            reference: Some(("purchase_order", id)),
+                        };
+                        apply(conn, actor, item.id, m).await?;
+                        q::add_received(conn, line.id, receipt.quantity).await?;
+                        line.quantity_received += receipt.quantity;
+                    }
+                    let done = lines
+                        .iter()
+                        .all(|l| l.quantity_received == l.quantity_ordered);
+                    let status = if done {
+                        "received"
+                    } else {
+                        "partially_received"
                     };
-                    q::apply_item_delta(conn, item.id, 0, 0, -receipt.quantity).await?;
-                    let m = Move {
-                        kind: "receive",
-                        on_hand: receipt.quantity,
-                        reserved: 0,
-                        lot,
-                        reason: None,
-                        reference: Some(("purchase_order", id)),
-                    };
-                    apply(conn, actor, item.id, m).await?;
-                    q::add_received(conn, line.id, receipt.quantity).await?;
-                    line.quantity_received += receipt.quantity;
-                }
-                let done = lines
-                    .iter()
-                    .all(|l| l.quantity_received == l.quantity_ordered);
-                let status = if done {
-                    "received"
-                } else {
-                    "partially_received"
-                };
-                q::set_purchase_order_status(conn, id, status).await?;
-                let view = purchase_order_view(
-                    PurchaseOrderRow {
-                        status: status.into(),
-                        ..row
-                    },
-                    lines,
-                );
-                let data = serde_json::to_value(&view).map_err(anyhow::Error::new)?;
-                record(conn, "inventory.received", id, data).await?;
-                Ok(view)
+                    q::set_purchase_order_status(conn, id, status).await?;
+                    let view = purchase_order_view(
+                        PurchaseOrderRow {
+                            status: status.into(),
+                            ..row
+                        },
+                        lines,
+                    );
+                    let data = serde_json::to_value(&view).map_err(anyhow::Error::new)?;
+                    record(conn, "inventory.received", id, data).await?;
+                    Ok(view)
+                })
             })
-        })
-        .await
+            .await
     }
 }
 

@@ -8,7 +8,7 @@ pub mod pdf;
 use std::collections::HashMap;
 
 use chrono::{Datelike as _, Utc};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -399,38 +399,40 @@ impl InvoiceService {
     ) -> Result<Invoice, Error> {
         let access = ctx.authorize("invoices:manage")?;
         let (ctx, settings) = (ctx.clone(), self.settings.clone());
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                // The order's lock makes a second request for it wait here, then see the first
-                // invoice.
-                let order = order_q::lock_orders(conn, &[input.order_id]).await?.pop();
-                let order = match order {
-                    Some(order) if visible(conn, access, order.customer_id).await? => order,
-                    _ => return Err(Error::invalid("order_id", "no such order")),
-                };
-                if matches!(order.status(), OrderStatus::Cancelled) {
-                    return Err(Error::InvalidState {
-                        from: order.status().as_str().to_owned(),
-                        action: "invoice".to_owned(),
-                    });
-                }
-                if let Some(existing) = q::live_invoice_for_order(conn, order.id).await? {
-                    return Err(Error::Conflict {
-                        field: Some("order_id".into()),
-                        message: format!(
-                            "order {} already has invoice {} ({})",
-                            order.number, existing.number, existing.status
-                        ),
-                    });
-                }
-                let row = make_invoice(conn, &settings, &order).await?;
-                if input.issue.unwrap_or(false) {
-                    issue(conn, &ctx.principal.key(), &settings, row).await
-                } else {
-                    load_one(conn, row).await
-                }
-            })
+        self.db
+            .tx(
+                "create_invoice",
+                async move |conn: &mut AsyncPgConnection| {
+                    // The order's lock makes a second request for it wait here, then see the first
+                    // invoice.
+                    let order = order_q::lock_orders(conn, &[input.order_id]).await?.pop();
+                    let order = match order {
+                        Some(order) if visible(conn, access, order.customer_id).await? => order,
+                        _ => return Err(Error::invalid("order_id", "no such order")),
+                    };
+                    if matches!(order.status(), OrderStatus::Cancelled) {
+                        return Err(Error::InvalidState {
+                            from: order.status().as_str().to_owned(),
+                            action: "invoice".to_owned(),
+                        });
+                    }
+                    if let Some(existing) = q::live_invoice_for_order(conn, order.id).await? {
+                        return Err(Error::Conflict {
+                            field: Some("order_id".into()),
+                            message: format!(
+                                "order {} already has invoice {} ({})",
+                                order.number, existing.number, existing.status
+                            ),
+                        });
+                    }
+                    let row = make_invoice(conn, &settings, &order).await?;
+                    if input.issue.unwrap_or(false) {
+                        issue(conn, &ctx.principal.key(), &settings, row).await
+                    } else {
+                        load_one(conn, row).await
+                    }
+                },
+            )
             .await
     }
 
@@ -521,15 +523,17 @@ impl InvoiceService {
     pub async fn issue_invoice(&self, ctx: &Ctx, id: Uuid) -> Result<Invoice, Error> {
         let access = ctx.authorize("invoices:manage")?;
         let (ctx, settings) = (ctx.clone(), self.settings.clone());
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let row = Self::lock(conn, access, id).await?;
-                if !row.status().allows(InvoiceAction::Issue) {
-                    return Err(invalid_transition(row.status(), InvoiceAction::Issue));
-                }
-                issue(conn, &ctx.principal.key(), &settings, row).await
-            })
+        self.db
+            .tx(
+                "issue_invoice",
+                async move |conn: &mut AsyncPgConnection| {
+                    let row = Self::lock(conn, access, id).await?;
+                    if !row.status().allows(InvoiceAction::Issue) {
+                        return Err(invalid_transition(row.status(), InvoiceAction::Issue));
+                    }
+                    issue(conn, &ctx.principal.key(), &settings, row).await
+                },
+            )
             .await
     }
 
@@ -538,9 +542,8 @@ impl InvoiceService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, invoice.id = %id))]
     pub async fn void_invoice(&self, ctx: &Ctx, id: Uuid) -> Result<Invoice, Error> {
         let access = ctx.authorize("invoices:manage")?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("void_invoice", async move |conn: &mut AsyncPgConnection| {
                 let row = Self::lock(conn, access, id).await?;
                 if !row.status().allows(InvoiceAction::Void) {
                     return Err(invalid_transition(row.status(), InvoiceAction::Void));
@@ -577,9 +580,9 @@ impl InvoiceService {
             .unwrap_or_else(|| "manual".to_owned());
         v.finish()?;
         let actor = ctx.principal.key();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self
+            .db
+            .tx("record_payment", async move |conn: &mut AsyncPgConnection| {
                 let row = Self::lock(conn, access, id).await?;
                 if !row.status().allows(InvoiceAction::RecordPayment) {
                     return Err(invalid_transition(
@@ -648,20 +651,24 @@ impl InvoiceService {
             .map_err(anyhow::Error::new)?;
         let mut sent = 0;
         loop {
-            let mut conn = self.db.conn().await?;
-            let batch = (*conn)
-                .transaction(async move |conn: &mut AsyncPgConnection| {
-                    let now = Utc::now();
-                    let rows = q::claim_overdue(conn, now, now - interval, REMINDER_BATCH).await?;
-                    let claimed = rows.len();
-                    for row in rows {
-                        let row = q::mark_reminded(conn, row.id, now).await?;
-                        let invoice = load_one(conn, row).await?;
-                        let extra = serde_json::json!({ "reminder": invoice.reminders_sent });
-                        invoice_event(conn, "invoice.overdue", &invoice, extra).await?;
-                    }
-                    Ok::<_, Error>(claimed)
-                })
+            let batch = self
+                .db
+                .tx(
+                    "send_overdue_reminders",
+                    async move |conn: &mut AsyncPgConnection| {
+                        let now = Utc::now();
+                        let rows =
+                            q::claim_overdue(conn, now, now - interval, REMINDER_BATCH).await?;
+                        let claimed = rows.len();
+                        for row in rows {
+                            let row = q::mark_reminded(conn, row.id, now).await?;
+                            let invoice = load_one(conn, row).await?;
+                            let extra = serde_json::json!({ "reminder": invoice.reminders_sent });
+                            invoice_event(conn, "invoice.overdue", &invoice, extra).await?;
+                        }
+                        Ok::<_, Error>(claimed)
+                    },
+                )
                 .await?;
             sent += batch;
             if batch < REMINDER_BATCH as usize {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::Utc;
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -641,9 +641,9 @@ impl OrderService {
             });
         }
         let ctx = ctx.clone();
-        let mut conn = self.db.conn().await?;
-        let placed = (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        let placed = self
+            .db
+            .tx("create_order", async move |conn: &mut AsyncPgConnection| {
                 place_order(conn, &ctx, Access::All, input, PriceSource::Catalog).await
             })
             .await?;
@@ -882,9 +882,9 @@ impl OrderService {
         v.finish()?;
         let ctx = ctx.clone();
         let invoice_settings = self.invoice_settings.clone();
-        let mut conn = self.db.conn().await?;
-        let detail = (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        let detail = self
+            .db
+            .tx("transition", async move |conn: &mut AsyncPgConnection| {
                 let row = q::lock_orders(conn, &[id]).await?.pop();
                 let row = match row {
                     Some(row) if visible(conn, access, &row).await? => row,
@@ -992,9 +992,8 @@ impl OrderService {
         };
         v.finish()?;
         let ctx = ctx.clone();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("update_order", async move |conn: &mut AsyncPgConnection| {
                 let row = q::lock_orders(conn, &[id]).await?.pop();
                 match row {
                     Some(row) if visible(conn, access, &row).await? => row,
@@ -1045,9 +1044,9 @@ impl OrderService {
             ));
         }
         let ctx = ctx.clone();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self
+            .db
+            .tx("merge_orders", async move |conn: &mut AsyncPgConnection| {
                 let locked = q::lock_orders(conn, &unique).await?;
                 let mut by_id: HashMap<Uuid, OrderRow> = HashMap::new();
                 for row in locked {
@@ -1092,8 +1091,13 @@ impl OrderService {
                     }
                     shipping += row.shipping_total;
                     let reason = format!("merged into {}", target.number);
+                    // A merged-away order is cancelled, as the lifecycle table allows.
+                    let to = row
+                        .status()
+                        .apply(OrderAction::Cancel, row.held_from())
+                        .ok_or_else(|| invalid_transition(row.status(), "merge"))?;
                     let changes = OrderChanges {
-                        status: Some(OrderStatus::Cancelled.as_str().to_owned()),
+                        status: Some(to.as_str().to_owned()),
                         cancel_reason: Some(Some(reason.clone())),
                         ..Default::default()
                     };
@@ -1102,7 +1106,7 @@ impl OrderService {
                     let history = History {
                         action: "merged_into",
                         from: Some(row.status()),
-                        to: Some(OrderStatus::Cancelled),
+                        to: Some(to),
                         reason: Some(reason),
                         details: serde_json::json!({ "into": target.number, "into_order_id": target.id }),
                     };
@@ -1145,9 +1149,9 @@ impl OrderService {
             ));
         }
         let ctx = ctx.clone();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self
+            .db
+            .tx("split_order", async move |conn: &mut AsyncPgConnection| {
                 let row = q::lock_orders(conn, &[id]).await?.pop();
                 let source = match row {
                     Some(row) if visible(conn, access, &row).await? => row,

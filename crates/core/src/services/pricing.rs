@@ -2,7 +2,7 @@
 //! with them through `domain::pricing`.
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -361,18 +361,20 @@ impl PricingService {
             active: input.active.unwrap_or(true),
             created_at: Utc::now(),
         };
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| {
-                if q::discount_by_code(conn, &row.code, false).await?.is_some() {
-                    return Err(Error::Conflict {
-                        field: Some("code".into()),
-                        message: format!("the code `{}` exists already", row.code),
-                    });
-                }
-                q::insert_discount(conn, &row).await?;
-                Ok(())
-            })
+        self.db
+            .tx(
+                "create_discount_code",
+                async |conn: &mut AsyncPgConnection| {
+                    if q::discount_by_code(conn, &row.code, false).await?.is_some() {
+                        return Err(Error::Conflict {
+                            field: Some("code".into()),
+                            message: format!("the code `{}` exists already", row.code),
+                        });
+                    }
+                    q::insert_discount(conn, &row).await?;
+                    Ok(())
+                },
+            )
             .await?;
         Ok(row.into())
     }

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use rand::Rng as _;
 use serde::Deserialize;
 use tokio::sync::{Notify, Semaphore, watch};
@@ -230,9 +230,9 @@ impl WebhookService {
             updated_at: now,
         };
         let secret = row.secret.clone();
-        let mut conn = self.db.conn().await?;
-        let webhook = (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        let webhook = self
+            .db
+            .tx("create", async move |conn: &mut AsyncPgConnection| {
                 q::insert_webhook(conn, &row).await?;
                 let webhook = Webhook::from(row);
                 events::record(conn, webhook_event("webhook.created", &webhook)?).await?;
@@ -259,9 +259,9 @@ impl WebhookService {
             .as_deref()
             .map(|d| optional_text(&mut v, "description", Some(d), 500));
         v.finish()?;
-        let mut conn = self.db.conn().await?;
-        let webhook = (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        let webhook = self
+            .db
+            .tx("update", async move |conn: &mut AsyncPgConnection| {
                 let Some(current) = q::lock_webhook(conn, id).await? else {
                     return Err(Error::not_found("webhook", id));
                 };
@@ -290,9 +290,8 @@ impl WebhookService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, webhook.id = %id))]
     pub async fn delete(&self, ctx: &Ctx, id: Uuid) -> Result<Webhook, Error> {
         ctx.authorize("webhooks:manage")?;
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("delete", async move |conn: &mut AsyncPgConnection| {
                 let Some(current) = q::lock_webhook(conn, id).await? else {
                     return Err(Error::not_found("webhook", id));
                 };
@@ -430,9 +429,8 @@ impl WebhookService {
     pub async fn resend(&self, ctx: &Ctx, id: Uuid) -> Result<WebhookDelivery, Error> {
         ctx.authorize("webhooks:manage")?;
         let window = to_chrono(self.settings.retry_window);
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("resend", async move |conn: &mut AsyncPgConnection| {
                 let Some(delivery) = q::lock_delivery(conn, id).await? else {
                     return Err(Error::not_found("webhook delivery", id));
                 };
@@ -584,9 +582,8 @@ impl WebhookService {
         let settings = self.settings.clone();
         let claimed = claimed.clone();
         let outcome = outcome.clone();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("record", async move |conn: &mut AsyncPgConnection| {
                 let now = Utc::now();
                 let attempt = claimed.attempts + 1;
                 q::insert_attempt(

@@ -12,7 +12,7 @@ mod stripe;
 use std::sync::Arc;
 
 use chrono::{Datelike as _, Utc};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -683,9 +683,9 @@ impl PaymentService {
         let order_id = input.order_id;
         let capture = input.capture.unwrap_or(true);
         let client_key = ctx.idempotency_key.clone();
-        let mut conn = self.db.conn().await?;
-        let begun = (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| {
+        let begun = self
+            .db
+            .tx("create_payment", async |conn: &mut AsyncPgConnection| {
                 let (_, unpaid) = lock_unpaid_order(conn, order_id).await?;
                 let open = pa::lock_open_for_order(conn, order_id).await?;
                 let holds = open.as_ref().map_or(Decimal::ZERO, |a| a.amount);
@@ -711,7 +711,6 @@ impl PaymentService {
                 self.begin_authorization(conn, &pays, &token, capture).await
             })
             .await?;
-        drop(conn);
         let attempt = match begun {
             Begun::Applied(payment_id) => return self.get(ctx, payment_id).await,
             Begun::Held(Held::Busy) => {
@@ -730,15 +729,14 @@ impl PaymentService {
             }
             Err(err) => return Err(err),
         };
-        let mut conn = self.db.conn().await?;
-        let recorded = (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| {
+        let recorded = self
+            .db
+            .tx("create_payment", async |conn: &mut AsyncPgConnection| {
                 // The order may have been cancelled while the provider answered.
                 lock_unpaid_order(conn, order_id).await?;
                 self.record_payment(conn, &attempt, order_id).await
             })
             .await;
-        drop(conn);
         match &recorded {
             Ok(_) => self.metrics.observe_business(Business::PaymentProcessed, 1),
             Err(err) => self.undo_after(&attempt, err).await,
@@ -754,44 +752,46 @@ impl PaymentService {
         amount: Option<Decimal>,
         stablecoin: &StablecoinInput,
     ) -> Result<Payment, Error> {
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| {
-                let (order, unpaid) = lock_unpaid_order(conn, order_id).await?;
-                if pa::lock_open_for_order(conn, order_id).await?.is_some() {
-                    return Err(Error::Conflict {
-                        field: None,
-                        message: "a card payment of this order is in progress; retry shortly"
-                            .into(),
-                    });
-                }
-                let amount = amount.unwrap_or(unpaid);
-                if amount > unpaid {
-                    return Err(Error::invalid(
-                        "amount",
-                        format!("exceeds what the order leaves unpaid ({unpaid})"),
-                    ));
-                }
-                let id = Uuid::now_v7();
-                let now = Utc::now();
-                let row = PaymentRow {
-                    id,
-                    order_id,
-                    provider: stablepay::NAME.to_owned(),
-                    provider_reference: format!("sp_{}", id.simple()),
-                    status: "pending".into(),
-                    amount,
-                    captured_amount: Decimal::ZERO,
-                    refunded_amount: Decimal::ZERO,
-                    currency: order.currency,
-                    card_brand: None,
-                    card_last4: None,
-                    created_at: now,
-                    updated_at: now,
-                    failure_code: None,
-                };
-                self.request_stablecoin(conn, row, stablecoin).await
-            })
+        self.db
+            .tx(
+                "request_stablecoin_payment",
+                async |conn: &mut AsyncPgConnection| {
+                    let (order, unpaid) = lock_unpaid_order(conn, order_id).await?;
+                    if pa::lock_open_for_order(conn, order_id).await?.is_some() {
+                        return Err(Error::Conflict {
+                            field: None,
+                            message: "a card payment of this order is in progress; retry shortly"
+                                .into(),
+                        });
+                    }
+                    let amount = amount.unwrap_or(unpaid);
+                    if amount > unpaid {
+                        return Err(Error::invalid(
+                            "amount",
+                            format!("exceeds what the order leaves unpaid ({unpaid})"),
+                        ));
+                    }
+                    let id = Uuid::now_v7();
+                    let now = Utc::now();
+                    let row = PaymentRow {
+                        id,
+                        order_id,
+                        provider: stablepay::NAME.to_owned(),
+                        provider_reference: format!("sp_{}", id.simple()),
+                        status: "pending".into(),
+                        amount,
+                        captured_amount: Decimal::ZERO,
+                        refunded_amount: Decimal::ZERO,
+                        currency: order.currency,
+                        card_brand: None,
+                        card_last4: None,
+                        created_at: now,
+                        updated_at: now,
+                        failure_code: None,
+                    };
+                    self.request_stablecoin(conn, row, stablecoin).await
+                },
+            )
             .await
     }
 
@@ -834,9 +834,9 @@ impl PaymentService {
     /// Closes an unpaid stablecoin request: no money is held anywhere, so nothing is called.
     /// Once money arrived, voiding would record giving it back, which StablePay cannot do.
     async fn void_stablecoin_request(&self, id: Uuid) -> Result<Payment, Error> {
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        self
+            .db
+            .tx("void_stablecoin_request", async move |conn: &mut AsyncPgConnection| {
                 let payment = q::lock_payment(conn, id)
                     .await?
                     .ok_or_else(|| Error::not_found("payment", id))?;
@@ -880,9 +880,9 @@ impl PaymentService {
         reason: Option<String>,
     ) -> Result<Payment, Error> {
         let client_key = attempts::client_key(ctx.idempotency_key.as_deref());
-        let mut conn = self.db.conn().await?;
-        let begun = (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| {
+        let begun = self
+            .db
+            .tx("change_payment", async |conn: &mut AsyncPgConnection| {
                 let payment = q::lock_payment(conn, id)
                     .await?
                     .ok_or_else(|| Error::not_found("payment", id))?;
@@ -934,7 +934,6 @@ impl PaymentService {
                 ))))
             })
             .await?;
-        drop(conn);
         let attempt = match begun {
             Begun::Applied(_) => return self.get(ctx, id).await,
             Begun::Held(Held::Busy) => {
@@ -950,9 +949,8 @@ impl PaymentService {
         };
         let attempt = self.run_attempt(attempt).await?;
         let actor = ctx.principal.key();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async |conn: &mut AsyncPgConnection| {
+        self.db
+            .tx("change_payment", async |conn: &mut AsyncPgConnection| {
                 apply_change(self, conn, &attempt, &actor, reason.as_deref()).await
             })
             .await
@@ -969,13 +967,15 @@ impl PaymentService {
             - chrono::Duration::from_std(self.settings.reconcile_after)
                 .unwrap_or(chrono::Duration::seconds(60));
         let lease_until = Utc::now() + self.lease();
-        let mut conn = self.db.conn().await?;
-        let claimed = (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                Ok::<_, Error>(pa::claim_in_doubt(conn, before, lease_until, 20).await?)
-            })
+        let claimed = self
+            .db
+            .tx(
+                "settle_in_doubt",
+                async move |conn: &mut AsyncPgConnection| {
+                    Ok::<_, Error>(pa::claim_in_doubt(conn, before, lease_until, 20).await?)
+                },
+            )
             .await?;
-        drop(conn);
         let mut settled = 0;
         for attempt in claimed {
             let id = attempt.id;
@@ -1004,9 +1004,9 @@ impl PaymentService {
             // Its order was never placed (that would have marked it applied).
             Operation::Authorize => self.compensate(&attempt).await,
             _ => {
-                let mut conn = self.db.conn().await?;
-                let applied = (*conn)
-                    .transaction(async |conn: &mut AsyncPgConnection| {
+                let applied = self
+                    .db
+                    .tx("settle", async |conn: &mut AsyncPgConnection| {
                         apply_change(self, conn, &attempt, "system", None).await
                     })
                     .await;
@@ -1021,6 +1021,7 @@ impl PaymentService {
                             failure_code: Some(Some("state_changed".into())),
                             ..Default::default()
                         };
+                        let mut conn = self.db.conn().await?;
                         attempts::record(&mut conn, &attempt, changes)
                             .await
                             .map(drop)
@@ -1044,17 +1045,19 @@ impl PaymentService {
         let provider = self.provider(provider)?;
         let webhook = provider.webhook(signature, body)?;
         let name = provider.name();
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                if !q::first_delivery(conn, name, &webhook.id, &webhook.kind).await? {
-                    return Ok(());
-                }
-                match webhook.event {
-                    Some(event) => apply_provider_event(conn, name, event).await,
-                    None => Ok(()),
-                }
-            })
+        self.db
+            .tx(
+                "provider_webhook",
+                async move |conn: &mut AsyncPgConnection| {
+                    if !q::first_delivery(conn, name, &webhook.id, &webhook.kind).await? {
+                        return Ok(());
+                    }
+                    match webhook.event {
+                        Some(event) => apply_provider_event(conn, name, event).await,
+                        None => Ok(()),
+                    }
+                },
+            )
             .await
     }
 

@@ -8,7 +8,7 @@
 //! against received for every request.
 
 use chrono::{DateTime, Duration, Utc};
-use diesel_async::{AsyncConnection as _, AsyncPgConnection};
+use diesel_async::AsyncPgConnection;
 use futures::future::BoxFuture;
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -253,9 +253,9 @@ impl PaymentService {
         }
         v.finish()?;
         let required = self.settings.stablepay.confirmations;
-        let mut conn = self.db.conn().await?;
-        let (view, paid_now) = (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
+        let (view, paid_now) = self
+            .db
+            .tx("stablepay_callback", async move |conn: &mut AsyncPgConnection| {
                 let request = sq::lock_request(conn, callback.payment_id)
                     .await?
                     .ok_or_else(|| Error::not_found("payment", callback.payment_id))?;
@@ -362,32 +362,34 @@ impl PaymentService {
     /// Closes requests that were not paid in full before they expired: their payments fail
     /// with `expired` (nothing arrived) or `underpaid`. Returns how many were closed.
     pub async fn expire_stablecoin_requests(&self) -> Result<usize, Error> {
-        let mut conn = self.db.conn().await?;
-        (*conn)
-            .transaction(async move |conn: &mut AsyncPgConnection| {
-                let now = Utc::now();
-                let expired = sq::claim_expired(conn, now, 100).await?;
-                for request in &expired {
-                    sq::update_request(conn, request.payment_id, request.received, "expired")
-                        .await?;
-                    let code = if request.received.is_zero() {
-                        "expired"
-                    } else {
-                        "underpaid"
-                    };
-                    let changes = PaymentChanges {
-                        status: Some("expired"),
-                        failure_code: Some(Some(code.to_owned())),
-                        updated_at: Some(now),
-                        ..Default::default()
-                    };
-                    let payment = q::update_payment(conn, request.payment_id, &changes).await?;
-                    let view = self.payment_view(conn, payment).await?;
-                    let extra = serde_json::json!({ "decline_code": code });
-                    payment_event(conn, "payment.failed", &view, extra).await?;
-                }
-                Ok(expired.len())
-            })
+        self.db
+            .tx(
+                "expire_stablecoin_requests",
+                async move |conn: &mut AsyncPgConnection| {
+                    let now = Utc::now();
+                    let expired = sq::claim_expired(conn, now, 100).await?;
+                    for request in &expired {
+                        sq::update_request(conn, request.payment_id, request.received, "expired")
+                            .await?;
+                        let code = if request.received.is_zero() {
+                            "expired"
+                        } else {
+                            "underpaid"
+                        };
+                        let changes = PaymentChanges {
+                            status: Some("expired"),
+                            failure_code: Some(Some(code.to_owned())),
+                            updated_at: Some(now),
+                            ..Default::default()
+                        };
+                        let payment = q::update_payment(conn, request.payment_id, &changes).await?;
+                        let view = self.payment_view(conn, payment).await?;
+                        let extra = serde_json::json!({ "decline_code": code });
+                        payment_event(conn, "payment.failed", &view, extra).await?;
+                    }
+                    Ok(expired.len())
+                },
+            )
             .await
     }
 
