@@ -44,6 +44,8 @@ impl ProductStatus {
 
 /// A product as sold. Its variants are loaded on demand (GraphQL) or alongside (`ProductDetail`).
 #[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+// GraphQL serves this as `Product` through a node of the GraphQL door, which adds
+// its resolvers; this name is never in the schema.
 #[graphql(name = "ProductFields")]
 pub struct Product {
     pub id: Uuid,
@@ -77,6 +79,8 @@ pub struct ProductDetail {
 
 /// One sellable version of a product, identified by its SKU.
 #[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+// GraphQL serves this as `ProductVariant` through a node of the GraphQL door, which adds
+// its resolvers; this name is never in the schema.
 #[graphql(name = "ProductVariantFields")]
 pub struct Variant {
     pub id: Uuid,

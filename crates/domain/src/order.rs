@@ -170,6 +170,8 @@ impl Totals {
 
 /// An order.
 #[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+// GraphQL serves this as `Order` through a node of the GraphQL door, which adds
+// its resolvers; this name is never in the schema.
 #[graphql(name = "OrderFields")]
 pub struct Order {
     pub id: Uuid,
@@ -208,6 +210,8 @@ pub struct OrderDetail {
 
 /// One line of an order, priced when the order was placed.
 #[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+// GraphQL serves this as `OrderItem` through a node of the GraphQL door, which adds
+// its resolvers; this name is never in the schema.
 #[graphql(name = "OrderItemFields")]
 pub struct OrderItem {
     pub id: Uuid,
