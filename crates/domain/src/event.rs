@@ -82,3 +82,105 @@ pub fn type_matches(exact: &[String], prefixes: &[String], event_type: &str) -> 
         || exact.iter().any(|t| t == event_type)
         || prefixes.iter().any(|p| event_type.starts_with(p.as_str()))
 }
+
+/// Declares [`EventType`]: each variant and the dotted name it is stored and sent under.
+macro_rules! event_types {
+    ($($variant:ident => $name:literal,)*) => {
+        /// Every kind of event the server records, by its dotted name (`order.created`): the
+        /// `type` of an event in the log, in subscriptions and in webhook deliveries.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum EventType {
+            $($variant,)*
+        }
+
+        impl EventType {
+            /// Every event type, in name order.
+            pub const ALL: &'static [EventType] = &[$(EventType::$variant,)*];
+
+            /// The dotted name, e.g. `order.created`.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(EventType::$variant => $name,)*
+                }
+            }
+        }
+    };
+}
+
+event_types! {
+    ApiKeyCreated => "api_key.created",
+    ApiKeyRevoked => "api_key.revoked",
+    CartCreated => "cart.created",
+    CartUpdated => "cart.updated",
+    CategoryCreated => "category.created",
+    CategoryDeleted => "category.deleted",
+    CategoryUpdated => "category.updated",
+    CheckoutCanceled => "checkout.canceled",
+    CheckoutCompleted => "checkout.completed",
+    CheckoutCreated => "checkout.created",
+    CheckoutUpdated => "checkout.updated",
+    CustomerCreated => "customer.created",
+    CustomerUpdated => "customer.updated",
+    InventoryAdjusted => "inventory.adjusted",
+    InventoryLowStock => "inventory.low_stock",
+    InventoryReceived => "inventory.received",
+    InventoryReleased => "inventory.released",
+    InventoryReserved => "inventory.reserved",
+    InventoryShipped => "inventory.shipped",
+    InventoryTransferred => "inventory.transferred",
+    InvoiceCreated => "invoice.created",
+    InvoiceIssued => "invoice.issued",
+    InvoiceOverdue => "invoice.overdue",
+    InvoicePaid => "invoice.paid",
+    InvoicePaymentRecorded => "invoice.payment_recorded",
+    InvoiceVoided => "invoice.voided",
+    OrderArchived => "order.archived",
+    OrderCancelled => "order.cancelled",
+    OrderCompleted => "order.completed",
+    OrderCreated => "order.created",
+    OrderDelivered => "order.delivered",
+    OrderMerged => "order.merged",
+    OrderShipped => "order.shipped",
+    OrderSplit => "order.split",
+    OrderStatusChanged => "order.status_changed",
+    OrderUpdated => "order.updated",
+    PaymentCaptured => "payment.captured",
+    PaymentFailed => "payment.failed",
+    PaymentOverpaid => "payment.overpaid",
+    PaymentProcessed => "payment.processed",
+    PaymentRefunded => "payment.refunded",
+    PaymentRequested => "payment.requested",
+    PaymentUnderpaid => "payment.underpaid",
+    PaymentVoided => "payment.voided",
+    ProductCreated => "product.created",
+    ProductDeleted => "product.deleted",
+    ProductUpdated => "product.updated",
+    RoleCreated => "role.created",
+    RoleDeleted => "role.deleted",
+    RoleUpdated => "role.updated",
+    UserCreated => "user.created",
+    UserUpdated => "user.updated",
+    WebhookCreated => "webhook.created",
+    WebhookDeleted => "webhook.deleted",
+    WebhookDisabled => "webhook.disabled",
+    WebhookPing => "webhook.ping",
+    WebhookUpdated => "webhook.updated",
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<EventType> for str {
+    fn eq(&self, other: &EventType) -> bool {
+        self == other.as_str()
+    }
+}
+
+impl PartialEq<EventType> for String {
+    fn eq(&self, other: &EventType) -> bool {
+        self == other.as_str()
+    }
+}

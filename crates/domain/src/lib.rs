@@ -26,7 +26,7 @@ pub use checkout::{
     StablecoinTransfer,
 };
 pub use customer::{Address, Customer, CustomerAddress, WishlistItem};
-pub use event::{BadPattern, Event, TypePatterns, type_matches};
+pub use event::{BadPattern, Event, EventType, TypePatterns, type_matches};
 pub use identity::{ApiKey, AuthTokens, CreatedApiKey, Role, User};
 pub use inventory::{
     Availability, AvailableToPromise, CycleCount, CycleCountLine, InventoryItem, InventoryLot,

@@ -6,6 +6,7 @@ pub mod relay;
 pub mod webhooks;
 
 use diesel_async::AsyncPgConnection;
+use stateset_domain::EventType;
 use uuid::Uuid;
 
 pub use bus::EventBus;
@@ -13,8 +14,8 @@ pub use bus::EventBus;
 /// A change worth telling the world about.
 #[derive(Debug, Clone)]
 pub struct DomainEvent {
-    /// Dotted name, e.g. `product.created`.
-    pub event_type: &'static str,
+    /// What happened, e.g. `product.created`.
+    pub event_type: EventType,
     /// The kind of entity, e.g. `product`.
     pub entity_type: &'static str,
     pub entity_id: Uuid,
@@ -26,7 +27,7 @@ impl DomainEvent {
     /// An event about `entity` as it now is, its data the entity with the fields of `extra`
     /// (an object) added.
     pub fn about(
-        event_type: &'static str,
+        event_type: EventType,
         entity_type: &'static str,
         entity_id: Uuid,
         entity: &impl serde::Serialize,
@@ -52,7 +53,7 @@ pub async fn record(conn: &mut AsyncPgConnection, event: DomainEvent) -> diesel:
         conn,
         stateset_db::outbox::NewOutboxRow {
             id: Uuid::now_v7(),
-            event_type: event.event_type,
+            event_type: event.event_type.as_str(),
             entity_type: event.entity_type,
             entity_id: event.entity_id,
             data: &event.data,

@@ -1,5 +1,6 @@
 //! Who may do what: users and their roles, custom roles with inheritance, and API keys.
 
+use stateset_domain::EventType;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -114,7 +115,7 @@ async fn role_view(
 
 async fn record(
     conn: &mut AsyncPgConnection,
-    event_type: &'static str,
+    event_type: EventType,
     entity_type: &'static str,
     id: Uuid,
     data: &impl serde::Serialize,
@@ -192,7 +193,7 @@ impl AccessService {
                         .await?
                         .ok_or_else(|| Error::not_found("user", user_id))?;
                     let user = user.into_domain(role.name);
-                    record(conn, "user.updated", "user", user.id, &user).await?;
+                    record(conn, EventType::UserUpdated, "user", user.id, &user).await?;
                     Ok(user)
                 },
             )
@@ -222,7 +223,7 @@ impl AccessService {
                         .await?
                         .ok_or_else(|| Error::not_found("user", user_id))?;
                     let user = user.into_domain(role);
-                    record(conn, "user.updated", "user", user.id, &user).await?;
+                    record(conn, EventType::UserUpdated, "user", user.id, &user).await?;
                     Ok(user)
                 },
             )
@@ -272,7 +273,7 @@ impl AccessService {
                 };
                 q::insert_role(conn, &row).await?;
                 let role = role_view(conn, &roles, row).await?;
-                record(conn, "role.created", "role", role.id, &role).await?;
+                record(conn, EventType::RoleCreated, "role", role.id, &role).await?;
                 Ok(role)
             })
             .await
@@ -338,7 +339,7 @@ impl AccessService {
                 let row = q::update_role(conn, id, &changes).await?;
                 roles.clear();
                 let role = role_view(conn, &roles, row).await?;
-                record(conn, "role.updated", "role", role.id, &role).await?;
+                record(conn, EventType::RoleUpdated, "role", role.id, &role).await?;
                 Ok(role)
             })
             .await?;
@@ -373,7 +374,7 @@ impl AccessService {
                     .map_err(|e| Error::from_delete(e, "role"))?;
                 record(
                     conn,
-                    "role.deleted",
+                    EventType::RoleDeleted,
                     "role",
                     id,
                     &serde_json::json!({ "id": id, "name": current.name }),
@@ -451,7 +452,14 @@ impl AccessService {
                 async move |conn: &mut AsyncPgConnection| {
                     q::insert_api_key(conn, &row).await?;
                     let api_key = ApiKey::from(row);
-                    record(conn, "api_key.created", "api_key", api_key.id, &api_key).await?;
+                    record(
+                        conn,
+                        EventType::ApiKeyCreated,
+                        "api_key",
+                        api_key.id,
+                        &api_key,
+                    )
+                    .await?;
                     Ok::<_, Error>(api_key)
                 },
             )
@@ -488,7 +496,7 @@ impl AccessService {
                         return Ok(ApiKey::from(row));
                     }
                     let api_key = ApiKey::from(q::revoke_api_key(conn, id).await?);
-                    record(conn, "api_key.revoked", "api_key", id, &api_key).await?;
+                    record(conn, EventType::ApiKeyRevoked, "api_key", id, &api_key).await?;
                     Ok(api_key)
                 },
             )

@@ -15,6 +15,7 @@ use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
+use stateset_domain::EventType;
 use uuid::Uuid;
 
 use super::carts::{CartLineInput, CartRef, CreateCartInput, Shortfall};
@@ -937,7 +938,7 @@ impl AcpService {
                 let state = state_json(&state)?;
                 q::update_session(conn, id, "canceled", &state).await?;
                 let event = crate::events::DomainEvent {
-                    event_type: "checkout.canceled",
+                    event_type: EventType::CheckoutCanceled,
                     entity_type: "checkout",
                     entity_id: id,
                     data: json!({ "id": id, "channel": "acp" }),
@@ -1535,7 +1536,7 @@ async fn enqueue_platform_events(
         let Some(order) = acp_order(conn, settings, order_id).await? else {
             continue;
         };
-        let kind = if event.event_type == "order.created" {
+        let kind = if event.event_type == EventType::OrderCreated {
             "order_create"
         } else {
             "order_update"

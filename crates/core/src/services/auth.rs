@@ -1,6 +1,7 @@
 //! Sign-in and sessions: register, login, token refresh with rotation and reuse detection,
 //! logout, and turning presented credentials into a [`Principal`].
 
+use stateset_domain::EventType;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -319,7 +320,7 @@ impl AuthService {
                 events::record(
                     conn,
                     DomainEvent {
-                        event_type: "user.created",
+                        event_type: EventType::UserCreated,
                         entity_type: "user",
                         entity_id: user.id,
                         data,

@@ -2,6 +2,7 @@
 //! live with their availability, expiry, and merging a guest cart into the customer's cart at
 //! sign-in.
 
+use stateset_domain::EventType;
 use std::collections::HashMap;
 
 use chrono::{Duration, Utc};
@@ -141,7 +142,7 @@ async fn availability(
 /// to the cart, and events travel to subscribers and webhooks.
 async fn cart_event(
     conn: &mut AsyncPgConnection,
-    event_type: &'static str,
+    event_type: EventType,
     cart: &Cart,
 ) -> Result<(), Error> {
     let mut event =
@@ -439,7 +440,7 @@ impl CartService {
     async fn touched(
         conn: &mut AsyncPgConnection,
         row: CartRow,
-        event_type: &'static str,
+        event_type: EventType,
     ) -> Result<Cart, Error> {
         let now = Utc::now();
         let changes = CartChanges {
@@ -492,11 +493,11 @@ impl CartService {
             Some(customer) => q::lock_active_cart_of(conn, customer).await?,
             None => None,
         };
-        let mut event = "cart.updated";
+        let mut event = EventType::CartUpdated;
         let mut cart = match existing {
             Some(cart) => cart,
             None => {
-                event = "cart.created";
+                event = EventType::CartCreated;
                 let now = Utc::now();
                 let row = CartRow {
                     id: Uuid::now_v7(),
@@ -544,7 +545,7 @@ impl CartService {
             q::remove_line(conn, row.id, line.id).await?;
         }
         add_lines_with(conn, &mut row, lines, "items", shortfall).await?;
-        Self::touched(conn, row, "cart.updated").await
+        Self::touched(conn, row, EventType::CartUpdated).await
     }
 
     /// A cart as it is now.
@@ -612,7 +613,7 @@ impl CartService {
                         Error::invalid("token", "no active guest cart has this token")
                     })?;
                 let cart = view(conn, merged).await?;
-                cart_event(conn, "cart.updated", &cart).await?;
+                cart_event(conn, EventType::CartUpdated, &cart).await?;
                 Ok(cart)
             })
             .await
@@ -642,7 +643,7 @@ impl CartService {
                         }
                     }
                 }
-                Self::touched(conn, row, "cart.updated").await
+                Self::touched(conn, row, EventType::CartUpdated).await
             })
             .await
     }

@@ -3,6 +3,7 @@
 //! Rules live here: field checks, slug generation, SKU uniqueness, the category tree staying a
 //! tree, and one `product.*`/`category.*` event per change, written in the change's transaction.
 
+use stateset_domain::EventType;
 use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
@@ -382,7 +383,7 @@ impl CatalogService {
                     q::replace_images(conn, product_id, &images).await?;
                     q::replace_product_categories(conn, product_id, &category_ids).await?;
                     q::insert_variants(conn, &variants).await?;
-                    product_changed(conn, product_id, "product.created").await
+                    product_changed(conn, product_id, EventType::ProductCreated).await
                 },
             )
             .await
@@ -445,7 +446,7 @@ impl CatalogService {
                         updated_at: Some(Utc::now()),
                     };
                     q::update_product(conn, id, &changes).await?;
-                    product_changed(conn, id, "product.updated").await
+                    product_changed(conn, id, EventType::ProductUpdated).await
                 },
             )
             .await
@@ -468,7 +469,7 @@ impl CatalogService {
                     events::record(
                         conn,
                         DomainEvent {
-                            event_type: "product.deleted",
+                            event_type: EventType::ProductDeleted,
                             entity_type: "product",
                             entity_id: id,
                             data: serde_json::to_value(&detail).map_err(anyhow::Error::new)?,
@@ -511,7 +512,7 @@ impl CatalogService {
                     };
                     check_skus_free(conn, std::slice::from_ref(&row), |_| "sku".to_owned()).await?;
                     q::insert_variants(conn, std::slice::from_ref(&row)).await?;
-                    product_changed(conn, product_id, "product.updated").await?;
+                    product_changed(conn, product_id, EventType::ProductUpdated).await?;
                     Ok(Variant::from(row))
                 },
             )
@@ -607,7 +608,7 @@ impl CatalogService {
                         updated_at: Some(Utc::now()),
                     };
                     let row = q::update_variant(conn, id, &changes).await?;
-                    product_changed(conn, current.product_id, "product.updated").await?;
+                    product_changed(conn, current.product_id, EventType::ProductUpdated).await?;
                     Ok(Variant::from(row))
                 },
             )
@@ -629,7 +630,7 @@ impl CatalogService {
                     q::delete_variant(conn, id)
                         .await
                         .map_err(|e| Error::from_delete(e, "variant"))?;
-                    product_changed(conn, current.product_id, "product.updated").await?;
+                    product_changed(conn, current.product_id, EventType::ProductUpdated).await?;
                     Ok(())
                 },
             )
@@ -706,7 +707,7 @@ impl CatalogService {
                     };
                     q::insert_category(conn, &row).await?;
                     let category = Category::from(row);
-                    category_event(conn, "category.created", &category).await?;
+                    category_event(conn, EventType::CategoryCreated, &category).await?;
                     Ok(category)
                 },
             )
@@ -767,7 +768,7 @@ impl CatalogService {
                         updated_at: Some(Utc::now()),
                     };
                     let category = Category::from(q::update_category(conn, id, &changes).await?);
-                    category_event(conn, "category.updated", &category).await?;
+                    category_event(conn, EventType::CategoryUpdated, &category).await?;
                     Ok(category)
                 },
             )
@@ -797,7 +798,7 @@ impl CatalogService {
                     q::delete_category(conn, id)
                         .await
                         .map_err(|e| Error::from_delete(e, "category"))?;
-                    category_event(conn, "category.deleted", &category).await
+                    category_event(conn, EventType::CategoryDeleted, &category).await
                 },
             )
             .await
@@ -883,9 +884,9 @@ async fn load_detail(conn: &mut AsyncPgConnection, id: Uuid) -> Result<ProductDe
 async fn product_changed(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    event_type: &'static str,
+    event_type: EventType,
 ) -> Result<ProductDetail, Error> {
-    if event_type != "product.created" {
+    if event_type != EventType::ProductCreated {
         q::touch_product(conn, id, Utc::now()).await?;
     }
     let detail = load_detail(conn, id).await?;
@@ -905,7 +906,7 @@ async fn product_changed(
 
 async fn category_event(
     conn: &mut AsyncPgConnection,
-    event_type: &'static str,
+    event_type: EventType,
     category: &Category,
 ) -> Result<(), Error> {
     let data = serde_json::to_value(category).map_err(anyhow::Error::new)?;

@@ -10,6 +10,7 @@
 //! decline creates nothing. A duplicate completion waits for the one paying and then gets the
 //! same order; a retry after a lost answer or a crash resumes the same attempt.
 
+use stateset_domain::EventType;
 use std::sync::Arc;
 
 use chrono::Utc;
@@ -300,7 +301,7 @@ impl CheckoutService {
         };
         q::insert_checkout(conn, &row).await?;
         let checkout = price(conn, &row).await?.view;
-        checkout_event(conn, "checkout.created", &checkout).await?;
+        checkout_event(conn, EventType::CheckoutCreated, &checkout).await?;
         Ok(checkout)
     }
 
@@ -478,7 +479,7 @@ impl CheckoutService {
         {
             return Err(Error::invalid("discount_code", why));
         }
-        checkout_event(conn, "checkout.updated", &priced.view).await?;
+        checkout_event(conn, EventType::CheckoutUpdated, &priced.view).await?;
         Ok(priced.view)
     }
 
@@ -711,7 +712,7 @@ impl CheckoutService {
         let mut checkout = priced.view;
         checkout.status = CheckoutStatus::Completed;
         checkout.order_id = row.order_id;
-        checkout_event(conn, "checkout.completed", &checkout).await?;
+        checkout_event(conn, EventType::CheckoutCompleted, &checkout).await?;
         let completed = CompletedCheckout {
             checkout,
             order: order.order,
@@ -763,7 +764,7 @@ async fn ready_to_pay(conn: &mut AsyncPgConnection, row: &CheckoutRow) -> Result
 /// could still pay until it is used).
 async fn checkout_event(
     conn: &mut AsyncPgConnection,
-    event_type: &'static str,
+    event_type: EventType,
     checkout: &Checkout,
 ) -> Result<(), Error> {
     let mut event = crate::events::DomainEvent::about(

@@ -1,6 +1,7 @@
 //! Customers: profiles, address books with default shipping and billing, wishlists, tags.
 //! A customer with a login sees and changes only their own record.
 
+use stateset_domain::EventType;
 use std::collections::HashMap;
 
 use chrono::Utc;
@@ -137,7 +138,7 @@ pub(crate) async fn create_for_user(
         }
         let linked = q::link_user(conn, existing.id, user_id).await?;
         let customer = load_customer(conn, linked).await?;
-        record(conn, "customer.updated", &customer).await?;
+        record(conn, EventType::CustomerUpdated, &customer).await?;
         return Ok(customer);
     }
     let (first_name, last_name) = match name.map(str::trim).filter(|n| !n.is_empty()) {
@@ -164,13 +165,13 @@ pub(crate) async fn create_for_user(
     };
     q::insert_customer(conn, &row).await?;
     let customer = load_customer(conn, row).await?;
-    record(conn, "customer.created", &customer).await?;
+    record(conn, EventType::CustomerCreated, &customer).await?;
     Ok(customer)
 }
 
 async fn record(
     conn: &mut AsyncPgConnection,
-    event_type: &'static str,
+    event_type: EventType,
     customer: &Customer,
 ) -> Result<(), Error> {
     let data = serde_json::to_value(customer).map_err(anyhow::Error::new)?;
@@ -245,7 +246,7 @@ impl CustomerService {
                             other => other,
                         })?;
                     let customer = load_customer(conn, row).await?;
-                    record(conn, "customer.created", &customer).await?;
+                    record(conn, EventType::CustomerCreated, &customer).await?;
                     Ok(customer)
                 },
             )
@@ -353,7 +354,7 @@ impl CustomerService {
                     .await?
                     .ok_or_else(|| Error::not_found("customer", id))?;
                 let customer = load_customer(conn, row).await?;
-                record(conn, "customer.updated", &customer).await?;
+                record(conn, EventType::CustomerUpdated, &customer).await?;
                 Ok(customer)
             })
             .await

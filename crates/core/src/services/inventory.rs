@@ -6,6 +6,7 @@
 //! locations by priority and, within a location, lots that expire first (never expired ones),
 //! then stock outside any lot.
 
+use stateset_domain::EventType;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -217,7 +218,7 @@ async fn watch_low_stock(conn: &mut AsyncPgConnection, item: &ItemRow) -> Result
         .into_domain(sku);
         record(
             conn,
-            "inventory.low_stock",
+            EventType::InventoryLowStock,
             item.id,
             serde_json::json!({ "item": view }),
         )
@@ -228,7 +229,7 @@ async fn watch_low_stock(conn: &mut AsyncPgConnection, item: &ItemRow) -> Result
 
 async fn record(
     conn: &mut AsyncPgConnection,
-    event_type: &'static str,
+    event_type: EventType,
     entity_id: Uuid,
     data: serde_json::Value,
 ) -> Result<(), Error> {
@@ -473,7 +474,7 @@ pub(crate) async fn reserve(
     if !made.is_empty() {
         let entity = made[0].order_id.unwrap_or(made[0].item_id);
         let data = serde_json::json!({ "order_id": hold.order_id, "reference": hold.reference, "reservations": reservation_json(&made) });
-        record(conn, "inventory.reserved", entity, data).await?;
+        record(conn, EventType::InventoryReserved, entity, data).await?;
     }
     Ok(made)
 }
@@ -519,7 +520,7 @@ async fn expire_holds(
         }
     }
     for group in by_order {
-        settled_event(conn, "inventory.released", &group).await?;
+        settled_event(conn, EventType::InventoryReleased, &group).await?;
     }
     Ok(())
 }
@@ -528,7 +529,7 @@ async fn expire_holds(
 /// `inventory.shipped`): the order and the reservations, about the order or else the item.
 async fn settled_event(
     conn: &mut AsyncPgConnection,
-    event_type: &'static str,
+    event_type: EventType,
     rows: &[ReservationRow],
 ) -> Result<(), Error> {
     let Some(first) = rows.first() else {
@@ -580,9 +581,9 @@ async fn settle(
         q::set_reservation(conn, r.id, status, r.quantity, r.order_id).await?;
     }
     let event = if ship {
-        "inventory.shipped"
+        EventType::InventoryShipped
     } else {
-        "inventory.released"
+        EventType::InventoryReleased
     };
     settled_event(conn, event, rows).await
 }
@@ -1087,7 +1088,7 @@ impl InventoryService {
                 let item = apply(conn, actor, item.id, m).await?;
                 let view = item_view(conn, item).await?;
                 let data = serde_json::json!({ "item": view, "quantity": input.quantity, "lot_code": lot_code });
-                record(conn, "inventory.received", view.id, data).await?;
+                record(conn, EventType::InventoryReceived, view.id, data).await?;
                 Ok(view)
             })
         })
@@ -1134,7 +1135,7 @@ impl InventoryService {
                 }
                 let item = q::item_by_id(conn, item_id).await?.ok_or_else(|| Error::not_found("inventory item", item_id))?;
                 let view = item_view(conn, item).await?;
-                record(conn, "inventory.adjusted", item_id, serde_json::json!({ "item": view, "delta": delta, "reason": reason })).await?;
+                record(conn, EventType::InventoryAdjusted, item_id, serde_json::json!({ "item": view, "delta": delta, "reason": reason })).await?;
                 Ok(view)
             })
         })
@@ -1420,7 +1421,7 @@ impl InventoryService {
                     q::insert_transfer(conn, &row, &lines).await?;
                     let transfer = transfer_view(row, &lines);
                     let data = serde_json::to_value(&transfer).map_err(anyhow::Error::new)?;
-                    record(conn, "inventory.transferred", id, data).await?;
+                    record(conn, EventType::InventoryTransferred, id, data).await?;
                     Ok(transfer)
                 })
             })
@@ -1469,7 +1470,7 @@ impl InventoryService {
                     let row = q::mark_transfer_received(conn, id).await?;
                     let transfer = transfer_view(row, &lines);
                     let data = serde_json::to_value(&transfer).map_err(anyhow::Error::new)?;
-                    record(conn, "inventory.transferred", id, data).await?;
+                    record(conn, EventType::InventoryTransferred, id, data).await?;
                     Ok(transfer)
                 })
             })
@@ -1632,7 +1633,7 @@ impl InventoryService {
                         .ok_or_else(|| Error::not_found("cycle count", count_id))?;
                     let view = count_view(conn, row, lines).await?;
                     let data = serde_json::to_value(&view).map_err(anyhow::Error::new)?;
-                    record(conn, "inventory.adjusted", count_id, data).await?;
+                    record(conn, EventType::InventoryAdjusted, count_id, data).await?;
                     Ok(view)
                 })
             })
@@ -1805,7 +1806,7 @@ impl InventoryService {
                         lines,
                     );
                     let data = serde_json::to_value(&view).map_err(anyhow::Error::new)?;
-                    record(conn, "inventory.received", id, data).await?;
+                    record(conn, EventType::InventoryReceived, id, data).await?;
                     Ok(view)
                 })
             })

@@ -5,6 +5,7 @@
 
 pub mod pdf;
 
+use stateset_domain::EventType;
 use std::collections::HashMap;
 
 use chrono::{Datelike as _, Utc};
@@ -116,7 +117,7 @@ async fn load_one(conn: &mut AsyncPgConnection, row: InvoiceRow) -> Result<Invoi
 /// Records `event_type` about the invoice as it now is, plus `extra` fields.
 async fn invoice_event(
     conn: &mut AsyncPgConnection,
-    event_type: &'static str,
+    event_type: EventType,
     invoice: &Invoice,
     extra: serde_json::Value,
 ) -> Result<(), Error> {
@@ -241,7 +242,13 @@ async fn make_invoice(
     q::insert_invoice(conn, &row).await?;
     q::insert_lines(conn, &lines).await?;
     let invoice = load_one(conn, row.clone()).await?;
-    invoice_event(conn, "invoice.created", &invoice, serde_json::json!({})).await?;
+    invoice_event(
+        conn,
+        EventType::InvoiceCreated,
+        &invoice,
+        serde_json::json!({}),
+    )
+    .await?;
     Ok(row)
 }
 
@@ -317,9 +324,21 @@ async fn issue(
     };
     let row = q::update_invoice(conn, row.id, &changes).await?;
     let invoice = load_one(conn, row).await?;
-    invoice_event(conn, "invoice.issued", &invoice, serde_json::json!({})).await?;
+    invoice_event(
+        conn,
+        EventType::InvoiceIssued,
+        &invoice,
+        serde_json::json!({}),
+    )
+    .await?;
     if settled {
-        invoice_event(conn, "invoice.paid", &invoice, serde_json::json!({})).await?;
+        invoice_event(
+            conn,
+            EventType::InvoicePaid,
+            &invoice,
+            serde_json::json!({}),
+        )
+        .await?;
     }
     Ok(invoice)
 }
@@ -355,9 +374,15 @@ pub(crate) async fn reconcile_order_payments(
     let row = q::update_invoice(conn, row.id, &changes).await?;
     let invoice = load_one(conn, row).await?;
     let extra = serde_json::json!({ "method": "order_payment" });
-    invoice_event(conn, "invoice.payment_recorded", &invoice, extra).await?;
+    invoice_event(conn, EventType::InvoicePaymentRecorded, &invoice, extra).await?;
     if settled {
-        invoice_event(conn, "invoice.paid", &invoice, serde_json::json!({})).await?;
+        invoice_event(
+            conn,
+            EventType::InvoicePaid,
+            &invoice,
+            serde_json::json!({}),
+        )
+        .await?;
     }
     Ok(())
 }
@@ -557,7 +582,13 @@ impl InvoiceService {
                 };
                 let row = q::update_invoice(conn, id, &changes).await?;
                 let invoice = load_one(conn, row).await?;
-                invoice_event(conn, "invoice.voided", &invoice, serde_json::json!({})).await?;
+                invoice_event(
+                    conn,
+                    EventType::InvoiceVoided,
+                    &invoice,
+                    serde_json::json!({}),
+                )
+                .await?;
                 Ok(invoice)
             })
             .await
@@ -630,9 +661,9 @@ impl InvoiceService {
                     "method": payment.method,
                     "reference": payment.reference,
                 }});
-                invoice_event(conn, "invoice.payment_recorded", &invoice, extra).await?;
+                invoice_event(conn, EventType::InvoicePaymentRecorded, &invoice, extra).await?;
                 if settled {
-                    invoice_event(conn, "invoice.paid", &invoice, serde_json::json!({})).await?;
+                    invoice_event(conn, EventType::InvoicePaid, &invoice, serde_json::json!({})).await?;
                 }
                 Ok(invoice)
             })
@@ -664,7 +695,7 @@ impl InvoiceService {
                             let row = q::mark_reminded(conn, row.id, now).await?;
                             let invoice = load_one(conn, row).await?;
                             let extra = serde_json::json!({ "reminder": invoice.reminders_sent });
-                            invoice_event(conn, "invoice.overdue", &invoice, extra).await?;
+                            invoice_event(conn, EventType::InvoiceOverdue, &invoice, extra).await?;
                         }
                         Ok::<_, Error>(claimed)
                     },

@@ -2,6 +2,7 @@
 //! `domain::order`), holds, cancellation, archiving, merging and splitting, with a history
 //! entry and an event for every change. Customers see and place only their own orders.
 
+use stateset_domain::EventType;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -231,7 +232,7 @@ async fn write_history(
 /// Records `event_type` with the order as it now is, plus `extra` fields.
 async fn order_event(
     conn: &mut AsyncPgConnection,
-    event_type: &'static str,
+    event_type: EventType,
     order: &OrderDetail,
     extra: serde_json::Value,
 ) -> Result<(), Error> {
@@ -531,7 +532,13 @@ pub(crate) async fn place_order(
         write_history(conn, ctx, order_id, history).await?;
     }
     let detail = detail(conn, row).await?;
-    order_event(conn, "order.created", &detail, serde_json::json!({})).await?;
+    order_event(
+        conn,
+        EventType::OrderCreated,
+        &detail,
+        serde_json::json!({}),
+    )
+    .await?;
     Ok(PlacedOrder {
         detail,
         reservations,
@@ -734,7 +741,7 @@ impl OrderService {
         use futures::StreamExt as _;
         ctx.authorize("orders:read")?;
         let types = if created_only {
-            vec!["order.created".to_owned()]
+            vec![EventType::OrderCreated.as_str().to_owned()]
         } else {
             vec!["order.*".to_owned()]
         };
@@ -786,8 +793,8 @@ impl OrderService {
         self.get_order(ctx, OrderRef::Id(order_id)).await?;
         let query = super::events::EventQuery {
             types: vec![
-                "order.shipped".to_owned(),
-                "order.delivered".to_owned(),
+                EventType::OrderShipped.as_str().to_owned(),
+                EventType::OrderDelivered.as_str().to_owned(),
                 "shipment.*".to_owned(),
             ],
             after: Some(self.events.head().await?),
@@ -919,14 +926,14 @@ impl OrderService {
                 write_history(conn, &ctx, id, history).await?;
                 let detail = detail(conn, row).await?;
                 let change = serde_json::json!({ "from": from, "to": to, "action": action, "reason": reason });
-                order_event(conn, "order.status_changed", &detail, change.clone()).await?;
+                order_event(conn, EventType::OrderStatusChanged, &detail, change.clone()).await?;
                 // Milestones others act on get an event of their own.
                 let milestone = match action {
-                    OrderAction::Ship => Some("order.shipped"),
-                    OrderAction::Deliver => Some("order.delivered"),
-                    OrderAction::Complete => Some("order.completed"),
-                    OrderAction::Cancel => Some("order.cancelled"),
-                    OrderAction::Archive => Some("order.archived"),
+                    OrderAction::Ship => Some(EventType::OrderShipped),
+                    OrderAction::Deliver => Some(EventType::OrderDelivered),
+                    OrderAction::Complete => Some(EventType::OrderCompleted),
+                    OrderAction::Cancel => Some(EventType::OrderCancelled),
+                    OrderAction::Archive => Some(EventType::OrderArchived),
                     _ => None,
                 };
                 if let Some(milestone) = milestone {
@@ -1017,7 +1024,13 @@ impl OrderService {
                 };
                 write_history(conn, &ctx, id, history).await?;
                 let detail = detail(conn, row).await?;
-                order_event(conn, "order.updated", &detail, serde_json::json!({})).await?;
+                order_event(
+                    conn,
+                    EventType::OrderUpdated,
+                    &detail,
+                    serde_json::json!({}),
+                )
+                .await?;
                 Ok(detail)
             })
             .await
@@ -1126,7 +1139,7 @@ impl OrderService {
                 };
                 write_history(conn, &ctx, target.id, history).await?;
                 let detail = detail(conn, target_row).await?;
-                order_event(conn, "order.merged", &detail, serde_json::json!({ "merged_order_ids": merged_ids })).await?;
+                order_event(conn, EventType::OrderMerged, &detail, serde_json::json!({ "merged_order_ids": merged_ids })).await?;
                 Ok(detail)
             })
             .await
@@ -1262,7 +1275,7 @@ impl OrderService {
                 let source_detail = detail(conn, source_row).await?;
                 let new_detail = detail(conn, new_row).await?;
                 let extra = serde_json::json!({ "new_order": serde_json::to_value(&new_detail).map_err(anyhow::Error::new)? });
-                order_event(conn, "order.split", &source_detail, extra).await?;
+                order_event(conn, EventType::OrderSplit, &source_detail, extra).await?;
                 Ok((source_detail, new_detail))
             })
             .await

@@ -7,6 +7,7 @@
 //! hand. A webhook whose attempts keep failing for long enough is disabled, with a
 //! `webhook.disabled` event.
 
+use stateset_domain::EventType;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -41,7 +42,7 @@ pub const MAX_DELIVERY_PAGE: i64 = 100;
 /// How often a worker looks for due deliveries without being woken.
 const POLL: Duration = Duration::from_secs(1);
 /// The event type of a ping.
-pub const PING_EVENT: &str = "webhook.ping";
+pub const PING_EVENT: &str = EventType::WebhookPing.as_str();
 
 /// A new webhook.
 #[derive(Debug, Clone, Deserialize, ToSchema, async_graphql::InputObject)]
@@ -105,7 +106,7 @@ fn new_secret() -> String {
     format!("whsec_{}", crate::auth::random_token(40))
 }
 
-fn webhook_event(event_type: &'static str, webhook: &Webhook) -> Result<DomainEvent, Error> {
+fn webhook_event(event_type: EventType, webhook: &Webhook) -> Result<DomainEvent, Error> {
     Ok(DomainEvent {
         event_type,
         entity_type: "webhook",
@@ -235,7 +236,7 @@ impl WebhookService {
             .tx("create", async move |conn: &mut AsyncPgConnection| {
                 q::insert_webhook(conn, &row).await?;
                 let webhook = Webhook::from(row);
-                events::record(conn, webhook_event("webhook.created", &webhook)?).await?;
+                events::record(conn, webhook_event(EventType::WebhookCreated, &webhook)?).await?;
                 Ok::<_, Error>(webhook)
             })
             .await?;
@@ -278,7 +279,7 @@ impl WebhookService {
                     ..Default::default()
                 };
                 let webhook = Webhook::from(q::update_webhook(conn, id, &changes).await?);
-                events::record(conn, webhook_event("webhook.updated", &webhook)?).await?;
+                events::record(conn, webhook_event(EventType::WebhookUpdated, &webhook)?).await?;
                 Ok::<_, Error>(webhook)
             })
             .await?;
@@ -297,7 +298,7 @@ impl WebhookService {
                 };
                 q::delete_webhook(conn, id).await?;
                 let webhook = Webhook::from(current);
-                events::record(conn, webhook_event("webhook.deleted", &webhook)?).await?;
+                events::record(conn, webhook_event(EventType::WebhookDeleted, &webhook)?).await?;
                 Ok(webhook)
             })
             .await
@@ -684,7 +685,7 @@ async fn record_health(
         tracing::warn!(webhook.id = %webhook_id, reason = reason.as_deref().unwrap_or_default(), "webhook disabled");
         events::record(
             conn,
-            webhook_event("webhook.disabled", &Webhook::from(row))?,
+            webhook_event(EventType::WebhookDisabled, &Webhook::from(row))?,
         )
         .await?;
     }

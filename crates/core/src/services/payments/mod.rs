@@ -9,6 +9,7 @@ mod provider;
 pub mod stablepay;
 mod stripe;
 
+use stateset_domain::EventType;
 use std::sync::Arc;
 
 use chrono::{Datelike as _, Utc};
@@ -185,7 +186,7 @@ pub struct PaymentService {
 /// Writes a payment event with the payment and `extra` fields as its data.
 pub(crate) async fn payment_event(
     conn: &mut AsyncPgConnection,
-    event_type: &'static str,
+    event_type: EventType,
     payment: &Payment,
     extra: serde_json::Value,
 ) -> Result<(), Error> {
@@ -615,7 +616,13 @@ impl PaymentService {
         q::insert_payment(conn, &row).await?;
         attempts::applied(conn, attempt).await?;
         let payment = Payment::from(row);
-        payment_event(conn, "payment.processed", &payment, serde_json::json!({})).await?;
+        payment_event(
+            conn,
+            EventType::PaymentProcessed,
+            &payment,
+            serde_json::json!({}),
+        )
+        .await?;
         if captured {
             reconcile_order_payments(conn, &attempt.provider, payment.order_id).await?;
         }
@@ -626,7 +633,7 @@ impl PaymentService {
     /// `entity` (the checkout or order that was to be paid).
     pub async fn record_decline(&self, entity_type: &'static str, entity_id: Uuid, code: &str) {
         let event = DomainEvent {
-            event_type: "payment.failed",
+            event_type: EventType::PaymentFailed,
             entity_type,
             entity_id,
             data: serde_json::json!({
@@ -862,7 +869,7 @@ impl PaymentService {
                 };
                 let row = q::update_payment(conn, id, &changes).await?;
                 let updated = self.payment_view(conn, row).await?;
-                payment_event(conn, "payment.voided", &updated, serde_json::json!({})).await?;
+                payment_event(conn, EventType::PaymentVoided, &updated, serde_json::json!({})).await?;
                 Ok(updated)
             })
             .await
@@ -1389,7 +1396,7 @@ async fn apply_change(
                 updated_at: now,
                 ..Default::default()
             },
-            "payment.captured",
+            EventType::PaymentCaptured,
             serde_json::json!({
                 "released": Money::from_stored(payment.amount - attempt.amount, &payment.currency),
             }),
@@ -1400,7 +1407,7 @@ async fn apply_change(
                 updated_at: now,
                 ..Default::default()
             },
-            "payment.voided",
+            EventType::PaymentVoided,
             serde_json::json!({}),
         ),
         Operation::Refund => {
@@ -1412,7 +1419,7 @@ async fn apply_change(
                     updated_at: now,
                     ..Default::default()
                 },
-                "payment.refunded",
+                EventType::PaymentRefunded,
                 serde_json::json!({
                     "refund_id": attempt.result_reference,
                     "refund_amount": attempt.amount.to_string(),
@@ -1460,7 +1467,7 @@ async fn apply_provider_event(
                 updated_at: now,
                 ..Default::default()
             };
-            (changes, "payment.processed", serde_json::json!({}))
+            (changes, EventType::PaymentProcessed, serde_json::json!({}))
         }
         ProviderEvent::Failed { code, .. } => {
             if payment.status == "failed" {
@@ -1474,7 +1481,7 @@ async fn apply_provider_event(
             };
             (
                 changes,
-                "payment.failed",
+                EventType::PaymentFailed,
                 serde_json::json!({ "decline_code": code }),
             )
         }
@@ -1491,7 +1498,7 @@ async fn apply_provider_event(
                 updated_at: now,
                 ..Default::default()
             };
-            (changes, "payment.refunded", serde_json::json!({}))
+            (changes, EventType::PaymentRefunded, serde_json::json!({}))
         }
     };
     let updated = Payment::from(q::update_payment(conn, payment.id, &changes).await?);

@@ -12,6 +12,7 @@ use diesel_async::AsyncPgConnection;
 use futures::future::BoxFuture;
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use stateset_domain::EventType;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -212,7 +213,13 @@ impl PaymentService {
         sq::insert_request(conn, &request).await?;
         let mut view = Payment::from(payment);
         view.stablecoin = Some(request_view(&request, &[]));
-        payment_event(conn, "payment.requested", &view, serde_json::json!({})).await?;
+        payment_event(
+            conn,
+            EventType::PaymentRequested,
+            &view,
+            serde_json::json!({}),
+        )
+        .await?;
         Ok(view)
     }
 
@@ -332,7 +339,7 @@ impl PaymentService {
                 let paid_now =
                     view.status == stateset_domain::PaymentStatus::Captured && before.is_open();
                 if paid_now {
-                    payment_event(conn, "payment.processed", &view, transfer.clone()).await?;
+                    payment_event(conn, EventType::PaymentProcessed, &view, transfer.clone()).await?;
                     crate::services::invoices::reconcile_order_payments(conn, NAME, view.order_id)
                         .await?;
                 }
@@ -341,11 +348,11 @@ impl PaymentService {
                 match after {
                     StablecoinState::Underpaid => {
                         let extra = serde_json::json!({ "tx_hash": tx_hash, "remaining": outstanding.to_string() });
-                        payment_event(conn, "payment.underpaid", &view, extra).await?;
+                        payment_event(conn, EventType::PaymentUnderpaid, &view, extra).await?;
                     }
                     StablecoinState::Overpaid | StablecoinState::Expired | StablecoinState::Cancelled => {
                         let extra = serde_json::json!({ "tx_hash": tx_hash, "refund_due": refund_due.to_string(), "reason": after.as_str() });
-                        payment_event(conn, "payment.overpaid", &view, extra).await?;
+                        payment_event(conn, EventType::PaymentOverpaid, &view, extra).await?;
                     }
                     StablecoinState::Awaiting | StablecoinState::Paid => {}
                 }
@@ -385,7 +392,7 @@ impl PaymentService {
                         let payment = q::update_payment(conn, request.payment_id, &changes).await?;
                         let view = self.payment_view(conn, payment).await?;
                         let extra = serde_json::json!({ "decline_code": code });
-                        payment_event(conn, "payment.failed", &view, extra).await?;
+                        payment_event(conn, EventType::PaymentFailed, &view, extra).await?;
                     }
                     Ok(expired.len())
                 },
