@@ -4,10 +4,17 @@
 //! Allowed means anything else (a 404 or 422 for the placeholder ids and bodies used here
 //! still proves the caller got past the permission check, which services make first).
 
+use std::collections::BTreeSet;
+use std::time::Duration;
+
 use axum::http::{Method, StatusCode};
+use futures::{SinkExt as _, StreamExt as _};
+use prost::Message as _;
 use serde_json::{Value, json};
 use stateset::adapters::grpc::pb;
 use stateset::services::auth::{CUSTOMER_ROLE, MANAGER_ROLE, STAFF_ROLE};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tonic::Code;
 
 use stateset::adapters::rest::{Needs, Operation};
@@ -25,6 +32,9 @@ const ADMINS: Allowed = [true, false, false, false, false];
 const WITH_ROLES_READ: Allowed = [true, true, false, false, false];
 const OPERATIONS: Allowed = [true, true, true, false, false];
 const BUYERS: Allowed = [true, true, false, true, false];
+/// `carts:*`: the administrator, and customers for their own carts; neither managers nor
+/// staff hold it.
+const CART_OWNERS: Allowed = [true, false, false, true, false];
 const ROLE_NAMES: [&str; 5] = ["admin", "manager", "staff", "customer", "anonymous"];
 
 const NOBODY: &str = "00000000-0000-0000-0000-00000000abcd";
@@ -552,8 +562,99 @@ async fn caller_contexts(t: &TestApp, callers: &[Option<String>]) -> Vec<Ctx> {
     contexts
 }
 
-fn graphql_ops(product: &str) -> Vec<(String, Allowed)> {
-    let op = |q: &str, allowed| (q.to_owned(), allowed);
+/// What the callers of a GraphQL operation must meet.
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    /// Held to who may: denied is `UNAUTHENTICATED` (anonymous) or `FORBIDDEN`; allowed is an
+    /// answer of the field's resolver that is neither of those nor `INTERNAL`.
+    Roles(Allowed),
+    /// Open to all and sent wrong credentials, which the resolver answers `UNAUTHENTICATED`
+    /// to every caller. Signing in and refreshing check nothing before the credentials, so no
+    /// input meets `VALIDATION` first. A signed-in caller's `UNAUTHENTICATED` (a denial would
+    /// be `FORBIDDEN`) shows the door let them through; an anonymous caller's cannot be told
+    /// from a denial (`tests/it/sessions.rs` signs in over REST and refreshes over GraphQL
+    /// anonymously, for real).
+    WrongCredentials,
+}
+
+/// The operation type (`query`, `mutation` or `subscription`) and the first root field of a
+/// document: `mutation { createProduct(input: {...}) { id } }` → (`mutation`, `createProduct`).
+fn root_field(document: &str) -> (&'static str, &str) {
+    let trimmed = document.trim_start();
+    let kind = if trimmed.starts_with("mutation") {
+        "mutation"
+    } else if trimmed.starts_with("subscription") {
+        "subscription"
+    } else {
+        "query"
+    };
+    let (_, selection) = document.split_once('{').expect("a selection set");
+    let field = selection.trim_start();
+    let end = field
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(field.len());
+    (kind, &field[..end])
+}
+
+/// Whether a GraphQL answer `body` to an operation on `field` meets `expect` for caller `who`
+/// (`anonymous` when they sent no credentials).
+fn graphql_answer_ok(
+    expect: Expect,
+    who: usize,
+    anonymous: bool,
+    field: &str,
+    body: &Value,
+) -> bool {
+    let error = &body["errors"][0];
+    let code = error["extensions"]["code"].as_str().unwrap_or("");
+    // GraphQL's own errors (an unknown field, a bad argument) carry a code too but no path:
+    // an answer counts only if the field's resolver ran.
+    let resolved = error.is_null() || error["path"][0] == field;
+    match expect {
+        Expect::Roles(allowed) => match (allowed[who], anonymous) {
+            (true, _) => {
+                resolved && code != "UNAUTHENTICATED" && code != "FORBIDDEN" && code != "INTERNAL"
+            }
+            (false, true) => code == "UNAUTHENTICATED",
+            (false, false) => code == "FORBIDDEN",
+        },
+        Expect::WrongCredentials => resolved && code == "UNAUTHENTICATED",
+    }
+}
+
+/// Sends each GraphQL operation as every caller (`None` is anonymous) over HTTP.
+async fn check_graphql(
+    http: &Http,
+    callers: &[Option<String>],
+    ops: &[(String, Expect)],
+) -> Vec<String> {
+    let mut failures = Vec::new();
+    for (query, expect) in ops {
+        let (_, field) = root_field(query);
+        for (who, token) in callers.iter().enumerate() {
+            let auth = token.clone().map_or(Auth::Anonymous, Auth::Bearer);
+            let (_, body) = http
+                .send_as(
+                    &auth,
+                    reqwest::Method::POST,
+                    "/graphql",
+                    Some(json!({ "query": query })),
+                )
+                .await;
+            if !graphql_answer_ok(*expect, who, token.is_none(), field, &body) {
+                failures.push(format!(
+                    "GraphQL {query} ({expect:?}) as {}: {body}",
+                    ROLE_NAMES[who]
+                ));
+            }
+        }
+    }
+    failures
+}
+
+fn graphql_ops(product: &str) -> Vec<(String, Expect)> {
+    let op = |q: &str, allowed| (q.to_owned(), Expect::Roles(allowed));
+    let wrong_credentials = |q: &str| (q.to_owned(), Expect::WrongCredentials);
     vec![
         op("{ products(first: 1) { totalCount } }", EVERYONE),
         op(
@@ -848,7 +949,396 @@ fn graphql_ops(product: &str) -> Vec<(String, Allowed)> {
             &format!(r#"mutation {{ refundPayment(input: {{paymentId: "{NOBODY}"}}) {{ id }} }}"#),
             MANAGERS,
         ),
+        op(
+            &format!(
+                r#"mutation {{ updateCustomerAddress(customerId: "{NOBODY}", addressId: "{NOBODY}", input: {{line1: "1", city: "X", country: "US"}}) {{ id }} }}"#
+            ),
+            BUYERS,
+        ),
+        // Inventory: `inventory:read` and `inventory:adjust` (staff too) for reading, counting,
+        // receiving and moving stock; `inventory:manage` and `inventory:reserve` for managers.
+        op(
+            &format!(r#"{{ inventoryItem(id: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"{{ inventoryLots(itemId: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"{{ inventoryMovements(itemId: "{NOBODY}", first: 1) {{ totalCount }} }}"#),
+            OPERATIONS,
+        ),
+        op("{ lowStock(first: 1) { totalCount } }", OPERATIONS),
+        op(
+            &format!(r#"{{ availableToPromise(variantId: "{NOBODY}") {{ availableToPromise }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"{{ cycleCount(id: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"{{ purchaseOrder(id: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            r#"mutation { createLocation(input: {code: "", name: "", kind: STORE}) { id } }"#,
+            MANAGERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ updateLocation(id: "{NOBODY}", input: {{name: "x"}}) {{ id }} }}"#
+            ),
+            MANAGERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ receiveInventory(input: {{variantId: "{NOBODY}", locationId: "{NOBODY}", quantity: 0}}) {{ id }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ updateInventoryItem(id: "{NOBODY}", input: {{reorderPoint: 1}}) {{ id }} }}"#
+            ),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ releaseReservation(id: "{NOBODY}") {{ id }} }}"#),
+            MANAGERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ createTransfer(input: {{fromLocationId: "{NOBODY}", toLocationId: "{NOBODY}", lines: []}}) {{ id }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ receiveTransfer(id: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ openCycleCount(locationId: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ recordCycleCount(id: "{NOBODY}", input: {{variantId: "{NOBODY}", counted: 1}}) {{ id }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ postCycleCount(id: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ createPurchaseOrder(input: {{locationId: "{NOBODY}", supplier: "", lines: []}}) {{ id }} }}"#
+            ),
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ receivePurchaseOrder(id: "{NOBODY}", lines: []) {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        // Signing in and refreshing are open to all; the credentials sent are wrong, so no
+        // session starts. Signing out is below, run last.
+        wrong_credentials(
+            r#"mutation { login(input: {email: "nobody@example.com", password: "not the password"}) { accessToken } }"#,
+        ),
+        wrong_credentials(
+            r#"mutation { refreshToken(refreshToken: "not-a-refresh-token") { accessToken } }"#,
+        ),
+        // Ends the caller's session: the walk runs it after everything else, with sessions
+        // of its own.
+        op("mutation { logout }", SIGNED_IN),
+        // Carts: by token, anyone holding it (this one opens nothing); by id, `carts:read` or
+        // `carts:write`. A new cart is anyone's to make; its unknown line undoes it.
+        op(r#"{ cart(id: "cart_no_such_token") { id } }"#, EVERYONE),
+        op(
+            &format!(r#"{{ cart(id: "{NOBODY}") {{ id }} }}"#),
+            CART_OWNERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ createCart(input: {{items: [{{variantId: "{NOBODY}", quantity: 1}}]}}) {{ id }} }}"#
+            ),
+            EVERYONE,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ addCartItem(cartId: "cart_no_such_token", input: {{variantId: "{NOBODY}", quantity: 1}}) {{ id }} }}"#
+            ),
+            EVERYONE,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ addCartItem(cartId: "{NOBODY}", input: {{variantId: "{NOBODY}", quantity: 1}}) {{ id }} }}"#
+            ),
+            CART_OWNERS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ updateCartItem(cartId: "cart_no_such_token", itemId: "{NOBODY}", input: {{quantity: 1}}) {{ id }} }}"#
+            ),
+            EVERYONE,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ removeCartItem(cartId: "cart_no_such_token", itemId: "{NOBODY}") {{ id }} }}"#
+            ),
+            EVERYONE,
+        ),
+        // Taking a guest cart over is `carts:write`, whatever the token.
+        op(
+            r#"mutation { mergeCart(token: "cart_no_such_token") { id } }"#,
+            CART_OWNERS,
+        ),
+        // Pricing settings: `pricing:*`, which managers hold and staff do not.
+        op("{ shippingMethods { id } }", MANAGERS),
+        op("{ taxRates { id } }", MANAGERS),
+        op("{ discountCodes { id } }", MANAGERS),
+        op(
+            r#"mutation { createShippingMethod(input: {name: "", carrier: "", service: "", kind: FLAT, currency: "x", minDays: 0, maxDays: 0}) { id } }"#,
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ deleteShippingMethod(id: "{NOBODY}") }}"#),
+            MANAGERS,
+        ),
+        op(
+            r#"mutation { createTaxRate(input: {name: "", country: "", rate: "0"}) { id } }"#,
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ deleteTaxRate(id: "{NOBODY}") }}"#),
+            MANAGERS,
+        ),
+        op(
+            r#"mutation { createDiscountCode(input: {code: "", kind: PERCENTAGE}) { id } }"#,
+            MANAGERS,
+        ),
+        op(
+            &format!(r#"mutation {{ deleteDiscountCode(id: "{NOBODY}") }}"#),
+            MANAGERS,
+        ),
+        // Checkout: started from a cart's token by anyone holding it; after that its id is
+        // all it takes. Card tokens are anyone's to make (this card is refused).
+        op(
+            r#"mutation { startCheckout(input: {cartId: "cart_no_such_token"}) { id } }"#,
+            EVERYONE,
+        ),
+        op(
+            &format!(r#"{{ checkout(id: "{NOBODY}") {{ id }} }}"#),
+            EVERYONE,
+        ),
+        op(
+            &format!(r#"{{ checkoutShippingOptions(id: "{NOBODY}") {{ methodId }} }}"#),
+            EVERYONE,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ updateCheckout(id: "{NOBODY}", input: {{email: "x@example.com"}}) {{ id }} }}"#
+            ),
+            EVERYONE,
+        ),
+        op(
+            &format!(r#"mutation {{ completeCheckout(id: "{NOBODY}") {{ order {{ id }} }} }}"#),
+            EVERYONE,
+        ),
+        op(
+            r#"mutation { createPaymentToken(input: {number: "1", expMonth: 1, expYear: 1, cvc: "1"}) { id } }"#,
+            EVERYONE,
+        ),
     ]
+}
+
+/// Each subscription with who may open it. Every allowed caller gets an answer at once (a
+/// replay, or `NOT_FOUND`/`VALIDATION` for the placeholders) except on `orderCreated`, which
+/// speaks when an order is placed.
+fn graphql_subscriptions() -> Vec<(String, Allowed)> {
+    let op = |q: &str, allowed| (q.to_owned(), allowed);
+    vec![
+        // The demo catalog's events, replayed; anyone may read the catalog.
+        op(
+            r#"subscription { events(types: ["product.*"], after: 0) { type } }"#,
+            EVERYONE,
+        ),
+        op("subscription { orderCreated { id } }", SIGNED_IN),
+        op(
+            &format!(r#"subscription {{ orderUpdated(id: "{NOBODY}") {{ id }} }}"#),
+            SIGNED_IN,
+        ),
+        op(
+            &format!(r#"subscription {{ shipmentUpdated(orderId: "{NOBODY}") {{ type }} }}"#),
+            SIGNED_IN,
+        ),
+        op(
+            r#"subscription { inventoryChanged(sku: "NO-SUCH-SKU") { available } }"#,
+            OPERATIONS,
+        ),
+    ]
+}
+
+/// The root fields the server serves, by introspection, as (`query`, `products`), ...
+async fn served_graphql_fields(http: &Http, admin: &str) -> Vec<(&'static str, String)> {
+    let introspection = "{ __schema { queryType { fields { name } } mutationType { fields { name } } subscriptionType { fields { name } } } }";
+    let (_, body) = http
+        .send_as(
+            &Auth::Bearer(admin.to_owned()),
+            reqwest::Method::POST,
+            "/graphql",
+            Some(json!({ "query": introspection })),
+        )
+        .await;
+    let mut served = Vec::new();
+    for (kind, root) in [
+        ("query", "queryType"),
+        ("mutation", "mutationType"),
+        ("subscription", "subscriptionType"),
+    ] {
+        let fields = body["data"]["__schema"][root]["fields"]
+            .as_array()
+            .unwrap_or_else(|| panic!("no {root} fields by introspection: {body}"));
+        for field in fields {
+            served.push((kind, field["name"].as_str().unwrap().to_owned()));
+        }
+    }
+    served
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// How long a subscriber waits for the server's acknowledgement.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// Opens a `graphql-transport-ws` connection as `token` (anonymous when `None`), which the
+/// server acknowledges, and starts `subscription` on it.
+async fn subscribe(http: &Http, token: Option<&str>, subscription: &str) -> Socket {
+    let url = format!("{}/graphql/ws", http.base.replacen("http", "ws", 1));
+    let mut request = url.into_client_request().unwrap();
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let payload = token.map_or(
+        json!({}),
+        |token| json!({"authorization": format!("Bearer {token}")}),
+    );
+    let init = json!({"type": "connection_init", "payload": payload});
+    socket.send(Message::text(init.to_string())).await.unwrap();
+    let ack = next_frame(&mut socket, WAIT).await;
+    assert_eq!(
+        ack.as_ref().map(|a| &a["type"]),
+        Some(&json!("connection_ack")),
+        "{ack:?}"
+    );
+    let start = json!({"id": "1", "type": "subscribe", "payload": {"query": subscription}});
+    socket.send(Message::text(start.to_string())).await.unwrap();
+    socket
+}
+
+/// The next protocol message on `socket` (keep-alives and pings skipped), or `None` when none
+/// comes within `wait`; a closed socket is a message `{"type": "closed"}`.
+async fn next_frame(socket: &mut Socket, wait: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, socket.next()).await {
+            Err(_) => return None,
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let message: Value = serde_json::from_str(&text).unwrap();
+                if message["type"] != "ka" && message["type"] != "ping" {
+                    return Some(message);
+                }
+            }
+            Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => {}
+            Ok(other) => return Some(json!({"type": "closed", "detail": format!("{other:?}")})),
+        }
+    }
+}
+
+/// Subscribes as every caller to every subscription, each held to who may, by the first
+/// answer: denied is an error `UNAUTHENTICATED`/`FORBIDDEN`, allowed anything else the
+/// field's resolver says. A feed still silent gets an order of `customer` (whose orders
+/// every signed-in caller may see) placed, until it speaks.
+async fn check_subscriptions(
+    t: &TestApp,
+    http: &Http,
+    callers: &[Option<String>],
+    customer: uuid::Uuid,
+) -> Vec<String> {
+    use stateset::services::orders::{CreateOrderInput, OrderLineInput};
+    let variant = t.variant("MATRIX-FEED-1").await;
+    let place_order = || async {
+        let input = CreateOrderInput {
+            customer_id: Some(customer),
+            items: vec![OrderLineInput {
+                variant_id: variant,
+                quantity: 1,
+                unit_price: None,
+                discount: None,
+                tax: None,
+            }],
+            ..Default::default()
+        };
+        t.services()
+            .orders
+            .create_order(&t.ctx, input)
+            .await
+            .expect("order");
+    };
+    let mut failures = Vec::new();
+    for (subscription, allowed) in graphql_subscriptions() {
+        let (_, field) = root_field(&subscription);
+        for (who, token) in callers.iter().enumerate() {
+            let mut socket = subscribe(http, token.as_deref(), &subscription).await;
+            let mut first = None;
+            for _ in 0..20 {
+                first = next_frame(&mut socket, Duration::from_millis(500)).await;
+                if first.is_some() {
+                    break;
+                }
+                place_order().await;
+            }
+            // An answer is a result (`next`) or a refused request (`error`), nothing else.
+            let answer = match first.as_ref().map(|m| m["type"].as_str()) {
+                Some(Some("next")) => first.as_ref().map(|m| m["payload"].clone()),
+                Some(Some("error")) => first.as_ref().map(|m| json!({"errors": m["payload"]})),
+                _ => None,
+            };
+            let ok = answer.as_ref().is_some_and(|body| {
+                graphql_answer_ok(Expect::Roles(allowed), who, token.is_none(), field, body)
+            });
+            if !ok {
+                failures.push(format!(
+                    "GraphQL {subscription} as {}: {first:?}",
+                    ROLE_NAMES[who]
+                ));
+            }
+        }
+    }
+    failures
+}
+
+/// Every method of our gRPC services (package `stateset.v1`), as `Service/Method`, from the
+/// descriptors the server serves by reflection.
+fn served_grpc_methods() -> Vec<String> {
+    let set = prost_types::FileDescriptorSet::decode(pb::FILE_DESCRIPTOR_SET)
+        .expect("the served descriptor set");
+    set.file
+        .iter()
+        .filter(|file| file.package() == "stateset.v1")
+        .flat_map(|file| &file.service)
+        .flat_map(|service| {
+            service
+                .method
+                .iter()
+                .map(move |method| format!("{}/{}", service.name(), method.name()))
+        })
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -869,7 +1359,6 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
         Some(t.user_token("customer@example.com", CUSTOMER_ROLE).await),
         None,
     ];
-    let auth = |token: &Option<String>| token.clone().map_or(Auth::Anonymous, Auth::Bearer);
     let http = Http::new(&t).await;
 
     // REST: every operation the server declares, each caller held to the permission it
@@ -893,31 +1382,38 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
         "only {} REST operations are declared",
         first.len()
     );
-    for (query, allowed) in graphql_ops(&product) {
-        for (who, token) in callers.iter().enumerate() {
-            let (_, body) = http
-                .send_as(
-                    &auth(token),
-                    reqwest::Method::POST,
-                    "/graphql",
-                    Some(json!({ "query": query })),
-                )
-                .await;
-            let code = body["errors"][0]["extensions"]["code"]
-                .as_str()
-                .unwrap_or("")
-                .to_owned();
-            let ok = match (allowed[who], token) {
-                (true, _) => code != "UNAUTHENTICATED" && code != "FORBIDDEN" && code != "INTERNAL",
-                (false, None) => code == "UNAUTHENTICATED",
-                (false, Some(_)) => code == "FORBIDDEN",
-            };
-            if !ok {
-                failures.push(format!("GraphQL {query} as {}: {body}", ROLE_NAMES[who]));
-            }
+
+    // GraphQL: every root field the server serves is exercised by an entry of the matrix.
+    let ops = graphql_ops(&product);
+    let subscriptions = graphql_subscriptions();
+    let exercised: BTreeSet<(&str, &str)> = ops
+        .iter()
+        .map(|(query, _)| root_field(query))
+        .chain(subscriptions.iter().map(|(query, _)| root_field(query)))
+        .collect();
+    let served = served_graphql_fields(&http, &t.admin).await;
+    for kind in ["query", "mutation", "subscription"] {
+        assert!(
+            served.iter().any(|(k, _)| *k == kind),
+            "no {kind} field is served: {served:?}"
+        );
+    }
+    for (kind, field) in &served {
+        if !exercised.contains(&(*kind, field.as_str())) {
+            failures.push(format!(
+                "GraphQL {kind} field {field} is served but the matrix does not exercise it"
+            ));
         }
     }
+    // Signing out ends the callers' sessions, so it goes last.
+    let (graphql_last, graphql_first): (Vec<_>, Vec<_>) = ops
+        .into_iter()
+        .partition(|(query, _)| root_field(query) == ("mutation", "logout"));
+    assert_eq!(graphql_last.len(), 1, "one GraphQL logout");
+    failures.extend(check_graphql(&http, &callers, &graphql_first).await);
+
     let channel = t.serve_grpc().await;
+    let mut grpc_checked = BTreeSet::new();
     for (who, token) in callers.iter().enumerate() {
         let mut client = catalog_client(channel.clone(), token.as_deref());
         let read = client
@@ -1043,6 +1539,50 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
             ..Default::default()
         };
         let reserve = stock.reserve_inventory(reserve_request).await.map(drop);
+        let get_item = stock
+            .get_inventory_item(pb::InventoryItemRequest { id: NOBODY.into() })
+            .await
+            .map(drop);
+        // No units: refused once past the permission check, so no stock arrives.
+        let receive = stock
+            .receive_inventory(pb::ReceiveInventoryRequest {
+                variant_id: NOBODY.into(),
+                location_id: NOBODY.into(),
+                quantity: 0,
+                ..Default::default()
+            })
+            .await
+            .map(drop);
+        let adjust = stock
+            .adjust_inventory(pb::AdjustInventoryRequest {
+                item_id: NOBODY.into(),
+                delta: 1,
+                reason: "x".into(),
+            })
+            .await
+            .map(drop);
+        let release_reservation = stock
+            .release_reservation(pb::ReleaseReservationRequest { id: NOBODY.into() })
+            .await
+            .map(drop);
+        let available_to_promise = stock
+            .get_available_to_promise(pb::AvailableToPromiseRequest {
+                variant_id: NOBODY.into(),
+            })
+            .await
+            .map(drop);
+        let create_transfer = stock
+            .create_transfer(pb::CreateTransferRequest {
+                from_location_id: NOBODY.into(),
+                to_location_id: NOBODY.into(),
+                lines: vec![],
+            })
+            .await
+            .map(drop);
+        let receive_transfer = stock
+            .receive_transfer(pb::ReceiveTransferRequest { id: NOBODY.into() })
+            .await
+            .map(drop);
         let mut payments = pb::payment_service_client::PaymentServiceClient::with_interceptor(
             channel.clone(),
             crate::support::BearerInterceptor(token.clone()),
@@ -1058,33 +1598,132 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
             })
             .await
             .map(drop);
+        let create_payment = payments
+            .create_payment(pb::CreatePaymentRequest {
+                order_id: NOBODY.into(),
+                payment_token: Some("tok_none".into()),
+                ..Default::default()
+            })
+            .await
+            .map(drop);
+        let list_payments = payments
+            .list_payments(pb::ListPaymentsRequest {
+                order_id: NOBODY.into(),
+            })
+            .await
+            .map(drop);
+        let void_payment = payments
+            .void_payment(pb::GetPaymentRequest { id: NOBODY.into() })
+            .await
+            .map(drop);
+        let refund_payment = payments
+            .refund_payment(pb::RefundPaymentRequest {
+                payment_id: NOBODY.into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop);
         for (name, result, allowed) in [
-            ("GetPayment", get_payment, MANAGERS[who]),
-            ("CapturePayment", capture_payment, MANAGERS[who]),
-            ("ListProducts", read, EVERYONE[who]),
-            ("GetProduct", get, EVERYONE[who]),
-            ("CreateProduct", create, MANAGERS[who]),
-            ("UpdateProduct", update, MANAGERS[who]),
-            ("DeleteProduct", delete, MANAGERS[who]),
-            ("ListOrders", list_orders, SIGNED_IN[who]),
-            ("GetOrder", get_order, SIGNED_IN[who]),
-            ("ListOrderItems", order_items, SIGNED_IN[who]),
-            ("CreateOrder", create_order, MANAGERS[who]),
-            ("UpdateOrderStatus", update_status, OPERATIONS[who]),
-            ("HoldOrder", hold, OPERATIONS[who]),
-            ("ReleaseOrderHold", release, OPERATIONS[who]),
-            ("CancelOrder", cancel, MANAGERS[who]),
-            ("ArchiveOrder", archive, MANAGERS[who]),
-            ("MergeOrders", merge, OPERATIONS[who]),
-            ("SplitOrder", split, OPERATIONS[who]),
-            ("CreateCustomer", create_customer, BUYERS[who]),
-            ("GetCustomer", get_customer, SIGNED_IN[who]),
-            ("ListCustomers", list_customers, SIGNED_IN[who]),
-            ("UpdateCustomer", update_customer, BUYERS[who]),
-            ("AddCustomerAddress", add_address, BUYERS[who]),
-            ("ListInventory", list_inventory, OPERATIONS[who]),
-            ("ReserveInventory", reserve, MANAGERS[who]),
+            ("PaymentService/GetPayment", get_payment, MANAGERS[who]),
+            (
+                "PaymentService/CapturePayment",
+                capture_payment,
+                MANAGERS[who],
+            ),
+            (
+                "PaymentService/CreatePayment",
+                create_payment,
+                MANAGERS[who],
+            ),
+            ("PaymentService/ListPayments", list_payments, MANAGERS[who]),
+            ("PaymentService/VoidPayment", void_payment, MANAGERS[who]),
+            (
+                "PaymentService/RefundPayment",
+                refund_payment,
+                MANAGERS[who],
+            ),
+            ("CatalogService/ListProducts", read, EVERYONE[who]),
+            ("CatalogService/GetProduct", get, EVERYONE[who]),
+            ("CatalogService/CreateProduct", create, MANAGERS[who]),
+            ("CatalogService/UpdateProduct", update, MANAGERS[who]),
+            ("CatalogService/DeleteProduct", delete, MANAGERS[who]),
+            ("OrderService/ListOrders", list_orders, SIGNED_IN[who]),
+            ("OrderService/GetOrder", get_order, SIGNED_IN[who]),
+            ("OrderService/ListOrderItems", order_items, SIGNED_IN[who]),
+            ("OrderService/CreateOrder", create_order, MANAGERS[who]),
+            (
+                "OrderService/UpdateOrderStatus",
+                update_status,
+                OPERATIONS[who],
+            ),
+            ("OrderService/HoldOrder", hold, OPERATIONS[who]),
+            ("OrderService/ReleaseOrderHold", release, OPERATIONS[who]),
+            ("OrderService/CancelOrder", cancel, MANAGERS[who]),
+            ("OrderService/ArchiveOrder", archive, MANAGERS[who]),
+            ("OrderService/MergeOrders", merge, OPERATIONS[who]),
+            ("OrderService/SplitOrder", split, OPERATIONS[who]),
+            (
+                "CustomerService/CreateCustomer",
+                create_customer,
+                BUYERS[who],
+            ),
+            ("CustomerService/GetCustomer", get_customer, SIGNED_IN[who]),
+            (
+                "CustomerService/ListCustomers",
+                list_customers,
+                SIGNED_IN[who],
+            ),
+            (
+                "CustomerService/UpdateCustomer",
+                update_customer,
+                BUYERS[who],
+            ),
+            (
+                "CustomerService/AddCustomerAddress",
+                add_address,
+                BUYERS[who],
+            ),
+            // Stock: reading, receiving, adjusting and moving it is `inventory:read` and
+            // `inventory:adjust` (staff too); holding and releasing it, `inventory:reserve`.
+            (
+                "InventoryService/ListInventory",
+                list_inventory,
+                OPERATIONS[who],
+            ),
+            (
+                "InventoryService/GetInventoryItem",
+                get_item,
+                OPERATIONS[who],
+            ),
+            (
+                "InventoryService/ReceiveInventory",
+                receive,
+                OPERATIONS[who],
+            ),
+            ("InventoryService/AdjustInventory", adjust, OPERATIONS[who]),
+            (
+                "InventoryService/GetAvailableToPromise",
+                available_to_promise,
+                OPERATIONS[who],
+            ),
+            (
+                "InventoryService/CreateTransfer",
+                create_transfer,
+                OPERATIONS[who],
+            ),
+            (
+                "InventoryService/ReceiveTransfer",
+                receive_transfer,
+                OPERATIONS[who],
+            ),
+            ("InventoryService/ReserveInventory", reserve, MANAGERS[who]),
+            (
+                "InventoryService/ReleaseReservation",
+                release_reservation,
+                MANAGERS[who],
+            ),
         ] {
+            grpc_checked.insert(name);
             let code = result.err().map(|s| s.code());
             let ok = match (allowed, token) {
                 (true, _) => !matches!(
@@ -1099,7 +1738,41 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
             }
         }
     }
+    // gRPC: every method the server serves is among those checked.
+    let served = served_grpc_methods();
+    assert!(!served.is_empty(), "no gRPC method is described");
+    for method in &served {
+        if !grpc_checked.contains(method.as_str()) {
+            failures.push(format!(
+                "gRPC {method} is served but the matrix does not check it"
+            ));
+        }
+    }
+
+    // Subscriptions place orders for the signed-in customer, so they come after the rest.
+    let customer = t
+        .services()
+        .customers
+        .my_customer(&contexts[3]) // ROLE_NAMES[3], the customer
+        .await
+        .expect("the signed-in customer's record")
+        .id;
+    failures.extend(check_subscriptions(&t, &http, &callers, customer).await);
+
     failures.extend(walk.check(&last).await);
+    // REST's logout has ended the callers' sessions by now, so GraphQL's signs out sessions
+    // of its own (the same users, signed in again).
+    let mut fresh = Vec::new();
+    for email in [
+        "admin@example.com",
+        "manager@example.com",
+        "staff@example.com",
+        "customer@example.com",
+    ] {
+        fresh.push(Some(t.login(email).await.access_token));
+    }
+    fresh.push(None);
+    failures.extend(check_graphql(&http, &fresh, &graphql_last).await);
     assert!(
         failures.is_empty(),
         "{} wrong answers:\n{}",
