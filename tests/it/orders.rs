@@ -1374,3 +1374,57 @@ async fn an_orders_events_are_listed_for_whoever_may_see_the_order() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_line_holds_at_most_the_line_cap_on_every_path_to_an_order() {
+    let t = TestApp::new().await;
+    let variant = t.variant("CAP-1").await;
+    let customer = t.customer("cap@example.com").await;
+    let too_many = stateset::domain::quantity::MAX_LINE_UNITS + 1;
+    let input = CreateOrderInput {
+        customer_id: Some(customer),
+        items: vec![OrderLineInput {
+            variant_id: variant,
+            quantity: too_many,
+            unit_price: None,
+            discount: None,
+            tax: None,
+        }],
+        ..Default::default()
+    };
+    let err = t
+        .services()
+        .orders
+        .create_order(&t.ctx, input)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), "VALIDATION");
+    assert!(
+        format!("{:?}", err.details()).contains("items[0].quantity"),
+        "{err:?}"
+    );
+
+    let (status, body) = t
+        .json_as(&Auth::Anonymous, Method::POST, "/api/v1/carts", None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    let (status, body) = t
+        .json_as(
+            &Auth::Anonymous,
+            Method::POST,
+            &format!("/api/v1/carts/{token}/items"),
+            Some(json!({"variant_id": variant, "quantity": too_many})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(
+        crate::support::rest_error_fields(&body),
+        ["items[0].quantity"],
+        "reported once"
+    );
+    assert!(
+        body.to_string().contains("must be between 1 and 10000"),
+        "the same cap as orders: {body}"
+    );
+}

@@ -184,3 +184,26 @@ impl PartialEq<EventType> for String {
         self == other.as_str()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_event_type_has_its_own_dotted_name() {
+        let names: std::collections::HashSet<&str> =
+            EventType::ALL.iter().map(|t| t.as_str()).collect();
+        assert_eq!(
+            names.len(),
+            EventType::ALL.len(),
+            "no two kinds share a name"
+        );
+        for name in names {
+            let (entity, action) = name.split_once('.').unwrap_or_default();
+            assert!(!entity.is_empty() && !action.is_empty(), "{name}");
+            assert!(TypePatterns::parse(&[format!("{entity}.*")]).is_ok_and(|p| p.matches(name)));
+        }
+        assert_eq!(EventType::OrderCreated.to_string(), "order.created");
+        assert!(*"order.created" == EventType::OrderCreated);
+    }
+}

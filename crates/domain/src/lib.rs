@@ -14,6 +14,7 @@ pub mod invoice;
 pub mod money;
 pub mod order;
 pub mod pricing;
+pub mod quantity;
 pub mod text;
 pub mod webhook;
 

@@ -16,6 +16,8 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use stateset_domain::EventType;
+use stateset_domain::money::parse_currency;
+use stateset_domain::quantity::check_line_units;
 use uuid::Uuid;
 
 use super::carts::{CartLineInput, CartRef, CreateCartInput, Shortfall};
@@ -381,12 +383,8 @@ impl AcpService {
         let mut lines = Vec::new();
         for (i, item) in items.iter().enumerate() {
             let quantity = item.quantity.unwrap_or(1);
-            if !(1..=10_000).contains(&quantity) {
-                v.add(
-                    format!("{path}[{i}].quantity"),
-                    "must be between 1 and 10000",
-                );
-            }
+            let units = i32::try_from(quantity).unwrap_or(i32::MAX);
+            v.check(format!("{path}[{i}].quantity"), check_line_units(units));
             let id = item.id.trim();
             let by_sku = stateset_db::catalog::variant_by_sku(conn, id).await?;
             let variant = match by_sku {
@@ -418,10 +416,9 @@ impl AcpService {
     pub async fn create(&self, ctx: &Ctx, input: CreateSessionInput) -> Result<Value, Error> {
         ctx.authorize(PERMISSION)?;
         let mut v = Validator::default();
+        // ACP sends currencies in lower case; the code itself is read as every door reads it.
         let currency = input.currency.trim().to_ascii_lowercase();
-        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_alphabetic()) {
-            v.add("$.currency", "must be an ISO 4217 code");
-        }
+        v.check("$.currency", parse_currency(&currency).map(drop));
         if let Some(buyer) = &input.buyer {
             v.email("$.buyer.email", &buyer.email);
         }
@@ -1005,10 +1002,15 @@ impl AcpService {
         if allowance.max_amount < 0 {
             v.add("$.allowance.max_amount", "must not be negative");
         }
-        if allowance.currency.len() != 3
-            || !allowance.currency.bytes().all(|b| b.is_ascii_lowercase())
-        {
-            v.add("$.allowance.currency", "must be a lowercase ISO 4217 code");
+        match parse_currency(&allowance.currency) {
+            Err(message) => v.add("$.allowance.currency", message),
+            Ok(_) if allowance.currency.bytes().any(|b| b.is_ascii_uppercase()) => {
+                v.add(
+                    "$.allowance.currency",
+                    "must be in lower case, as ACP writes it",
+                );
+            }
+            Ok(_) => {}
         }
         if allowance.merchant_id != self.settings.merchant_id {
             v.add("$.allowance.merchant_id", "is not this merchant");

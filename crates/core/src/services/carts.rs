@@ -22,7 +22,7 @@ use stateset_domain::{Cart, CartItem, CartStatus, Money};
 
 /// Most lines in one cart, and the most units of one line.
 const MAX_LINES: usize = 100;
-const MAX_QUANTITY: i32 = 10_000;
+use stateset_domain::quantity::{MAX_LINE_UNITS as MAX_QUANTITY, check_line_units};
 /// How long a cart lives after its last change: a guest's, a customer's.
 const GUEST_TTL_DAYS: i64 = 7;
 const CUSTOMER_TTL_DAYS: i64 = 30;
@@ -119,9 +119,7 @@ fn ttl(row_customer: Option<Uuid>) -> Duration {
 }
 
 fn check_quantity(v: &mut Validator, field: &str, quantity: i32) {
-    if !(1..=MAX_QUANTITY).contains(&quantity) {
-        v.add(field, format!("must be between 1 and {MAX_QUANTITY}"));
-    }
+    v.check(field, check_line_units(quantity));
 }
 
 /// Units available to sell now per variant; variants without stock records are absent
@@ -265,7 +263,8 @@ async fn add_lines_with(
         }
         let total = in_cart.entry(line.variant_id).or_default();
         *total = total.saturating_add(line.quantity.max(0));
-        if *total > MAX_QUANTITY {
+        // A line already too large on its own is reported once, above.
+        if *total > MAX_QUANTITY && line.quantity <= MAX_QUANTITY {
             v.add(
                 at("quantity"),
                 format!("would make {total}; at most {MAX_QUANTITY} per line"),

@@ -34,7 +34,9 @@ use stateset_domain::{
     Reservation, StockLevel, Transfer, TransferLine,
 };
 
-const MAX_QUANTITY: i32 = 10_000_000;
+use stateset_domain::quantity::{
+    MAX_STOCK_UNITS as MAX_QUANTITY, check_stock_level, check_stock_units,
+};
 
 // ------------------------------------------------------------------------------ inputs
 
@@ -650,9 +652,7 @@ pub(crate) async fn move_variant_reservations(
 }
 
 fn check_quantity(v: &mut Validator, field: &str, quantity: i32) {
-    if !(1..=MAX_QUANTITY).contains(&quantity) {
-        v.add(field, format!("must be between 1 and {MAX_QUANTITY}"));
-    }
+    v.check(field, check_stock_units(quantity));
 }
 
 // ------------------------------------------------------------------------------ service
@@ -1298,8 +1298,8 @@ impl InventoryService {
             ("reorder_point", input.reorder_point),
             ("reorder_quantity", input.reorder_quantity),
         ] {
-            if value.is_some_and(|n| !(0..=MAX_QUANTITY).contains(&n)) {
-                v.add(field, format!("must be between 0 and {MAX_QUANTITY}"));
+            if let Some(level) = value {
+                v.check(field, check_stock_level(level));
             }
         }
         v.finish()?;
@@ -1520,11 +1520,8 @@ impl InventoryService {
         input: CountInput,
     ) -> Result<CycleCount, Error> {
         ctx.authorize("inventory:adjust")?;
-        if !(0..=MAX_QUANTITY).contains(&input.counted) {
-            return Err(Error::invalid(
-                "counted",
-                format!("must be between 0 and {MAX_QUANTITY}"),
-            ));
+        if let Err(message) = check_stock_level(input.counted) {
+            return Err(Error::invalid("counted", message));
         }
         self.db
             .tx("record_count", async move |conn: &mut AsyncPgConnection| {

@@ -3,6 +3,7 @@
 //! entry and an event for every change. Customers see and place only their own orders.
 
 use stateset_domain::EventType;
+use stateset_domain::quantity::check_line_units;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -32,7 +33,6 @@ use stateset_domain::{
 };
 
 const MAX_LINES: usize = 500;
-const MAX_QUANTITY: i32 = 1_000_000;
 const MAX_REASON: usize = 1_000;
 const MAX_NOTES: usize = 10_000;
 /// The permission to set an order's prices, discounts, taxes or shipping by hand.
@@ -308,12 +308,10 @@ pub(crate) async fn place_order(
         v.add("items", format!("must hold 1 to {MAX_LINES} lines"));
     }
     for (i, line) in input.items.iter().enumerate() {
-        if !(1..=MAX_QUANTITY).contains(&line.quantity) {
-            v.add(
-                format!("items[{i}].quantity"),
-                format!("must be between 1 and {MAX_QUANTITY}"),
-            );
-        }
+        v.check(
+            format!("items[{i}].quantity"),
+            check_line_units(line.quantity),
+        );
         check_amount(&mut v, &format!("items[{i}].unit_price"), line.unit_price);
         check_amount(&mut v, &format!("items[{i}].discount"), line.discount);
         check_amount(&mut v, &format!("items[{i}].tax"), line.tax);
