@@ -15,7 +15,7 @@ use super::{IDEMPOTENCY_KEY, error_response};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::services::Error;
-use crate::services::idempotency::{Begin, StoredResponse, check_key, request_hash};
+use crate::services::idempotency::{Outcome, Ran, StoredResponse, check_key, request_hash};
 
 /// Marks a replayed response.
 pub const REPLAYED: &str = "idempotent-replayed";
@@ -69,7 +69,7 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
 
 /// Runs `request` at most once under `key` in `scope`: a stored answer for the same `hash` is
 /// replayed (marked `Idempotent-Replayed: true`); otherwise the handler runs and its answer is
-/// kept, except a 5xx, so a retry after a server error runs again. The claim errors
+/// kept, except a server error, so a retry after one runs again. The claim errors
 /// (`IDEMPOTENCY_*`) come back for the caller's door to shape; ACP shares this with REST.
 pub(crate) async fn run_once(
     app: &AppState,
@@ -79,63 +79,42 @@ pub(crate) async fn run_once(
     request: Request,
     next: Next,
 ) -> Result<Response, Error> {
-    let claim = match app.services.idempotency.begin(scope, key, hash).await? {
-        (Begin::Proceed, claim) => claim,
-        (Begin::Replay(stored), _) => return Ok(replay(stored)),
-    };
-    // Given back if the handler never finishes (a timeout, a client gone), so a retry runs.
-    let mut claim = ClaimGuard {
-        app: app.clone(),
-        claim: Some(claim),
-    };
     let graphql = request.uri().path().starts_with("/graphql");
-    let response = next.run(request).await;
-    let (mut head, body) = response.into_parts();
-    let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
-        return Err(Error::Internal(anyhow::anyhow!("unreadable response body")));
-    };
-    // Only an operation that completed is kept: a server error (GraphQL answers 200 with it
-    // in `errors`) must run again when retried.
-    let failed = head.status.is_server_error() || (graphql && has_server_error(&body));
-    if let Some(claim) = claim.claim.take() {
-        let outcome = if failed {
-            app.services.idempotency.release(&claim).await
-        } else {
-            let stored = StoredResponse {
-                status: head.status.as_u16(),
-                body: body.to_vec(),
-                content_type: head
-                    .headers
-                    .get(header::CONTENT_TYPE)
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned),
-            };
-            app.services.idempotency.complete(&claim, &stored).await
+    let call = async move {
+        let response = next.run(request).await;
+        let (mut head, body) = response.into_parts();
+        head.headers.remove(header::CONTENT_LENGTH);
+        let Ok(body) = axum::body::to_bytes(body, usize::MAX).await else {
+            let err = Error::Internal(anyhow::anyhow!("unreadable response body"));
+            return Outcome::Forget(Err(err));
         };
-        if let Err(err) = outcome {
-            tracing::error!(error = ?err, "cannot record the idempotent response");
+        // Only an operation that completed is kept: a server error (GraphQL answers 200 with
+        // it in `errors`) must run again when retried.
+        let failed = head.status.is_server_error() || (graphql && has_server_error(&body));
+        let stored = StoredResponse {
+            status: head.status.as_u16(),
+            body: body.to_vec(),
+            content_type: head
+                .headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        };
+        let response = Ok(Response::from_parts(head, Body::from(body)));
+        if failed {
+            Outcome::Forget(response)
+        } else {
+            Outcome::Keep(response, stored)
         }
-    }
-    head.headers.remove(header::CONTENT_LENGTH);
-    Ok(Response::from_parts(head, Body::from(body)))
-}
-
-/// A claimed key that is released when dropped unfinished.
-struct ClaimGuard {
-    app: AppState,
-    claim: Option<crate::services::idempotency::Claim>,
-}
-
-impl Drop for ClaimGuard {
-    fn drop(&mut self) {
-        if let Some(claim) = self.claim.take() {
-            let app = self.app.clone();
-            tokio::spawn(async move {
-                if let Err(err) = app.services.idempotency.release(&claim).await {
-                    tracing::error!(error = ?err, "cannot release an unfinished idempotency key");
-                }
-            });
-        }
+    };
+    match app
+        .services
+        .idempotency
+        .run_once(scope, key, hash, call)
+        .await?
+    {
+        Ran::Replayed(stored) => Ok(replay(stored)),
+        Ran::Ran(response) => response,
     }
 }
 

@@ -18,7 +18,7 @@ use tonic::{GrpcMethod, Response, Status};
 use crate::app::AppState;
 use crate::auth::Principal;
 use crate::services::auth::Credentials;
-use crate::services::idempotency::{Begin, StoredResponse, check_key, request_hash};
+use crate::services::idempotency::{Outcome, Ran, StoredResponse, check_key, request_hash};
 use crate::services::{Ctx, Error};
 
 /// Code generated from `proto/stateset/v1/*.proto`.
@@ -160,13 +160,27 @@ where
     check_key("idempotency-key", key).map_err(status)?;
     let scope = format!("{}|grpc {method}", ctx.principal.key());
     let hash = request_hash(&[method.as_bytes(), &request.encode_to_vec()]);
-    let idempotency = &app.services.idempotency;
-    match idempotency
-        .begin(&scope, key, &hash)
+    let call = async {
+        match run.await {
+            Ok(message) => {
+                let stored = StoredResponse {
+                    status: 200,
+                    body: message.encode_to_vec(),
+                    content_type: Some("application/grpc+proto".into()),
+                };
+                Outcome::Keep(Ok(message), stored)
+            }
+            Err(failure) => Outcome::Forget(Err(failure)),
+        }
+    };
+    let ran = app
+        .services
+        .idempotency
+        .run_once(&scope, key, &hash, call)
         .await
-        .map_err(status)?
-    {
-        (Begin::Replay(stored), _) => {
+        .map_err(status)?;
+    match ran {
+        Ran::Replayed(stored) => {
             let message = Res::decode(stored.body.as_slice()).map_err(|e| {
                 status(Error::Internal(anyhow::anyhow!(
                     "stored response unreadable: {e}"
@@ -178,25 +192,7 @@ where
                 .insert("idempotent-replayed", MetadataValue::from_static("true"));
             Ok(response)
         }
-        (Begin::Proceed, claim) => match run.await {
-            Ok(message) => {
-                let stored = StoredResponse {
-                    status: 200,
-                    body: message.encode_to_vec(),
-                    content_type: Some("application/grpc+proto".into()),
-                };
-                if let Err(err) = idempotency.complete(&claim, &stored).await {
-                    tracing::error!(error = ?err, "cannot record the idempotent response");
-                }
-                Ok(Response::new(message))
-            }
-            Err(failure) => {
-                if let Err(err) = idempotency.release(&claim).await {
-                    tracing::error!(error = ?err, "cannot release the idempotency key");
-                }
-                Err(failure)
-            }
-        },
+        Ran::Ran(answer) => answer.map(Response::new),
     }
 }
 

@@ -1,8 +1,8 @@
 //! Idempotency keys: the first request with a key runs and its response is kept for 24 hours;
 //! a retry with the same key and request gets that response again without running anything.
 //!
-//! Doors wrap their mutations with [`IdempotencyService::begin`] and then `complete` or
-//! `release`, and shape the outcome in their own protocol (REST, gRPC, ACP).
+//! Every door runs its mutations through [`IdempotencyService::run_once`] and shapes the
+//! outcome in its own protocol (HTTP for REST, GraphQL and ACP; gRPC).
 
 use chrono::{Duration, Utc};
 use sha2::{Digest as _, Sha256};
@@ -63,6 +63,42 @@ pub fn check_key(field: &str, key: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// What a door's call came to, as [`IdempotencyService::run_once`] needs to know it.
+pub enum Outcome<R> {
+    /// The operation completed: keep `StoredResponse` for retries, answer with `R`.
+    Keep(R, StoredResponse),
+    /// It did not (a server-side failure): forget the key so a retry runs again.
+    Forget(R),
+}
+
+/// What [`IdempotencyService::run_once`] did.
+pub enum Ran<R> {
+    /// The key was seen and finished: nothing ran; answer with the kept response.
+    Replayed(StoredResponse),
+    /// This call ran.
+    Ran(R),
+}
+
+/// A claimed key given back if its call never finishes (a timeout, a client gone), so a
+/// retry runs.
+struct ClaimGuard {
+    service: IdempotencyService,
+    claim: Option<Claim>,
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        if let Some(claim) = self.claim.take() {
+            let service = self.service.clone();
+            tokio::spawn(async move {
+                if let Err(err) = service.release(&claim).await {
+                    tracing::error!(error = ?err, "cannot release an unfinished idempotency key");
+                }
+            });
+        }
+    }
+}
+
 /// Stores and replays responses.
 #[derive(Clone)]
 pub struct IdempotencyService {
@@ -72,6 +108,44 @@ pub struct IdempotencyService {
 impl IdempotencyService {
     pub fn new(db: Db) -> Self {
         Self { db }
+    }
+
+    /// Runs `call` at most once under `key` in `scope` for a request whose `request_hash`
+    /// identifies its content: a finished earlier run is replayed instead; what `call` came to
+    /// is kept or forgotten as its [`Outcome`] says; a call dropped unfinished gives the key
+    /// back.
+    ///
+    /// # Errors
+    /// Those of [`IdempotencyService::begin`].
+    pub async fn run_once<R>(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        call: impl Future<Output = Outcome<R>>,
+    ) -> Result<Ran<R>, Error> {
+        let claim = match self.begin(scope, key, request_hash).await? {
+            (Begin::Replay(stored), _) => return Ok(Ran::Replayed(stored)),
+            (Begin::Proceed, claim) => claim,
+        };
+        let mut guard = ClaimGuard {
+            service: self.clone(),
+            claim: Some(claim),
+        };
+        let outcome = call.await;
+        let Some(claim) = guard.claim.take() else {
+            return Err(Error::Internal(anyhow::anyhow!(
+                "idempotency claim taken twice"
+            )));
+        };
+        let (answer, recorded) = match outcome {
+            Outcome::Keep(answer, stored) => (answer, self.complete(&claim, &stored).await),
+            Outcome::Forget(answer) => (answer, self.release(&claim).await),
+        };
+        if let Err(err) = recorded {
+            tracing::error!(error = ?err, "cannot record the idempotent outcome");
+        }
+        Ok(Ran::Ran(answer))
     }
 
     /// Claims `key` within `scope` (the caller and the operation) for a request whose
