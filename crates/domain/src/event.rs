@@ -173,12 +173,6 @@ impl std::fmt::Display for EventType {
     }
 }
 
-impl PartialEq<EventType> for str {
-    fn eq(&self, other: &EventType) -> bool {
-        self == other.as_str()
-    }
-}
-
 impl PartialEq<EventType> for String {
     fn eq(&self, other: &EventType) -> bool {
         self == other.as_str()
@@ -204,6 +198,6 @@ mod tests {
             assert!(TypePatterns::parse(&[format!("{entity}.*")]).is_ok_and(|p| p.matches(name)));
         }
         assert_eq!(EventType::OrderCreated.to_string(), "order.created");
-        assert!(*"order.created" == EventType::OrderCreated);
+        assert!("order.created".to_owned() == EventType::OrderCreated);
     }
 }

@@ -17,7 +17,6 @@ use tonic::{GrpcMethod, Response, Status};
 
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::services::auth::Credentials;
 use crate::services::idempotency::{Outcome, Ran, StoredResponse, check_key, request_hash};
 use crate::services::{Ctx, Error};
 
@@ -78,19 +77,8 @@ async fn admit(
     mut request: axum::extract::Request,
     next: Next,
 ) -> axum::response::Response {
-    // The body is not `Sync`, so nothing borrowed from the request lives across an await.
-    let text = |headers: &axum::http::HeaderMap, name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned)
-    };
-    let headers = request.headers();
-    let credentials = match (text(headers, "x-api-key"), text(headers, "authorization")) {
-        (Some(key), _) => Credentials::ApiKey(key),
-        (None, Some(value)) => Credentials::from_authorization(&value),
-        (None, None) => Credentials::None,
-    };
+    // The same reading of credentials as HTTP's (`x-api-key` first, then `authorization`).
+    let credentials = crate::http::credentials(request.headers());
     let client_ip = request
         .extensions()
         .get::<TcpConnectInfo>()

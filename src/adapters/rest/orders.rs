@@ -269,15 +269,13 @@ operations! {
             Query(p): Query<EntityEventsParams>,
         )
         -> ApiResult<Json<EventList>> {
-        app.services.orders.get_order(&ctx, OrderRef::Id(id)).await?;
         let query = EventQuery {
             after: p.after,
-            entity_id: Some(id),
             first: p.limit,
             first_field: "limit",
             ..EventQuery::default()
         };
-        let items = app.services.events.list(&ctx, query).await?;
+        let items = app.services.orders.order_events(&ctx, id, query).await?;
         Ok(Json(EventList { items }))
     }
 

@@ -842,6 +842,23 @@ impl OrderService {
         Ok(by_order)
     }
 
+    /// The events about an order, oldest first: those after `query.after`, at most
+    /// `query.first`; `query.entity_id` is the order's. `NOT_FOUND` for an order the caller
+    /// cannot see, so its events are never told apart from a missing order's.
+    pub async fn order_events(
+        &self,
+        ctx: &Ctx,
+        id: Uuid,
+        query: super::events::EventQuery,
+    ) -> Result<Vec<stateset_domain::Event>, Error> {
+        self.get_order(ctx, OrderRef::Id(id)).await?;
+        let query = super::events::EventQuery {
+            entity_id: Some(id),
+            ..query
+        };
+        self.events.list(ctx, query).await
+    }
+
     /// What happened to an order, oldest first.
     pub async fn order_history(
         &self,
