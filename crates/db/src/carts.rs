@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::schema::{cart_items, carts, product_variants, products};
+use stateset_domain::{CartStatus, ProductStatus};
 
 /// A `carts` row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -16,7 +17,8 @@ pub struct CartRow {
     pub token: String,
     pub customer_id: Option<Uuid>,
     pub currency: String,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: CartStatus,
     pub merged_into: Option<Uuid>,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
@@ -37,7 +39,7 @@ pub struct CartChanges {
 
 pub async fn insert_cart(conn: &mut AsyncPgConnection, row: &CartRow) -> QueryResult<()> {
     diesel::insert_into(carts::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)
@@ -111,7 +113,8 @@ pub struct LineRow {
     pub weight_grams: Option<i32>,
     pub product_id: Uuid,
     pub product_name: String,
-    pub product_status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub product_status: ProductStatus,
 }
 
 /// The lines of a cart, oldest first, with their variants' current prices.

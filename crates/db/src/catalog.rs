@@ -24,7 +24,8 @@ pub struct ProductRow {
     pub name: String,
     pub slug: String,
     pub description: Option<String>,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: ProductStatus,
     pub attributes: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -56,7 +57,7 @@ impl ProductRow {
             name: self.name,
             slug: self.slug,
             description: self.description,
-            status: ProductStatus::from_stored(&self.status).unwrap_or(ProductStatus::Draft),
+            status: self.status,
             attributes: self.attributes,
             tax_class: self.tax_class,
             images,
@@ -192,7 +193,7 @@ pub struct CategoryChanges {
 
 pub async fn insert_product(conn: &mut AsyncPgConnection, row: &ProductRow) -> QueryResult<()> {
     diesel::insert_into(products::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)

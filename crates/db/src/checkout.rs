@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::schema::{checkouts, payment_tokens, payments, provider_events};
-use stateset_domain::{Money, Payment, PaymentStatus};
+use stateset_domain::{CheckoutStatus, Money, Payment, PaymentStatus};
 
 /// A `payment_tokens` row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -71,7 +71,8 @@ pub struct PaymentRow {
     pub order_id: Uuid,
     pub provider: String,
     pub provider_reference: String,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: PaymentStatus,
     pub amount: Decimal,
     pub captured_amount: Decimal,
     pub refunded_amount: Decimal,
@@ -90,7 +91,7 @@ impl From<PaymentRow> for Payment {
             order_id: row.order_id,
             provider: row.provider,
             provider_reference: row.provider_reference,
-            status: PaymentStatus::from_stored(&row.status),
+            status: row.status,
             amount: Money::from_stored(row.amount, &row.currency),
             captured: Money::from_stored(row.captured_amount, &row.currency),
             refunded: Money::from_stored(row.refunded_amount, &row.currency),
@@ -106,7 +107,7 @@ impl From<PaymentRow> for Payment {
 
 pub async fn insert_payment(conn: &mut AsyncPgConnection, row: &PaymentRow) -> QueryResult<()> {
     diesel::insert_into(payments::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)
@@ -127,7 +128,8 @@ pub async fn payment(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Opti
 pub struct CheckoutRow {
     pub id: Uuid,
     pub cart_id: Uuid,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: CheckoutStatus,
     pub email: Option<String>,
     pub shipping_address: Option<serde_json::Value>,
     pub billing_address: Option<serde_json::Value>,
@@ -160,7 +162,7 @@ pub struct CheckoutChanges {
 
 pub async fn insert_checkout(conn: &mut AsyncPgConnection, row: &CheckoutRow) -> QueryResult<()> {
     diesel::insert_into(checkouts::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)

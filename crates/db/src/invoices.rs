@@ -26,7 +26,8 @@ pub struct InvoiceRow {
     pub order_id: Uuid,
     pub order_number: String,
     pub customer_id: Uuid,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: InvoiceStatus,
     pub currency: String,
     pub subtotal: Decimal,
     pub discount_total: Decimal,
@@ -47,10 +48,6 @@ pub struct InvoiceRow {
 }
 
 impl InvoiceRow {
-    pub fn status(&self) -> InvoiceStatus {
-        InvoiceStatus::from_stored(&self.status).unwrap_or(InvoiceStatus::Draft)
-    }
-
     pub fn amount_due(&self) -> Decimal {
         self.total - self.amount_paid
     }
@@ -64,7 +61,7 @@ impl InvoiceRow {
     ) -> Invoice {
         let currency = self.currency.clone();
         let money = |amount| Money::from_stored(amount, &currency);
-        let status = self.status();
+        let status = self.status;
         Invoice {
             id: self.id,
             number: self.number.clone(),
@@ -197,7 +194,7 @@ pub async fn next_number(conn: &mut AsyncPgConnection, year: i32) -> QueryResult
 
 pub async fn insert_invoice(conn: &mut AsyncPgConnection, row: &InvoiceRow) -> QueryResult<()> {
     diesel::insert_into(invoices::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)

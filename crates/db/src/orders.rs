@@ -23,7 +23,8 @@ pub struct OrderRow {
     pub number: String,
     pub customer_id: Uuid,
     pub email: String,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: OrderStatus,
     pub held_from: Option<String>,
     pub hold_reason: Option<String>,
     pub cancel_reason: Option<String>,
@@ -43,12 +44,8 @@ pub struct OrderRow {
 }
 
 impl OrderRow {
-    pub fn status(&self) -> OrderStatus {
-        OrderStatus::from_stored(&self.status).unwrap_or(OrderStatus::Pending)
-    }
-
     pub fn held_from(&self) -> Option<OrderStatus> {
-        self.held_from.as_deref().and_then(OrderStatus::from_stored)
+        self.held_from.as_deref().and_then(OrderStatus::parse)
     }
 
     pub fn sort_key(&self, sort: OrderSort) -> String {
@@ -66,7 +63,7 @@ impl From<OrderRow> for Order {
         let money = |amount| Money::from_stored(amount, &row.currency);
         Order {
             id: row.id,
-            status: row.status(),
+            status: row.status,
             subtotal: money(row.subtotal),
             discount_total: money(row.discount_total),
             shipping_total: money(row.shipping_total),
@@ -168,11 +165,8 @@ impl From<HistoryRow> for OrderHistoryEntry {
         OrderHistoryEntry {
             id: row.id,
             action: row.action,
-            from_status: row
-                .from_status
-                .as_deref()
-                .and_then(OrderStatus::from_stored),
-            to_status: row.to_status.as_deref().and_then(OrderStatus::from_stored),
+            from_status: row.from_status.as_deref().and_then(OrderStatus::parse),
+            to_status: row.to_status.as_deref().and_then(OrderStatus::parse),
             reason: row.reason,
             actor: row.actor,
             details: row.details,
@@ -229,7 +223,7 @@ pub async fn next_order_number(conn: &mut AsyncPgConnection) -> QueryResult<Stri
 
 pub async fn insert_order(conn: &mut AsyncPgConnection, row: &OrderRow) -> QueryResult<()> {
     diesel::insert_into(orders::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)

@@ -8,9 +8,13 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::schema::payment_attempts as a;
+use stateset_domain::AttemptStatus;
 
-/// The statuses of an attempt whose outcome is not yet written on our side.
-pub const OPEN: [&str; 2] = ["pending", "succeeded"];
+/// The stored statuses of an attempt whose outcome is not yet written on our side.
+const OPEN: [&str; 2] = [
+    AttemptStatus::OPEN[0].as_str(),
+    AttemptStatus::OPEN[1].as_str(),
+];
 
 /// A `payment_attempts` row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -28,7 +32,8 @@ pub struct AttemptRow {
     pub currency: String,
     pub capture: bool,
     pub client_key: Option<String>,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: AttemptStatus,
     pub provider_reference: Option<String>,
     pub captured: Option<bool>,
     pub result_reference: Option<String>,
@@ -42,7 +47,7 @@ pub struct AttemptRow {
 impl AttemptRow {
     /// Whether the attempt's outcome is still to be written on our side.
     pub fn is_open(&self) -> bool {
-        OPEN.contains(&self.status.as_str())
+        self.status.is_open()
     }
 }
 
@@ -61,7 +66,7 @@ pub struct AttemptChanges {
 
 pub async fn insert(conn: &mut AsyncPgConnection, row: &AttemptRow) -> QueryResult<()> {
     diesel::insert_into(a::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)

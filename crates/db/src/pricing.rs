@@ -19,7 +19,8 @@ pub struct ShippingMethodRow {
     pub service: String,
     pub countries: Vec<String>,
     pub regions: Vec<String>,
-    pub kind: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub kind: RateKind,
     pub rate: Decimal,
     pub bands: serde_json::Value,
     pub free_over: Option<Decimal>,
@@ -39,11 +40,7 @@ impl From<ShippingMethodRow> for ShippingMethod {
             service: row.service,
             countries: row.countries,
             regions: row.regions,
-            kind: match row.kind.as_str() {
-                "weight" => RateKind::Weight,
-                "value" => RateKind::Value,
-                _ => RateKind::Flat,
-            },
+            kind: row.kind,
             rate: row.rate,
             bands: serde_json::from_value::<Vec<RateBand>>(row.bands).unwrap_or_default(),
             free_over: row.free_over,
@@ -91,7 +88,8 @@ impl From<TaxRateRow> for TaxRate {
 pub struct DiscountRow {
     pub id: Uuid,
     pub code: String,
-    pub kind: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub kind: DiscountKind,
     pub value: Decimal,
     pub min_order_value: Option<Decimal>,
     pub starts_at: Option<DateTime<Utc>>,
@@ -108,11 +106,7 @@ impl From<DiscountRow> for DiscountCode {
         DiscountCode {
             id: row.id,
             code: row.code,
-            kind: match row.kind.as_str() {
-                "fixed_amount" => DiscountKind::FixedAmount,
-                "free_shipping" => DiscountKind::FreeShipping,
-                _ => DiscountKind::Percentage,
-            },
+            kind: row.kind,
             value: row.value,
             min_order_value: row.min_order_value,
             starts_at: row.starts_at,
@@ -130,7 +124,7 @@ pub async fn insert_shipping_method(
     row: &ShippingMethodRow,
 ) -> QueryResult<()> {
     diesel::insert_into(shipping_methods::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)
@@ -210,7 +204,7 @@ pub async fn delete_tax_rate(conn: &mut AsyncPgConnection, id: Uuid) -> QueryRes
 
 pub async fn insert_discount(conn: &mut AsyncPgConnection, row: &DiscountRow) -> QueryResult<()> {
     diesel::insert_into(discount_codes::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)

@@ -8,18 +8,21 @@ use uuid::Uuid;
 
 use super::checkout::PaymentRow;
 use super::schema::{payments, stablecoin_requests, stablecoin_transfers};
+use stateset_domain::{Stablecoin, StablecoinState};
 
 /// A `stablecoin_requests` row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = stablecoin_requests)]
 pub struct RequestRow {
     pub payment_id: Uuid,
-    pub asset: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub asset: Stablecoin,
     pub network: String,
     pub address: String,
     pub amount: Decimal,
     pub received: Decimal,
-    pub state: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub state: StablecoinState,
     pub expires_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -32,7 +35,8 @@ pub struct TransferRow {
     pub network: String,
     pub tx_hash: String,
     pub payment_id: Uuid,
-    pub asset: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub asset: Stablecoin,
     pub amount: Decimal,
     pub confirmations: i32,
     pub counted_at: Option<DateTime<Utc>>,
@@ -42,7 +46,7 @@ pub struct TransferRow {
 
 pub async fn insert_request(conn: &mut AsyncPgConnection, row: &RequestRow) -> QueryResult<()> {
     diesel::insert_into(stablecoin_requests::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)
@@ -77,12 +81,12 @@ pub async fn update_request(
     conn: &mut AsyncPgConnection,
     payment_id: Uuid,
     received: Decimal,
-    state: &str,
+    state: StablecoinState,
 ) -> QueryResult<RequestRow> {
     diesel::update(stablecoin_requests::table.find(payment_id))
         .set((
             stablecoin_requests::received.eq(received),
-            stablecoin_requests::state.eq(state),
+            stablecoin_requests::state.eq(state.as_str()),
             stablecoin_requests::updated_at.eq(Utc::now()),
         ))
         .returning(RequestRow::as_returning())
@@ -123,7 +127,7 @@ pub async fn transfer(
 
 pub async fn save_transfer(conn: &mut AsyncPgConnection, row: &TransferRow) -> QueryResult<()> {
     diesel::insert_into(stablecoin_transfers::table)
-        .values(row)
+        .values(row.clone())
         .on_conflict((stablecoin_transfers::network, stablecoin_transfers::tx_hash))
         .do_update()
         .set((

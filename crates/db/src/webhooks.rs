@@ -170,7 +170,8 @@ pub struct DeliveryRow {
     pub event_sequence: Option<i64>,
     pub event_type: String,
     pub payload: serde_json::Value,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub give_up_at: DateTime<Utc>,
@@ -189,7 +190,7 @@ impl DeliveryRow {
             event_sequence: self.event_sequence,
             event_type: self.event_type,
             payload: self.payload,
-            status: DeliveryStatus::from_stored(&self.status),
+            status: self.status,
             attempt_count: self.attempts,
             next_attempt_at: self.next_attempt_at,
             last_status_code: self.last_status_code,

@@ -7,35 +7,19 @@ use uuid::Uuid;
 
 use super::Money;
 
-/// Where a cart stands.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum CartStatus {
-    /// Open for changes.
-    Active,
-    /// A guest cart whose lines went into a customer's cart at sign-in.
-    Merged,
-    /// Checked out: an order was placed from it.
-    Converted,
-}
-
-impl CartStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::Merged => "merged",
-            Self::Converted => "converted",
-        }
-    }
-
-    pub fn from_stored(value: &str) -> Self {
-        match value {
-            "merged" => Self::Merged,
-            "converted" => Self::Converted,
-            _ => Self::Active,
-        }
+crate::stored_enum! {
+    /// Where a cart stands.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum CartStatus {
+        /// Open for changes.
+        Active = "active",
+        /// A guest cart whose lines went into a customer's cart at sign-in.
+        Merged = "merged",
+        /// Checked out: an order was placed from it.
+        Converted = "converted",
     }
 }
 

@@ -7,38 +7,19 @@ use uuid::Uuid;
 
 use super::Money;
 
-/// Where a product is in its life: only `active` products are meant for sale.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ProductStatus {
-    /// Being prepared; not for sale.
-    Draft,
-    /// For sale.
-    Active,
-    /// Retired; kept for history.
-    Archived,
-}
-
-impl ProductStatus {
-    /// The value stored in the `products.status` column.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Active => "active",
-            Self::Archived => "archived",
-        }
-    }
-
-    /// Reads the stored value back.
-    pub fn from_stored(value: &str) -> Option<Self> {
-        match value {
-            "draft" => Some(Self::Draft),
-            "active" => Some(Self::Active),
-            "archived" => Some(Self::Archived),
-            _ => None,
-        }
+crate::stored_enum! {
+    /// Where a product is in its life: only `active` products are meant for sale.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum ProductStatus {
+        /// Being prepared; not for sale.
+        Draft = "draft",
+        /// For sale.
+        Active = "active",
+        /// Retired; kept for history.
+        Archived = "archived",
     }
 }
 

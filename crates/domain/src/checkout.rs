@@ -38,14 +38,16 @@ pub struct PaymentMethodSummary {
     pub last4: String,
 }
 
-/// Where a checkout stands.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum CheckoutStatus {
-    Open,
-    Completed,
+crate::stored_enum! {
+    /// Where a checkout stands.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum CheckoutStatus {
+        Open = "open",
+        Completed = "completed",
+    }
 }
 
 /// A checkout: the cart, where it goes, how it ships and is paid, and what it costs.
@@ -72,50 +74,24 @@ pub struct Checkout {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Where a payment stands.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum PaymentStatus {
-    /// Waiting for the payer (a stablecoin transfer not yet confirmed in full).
-    Pending,
-    Authorized,
-    Captured,
-    /// The provider reported the payment failed after it was made.
-    Failed,
-    Voided,
-    /// A payment request that was not paid in full before it expired.
-    Expired,
-    PartiallyRefunded,
-    Refunded,
-}
-
-impl PaymentStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Authorized => "authorized",
-            Self::Captured => "captured",
-            Self::Failed => "failed",
-            Self::Voided => "voided",
-            Self::Expired => "expired",
-            Self::PartiallyRefunded => "partially_refunded",
-            Self::Refunded => "refunded",
-        }
-    }
-
-    pub fn from_stored(value: &str) -> Self {
-        match value {
-            "captured" => Self::Captured,
-            "failed" => Self::Failed,
-            "voided" => Self::Voided,
-            "pending" => Self::Pending,
-            "expired" => Self::Expired,
-            "partially_refunded" => Self::PartiallyRefunded,
-            "refunded" => Self::Refunded,
-            _ => Self::Authorized,
-        }
+crate::stored_enum! {
+    /// Where a payment stands.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum PaymentStatus {
+        /// Waiting for the payer (a stablecoin transfer not yet confirmed in full).
+        Pending = "pending",
+        Authorized = "authorized",
+        Captured = "captured",
+        /// The provider reported the payment failed after it was made.
+        Failed = "failed",
+        Voided = "voided",
+        /// A payment request that was not paid in full before it expired.
+        Expired = "expired",
+        PartiallyRefunded = "partially_refunded",
+        Refunded = "refunded",
     }
 }
 
@@ -142,81 +118,41 @@ pub struct Payment {
     pub updated_at: DateTime<Utc>,
 }
 
-/// A stablecoin a payment request can be paid in.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Stablecoin {
-    Usdc,
-    Usdt,
-}
-
-impl Stablecoin {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Usdc => "USDC",
-            Self::Usdt => "USDT",
-        }
-    }
-
-    pub fn from_stored(value: &str) -> Self {
-        Self::parse(value).unwrap_or(Self::Usdc)
-    }
-
-    /// The asset named exactly as the API spells it (`USDC`, `USDT`).
-    pub fn parse(value: &str) -> Option<Self> {
-        match value {
-            "USDC" => Some(Self::Usdc),
-            "USDT" => Some(Self::Usdt),
-            _ => None,
-        }
+crate::stored_enum! {
+    /// A stablecoin a payment request can be paid in.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "UPPERCASE")]
+    pub enum Stablecoin {
+        Usdc = "USDC",
+        Usdt = "USDT",
     }
 }
 
-/// Where a stablecoin payment request stands, by the confirmed transfers received.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum StablecoinState {
-    /// Nothing confirmed yet.
-    Awaiting,
-    /// Less than asked for has arrived; the payer may still send the rest before expiry.
-    Underpaid,
-    /// Exactly the amount asked for.
-    Paid,
-    /// More than asked for: the surplus is owed back to the payer.
-    Overpaid,
-    /// Not paid in full in time: whatever arrived is owed back.
-    Expired,
-    /// Voided by the merchant: whatever arrived is owed back.
-    Cancelled,
+crate::stored_enum! {
+    /// Where a stablecoin payment request stands, by the confirmed transfers received.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum StablecoinState {
+        /// Nothing confirmed yet.
+        Awaiting = "awaiting",
+        /// Less than asked for has arrived; the payer may still send the rest before expiry.
+        Underpaid = "underpaid",
+        /// Exactly the amount asked for.
+        Paid = "paid",
+        /// More than asked for: the surplus is owed back to the payer.
+        Overpaid = "overpaid",
+        /// Not paid in full in time: whatever arrived is owed back.
+        Expired = "expired",
+        /// Voided by the merchant: whatever arrived is owed back.
+        Cancelled = "cancelled",
+    }
 }
 
 impl StablecoinState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Awaiting => "awaiting",
-            Self::Underpaid => "underpaid",
-            Self::Paid => "paid",
-            Self::Overpaid => "overpaid",
-            Self::Expired => "expired",
-            Self::Cancelled => "cancelled",
-        }
-    }
-
-    pub fn from_stored(value: &str) -> Self {
-        match value {
-            "underpaid" => Self::Underpaid,
-            "paid" => Self::Paid,
-            "overpaid" => Self::Overpaid,
-            "expired" => Self::Expired,
-            "cancelled" => Self::Cancelled,
-            _ => Self::Awaiting,
-        }
-    }
-
     /// The state of an open request once `received` of `amount` has been confirmed.
     pub fn settle(amount: rust_decimal::Decimal, received: rust_decimal::Decimal) -> Self {
         use std::cmp::Ordering::*;
@@ -324,4 +260,32 @@ pub struct PaymentToken {
     pub last4: String,
     pub exp_month: i32,
     pub exp_year: i32,
+}
+
+crate::stored_enum! {
+    /// Where a recorded provider call stands (see `migrations/*_payment_attempts`).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum AttemptStatus {
+        /// The call may or may not have happened.
+        Pending = "pending",
+        /// The provider said yes; our side is not yet written.
+        Succeeded = "succeeded",
+        /// Written with the order or payment change it was for.
+        Applied = "applied",
+        /// The provider said no.
+        Declined = "declined",
+        /// Refused; nothing moved.
+        Failed = "failed",
+        /// It moved, but our side could not be written, so it was given back.
+        Voided = "voided",
+    }
+}
+
+impl AttemptStatus {
+    /// The statuses whose outcome is still to be written on our side.
+    pub const OPEN: [Self; 2] = [Self::Pending, Self::Succeeded];
+
+    pub fn is_open(self) -> bool {
+        Self::OPEN.contains(&self)
+    }
 }

@@ -6,33 +6,86 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// What a location is.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum LocationKind {
-    Warehouse,
-    Store,
-    /// Stock that is not anywhere physical (drop-ship, digital).
-    Virtual,
+crate::stored_enum! {
+    /// What a location is.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum LocationKind {
+        Warehouse = "warehouse",
+        Store = "store",
+        /// Stock that is not anywhere physical (drop-ship, digital).
+        Virtual = "virtual",
+    }
 }
 
-impl LocationKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Warehouse => "warehouse",
-            Self::Store => "store",
-            Self::Virtual => "virtual",
-        }
+crate::stored_enum! {
+    /// What a ledger movement records.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum MovementKind {
+        Receive = "receive",
+        Adjust = "adjust",
+        Reserve = "reserve",
+        Release = "release",
+        Ship = "ship",
+        TransferOut = "transfer_out",
+        TransferIn = "transfer_in",
+        CountCorrection = "count_correction",
+        ReturnRestock = "return_restock",
     }
+}
 
-    pub fn from_stored(value: &str) -> Self {
-        match value {
-            "store" => Self::Store,
-            "virtual" => Self::Virtual,
-            _ => Self::Warehouse,
-        }
+crate::stored_enum! {
+    /// Where a reservation stands.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum ReservationStatus {
+        /// Holding stock.
+        Active = "active",
+        /// Given back.
+        Released = "released",
+        /// Shipped: the units left the building.
+        Committed = "committed",
+        /// Its hold ran out and was given back.
+        Expired = "expired",
+    }
+}
+
+crate::stored_enum! {
+    /// Where a transfer stands.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum TransferStatus {
+        InTransit = "in_transit",
+        Received = "received",
+    }
+}
+
+crate::stored_enum! {
+    /// Where a cycle count stands.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum CountStatus {
+        /// Counting.
+        Open = "open",
+        /// Its variances became adjustments.
+        Posted = "posted",
+    }
+}
+
+crate::stored_enum! {
+    /// Where a purchase order stands.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum PurchaseOrderStatus {
+        Open = "open",
+        PartiallyReceived = "partially_received",
+        Received = "received",
+        Cancelled = "cancelled",
+    }
+}
+
+impl PurchaseOrderStatus {
+    /// Whether goods can still be received against it.
+    pub fn is_receivable(self) -> bool {
+        matches!(self, Self::Open | Self::PartiallyReceived)
     }
 }
 

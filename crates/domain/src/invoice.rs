@@ -8,20 +8,22 @@ use uuid::Uuid;
 
 use super::{Address, Money};
 
-/// Where an invoice is in its life.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum InvoiceStatus {
-    /// Not yet sent: no issue or due date, takes no payments.
-    Draft,
-    /// Issued and waiting for money.
-    Open,
-    /// Nothing left to pay.
-    Paid,
-    /// Cancelled; keeps its number, so the sequence has no gaps.
-    Void,
+crate::stored_enum! {
+    /// Where an invoice is in its life.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum InvoiceStatus {
+        /// Not yet sent: no issue or due date, takes no payments.
+        Draft = "draft",
+        /// Issued and waiting for money.
+        Open = "open",
+        /// Nothing left to pay.
+        Paid = "paid",
+        /// Cancelled; keeps its number, so the sequence has no gaps.
+        Void = "void",
+    }
 }
 
 /// What can be done to an invoice.
@@ -33,21 +35,6 @@ pub enum InvoiceAction {
 }
 
 impl InvoiceStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Draft => "draft",
-            Self::Open => "open",
-            Self::Paid => "paid",
-            Self::Void => "void",
-        }
-    }
-
-    pub fn from_stored(value: &str) -> Option<Self> {
-        [Self::Draft, Self::Open, Self::Paid, Self::Void]
-            .into_iter()
-            .find(|s| s.as_str() == value)
-    }
-
     /// Whether `action` is allowed from here. Paying in full moves an open invoice to paid;
     /// the service decides that from the amounts.
     pub fn allows(self, action: InvoiceAction) -> bool {

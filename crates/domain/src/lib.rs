@@ -15,24 +15,26 @@ pub mod money;
 pub mod order;
 pub mod pricing;
 pub mod quantity;
+pub mod stored;
 pub mod text;
 pub mod webhook;
 
 pub use cart::{Cart, CartItem, CartStatus};
 pub use catalog::*;
 pub use checkout::{
-    Checkout, CheckoutStatus, CheckoutTotals, CompletedCheckout, Payment, PaymentMethodSummary,
-    PaymentStatus, PaymentToken, ShippingOption, Stablecoin, StablecoinReconciliation,
-    StablecoinReconciliationLine, StablecoinRequest, StablecoinState, StablecoinTotals,
-    StablecoinTransfer,
+    AttemptStatus, Checkout, CheckoutStatus, CheckoutTotals, CompletedCheckout, Payment,
+    PaymentMethodSummary, PaymentStatus, PaymentToken, ShippingOption, Stablecoin,
+    StablecoinReconciliation, StablecoinReconciliationLine, StablecoinRequest, StablecoinState,
+    StablecoinTotals, StablecoinTransfer,
 };
 pub use customer::{Address, Customer, CustomerAddress, WishlistItem};
 pub use event::{BadPattern, Event, EventType, TypePatterns, type_matches};
 pub use identity::{ApiKey, AuthTokens, CreatedApiKey, Role, User};
 pub use inventory::{
-    Availability, AvailableToPromise, CycleCount, CycleCountLine, InventoryItem, InventoryLot,
-    InventoryMovement, Location, LocationKind, LocationPromise, PurchaseOrder, PurchaseOrderLine,
-    Reservation, SellableOf, StockLevel, Transfer, TransferLine,
+    Availability, AvailableToPromise, CountStatus, CycleCount, CycleCountLine, InventoryItem,
+    InventoryLot, InventoryMovement, Location, LocationKind, LocationPromise, MovementKind,
+    PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus, Reservation, ReservationStatus,
+    SellableOf, StockLevel, Transfer, TransferLine, TransferStatus,
 };
 pub use invoice::{
     Invoice, InvoiceBuyer, InvoiceFilter, InvoiceLine, InvoicePayment, InvoiceSeller, InvoiceStatus,

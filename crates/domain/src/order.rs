@@ -8,36 +8,40 @@ use uuid::Uuid;
 
 use super::{Address, Money};
 
-/// Where an order is in its life.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderStatus {
-    Pending,
-    Processing,
-    Shipped,
-    Delivered,
-    Completed,
-    OnHold,
-    Cancelled,
-    Archived,
+crate::stored_enum! {
+    /// Where an order is in its life.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum OrderStatus {
+        Pending = "pending",
+        Processing = "processing",
+        Shipped = "shipped",
+        Delivered = "delivered",
+        Completed = "completed",
+        OnHold = "on_hold",
+        Cancelled = "cancelled",
+        Archived = "archived",
+    }
 }
 
-/// What can be done to an order.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum OrderAction {
-    Process,
-    Ship,
-    Deliver,
-    Complete,
-    Hold,
-    Release,
-    Cancel,
-    Archive,
+crate::stored_enum! {
+    /// What can be done to an order.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum OrderAction {
+        Process = "process",
+        Ship = "ship",
+        Deliver = "deliver",
+        Complete = "complete",
+        Hold = "hold",
+        Release = "release",
+        Cancel = "cancel",
+        Archive = "archive",
+    }
 }
 
 /// The allowed transitions: action, the states it may start from, the state it leads to
@@ -62,34 +66,6 @@ const TRANSITIONS: &[(OrderAction, &[OrderStatus], Option<OrderStatus>)] = {
 };
 
 impl OrderStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Processing => "processing",
-            Self::Shipped => "shipped",
-            Self::Delivered => "delivered",
-            Self::Completed => "completed",
-            Self::OnHold => "on_hold",
-            Self::Cancelled => "cancelled",
-            Self::Archived => "archived",
-        }
-    }
-
-    pub fn from_stored(value: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::Processing,
-            Self::Shipped,
-            Self::Delivered,
-            Self::Completed,
-            Self::OnHold,
-            Self::Cancelled,
-            Self::Archived,
-        ]
-        .into_iter()
-        .find(|s| s.as_str() == value)
-    }
-
     /// Open orders can still be merged, split and edited.
     pub fn is_open(self) -> bool {
         matches!(self, Self::Pending | Self::Processing)
@@ -112,21 +88,6 @@ impl OrderStatus {
             .iter()
             .find(|(_, _, to)| *to == Some(target))
             .map(|(action, _, _)| *action)
-    }
-}
-
-impl OrderAction {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Process => "process",
-            Self::Ship => "ship",
-            Self::Deliver => "deliver",
-            Self::Complete => "complete",
-            Self::Hold => "hold",
-            Self::Release => "release",
-            Self::Cancel => "cancel",
-            Self::Archive => "archive",
-        }
     }
 }
 

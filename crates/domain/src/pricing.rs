@@ -13,18 +13,20 @@ pub fn cents(amount: Decimal) -> Decimal {
     amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
 }
 
-/// How a shipping method prices a parcel.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum RateKind {
-    /// One price.
-    Flat,
-    /// By total weight in grams, from `bands`.
-    Weight,
-    /// By order value (the discounted subtotal), from `bands`.
-    Value,
+crate::stored_enum! {
+    /// How a shipping method prices a parcel.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum RateKind {
+        /// One price.
+        Flat = "flat",
+        /// By total weight in grams, from `bands`.
+        Weight = "weight",
+        /// By order value (the discounted subtotal), from `bands`.
+        Value = "value",
+    }
 }
 
 /// Up to `up_to` (grams or money), the rate is `rate`.
@@ -124,18 +126,20 @@ pub struct TaxRate {
     pub applies_to_shipping: bool,
 }
 
-/// What a discount code takes off.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum DiscountKind {
-    /// `value` percent off the lines.
-    Percentage,
-    /// `value` off the lines (never below zero).
-    FixedAmount,
-    /// Shipping is free.
-    FreeShipping,
+crate::stored_enum! {
+    /// What a discount code takes off.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum DiscountKind {
+        /// `value` percent off the lines.
+        Percentage = "percentage",
+        /// `value` off the lines (never below zero).
+        FixedAmount = "fixed_amount",
+        /// Shipping is free.
+        FreeShipping = "free_shipping",
+    }
 }
 
 /// A discount code and its limits.

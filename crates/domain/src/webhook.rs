@@ -35,35 +35,19 @@ pub struct CreatedWebhook {
     pub secret: String,
 }
 
-/// Where a delivery stands.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum DeliveryStatus {
-    /// Not yet acknowledged; retried with backoff until it succeeds or gives up.
-    Pending,
-    /// The receiver answered 2xx.
-    Succeeded,
-    /// Retries ran out (about 24 hours); can be re-sent by hand.
-    Failed,
-}
-
-impl DeliveryStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Succeeded => "succeeded",
-            Self::Failed => "failed",
-        }
-    }
-
-    pub fn from_stored(value: &str) -> Self {
-        match value {
-            "succeeded" => Self::Succeeded,
-            "failed" => Self::Failed,
-            _ => Self::Pending,
-        }
+crate::stored_enum! {
+    /// Where a delivery stands.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum DeliveryStatus {
+        /// Not yet acknowledged; retried with backoff until it succeeds or gives up.
+        Pending = "pending",
+        /// The receiver answered 2xx.
+        Succeeded = "succeeded",
+        /// Retries ran out (about 24 hours); can be re-sent by hand.
+        Failed = "failed",
     }
 }
 

@@ -17,8 +17,8 @@ use crate::config::WebhookSettings;
 use crate::events::relay::DeliverySink;
 use crate::services::Error;
 use stateset_db::webhooks::{self as q, NewDelivery};
-use stateset_domain::Event;
 use stateset_domain::TypePatterns;
+use stateset_domain::{DeliveryStatus, Event};
 
 /// Most bytes of a receiver's answer kept in the delivery log.
 const EXCERPT_BYTES: usize = 1024;
@@ -78,7 +78,7 @@ async fn enqueue(
                 event_sequence: Some(event.sequence),
                 event_type: event.event_type.clone(),
                 payload: payload(event),
-                status: "pending",
+                status: DeliveryStatus::Pending.as_str(),
                 next_attempt_at: Some(now),
                 give_up_at,
             });

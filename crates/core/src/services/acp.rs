@@ -555,7 +555,7 @@ impl AcpService {
         let checkout = checkout_q::checkout(conn, id)
             .await?
             .ok_or_else(|| Error::not_found("checkout_session", id))?;
-        if checkout.status == "completed" {
+        if checkout.status == CheckoutStatus::Completed {
             return Err(Error::InvalidState {
                 from: "completed".into(),
                 action: action.into(),
@@ -902,7 +902,7 @@ impl AcpService {
                 let checkout = checkout_q::lock_checkout(conn, id)
                     .await?
                     .ok_or_else(|| Error::not_found("checkout_session", id))?;
-                if row.status == "canceled" || checkout.status == "completed" {
+                if row.status == "canceled" || checkout.status == CheckoutStatus::Completed {
                     let from = if row.status == "canceled" {
                         "canceled"
                     } else {

@@ -18,7 +18,7 @@ use crate::auth::Access;
 use stateset_db::Db;
 use stateset_db::carts::{self as q, CartChanges, CartRow, LineRow};
 use stateset_db::customers as customer_q;
-use stateset_domain::{Cart, CartItem, CartStatus, Money};
+use stateset_domain::{Cart, CartItem, CartStatus, Money, ProductStatus};
 
 /// Most lines in one cart, and the most units of one line.
 const MAX_LINES: usize = 100;
@@ -166,7 +166,7 @@ pub async fn view(conn: &mut AsyncPgConnection, row: CartRow) -> Result<Cart, Er
         id: row.id,
         token: row.token,
         customer_id: row.customer_id,
-        status: CartStatus::from_stored(&row.status),
+        status: row.status,
         item_count: items.iter().map(|i| i.quantity).sum(),
         subtotal: Money::from_stored(subtotal, &row.currency),
         purchasable: !items.is_empty() && items.iter().all(|i| i.purchasable),
@@ -180,7 +180,7 @@ pub async fn view(conn: &mut AsyncPgConnection, row: CartRow) -> Result<Cart, Er
 
 fn item(line: LineRow, available: &HashMap<Uuid, i32>) -> CartItem {
     let available = available.get(&line.variant_id).copied();
-    let on_sale = line.product_status == "active";
+    let on_sale = line.product_status == ProductStatus::Active;
     CartItem {
         id: line.id,
         variant_id: line.variant_id,
@@ -246,7 +246,7 @@ async fn add_lines_with(
             continue;
         };
         let product = stateset_db::catalog::product_by_id(conn, variant.product_id).await?;
-        if product.is_none_or(|p| p.status != "active") {
+        if product.is_none_or(|p| p.status != ProductStatus::Active) {
             v.add(at("variant_id"), "is not on sale");
         }
         if in_cart.is_empty() && current.is_empty() {
@@ -308,7 +308,10 @@ pub async fn merge_guest_cart(
     let Some(guest) = q::lock_cart(conn, None, Some(token)).await? else {
         return Ok(None);
     };
-    if guest.status != "active" || guest.expires_at < Utc::now() || guest.customer_id.is_some() {
+    if guest.status != CartStatus::Active
+        || guest.expires_at < Utc::now()
+        || guest.customer_id.is_some()
+    {
         return Ok(None);
     }
     let now = Utc::now();
@@ -420,9 +423,9 @@ impl CartService {
         if permission == "carts:read" {
             return Ok(row);
         }
-        if row.status != "active" {
+        if row.status != CartStatus::Active {
             return Err(Error::InvalidState {
-                from: row.status,
+                from: row.status.to_string(),
                 action: action.to_owned(),
             });
         }
@@ -503,7 +506,7 @@ impl CartService {
                     token: format!("cart_{}", crate::auth::random_token(32)),
                     customer_id: customer,
                     currency: "USD".into(),
-                    status: CartStatus::Active.as_str().into(),
+                    status: CartStatus::Active,
                     merged_into: None,
                     expires_at: now + ttl(customer),
                     created_at: now,

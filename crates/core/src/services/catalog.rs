@@ -369,11 +369,7 @@ impl CatalogService {
                         name,
                         slug,
                         description: input.description.filter(|d| !d.trim().is_empty()),
-                        status: input
-                            .status
-                            .unwrap_or(ProductStatus::Draft)
-                            .as_str()
-                            .to_owned(),
+                        status: input.status.unwrap_or(ProductStatus::Draft),
                         attributes,
                         created_at: now,
                         updated_at: now,

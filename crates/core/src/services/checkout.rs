@@ -35,8 +35,8 @@ use stateset_db::customers as customer_q;
 use stateset_db::pricing as pricing_q;
 use stateset_domain::pricing::{self, PricedLineInput, Pricing};
 use stateset_domain::{
-    Address, Checkout, CheckoutStatus, CheckoutTotals, CompletedCheckout, DiscountCode, Money,
-    Payment, PaymentMethodSummary, ShippingMethod, ShippingOption,
+    Address, CartStatus, Checkout, CheckoutStatus, CheckoutTotals, CompletedCheckout, DiscountCode,
+    Money, Payment, PaymentMethodSummary, ShippingMethod, ShippingOption,
 };
 
 /// A checkout to start from a cart.
@@ -167,11 +167,7 @@ async fn price(conn: &mut AsyncPgConnection, row: &CheckoutRow) -> Result<Priced
     let view = Checkout {
         id: row.id,
         cart_id: row.cart_id,
-        status: if row.status == "completed" {
-            CheckoutStatus::Completed
-        } else {
-            CheckoutStatus::Open
-        },
+        status: row.status,
         email: row.email.clone(),
         billing_address: address_of(&row.billing_address).or_else(|| shipping_address.clone()),
         shipping_address,
@@ -286,7 +282,7 @@ impl CheckoutService {
         let row = CheckoutRow {
             id: Uuid::new_v4(),
             cart_id: cart.id,
-            status: "open".into(),
+            status: CheckoutStatus::Open,
             email,
             shipping_address: None,
             billing_address: None,
@@ -425,9 +421,9 @@ impl CheckoutService {
         let shipping_json = shipping_address.map(to_json).transpose()?;
         let billing_json = billing_address.map(to_json).transpose()?;
         let row = Self::open(conn, id).await?;
-        if row.status != "open" {
+        if row.status != CheckoutStatus::Open {
             return Err(Error::InvalidState {
-                from: row.status,
+                from: row.status.to_string(),
                 action: "change the checkout".into(),
             });
         }
@@ -695,13 +691,13 @@ impl CheckoutService {
             pricing_q::redeem(conn, code.id, order.order.id, &email).await?;
         }
         let converted = CartChanges {
-            status: Some("converted"),
+            status: Some(CartStatus::Converted.as_str()),
             updated_at: Some(now),
             ..Default::default()
         };
         cart_q::update_cart(conn, row.cart_id, &converted).await?;
         let done = CheckoutChanges {
-            status: Some("completed"),
+            status: Some(CheckoutStatus::Completed.as_str()),
             order_id: Some(Some(order.order.id)),
             payment_id: Some(Some(payment.id)),
             updated_at: Some(now),
@@ -734,9 +730,9 @@ enum Completion {
 
 /// The checkout priced, with nothing missing but the payment and its discount code usable.
 async fn ready_to_pay(conn: &mut AsyncPgConnection, row: &CheckoutRow) -> Result<Priced, Error> {
-    if row.status != "open" {
+    if row.status != CheckoutStatus::Open {
         return Err(Error::InvalidState {
-            from: row.status.clone(),
+            from: row.status.to_string(),
             action: "complete the checkout".into(),
         });
     }

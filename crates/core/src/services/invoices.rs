@@ -204,7 +204,7 @@ async fn make_invoice(
         order_id: order.id,
         order_number: order.number.clone(),
         customer_id: order.customer_id,
-        status: InvoiceStatus::Draft.as_str().to_owned(),
+        status: InvoiceStatus::Draft,
         currency: order.currency.clone(),
         subtotal: order.subtotal,
         discount_total: order.discount_total,
@@ -355,7 +355,7 @@ pub(crate) async fn reconcile_order_payments(
     let Some(row) = q::live_invoice_for_order(conn, order_id).await? else {
         return Ok(());
     };
-    if row.status() != InvoiceStatus::Open {
+    if row.status != InvoiceStatus::Open {
         return Ok(());
     }
     let paid = count_order_payments(conn, actor, &row).await?;
@@ -435,9 +435,9 @@ impl InvoiceService {
                         Some(order) if visible(conn, access, order.customer_id).await? => order,
                         _ => return Err(Error::invalid("order_id", "no such order")),
                     };
-                    if matches!(order.status(), OrderStatus::Cancelled) {
+                    if matches!(order.status, OrderStatus::Cancelled) {
                         return Err(Error::InvalidState {
-                            from: order.status().as_str().to_owned(),
+                            from: order.status.as_str().to_owned(),
                             action: "invoice".to_owned(),
                         });
                     }
@@ -553,8 +553,8 @@ impl InvoiceService {
                 "issue_invoice",
                 async move |conn: &mut AsyncPgConnection| {
                     let row = Self::lock(conn, access, id).await?;
-                    if !row.status().allows(InvoiceAction::Issue) {
-                        return Err(invalid_transition(row.status(), InvoiceAction::Issue));
+                    if !row.status.allows(InvoiceAction::Issue) {
+                        return Err(invalid_transition(row.status, InvoiceAction::Issue));
                     }
                     issue(conn, &ctx.principal.key(), &settings, row).await
                 },
@@ -570,8 +570,8 @@ impl InvoiceService {
         self.db
             .tx("void_invoice", async move |conn: &mut AsyncPgConnection| {
                 let row = Self::lock(conn, access, id).await?;
-                if !row.status().allows(InvoiceAction::Void) {
-                    return Err(invalid_transition(row.status(), InvoiceAction::Void));
+                if !row.status.allows(InvoiceAction::Void) {
+                    return Err(invalid_transition(row.status, InvoiceAction::Void));
                 }
                 let now = Utc::now();
                 let changes = InvoiceChanges {
@@ -615,9 +615,9 @@ impl InvoiceService {
             .db
             .tx("record_payment", async move |conn: &mut AsyncPgConnection| {
                 let row = Self::lock(conn, access, id).await?;
-                if !row.status().allows(InvoiceAction::RecordPayment) {
+                if !row.status.allows(InvoiceAction::RecordPayment) {
                     return Err(invalid_transition(
-                        row.status(),
+                        row.status,
                         InvoiceAction::RecordPayment,
                     ));
                 }

@@ -450,7 +450,7 @@ pub(crate) async fn place_order(
         number: q::next_order_number(conn).await?,
         customer_id: customer.id,
         email: customer.email.clone(),
-        status: OrderStatus::Pending.as_str().to_owned(),
+        status: OrderStatus::Pending,
         held_from: None,
         hold_reason: None,
         cancel_reason: None,
@@ -912,7 +912,7 @@ impl OrderService {
                     Some(row) if visible(conn, access, &row).await? => row,
                     _ => return Err(Error::not_found("order", id)),
                 };
-                let from = row.status();
+                let from = row.status;
                 let to = from.apply(action, row.held_from()).ok_or_else(|| invalid_transition(from, action.as_str()))?;
                 let changes = OrderChanges {
                     status: Some(to.as_str().to_owned()),
@@ -1104,8 +1104,8 @@ impl OrderService {
                 }
                 v.finish()?;
                 for row in std::iter::once(&target).chain(&rows) {
-                    if !row.status().is_open() {
-                        return Err(invalid_transition(row.status(), "merge"));
+                    if !row.status.is_open() {
+                        return Err(invalid_transition(row.status, "merge"));
                     }
                 }
                 let mut position = q::items_for(conn, &[target.id]).await?.len() as i32;
@@ -1121,9 +1121,9 @@ impl OrderService {
                     let reason = format!("merged into {}", target.number);
                     // A merged-away order is cancelled, as the lifecycle table allows.
                     let to = row
-                        .status()
+                        .status
                         .apply(OrderAction::Cancel, row.held_from())
-                        .ok_or_else(|| invalid_transition(row.status(), "merge"))?;
+                        .ok_or_else(|| invalid_transition(row.status, "merge"))?;
                     let changes = OrderChanges {
                         status: Some(to.as_str().to_owned()),
                         cancel_reason: Some(Some(reason.clone())),
@@ -1133,7 +1133,7 @@ impl OrderService {
                     retotal(conn, &merged, Decimal::ZERO).await?;
                     let history = History {
                         action: "merged_into",
-                        from: Some(row.status()),
+                        from: Some(row.status),
                         to: Some(to),
                         reason: Some(reason),
                         details: serde_json::json!({ "into": target.number, "into_order_id": target.id }),
@@ -1185,8 +1185,8 @@ impl OrderService {
                     Some(row) if visible(conn, access, &row).await? => row,
                     _ => return Err(Error::not_found("order", id)),
                 };
-                if !source.status().is_open() {
-                    return Err(invalid_transition(source.status(), "split"));
+                if !source.status.is_open() {
+                    return Err(invalid_transition(source.status, "split"));
                 }
                 let items: HashMap<Uuid, OrderItemRow> =
                     q::items_for(conn, &[id]).await?.into_iter().map(|i| (i.id, i)).collect();
@@ -1282,7 +1282,7 @@ impl OrderService {
                 let history = History {
                     action: "split_from",
                     from: None,
-                    to: Some(new_row.status()),
+                    to: Some(new_row.status),
                     reason: None,
                     details: serde_json::json!({ "source": source.number, "source_order_id": source.id }),
                 };

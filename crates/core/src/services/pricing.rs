@@ -188,12 +188,7 @@ impl PricingService {
             service: input.service.trim().to_owned(),
             countries,
             regions,
-            kind: match input.kind {
-                RateKind::Flat => "flat",
-                RateKind::Weight => "weight",
-                RateKind::Value => "value",
-            }
-            .to_owned(),
+            kind: input.kind,
             rate: rate.unwrap_or_default(),
             bands: serde_json::to_value(&input.bands).map_err(anyhow::Error::new)?,
             free_over: input.free_over,
@@ -345,12 +340,7 @@ impl PricingService {
         let row = DiscountRow {
             id: Uuid::now_v7(),
             code,
-            kind: match input.kind {
-                DiscountKind::Percentage => "percentage",
-                DiscountKind::FixedAmount => "fixed_amount",
-                DiscountKind::FreeShipping => "free_shipping",
-            }
-            .to_owned(),
+            kind: input.kind,
             value,
             min_order_value: input.min_order_value,
             starts_at: input.starts_at,

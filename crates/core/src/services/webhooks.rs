@@ -346,7 +346,7 @@ impl WebhookService {
             event_sequence: None,
             event_type: PING_EVENT.to_owned(),
             payload: payload.clone(),
-            status: "pending",
+            status: DeliveryStatus::Pending.as_str(),
             // Never due for the workers, and given up at once: a ping is tried once.
             next_attempt_at: None,
             give_up_at: now,

@@ -7,7 +7,8 @@ use super::*;
 pub struct CountRow {
     pub id: Uuid,
     pub location_id: Uuid,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: CountStatus,
     pub created_at: DateTime<Utc>,
     pub posted_at: Option<DateTime<Utc>>,
 }
@@ -40,7 +41,7 @@ pub async fn insert_count(
     lines: &[CountLineRow],
 ) -> QueryResult<()> {
     diesel::insert_into(cycle_counts::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await?;
     if !lines.is_empty() {

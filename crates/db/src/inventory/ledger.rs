@@ -4,7 +4,7 @@ use super::*;
 
 pub async fn insert_movement(conn: &mut AsyncPgConnection, row: &MovementRow) -> QueryResult<()> {
     diesel::insert_into(inventory_movements::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)

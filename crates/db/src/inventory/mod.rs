@@ -26,7 +26,8 @@ use super::schema::{
 };
 use super::{Keyset, created_after};
 use stateset_domain::{
-    InventoryItem, InventoryLot, InventoryMovement, Location, LocationKind, SellableOf,
+    CountStatus, InventoryItem, InventoryLot, InventoryMovement, Location, LocationKind,
+    MovementKind, PurchaseOrderStatus, ReservationStatus, SellableOf, TransferStatus,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -35,7 +36,8 @@ pub struct LocationRow {
     pub id: Uuid,
     pub code: String,
     pub name: String,
-    pub kind: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub kind: LocationKind,
     pub priority: i32,
     pub active: bool,
     pub created_at: DateTime<Utc>,
@@ -48,7 +50,7 @@ impl From<LocationRow> for Location {
             id: row.id,
             code: row.code,
             name: row.name,
-            kind: LocationKind::from_stored(&row.kind),
+            kind: row.kind,
             priority: row.priority,
             active: row.active,
             created_at: row.created_at,
@@ -150,7 +152,8 @@ pub struct MovementRow {
     pub id: Uuid,
     pub item_id: Uuid,
     pub lot_id: Option<Uuid>,
-    pub kind: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub kind: MovementKind,
     pub on_hand_delta: i32,
     pub reserved_delta: i32,
     pub reason: Option<String>,
@@ -166,7 +169,7 @@ impl From<MovementRow> for InventoryMovement {
             id: row.id,
             item_id: row.item_id,
             lot_id: row.lot_id,
-            kind: row.kind,
+            kind: row.kind.to_string(),
             on_hand_delta: row.on_hand_delta,
             reserved_delta: row.reserved_delta,
             reason: row.reason,
@@ -187,7 +190,8 @@ pub struct ReservationRow {
     pub order_id: Option<Uuid>,
     pub reference: Option<String>,
     pub quantity: i32,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: ReservationStatus,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -197,7 +201,7 @@ pub struct ReservationRow {
 
 pub async fn insert_location(conn: &mut AsyncPgConnection, row: &LocationRow) -> QueryResult<()> {
     diesel::insert_into(locations::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)

@@ -10,7 +10,8 @@ pub struct PurchaseOrderRow {
     pub location_id: Uuid,
     pub supplier: String,
     pub expected_at: Option<DateTime<Utc>>,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: PurchaseOrderStatus,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -31,7 +32,7 @@ pub async fn insert_purchase_order(
     lines: &[PurchaseOrderLineRow],
 ) -> QueryResult<()> {
     diesel::insert_into(purchase_orders::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await?;
     diesel::insert_into(purchase_order_lines::table)
@@ -82,11 +83,11 @@ pub async fn add_received(
 pub async fn set_purchase_order_status(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    status: &str,
+    status: PurchaseOrderStatus,
 ) -> QueryResult<()> {
     diesel::update(purchase_orders::table.find(id))
         .set((
-            purchase_orders::status.eq(status),
+            purchase_orders::status.eq(status.as_str()),
             purchase_orders::updated_at.eq(Utc::now()),
         ))
         .execute(conn)

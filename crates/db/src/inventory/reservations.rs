@@ -7,7 +7,7 @@ pub async fn insert_reservation(
     row: &ReservationRow,
 ) -> QueryResult<()> {
     diesel::insert_into(inventory_reservations::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)
@@ -60,13 +60,13 @@ pub async fn expired_reservations(
 pub async fn set_reservation(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    status: &str,
+    status: ReservationStatus,
     quantity: i32,
     order_id: Option<Uuid>,
 ) -> QueryResult<()> {
     diesel::update(inventory_reservations::table.find(id))
         .set((
-            inventory_reservations::status.eq(status),
+            inventory_reservations::status.eq(status.as_str()),
             inventory_reservations::quantity.eq(quantity),
             inventory_reservations::order_id.eq(order_id),
             inventory_reservations::updated_at.eq(Utc::now()),

@@ -9,7 +9,8 @@ pub struct TransferRow {
     pub number: String,
     pub from_location_id: Uuid,
     pub to_location_id: Uuid,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: TransferStatus,
     pub created_at: DateTime<Utc>,
     pub received_at: Option<DateTime<Utc>>,
 }
@@ -31,7 +32,7 @@ pub async fn insert_transfer(
     lines: &[TransferLineRow],
 ) -> QueryResult<()> {
     diesel::insert_into(inventory_transfers::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await?;
     diesel::insert_into(inventory_transfer_lines::table)

@@ -103,7 +103,7 @@ pub(crate) async fn reserve(
                 actor,
                 item_id,
                 Move {
-                    kind: "reserve",
+                    kind: MovementKind::Reserve,
                     on_hand: 0,
                     reserved: quantity,
                     lot,
@@ -127,7 +127,7 @@ pub(crate) async fn reserve(
                 order_id: hold.order_id,
                 reference: hold.reference.clone(),
                 quantity,
-                status: "active".into(),
+                status: ReservationStatus::Active,
                 expires_at: hold.expires_at,
                 created_at: Utc::now(),
                 updated_at: Utc::now(),
@@ -163,7 +163,7 @@ pub(super) async fn expire_holds(
     for r in &expired {
         let reference = r.order_id.map(|o| ("order", o));
         let m = Move {
-            kind: "release",
+            kind: MovementKind::Release,
             on_hand: 0,
             reserved: -r.quantity,
             lot: r.lot_id,
@@ -172,7 +172,14 @@ pub(super) async fn expire_holds(
         };
         let updated = apply(conn, actor, r.item_id, m).await?;
         items.insert(r.item_id, updated);
-        q::set_reservation(conn, r.id, "expired", r.quantity, r.order_id).await?;
+        q::set_reservation(
+            conn,
+            r.id,
+            ReservationStatus::Expired,
+            r.quantity,
+            r.order_id,
+        )
+        .await?;
     }
     let mut by_order: Vec<Vec<ReservationRow>> = Vec::new();
     for r in expired {
@@ -225,9 +232,13 @@ pub(super) async fn settle(
     for r in rows {
         let reference = r.order_id.map(|o| ("order", o));
         let (kind, on_hand, status) = if ship {
-            ("ship", -r.quantity, "committed")
+            (
+                MovementKind::Ship,
+                -r.quantity,
+                ReservationStatus::Committed,
+            )
         } else {
-            ("release", 0, "released")
+            (MovementKind::Release, 0, ReservationStatus::Released)
         };
         apply(
             conn,
@@ -297,10 +308,17 @@ pub(crate) async fn move_variant_reservations(
             break;
         }
         if r.quantity <= left {
-            q::set_reservation(conn, r.id, "active", r.quantity, Some(to)).await?;
+            q::set_reservation(conn, r.id, ReservationStatus::Active, r.quantity, Some(to)).await?;
             left -= r.quantity;
         } else {
-            q::set_reservation(conn, r.id, "active", r.quantity - left, Some(from)).await?;
+            q::set_reservation(
+                conn,
+                r.id,
+                ReservationStatus::Active,
+                r.quantity - left,
+                Some(from),
+            )
+            .await?;
             let moved = ReservationRow {
                 id: Uuid::now_v7(),
                 order_id: Some(to),
@@ -435,9 +453,9 @@ impl InventoryService {
                         .await?
                         .filter(|row| item.is_none_or(|item| item == row.item_id))
                         .ok_or_else(|| Error::not_found("reservation", reservation_id))?;
-                    if row.status != "active" {
+                    if row.status != ReservationStatus::Active {
                         return Err(Error::InvalidState {
-                            from: row.status.clone(),
+                            from: row.status.to_string(),
                             action: "release".into(),
                         });
                     }
@@ -447,7 +465,7 @@ impl InventoryService {
                         .ok_or_else(|| Error::not_found("inventory item", row.item_id))?;
                     Ok(reservation_view(
                         ReservationRow {
-                            status: "released".into(),
+                            status: ReservationStatus::Released,
                             ..row
                         },
                         &item,

@@ -26,7 +26,7 @@ impl InventoryService {
                 let row = CountRow {
                     id,
                     location_id,
-                    status: "open".into(),
+                    status: CountStatus::Open,
                     created_at: Utc::now(),
                     posted_at: None,
                 };
@@ -52,9 +52,9 @@ impl InventoryService {
                 let (row, mut lines) = q::lock_count(conn, count_id)
                     .await?
                     .ok_or_else(|| Error::not_found("cycle count", count_id))?;
-                if row.status != "open" {
+                if row.status != CountStatus::Open {
                     return Err(Error::InvalidState {
-                        from: row.status.clone(),
+                        from: row.status.to_string(),
                         action: "record a count".into(),
                     });
                 }
@@ -104,9 +104,9 @@ impl InventoryService {
                     let (row, lines) = q::lock_count(conn, count_id)
                         .await?
                         .ok_or_else(|| Error::not_found("cycle count", count_id))?;
-                    if row.status != "open" {
+                    if row.status != CountStatus::Open {
                         return Err(Error::InvalidState {
-                            from: row.status.clone(),
+                            from: row.status.to_string(),
                             action: "post".into(),
                         });
                     }
@@ -126,7 +126,7 @@ impl InventoryService {
                                 actor,
                                 item.id,
                                 Move {
-                                    kind: "count_correction",
+                                    kind: MovementKind::CountCorrection,
                                     on_hand: variance,
                                     reserved: 0,
                                     lot: None,
@@ -141,7 +141,7 @@ impl InventoryService {
                                 actor,
                                 &item,
                                 -variance,
-                                "count_correction",
+                                MovementKind::CountCorrection,
                                 None,
                                 reference,
                             )
@@ -197,7 +197,7 @@ pub(super) async fn count_view(
     Ok(CycleCount {
         id: row.id,
         location_id: row.location_id,
-        status: row.status,
+        status: row.status.to_string(),
         lines,
         created_at: row.created_at,
         posted_at: row.posted_at,

@@ -5,7 +5,7 @@ use super::*;
 
 /// One change to an item's balances (and optionally a lot's).
 pub(super) struct Move<'a> {
-    pub kind: &'static str,
+    pub kind: MovementKind,
     pub on_hand: i32,
     pub reserved: i32,
     pub lot: Option<Uuid>,
@@ -28,7 +28,7 @@ pub(super) async fn apply(
         id: Uuid::now_v7(),
         item_id,
         lot_id: m.lot,
-        kind: m.kind.to_owned(),
+        kind: m.kind,
         on_hand_delta: m.on_hand,
         reserved_delta: m.reserved,
         reason: m.reason,
@@ -141,7 +141,7 @@ pub(super) async fn remove_free(
     actor: &str,
     item: &ItemRow,
     quantity: i32,
-    kind: &'static str,
+    kind: MovementKind,
     reason: Option<String>,
     reference: Option<(&str, Uuid)>,
 ) -> Result<Vec<(Option<Uuid>, i32)>, Error> {
@@ -212,7 +212,7 @@ impl InventoryService {
                     Some(code) => Some(q::ensure_lot(conn, item.id, code, input.expires_at).await?.id),
                     None => None,
                 };
-                let m = Move { kind: "receive", on_hand: input.quantity, reserved: 0, lot, reason: reason.clone(), reference: None };
+                let m = Move { kind: MovementKind::Receive, on_hand: input.quantity, reserved: 0, lot, reason: reason.clone(), reference: None };
                 let item = apply(conn, actor, item.id, m).await?;
                 let view = item_view(conn, item).await?;
                 let data = serde_json::json!({ "item": view, "quantity": input.quantity, "lot_code": lot_code });
@@ -252,9 +252,9 @@ impl InventoryService {
                 let (actor, reason) = (&actor, &reason);
                 let item = q::lock_items(conn, &[item_id]).await?.pop().ok_or_else(|| Error::not_found("inventory item", item_id))?;
                 if delta > 0 {
-                    apply(conn, actor, item_id, Move { kind: "adjust", on_hand: delta, reserved: 0, lot: None, reason: reason.clone(), reference: None }).await?;
+                    apply(conn, actor, item_id, Move { kind: MovementKind::Adjust, on_hand: delta, reserved: 0, lot: None, reason: reason.clone(), reference: None }).await?;
                 } else {
-                    remove_free(conn, actor, &item, -delta, "adjust", reason.clone(), None).await.map_err(|e| match e {
+                    remove_free(conn, actor, &item, -delta, MovementKind::Adjust, reason.clone(), None).await.map_err(|e| match e {
                         Error::InsufficientStock { available, .. } => {
                             Error::invalid("delta", format!("only {available} units are free to remove (the rest are reserved)"))
                         }

@@ -42,9 +42,10 @@ use stateset_db::inventory::{
     TransferRow,
 };
 use stateset_domain::{
-    Availability, AvailableToPromise, CycleCount, CycleCountLine, InventoryItem, InventoryLot,
-    InventoryMovement, Location, LocationKind, LocationPromise, PurchaseOrder, PurchaseOrderLine,
-    Reservation, StockLevel, Transfer, TransferLine,
+    Availability, AvailableToPromise, CountStatus, CycleCount, CycleCountLine, InventoryItem,
+    InventoryLot, InventoryMovement, Location, LocationKind, LocationPromise, MovementKind,
+    PurchaseOrder, PurchaseOrderLine, PurchaseOrderStatus, Reservation, ReservationStatus,
+    StockLevel, Transfer, TransferLine, TransferStatus,
 };
 
 use stateset_domain::quantity::{
@@ -197,7 +198,7 @@ fn reservation_view(row: ReservationRow, item: &ItemRow) -> Reservation {
         order_id: row.order_id,
         reference: row.reference,
         quantity: row.quantity,
-        status: row.status,
+        status: row.status.to_string(),
         expires_at: row.expires_at,
         created_at: row.created_at,
     }
@@ -300,7 +301,7 @@ impl InventoryService {
             id: Uuid::now_v7(),
             code,
             name,
-            kind: input.kind.as_str().to_owned(),
+            kind: input.kind,
             priority: input.priority.unwrap_or(100),
             active: true,
             created_at: now,

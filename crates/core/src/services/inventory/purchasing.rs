@@ -55,7 +55,7 @@ impl InventoryService {
                         location_id: input.location_id,
                         supplier: supplier.unwrap_or_default(),
                         expected_at: input.expected_at,
-                        status: "open".into(),
+                        status: PurchaseOrderStatus::Open,
                         created_at: now,
                         updated_at: now,
                     };
@@ -108,9 +108,9 @@ impl InventoryService {
                     let (row, mut lines) = q::lock_purchase_order(conn, id)
                         .await?
                         .ok_or_else(|| Error::not_found("purchase order", id))?;
-                    if !matches!(row.status.as_str(), "open" | "partially_received") {
+                    if !row.status.is_receivable() {
                         return Err(Error::InvalidState {
-                            from: row.status.clone(),
+                            from: row.status.to_string(),
                             action: "receive".into(),
                         });
                     }
@@ -139,7 +139,7 @@ impl InventoryService {
                         };
                         q::apply_item_delta(conn, item.id, 0, 0, -receipt.quantity).await?;
                         let m = Move {
-                            kind: "receive",
+                            kind: MovementKind::Receive,
                             on_hand: receipt.quantity,
                             reserved: 0,
                             lot,
@@ -154,18 +154,12 @@ impl InventoryService {
                         .iter()
                         .all(|l| l.quantity_received == l.quantity_ordered);
                     let status = if done {
-                        "received"
+                        PurchaseOrderStatus::Received
                     } else {
-                        "partially_received"
+                        PurchaseOrderStatus::PartiallyReceived
                     };
                     q::set_purchase_order_status(conn, id, status).await?;
-                    let view = purchase_order_view(
-                        PurchaseOrderRow {
-                            status: status.into(),
-                            ..row
-                        },
-                        lines,
-                    );
+                    let view = purchase_order_view(PurchaseOrderRow { status, ..row }, lines);
                     let data = serde_json::to_value(&view).map_err(anyhow::Error::new)?;
                     record(conn, EventType::InventoryReceived, id, data).await?;
                     Ok(view)
@@ -185,7 +179,7 @@ pub(super) fn purchase_order_view(
         location_id: row.location_id,
         supplier: row.supplier,
         expected_at: row.expected_at,
-        status: row.status,
+        status: row.status.to_string(),
         lines: lines
             .into_iter()
             .map(|l| PurchaseOrderLine {

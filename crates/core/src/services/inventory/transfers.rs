@@ -64,7 +64,7 @@ impl InventoryService {
                             actor,
                             &source,
                             line.quantity,
-                            "transfer_out",
+                            MovementKind::TransferOut,
                             None,
                             Some(("transfer", id)),
                         )
@@ -86,7 +86,7 @@ impl InventoryService {
                         number: q::next_number(conn, "TRF", "transfer_number_seq").await?,
                         from_location_id: input.from_location_id,
                         to_location_id: input.to_location_id,
-                        status: "in_transit".into(),
+                        status: TransferStatus::InTransit,
                         created_at: Utc::now(),
                         received_at: None,
                     };
@@ -112,9 +112,9 @@ impl InventoryService {
                     let (row, lines) = q::lock_transfer(conn, id)
                         .await?
                         .ok_or_else(|| Error::not_found("transfer", id))?;
-                    if row.status != "in_transit" {
+                    if row.status != TransferStatus::InTransit {
                         return Err(Error::InvalidState {
-                            from: row.status.clone(),
+                            from: row.status.to_string(),
                             action: "receive".into(),
                         });
                     }
@@ -130,7 +130,7 @@ impl InventoryService {
                             None => None,
                         };
                         let m = Move {
-                            kind: "transfer_in",
+                            kind: MovementKind::TransferIn,
                             on_hand: line.quantity,
                             reserved: 0,
                             lot,
@@ -168,7 +168,7 @@ pub(super) fn transfer_view(row: TransferRow, lines: &[TransferLineRow]) -> Tran
         number: row.number,
         from_location_id: row.from_location_id,
         to_location_id: row.to_location_id,
-        status: row.status,
+        status: row.status.to_string(),
         lines: merged,
         created_at: row.created_at,
         received_at: row.received_at,

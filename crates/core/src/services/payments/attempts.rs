@@ -26,6 +26,7 @@ use uuid::Uuid;
 use super::Error;
 pub(crate) use stateset_db::payment_attempts::AttemptRow;
 use stateset_db::payment_attempts::{self as q, AttemptChanges};
+use stateset_domain::AttemptStatus;
 
 /// What an attempt asks the provider to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +120,7 @@ pub(crate) async fn open(
         currency: new.currency,
         capture: new.capture,
         client_key: new.client_key,
-        status: "pending".into(),
+        status: AttemptStatus::Pending,
         provider_reference: new.reference,
         captured: None,
         result_reference: None,
@@ -181,7 +182,7 @@ pub(crate) async fn applied(
         conn,
         attempt,
         AttemptChanges {
-            status: Some("applied"),
+            status: Some(AttemptStatus::Applied.as_str()),
             ..Default::default()
         },
     )

@@ -37,7 +37,9 @@ use stateset_db::Db;
 use stateset_db::checkout::{self as q, PaymentChanges, PaymentRow, TokenRow};
 use stateset_db::payment_attempts::{self as pa, AttemptChanges};
 use stateset_db::stablecoin as sq;
-use stateset_domain::{Money, Payment, PaymentToken};
+use stateset_domain::{
+    AttemptStatus, Money, OrderStatus, Payment, PaymentStatus, PaymentToken, StablecoinState,
+};
 
 /// A card to turn into a token. Its `Debug` shows only the last four digits.
 #[derive(Clone, Deserialize, ToSchema, async_graphql::InputObject)]
@@ -199,9 +201,9 @@ pub(crate) async fn payment_event(
 /// A payment's status once `refunded` of the `captured` money has gone back.
 fn refund_status(refunded: Decimal, captured: Decimal) -> &'static str {
     if refunded >= captured {
-        "refunded"
+        PaymentStatus::Refunded.as_str()
     } else {
-        "partially_refunded"
+        PaymentStatus::PartiallyRefunded.as_str()
     }
 }
 
@@ -396,7 +398,7 @@ impl PaymentService {
         let (target, count) = match pays.checkout_id {
             Some(checkout) => {
                 if let Some(last) = pa::latest_for_checkout(conn, checkout).await?
-                    && last.status == "declined"
+                    && last.status == AttemptStatus::Declined
                     && last.token.as_deref() == Some(token)
                 {
                     // The same card again would be the same answer: ask for another.
@@ -419,8 +421,8 @@ impl PaymentService {
         };
         if let Some(earlier) = pa::lock_by_key(conn, &key).await? {
             // A client's retry of a request whose answer it lost.
-            return match earlier.status.as_str() {
-                "applied" => Ok(Begun::Applied(earlier.payment_id)),
+            return match earlier.status {
+                AttemptStatus::Applied => Ok(Begun::Applied(earlier.payment_id)),
                 _ => Err(Error::Conflict {
                     field: None,
                     message:
@@ -496,7 +498,7 @@ impl PaymentService {
         match answer {
             Ok((reference, captured, result)) => {
                 let changes = AttemptChanges {
-                    status: Some("succeeded"),
+                    status: Some(AttemptStatus::Succeeded.as_str()),
                     provider_reference: reference.map(Some),
                     captured: captured.map(Some),
                     result_reference: result.map(Some),
@@ -517,11 +519,13 @@ impl PaymentService {
             }
             Err(err) => {
                 let (status, code) = match &err {
-                    Error::PaymentDeclined { decline_code } => ("declined", decline_code.clone()),
-                    other => ("failed", other.code().to_lowercase()),
+                    Error::PaymentDeclined { decline_code } => {
+                        (AttemptStatus::Declined, decline_code.clone())
+                    }
+                    other => (AttemptStatus::Failed, other.code().to_lowercase()),
                 };
                 let changes = AttemptChanges {
-                    status: Some(status),
+                    status: Some(status.as_str()),
                     failure_code: Some(Some(code)),
                     ..Default::default()
                 };
@@ -547,7 +551,7 @@ impl PaymentService {
         }
         let mut conn = self.db.conn().await?;
         let changes = AttemptChanges {
-            status: Some("voided"),
+            status: Some(AttemptStatus::Voided.as_str()),
             ..Default::default()
         };
         attempts::record(&mut conn, attempt, changes).await?;
@@ -598,7 +602,11 @@ impl PaymentService {
             order_id,
             provider: attempt.provider.clone(),
             provider_reference: attempt.provider_reference.clone().unwrap_or_default(),
-            status: if captured { "captured" } else { "authorized" }.to_owned(),
+            status: if captured {
+                PaymentStatus::Captured
+            } else {
+                PaymentStatus::Authorized
+            },
             amount: attempt.amount,
             captured_amount: if captured {
                 attempt.amount
@@ -785,7 +793,7 @@ impl PaymentService {
                         order_id,
                         provider: stablepay::NAME.to_owned(),
                         provider_reference: format!("sp_{}", id.simple()),
-                        status: "pending".into(),
+                        status: PaymentStatus::Pending,
                         amount,
                         captured_amount: Decimal::ZERO,
                         refunded_amount: Decimal::ZERO,
@@ -847,9 +855,9 @@ impl PaymentService {
                 let payment = q::lock_payment(conn, id)
                     .await?
                     .ok_or_else(|| Error::not_found("payment", id))?;
-                if payment.status != "pending" {
+                if payment.status != PaymentStatus::Pending {
                     return Err(Error::InvalidState {
-                        from: payment.status,
+                        from: payment.status.to_string(),
                         action: "void".into(),
                     });
                 }
@@ -860,10 +868,10 @@ impl PaymentService {
                             action: "void (StablePay cannot send money back; return it from the receiving wallet)".into(),
                         });
                     }
-                    sq::update_request(conn, id, request.received, "cancelled").await?;
+                    sq::update_request(conn, id, request.received, StablecoinState::Cancelled).await?;
                 }
                 let changes = PaymentChanges {
-                    status: Some("voided"),
+                    status: Some(PaymentStatus::Voided.as_str()),
                     updated_at: Some(Utc::now()),
                     ..Default::default()
                 };
@@ -914,8 +922,8 @@ impl PaymentService {
                     _ => format!("stateset_{}_{id}_{}", operation.as_str(), count + 1),
                 };
                 if let Some(earlier) = pa::lock_by_key(conn, &key).await? {
-                    return match earlier.status.as_str() {
-                        "applied" => Ok(Begun::Applied(earlier.payment_id)),
+                    return match earlier.status {
+                        AttemptStatus::Applied => Ok(Begun::Applied(earlier.payment_id)),
                         _ => Err(Error::Conflict {
                             field: None,
                             message: "this Idempotency-Key was used for a refund that failed; use a new key".into(),
@@ -997,7 +1005,7 @@ impl PaymentService {
     }
 
     async fn settle(&self, attempt: AttemptRow) -> Result<(), Error> {
-        let attempt = if attempt.status == "pending" {
+        let attempt = if attempt.status == AttemptStatus::Pending {
             match self.run_attempt(attempt).await {
                 Ok(attempt) => attempt,
                 Err(err) if err.is_server_fault() => return Err(err),
@@ -1024,7 +1032,7 @@ impl PaymentService {
                         // the provider did stands; say so loudly and stop retrying.
                         tracing::error!(error = %err, attempt.id = %attempt.id, "a provider change no longer fits its payment; check it by hand");
                         let changes = AttemptChanges {
-                            status: Some("failed"),
+                            status: Some(AttemptStatus::Failed.as_str()),
                             failure_code: Some(Some("state_changed".into())),
                             ..Default::default()
                         };
@@ -1302,9 +1310,9 @@ async fn lock_unpaid_order(
         .await?
         .pop()
         .ok_or_else(|| Error::not_found("order", order_id))?;
-    if matches!(order.status.as_str(), "cancelled" | "archived") {
+    if matches!(order.status, OrderStatus::Cancelled | OrderStatus::Archived) {
         return Err(Error::InvalidState {
-            from: order.status,
+            from: order.status.to_string(),
             action: "take a payment".into(),
         });
     }
@@ -1325,12 +1333,12 @@ fn check_change(
     amount: Option<Decimal>,
 ) -> Result<Decimal, Error> {
     let state = |action: &str| Error::InvalidState {
-        from: payment.status.clone(),
+        from: payment.status.to_string(),
         action: action.into(),
     };
     match operation {
         Operation::Capture => {
-            if payment.status != "authorized" {
+            if payment.status != PaymentStatus::Authorized {
                 return Err(state("capture"));
             }
             let amount = amount.unwrap_or(payment.amount);
@@ -1343,7 +1351,7 @@ fn check_change(
             Ok(amount)
         }
         Operation::Void => {
-            if payment.status != "authorized" {
+            if payment.status != PaymentStatus::Authorized {
                 return Err(state("void"));
             }
             Ok(payment.amount)
@@ -1355,7 +1363,10 @@ fn check_change(
                     action: "refund through StablePay (it has no refund API; send the refund from the receiving wallet)".into(),
                 });
             }
-            if !matches!(payment.status.as_str(), "captured" | "partially_refunded") {
+            if !matches!(
+                payment.status,
+                PaymentStatus::Captured | PaymentStatus::PartiallyRefunded
+            ) {
                 return Err(state("refund"));
             }
             let refundable = payment.captured_amount - payment.refunded_amount;
@@ -1391,7 +1402,7 @@ async fn apply_change(
     let (changes, event_type, extra) = match operation {
         Operation::Capture => (
             PaymentChanges {
-                status: Some("captured"),
+                status: Some(PaymentStatus::Captured.as_str()),
                 captured_amount: Some(attempt.amount),
                 updated_at: now,
                 ..Default::default()
@@ -1403,7 +1414,7 @@ async fn apply_change(
         ),
         Operation::Void => (
             PaymentChanges {
-                status: Some("voided"),
+                status: Some(PaymentStatus::Voided.as_str()),
                 updated_at: now,
                 ..Default::default()
             },
@@ -1458,11 +1469,11 @@ async fn apply_provider_event(
     let (changes, event_type, extra) = match event {
         ProviderEvent::Succeeded { amount, .. } => {
             let captured = amount.unwrap_or(payment.amount);
-            if payment.status == "captured" && payment.captured_amount == captured {
+            if payment.status == PaymentStatus::Captured && payment.captured_amount == captured {
                 return Ok(());
             }
             let changes = PaymentChanges {
-                status: Some("captured"),
+                status: Some(PaymentStatus::Captured.as_str()),
                 captured_amount: Some(captured),
                 updated_at: now,
                 ..Default::default()
@@ -1470,11 +1481,11 @@ async fn apply_provider_event(
             (changes, EventType::PaymentProcessed, serde_json::json!({}))
         }
         ProviderEvent::Failed { code, .. } => {
-            if payment.status == "failed" {
+            if payment.status == PaymentStatus::Failed {
                 return Ok(());
             }
             let changes = PaymentChanges {
-                status: Some("failed"),
+                status: Some(PaymentStatus::Failed.as_str()),
                 failure_code: Some(code.clone()),
                 updated_at: now,
                 ..Default::default()

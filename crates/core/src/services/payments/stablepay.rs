@@ -21,8 +21,8 @@ use super::{Ctx, Error, PaymentService, payment_event};
 use stateset_db::checkout::{self as q, PaymentChanges, PaymentRow};
 use stateset_db::stablecoin::{self as sq, RequestRow, TransferRow};
 use stateset_domain::{
-    Payment, Stablecoin, StablecoinReconciliation, StablecoinReconciliationLine, StablecoinRequest,
-    StablecoinState, StablecoinTotals, StablecoinTransfer,
+    Payment, PaymentStatus, Stablecoin, StablecoinReconciliation, StablecoinReconciliationLine,
+    StablecoinRequest, StablecoinState, StablecoinTotals, StablecoinTransfer,
 };
 
 /// How far a callback's signed timestamp may be from now.
@@ -131,12 +131,12 @@ impl PaymentProvider for StablePayProvider {
 /// The request as clients see it, with its transfers.
 pub(super) fn request_view(row: &RequestRow, transfers: &[TransferRow]) -> StablecoinRequest {
     StablecoinRequest {
-        asset: Stablecoin::from_stored(&row.asset),
+        asset: row.asset,
         network: row.network.clone(),
         address: row.address.clone(),
         amount: row.amount.normalize(),
         received: row.received.normalize(),
-        state: StablecoinState::from_stored(&row.state),
+        state: row.state,
         expires_at: row.expires_at,
         transfers: transfers
             .iter()
@@ -198,12 +198,12 @@ impl PaymentService {
         let now = Utc::now();
         let request = RequestRow {
             payment_id: payment.id,
-            asset: input.asset.as_str().to_owned(),
+            asset: input.asset,
             network: input.network.trim().to_owned(),
             address: address.clone(),
             amount: payment.amount,
             received: Decimal::ZERO,
-            state: StablecoinState::Awaiting.as_str().to_owned(),
+            state: StablecoinState::Awaiting,
             expires_at: now
                 + Duration::from_std(settings.request_ttl).unwrap_or(Duration::hours(1)),
             created_at: now,
@@ -266,7 +266,7 @@ impl PaymentService {
                 let request = sq::lock_request(conn, callback.payment_id)
                     .await?
                     .ok_or_else(|| Error::not_found("payment", callback.payment_id))?;
-                if callback.asset.as_str() != request.asset {
+                if callback.asset != request.asset {
                     return Err(Error::invalid("asset", format!("the request is for {}", request.asset)));
                 }
                 if callback.network != request.network {
@@ -296,7 +296,7 @@ impl PaymentService {
                         network: request.network.clone(),
                         tx_hash: tx_hash.clone(),
                         payment_id: request.payment_id,
-                        asset: request.asset.clone(),
+                        asset: request.asset,
                         amount: callback.amount,
                         confirmations,
                         counted_at: already_counted.or(counts_now.then_some(now)),
@@ -312,7 +312,7 @@ impl PaymentService {
                     return Ok((self.payment_view(conn, payment).await?, false));
                 }
                 let received = request.received + callback.amount;
-                let before = StablecoinState::from_stored(&request.state);
+                let before = request.state;
                 let after = if before.is_open() {
                     StablecoinState::settle(request.amount, received)
                 } else if before == StablecoinState::Paid {
@@ -320,12 +320,12 @@ impl PaymentService {
                 } else {
                     before
                 };
-                sq::update_request(conn, request.payment_id, received, after.as_str()).await?;
+                sq::update_request(conn, request.payment_id, received, after).await?;
                 let payment = if before.is_open()
                     && matches!(after, StablecoinState::Paid | StablecoinState::Overpaid)
                 {
                     let changes = PaymentChanges {
-                        status: Some("captured"),
+                        status: Some(PaymentStatus::Captured.as_str()),
                         captured_amount: Some(payment.amount),
                         updated_at: Some(now),
                         ..Default::default()
@@ -376,15 +376,20 @@ impl PaymentService {
                     let now = Utc::now();
                     let expired = sq::claim_expired(conn, now, 100).await?;
                     for request in &expired {
-                        sq::update_request(conn, request.payment_id, request.received, "expired")
-                            .await?;
+                        sq::update_request(
+                            conn,
+                            request.payment_id,
+                            request.received,
+                            StablecoinState::Expired,
+                        )
+                        .await?;
                         let code = if request.received.is_zero() {
                             "expired"
                         } else {
                             "underpaid"
                         };
                         let changes = PaymentChanges {
-                            status: Some("expired"),
+                            status: Some(PaymentStatus::Expired.as_str()),
                             failure_code: Some(Some(code.to_owned())),
                             updated_at: Some(now),
                             ..Default::default()
@@ -462,7 +467,7 @@ impl PaymentService {
                 StablecoinReconciliationLine {
                     payment_id: payment.id,
                     order_id: payment.order_id,
-                    payment_status: stateset_domain::PaymentStatus::from_stored(&payment.status),
+                    payment_status: payment.status,
                     request: view,
                     outstanding,
                     refund_due,
