@@ -52,7 +52,7 @@ impl App {
             config.webhooks.retry_window,
             vec![
                 Arc::new(crate::events::webhooks::Subscriptions),
-                Arc::new(crate::services::acp::PlatformOrderWebhooks(
+                Arc::new(crate::adapters::acp::PlatformOrderWebhooks(
                     config.acp.clone(),
                 )),
             ],

@@ -7,13 +7,15 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use uuid::Uuid;
 
 use super::schema::{acp_allowances, acp_sessions};
+use stateset_domain::AgentSessionStatus;
 
 /// An `acp_sessions` row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = acp_sessions)]
 pub struct SessionRow {
     pub checkout_id: Uuid,
-    pub status: String,
+    #[diesel(deserialize_as = String, serialize_as = String)]
+    pub status: AgentSessionStatus,
     pub state: serde_json::Value,
     pub principal: String,
     pub created_at: DateTime<Utc>,
@@ -22,7 +24,7 @@ pub struct SessionRow {
 
 pub async fn insert_session(conn: &mut AsyncPgConnection, row: &SessionRow) -> QueryResult<()> {
     diesel::insert_into(acp_sessions::table)
-        .values(row)
+        .values(row.clone())
         .execute(conn)
         .await
         .map(drop)
@@ -54,12 +56,12 @@ pub async fn session(conn: &mut AsyncPgConnection, id: Uuid) -> QueryResult<Opti
 pub async fn update_session(
     conn: &mut AsyncPgConnection,
     id: Uuid,
-    status: &str,
+    status: AgentSessionStatus,
     state: &serde_json::Value,
 ) -> QueryResult<()> {
     diesel::update(acp_sessions::table.find(id))
         .set((
-            acp_sessions::status.eq(status),
+            acp_sessions::status.eq(status.as_str()),
             acp_sessions::state.eq(state),
             acp_sessions::updated_at.eq(Utc::now()),
         ))

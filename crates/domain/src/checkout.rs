@@ -289,3 +289,14 @@ impl AttemptStatus {
         Self::OPEN.contains(&self)
     }
 }
+
+crate::stored_enum! {
+    /// What an agent's (ACP) checkout session row records; the status agents see is derived
+    /// from this and the checkout.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum AgentSessionStatus {
+        Open = "open",
+        /// The agent cancelled it; it takes no more changes.
+        Canceled = "canceled",
+    }
+}

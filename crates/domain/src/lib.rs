@@ -22,8 +22,8 @@ pub mod webhook;
 pub use cart::{Cart, CartItem, CartStatus};
 pub use catalog::*;
 pub use checkout::{
-    AttemptStatus, Checkout, CheckoutStatus, CheckoutTotals, CompletedCheckout, Payment,
-    PaymentMethodSummary, PaymentStatus, PaymentToken, ShippingOption, Stablecoin,
+    AgentSessionStatus, AttemptStatus, Checkout, CheckoutStatus, CheckoutTotals, CompletedCheckout,
+    Payment, PaymentMethodSummary, PaymentStatus, PaymentToken, ShippingOption, Stablecoin,
     StablecoinReconciliation, StablecoinReconciliationLine, StablecoinRequest, StablecoinState,
     StablecoinTotals, StablecoinTransfer,
 };

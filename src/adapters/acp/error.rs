@@ -5,8 +5,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use super::wire::SUPPORTED_VERSIONS;
 use crate::services::Error;
-use crate::services::acp::SUPPORTED_VERSIONS;
 
 /// An ACP error response.
 #[derive(Debug, Clone, Serialize)]

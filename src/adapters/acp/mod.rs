@@ -6,8 +6,11 @@
 //! `ACP_SIGNATURE_KEY` is set (see [`signed_content`]), and a
 //! required `Idempotency-Key` on every POST (replay, 422 conflict, 409 in flight, through
 //! [`crate::services::idempotency`]), echoing `Request-Id` and `Idempotency-Key`. Handlers
-//! parse the body, call [`crate::services::acp::AcpService`] and map its `Error` once, to
-//! ACP's flat `{type, code, message, param}` object.
+//! parse the body into [`wire::requests`], call [`crate::services::acp::AcpService`] with the
+//! service input it converts to, render the typed result with [`wire::render`] and map an
+//! `Error` once, to ACP's flat `{type, code, message, param}` object ([`error`]).
+//! [`PlatformOrderWebhooks`] is the relay sink that renders the agent platform's order
+//! webhooks.
 
 #![expect(
     clippy::result_large_err,
@@ -15,6 +18,8 @@
 )]
 
 mod error;
+mod platform_webhooks;
+pub mod wire;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -28,9 +33,16 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 pub use self::error::AcpError;
+pub use self::platform_webhooks::PlatformOrderWebhooks;
+use self::wire::render;
+use self::wire::requests::{
+    CancelSessionInput, CompleteSessionInput, CreateSessionInput, DelegatePaymentInput,
+    UpdateSessionInput,
+};
+pub use self::wire::{SUPPORTED_VERSIONS, VERSION};
 use crate::app::AppState;
 use crate::auth::Principal;
-use crate::services::acp::{SUPPORTED_VERSIONS, VERSION};
+use crate::services::acp::Session;
 use crate::services::auth::Credentials;
 use crate::services::idempotency::{check_key, request_hash};
 use crate::services::{Ctx, Error};
@@ -347,9 +359,13 @@ fn session_id(raw: &str) -> Result<Uuid, AcpError> {
         .map_err(|_| AcpError::from(Error::not_found("checkout_session", raw)))
 }
 
-fn respond(result: Result<Value, Error>, status: StatusCode) -> Response {
+/// Answers `status` with the session rendered, or the error.
+fn respond(app: &AppState, result: Result<Session, Error>, status: StatusCode) -> Response {
     match result {
-        Ok(body) => (status, axum::Json(body)).into_response(),
+        Ok(session) => {
+            let body = render::session(app.services.acp.settings(), &session);
+            (status, axum::Json(body)).into_response()
+        }
         Err(err) => AcpError::from(err).into_response(),
     }
 }
@@ -358,9 +374,10 @@ type CtxExt = axum::Extension<Ctx>;
 
 async fn create(State(app): State<AppState>, ctx: Option<CtxExt>, body: Bytes) -> Response {
     let ctx = ctx_of(ctx.map(|c| c.0));
-    match parse(&body, false) {
+    match parse::<CreateSessionInput>(&body, false) {
         Ok(input) => respond(
-            app.services.acp.create(&ctx, input).await,
+            &app,
+            app.services.acp.create(&ctx, input.into()).await,
             StatusCode::CREATED,
         ),
         Err(err) => err.into_response(),
@@ -374,7 +391,7 @@ async fn show(
 ) -> Response {
     let ctx = ctx_of(ctx.map(|c| c.0));
     match session_id(&id) {
-        Ok(id) => respond(app.services.acp.get(&ctx, id).await, StatusCode::OK),
+        Ok(id) => respond(&app, app.services.acp.get(&ctx, id).await, StatusCode::OK),
         Err(err) => err.into_response(),
     }
 }
@@ -382,6 +399,7 @@ async fn show(
 /// Runs a session operation on the path's session id and the parsed body (an empty body is
 /// allowed when `empty_ok`), answering 200 with the session.
 async fn on_session<T, Fut>(
+    app: &AppState,
     id: &str,
     body: &Bytes,
     empty_ok: bool,
@@ -389,14 +407,14 @@ async fn on_session<T, Fut>(
 ) -> Response
 where
     T: DeserializeOwned,
-    Fut: Future<Output = Result<Value, Error>>,
+    Fut: Future<Output = Result<Session, Error>>,
 {
     let id = match session_id(id) {
         Ok(id) => id,
         Err(err) => return err.into_response(),
     };
     match parse(body, empty_ok) {
-        Ok(input) => respond(run(id, input).await, StatusCode::OK),
+        Ok(input) => respond(app, run(id, input).await, StatusCode::OK),
         Err(err) => err.into_response(),
     }
 }
@@ -408,8 +426,8 @@ async fn update(
     body: Bytes,
 ) -> Response {
     let ctx = ctx_of(ctx.map(|c| c.0));
-    on_session(&id, &body, true, |id, input| {
-        app.services.acp.update(&ctx, id, input)
+    on_session(&app, &id, &body, true, |id, input: UpdateSessionInput| {
+        app.services.acp.update(&ctx, id, input.into())
     })
     .await
 }
@@ -421,9 +439,13 @@ async fn complete(
     body: Bytes,
 ) -> Response {
     let ctx = ctx_of(ctx.map(|c| c.0));
-    on_session(&id, &body, false, |id, input| {
-        app.services.acp.complete(&ctx, id, input)
-    })
+    on_session(
+        &app,
+        &id,
+        &body,
+        false,
+        |id, input: CompleteSessionInput| app.services.acp.complete(&ctx, id, input.into()),
+    )
     .await
 }
 
@@ -434,8 +456,8 @@ async fn cancel(
     body: Bytes,
 ) -> Response {
     let ctx = ctx_of(ctx.map(|c| c.0));
-    on_session(&id, &body, true, |id, input| {
-        app.services.acp.cancel(&ctx, id, input)
+    on_session(&app, &id, &body, true, |id, input: CancelSessionInput| {
+        app.services.acp.cancel(&ctx, id, input.into())
     })
     .await
 }
@@ -446,11 +468,18 @@ async fn delegate_payment(
     body: Bytes,
 ) -> Response {
     let ctx = ctx_of(ctx.map(|c| c.0));
-    match parse(&body, false) {
-        Ok(input) => match app.services.acp.delegate_payment(&ctx, input).await {
-            Ok(body) => (StatusCode::CREATED, axum::Json(body)).into_response(),
-            Err(err) => AcpError::from(err).vault(true).into_response(),
-        },
+    match parse::<DelegatePaymentInput>(&body, false) {
+        Ok(input) => {
+            // Echoed in the answer (as strings); the service only checks its shape.
+            let metadata = input.metadata.clone();
+            match app.services.acp.delegate_payment(&ctx, input.into()).await {
+                Ok(token) => {
+                    let body = render::delegated_token(&token, &metadata);
+                    (StatusCode::CREATED, axum::Json(body)).into_response()
+                }
+                Err(err) => AcpError::from(err).vault(true).into_response(),
+            }
+        }
         Err(err) => err.vault(true).into_response(),
     }
 }

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use diesel_async::AsyncPgConnection;
+/// The connection of the relay's transaction, as handed to each [`DeliverySink`] (named here
+/// so sinks outside this crate can implement the trait).
+pub use diesel_async::AsyncPgConnection;
 use futures::future::BoxFuture;
 use tokio::sync::watch;
 
