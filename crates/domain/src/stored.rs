@@ -90,8 +90,8 @@ mod tests {
     /// Each enum's serde spelling (what the doors show) is its stored spelling.
     fn same_spelling<T: serde::Serialize + Copy>(all: &[T], as_str: fn(T) -> &'static str) {
         for &value in all {
-            let json = serde_json::to_value(value).unwrap();
-            assert_eq!(json.as_str(), Some(as_str(value)));
+            let json = serde_json::to_value(value).ok();
+            assert_eq!(json.as_ref().and_then(|j| j.as_str()), Some(as_str(value)));
         }
     }
 
@@ -112,8 +112,11 @@ mod tests {
 
     #[test]
     fn an_unknown_stored_value_is_an_error_naming_the_type() {
-        let err = OrderStatus::try_from("shipped-ish".to_owned()).unwrap_err();
-        assert_eq!(err.to_string(), "`shipped-ish` is not a OrderStatus");
+        let err = OrderStatus::try_from("shipped-ish".to_owned()).err();
+        assert_eq!(
+            err.map(|e| e.to_string()).as_deref(),
+            Some("`shipped-ish` is not a OrderStatus")
+        );
         assert_eq!(
             OrderStatus::try_from("on_hold".to_owned()),
             Ok(OrderStatus::OnHold)
