@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::VERSION;
-use super::requests::{Buyer, FulfillmentDetails, SelectedOption};
+use super::requests::Buyer;
 use crate::config::AcpSettings;
 use crate::domain::OrderStatus;
 use crate::services::acp::{
@@ -225,7 +225,7 @@ pub fn session(settings: &AcpSettings, session: &Session) -> Value {
         "updated_at": rfc3339(checkout.updated_at),
     });
     // The buyer given, or one made of the checkout's email.
-    let buyer = state.buyer.clone().map(Buyer::from).or_else(|| {
+    let buyer = state.buyer.clone().or_else(|| {
         checkout.email.clone().map(|email| Buyer {
             email,
             ..Default::default()
@@ -235,22 +235,12 @@ pub fn session(settings: &AcpSettings, session: &Session) -> Value {
         ("buyer", buyer.map(|b| json!(b))),
         (
             "fulfillment_details",
-            state
-                .fulfillment_details
-                .clone()
-                .map(|f| json!(FulfillmentDetails::from(f))),
+            state.fulfillment_details.clone().map(|f| json!(f)),
         ),
         (
             "selected_fulfillment_options",
-            (!state.selected_fulfillment_options.is_empty()).then(|| {
-                let selected: Vec<SelectedOption> = state
-                    .selected_fulfillment_options
-                    .iter()
-                    .cloned()
-                    .map(Into::into)
-                    .collect();
-                json!(selected)
-            }),
+            (!state.selected_fulfillment_options.is_empty())
+                .then(|| json!(state.selected_fulfillment_options)),
         ),
         ("metadata", state.metadata.clone().filter(Value::is_object)),
         ("locale", state.locale.clone().map(Value::String)),

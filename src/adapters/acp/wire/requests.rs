@@ -5,10 +5,13 @@
 //! so a malformed one is refused as before; prices in a request are never used.
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
 use crate::services::acp;
+/// The buyer, addresses and chosen options are kept in the session exactly as ACP spells them,
+/// so the service's types are the wire's.
+pub use crate::services::acp::{AcpAddress, Buyer, FulfillmentDetails, SelectedOption};
 
 fn double<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
@@ -25,65 +28,6 @@ pub struct ItemInput {
     pub name: Option<String>,
     pub unit_amount: Option<i64>,
     pub quantity: Option<i64>,
-}
-
-/// A buyer; unknown fields are ignored. Also the `buyer` of a rendered session.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
-pub struct Buyer {
-    #[serde(default)]
-    pub email: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub full_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-}
-
-/// An ACP address.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
-pub struct AcpAddress {
-    #[serde(default)]
-    pub name: String,
-    #[serde(default)]
-    pub line_one: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub line_two: Option<String>,
-    #[serde(default)]
-    pub city: String,
-    #[serde(default)]
-    pub state: String,
-    #[serde(default)]
-    pub country: String,
-    #[serde(default)]
-    pub postal_code: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub company: Option<String>,
-}
-
-/// Where and to whom items go.
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
-pub struct FulfillmentDetails {
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub address: Option<AcpAddress>,
-}
-
-/// A fulfillment option the buyer picked.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-pub struct SelectedOption {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub option_id: String,
-    #[serde(default)]
-    pub item_ids: Vec<String>,
 }
 
 /// Discount codes in a request.
@@ -241,102 +185,6 @@ fn items(items: Vec<ItemInput>) -> Vec<acp::LineItemRequest> {
     items.into_iter().map(Into::into).collect()
 }
 
-impl From<Buyer> for acp::Buyer {
-    fn from(b: Buyer) -> Self {
-        Self {
-            email: b.email,
-            first_name: b.first_name,
-            last_name: b.last_name,
-            full_name: b.full_name,
-            phone_number: b.phone_number,
-        }
-    }
-}
-
-impl From<acp::Buyer> for Buyer {
-    fn from(b: acp::Buyer) -> Self {
-        Self {
-            email: b.email,
-            first_name: b.first_name,
-            last_name: b.last_name,
-            full_name: b.full_name,
-            phone_number: b.phone_number,
-        }
-    }
-}
-
-impl From<AcpAddress> for acp::AcpAddress {
-    fn from(a: AcpAddress) -> Self {
-        Self {
-            name: a.name,
-            line_one: a.line_one,
-            line_two: a.line_two,
-            city: a.city,
-            state: a.state,
-            country: a.country,
-            postal_code: a.postal_code,
-            company: a.company,
-        }
-    }
-}
-
-impl From<acp::AcpAddress> for AcpAddress {
-    fn from(a: acp::AcpAddress) -> Self {
-        Self {
-            name: a.name,
-            line_one: a.line_one,
-            line_two: a.line_two,
-            city: a.city,
-            state: a.state,
-            country: a.country,
-            postal_code: a.postal_code,
-            company: a.company,
-        }
-    }
-}
-
-impl From<FulfillmentDetails> for acp::FulfillmentDetails {
-    fn from(f: FulfillmentDetails) -> Self {
-        Self {
-            name: f.name,
-            phone_number: f.phone_number,
-            email: f.email,
-            address: f.address.map(Into::into),
-        }
-    }
-}
-
-impl From<acp::FulfillmentDetails> for FulfillmentDetails {
-    fn from(f: acp::FulfillmentDetails) -> Self {
-        Self {
-            name: f.name,
-            phone_number: f.phone_number,
-            email: f.email,
-            address: f.address.map(Into::into),
-        }
-    }
-}
-
-impl From<SelectedOption> for acp::SelectedOption {
-    fn from(s: SelectedOption) -> Self {
-        Self {
-            kind: s.kind,
-            option_id: s.option_id,
-            item_ids: s.item_ids,
-        }
-    }
-}
-
-impl From<acp::SelectedOption> for SelectedOption {
-    fn from(s: acp::SelectedOption) -> Self {
-        Self {
-            kind: s.kind,
-            option_id: s.option_id,
-            item_ids: s.item_ids,
-        }
-    }
-}
-
 impl From<IntentTrace> for acp::IntentTrace {
     fn from(t: IntentTrace) -> Self {
         let reason_code = if REASON_CODES.contains(&t.reason_code.as_str()) {
@@ -375,8 +223,8 @@ impl From<CreateSessionInput> for acp::CreateSession {
             line_items: items(input.line_items),
             currency: input.currency,
             capabilities,
-            buyer: input.buyer.map(Into::into),
-            fulfillment_details: input.fulfillment_details.map(Into::into),
+            buyer: input.buyer,
+            fulfillment_details: input.fulfillment_details,
             discount_codes,
             locale: input.locale,
             timezone: input.timezone,
@@ -399,12 +247,10 @@ impl From<UpdateSessionInput> for acp::UpdateSession {
             discount_codes.get_or_insert_with(Vec::new).extend(coupons);
         }
         Self {
-            buyer: input.buyer.map(|b| b.map(Into::into)),
+            buyer: input.buyer,
             line_items: input.line_items.map(items),
-            fulfillment_details: input.fulfillment_details.map(|f| f.map(Into::into)),
-            selected_fulfillment_options: input
-                .selected_fulfillment_options
-                .map(|s| s.map(|s| s.into_iter().map(Into::into).collect())),
+            fulfillment_details: input.fulfillment_details,
+            selected_fulfillment_options: input.selected_fulfillment_options,
             discount_codes,
             order_notes: input.order_notes,
         }
@@ -418,7 +264,7 @@ impl From<CompleteSessionInput> for acp::CompleteSession {
                 handler_id: input.payment_data.handler_id,
                 token: input.payment_data.instrument.map(|i| i.credential.token),
             },
-            buyer: input.buyer.map(Into::into),
+            buyer: input.buyer,
             order_notes: input.order_notes,
         }
     }

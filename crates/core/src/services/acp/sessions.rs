@@ -35,7 +35,8 @@ pub struct LineItemRequest {
     pub quantity: Option<i64>,
 }
 
-/// A buyer. Serialized only as part of the stored [`SessionDetails`].
+/// A buyer, as ACP spells it: stored in [`SessionDetails`] and read and shown as is by the
+/// ACP door.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct Buyer {
     #[serde(default)]

@@ -141,13 +141,13 @@ impl AcpService {
         if !input.metadata.is_null() && !input.metadata.is_object() {
             v.add("$.metadata", "must be an object");
         }
-        let session = Uuid::parse_str(allowance.checkout_session_id.trim()).ok();
         let mut conn = self.db.conn().await?;
-        let known = match session {
-            Some(id) => q::session(&mut conn, id)
+        let known = match Uuid::parse_str(allowance.checkout_session_id.trim()) {
+            Ok(id) => q::session(&mut conn, id)
                 .await?
                 .is_some_and(|row| visible(ctx, &row)),
-            None => false,
+            // Not a UUID: it names no session of ours, which the error below says.
+            Err(_) => false,
         };
         if !known {
             v.add(
