@@ -205,3 +205,71 @@ async fn the_demo_catalog_is_identical_through_graphql_rest_and_grpc() {
     assert_eq!(from_graphql, from_rest);
     assert_eq!(from_rest, from_grpc);
 }
+
+/// One parse per domain value: a malformed SKU and currency are refused with the same field
+/// errors and messages on REST, GraphQL and gRPC, and nothing is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_sku_and_currency_are_refused_alike_on_every_door() {
+    let t = TestApp::new().await;
+    let sku_message = "must be 1 to 64 letters, digits, `-`, `_` or `.`";
+    let currency_message = "`US` is not a three-letter ISO 4217 currency code";
+    let expected = json!([
+        {"field": "variants[0].sku", "message": sku_message},
+        {"field": "variants[0].price.currency", "message": currency_message},
+    ]);
+
+    let (status, body) = t
+        .json(
+            Method::POST,
+            "/api/v1/products",
+            Some(json!({"name": "Bad", "variants": [
+                {"sku": "BAD SKU", "price": {"amount": "1", "currency": "US"}}
+            ]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let fields = body["error"]["details"]["fields"].clone();
+    assert_eq!(fields, expected, "{body}");
+
+    let answer = t
+        .graphql(
+            r#"mutation { createProduct(input: {name: "Bad", variants: [{sku: "BAD SKU", price: {amount: "1", currency: "US"}}]}) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let fields = answer["errors"][0]["extensions"]["fields"].clone();
+    assert_eq!(fields, expected, "{answer}");
+
+    let channel = t.serve_grpc().await;
+    let auth = crate::support::BearerInterceptor(Some(t.admin.clone()));
+    let mut catalog =
+        pb::catalog_service_client::CatalogServiceClient::with_interceptor(channel, auth);
+    let err = catalog
+        .create_product(pb::CreateProductRequest {
+            name: "Bad".into(),
+            variants: vec![pb::VariantInput {
+                sku: "BAD SKU".into(),
+                price: Some(pb::Money {
+                    amount: "1".into(),
+                    currency: "US".into(),
+                }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), tonic::Code::InvalidArgument, "{err:?}");
+    let details = String::from_utf8_lossy(err.details()).into_owned();
+    for expected in [
+        "variants[0].sku",
+        sku_message,
+        "variants[0].price.currency",
+        currency_message,
+    ] {
+        assert!(details.contains(expected), "{expected} in {details}");
+    }
+
+    let (_, list) = t.json(Method::GET, "/api/v1/products", None).await;
+    assert_eq!(list["total_count"], 0, "{list}");
+}

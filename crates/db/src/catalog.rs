@@ -465,9 +465,12 @@ pub async fn variants_for(
 }
 
 /// The id of the variant with this SKU.
-pub async fn variant_by_sku(conn: &mut AsyncPgConnection, sku: &str) -> QueryResult<Option<Uuid>> {
+pub async fn variant_by_sku(
+    conn: &mut AsyncPgConnection,
+    sku: &stateset_domain::Sku,
+) -> QueryResult<Option<Uuid>> {
     product_variants::table
-        .filter(product_variants::sku.eq(sku))
+        .filter(product_variants::sku.eq(sku.as_str()))
         .select(product_variants::id)
         .first(conn)
         .await

@@ -39,11 +39,11 @@ pub use inventory::{
 pub use invoice::{
     Invoice, InvoiceBuyer, InvoiceFilter, InvoiceLine, InvoicePayment, InvoiceSeller, InvoiceStatus,
 };
-pub use money::Money;
+pub use money::{Currency, Money};
 pub use order::{
     Order, OrderAction, OrderDetail, OrderFilter, OrderHistoryEntry, OrderItem, OrderSort,
     OrderStatus,
 };
 pub use pricing::{DiscountCode, DiscountKind, RateBand, RateKind, ShippingMethod, TaxRate};
-pub use text::Email;
+pub use text::{Email, Sku};
 pub use webhook::{CreatedWebhook, DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery};

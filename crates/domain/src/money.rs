@@ -43,9 +43,13 @@ impl Money {
     /// Every problem as `(part, message)`, where `part` is `"amount"` or `"currency"`.
     pub fn parse(&self) -> Result<Money, Vec<(&'static str, String)>> {
         let mut problems = Vec::new();
-        let currency = parse_currency(&self.currency)
-            .map_err(|m| problems.push(("currency", m)))
-            .ok();
+        let currency = match Currency::parse(&self.currency) {
+            Ok(currency) => Some(currency.into_string()),
+            Err(message) => {
+                problems.push(("currency", message));
+                None
+            }
+        };
         if self.amount.is_sign_negative() && !self.amount.is_zero() {
             problems.push(("amount", "must not be negative".to_owned()));
         }
@@ -77,17 +81,32 @@ pub fn display_amount(amount: Decimal) -> Decimal {
     amount
 }
 
-/// Parses a three-letter ISO 4217 code, accepting lower case (`usd` → `USD`).
-pub fn parse_currency(raw: &str) -> Result<String, String> {
-    let code = raw.trim().to_ascii_uppercase();
-    if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
-        Ok(code)
-    } else {
-        Err(format!(
-            "`{raw}` is not a three-letter ISO 4217 currency code"
-        ))
+/// A three-letter ISO 4217 currency code as we keep it: upper case (`USD`). Every door and
+/// service reads a currency through [`Currency::parse`]; ACP's lower-case spelling is
+/// [`Currency::acp_code`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Currency(String);
+
+impl Currency {
+    /// Reads a code, accepting lower case and surrounding blanks (` usd` → `USD`).
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let code = raw.trim().to_ascii_uppercase();
+        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            Ok(Self(code))
+        } else {
+            Err(format!(
+                "`{raw}` is not a three-letter ISO 4217 currency code"
+            ))
+        }
+    }
+
+    /// The code as ACP writes it (`usd`).
+    pub fn acp_code(&self) -> String {
+        self.0.to_ascii_lowercase()
     }
 }
+
+crate::text::parsed_text!(Currency);
 
 #[cfg(test)]
 mod tests {
@@ -108,6 +127,19 @@ mod tests {
             Money::from_stored(dec!(0.1250), "USD").amount.to_string(),
             "0.125"
         );
+    }
+
+    #[test]
+    fn a_currency_is_kept_upper_case_and_shown_to_acp_in_lower_case() {
+        let usd = Currency::parse(" usd ");
+        assert_eq!(usd.as_ref().map(Currency::as_str), Ok("USD"));
+        assert_eq!(usd.as_ref().map(Currency::acp_code), Ok("usd".to_owned()));
+        for bad in ["US", "USDT", "U5D", "", "€€€"] {
+            assert!(
+                Currency::parse(bad).is_err_and(|m| m.contains("ISO 4217")),
+                "{bad:?} must be refused"
+            );
+        }
     }
 
     #[test]

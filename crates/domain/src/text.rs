@@ -42,21 +42,53 @@ pub fn check_slug(slug: &str) -> Result<(), String> {
     }
 }
 
-/// Checks a SKU: 1 to 64 letters, digits, `-`, `_` or `.`.
-pub fn check_sku(sku: &str) -> Result<(), String> {
-    let well_formed = !sku.is_empty()
-        && sku.len() <= MAX_SKU_LEN
-        && sku
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
-    if well_formed {
-        Ok(())
-    } else {
-        Err(format!(
-            "must be 1 to {MAX_SKU_LEN} letters, digits, `-`, `_` or `.`"
-        ))
+/// The read side of a text value made only by its own `parse`: `as_str`, `into_string` and
+/// `Display`.
+macro_rules! parsed_text {
+    ($name:ident) => {
+        impl $name {
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+
+            pub fn into_string(self) -> String {
+                self.0
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+pub(crate) use parsed_text;
+
+/// A stock-keeping unit as we keep it: trimmed, 1 to 64 letters, digits, `-`, `_` or `.`.
+/// Every door and service reads a SKU through [`Sku::parse`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sku(String);
+
+impl Sku {
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let sku = raw.trim();
+        let well_formed = !sku.is_empty()
+            && sku.len() <= MAX_SKU_LEN
+            && sku
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+        if well_formed {
+            Ok(Self(sku.to_owned()))
+        } else {
+            Err(format!(
+                "must be 1 to {MAX_SKU_LEN} letters, digits, `-`, `_` or `.`"
+            ))
+        }
     }
 }
+
+parsed_text!(Sku);
 
 #[cfg(test)]
 mod tests {
@@ -74,9 +106,12 @@ mod tests {
         assert!(check_slug("classic-tee").is_ok());
         assert!(check_slug("Classic").is_err());
         assert!(check_slug("a--b").is_err());
-        assert!(check_sku("TEE-BLK_M.1").is_ok());
-        assert!(check_sku("TEE BLK").is_err());
-        assert!(check_sku("").is_err());
+        assert_eq!(
+            Sku::parse(" TEE-BLK_M.1 ").map(Sku::into_string),
+            Ok("TEE-BLK_M.1".to_owned())
+        );
+        assert!(Sku::parse("TEE BLK").is_err());
+        assert!(Sku::parse("").is_err());
     }
 }
 
@@ -106,18 +141,6 @@ impl Email {
             Err(Self::EXPECTED)
         }
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
 }
 
-impl std::fmt::Display for Email {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+parsed_text!(Email);

@@ -22,7 +22,8 @@ use stateset_db::catalog::{
     self as q, CategoryChanges, CategoryRow, ImageRow, ProductChanges, ProductRow, VariantChanges,
     VariantRow,
 };
-use stateset_domain::text::{check_sku, check_slug, slugify};
+use stateset_domain::Sku;
+use stateset_domain::text::{check_slug, slugify};
 use stateset_domain::{
     Category, CategorySummary, Money, Product, ProductDetail, ProductFilter, ProductImage,
     ProductSort, ProductStatus, Variant, VariantOption,
@@ -532,9 +533,7 @@ impl CatalogService {
                         .await?
                         .ok_or_else(|| Error::not_found("variant", id))?;
                     let mut v = Validator::default();
-                    if let Some(sku) = &input.sku {
-                        v.check("sku", check_sku(sku.trim()));
-                    }
+                    let sku = input.sku.as_deref().map(|raw| v.sku("sku", raw));
                     let options = input
                         .options
                         .as_ref()
@@ -579,14 +578,16 @@ impl CatalogService {
                         check_text(&mut v, "barcode", barcode, 0, MAX_BARCODE);
                     }
                     v.finish()?;
-                    if let Some(sku) = &input.sku {
-                        let taken = q::taken_skus(conn, &[sku.trim().to_owned()], Some(id)).await?;
+                    let sku = sku.flatten().map(Sku::into_string);
+                    if let Some(sku) = &sku {
+                        let taken =
+                            q::taken_skus(conn, std::slice::from_ref(sku), Some(id)).await?;
                         if !taken.is_empty() {
                             return Err(sku_conflict("sku"));
                         }
                     }
                     let changes = VariantChanges {
-                        sku: input.sku.map(|s| s.trim().to_owned()),
+                        sku,
                         title: input.title.map(|t| t.trim().to_owned()),
                         options: options.map(|o| serde_json::to_value(o).unwrap_or_default()),
                         price: price.as_ref().map(|p| p.amount),
@@ -988,8 +989,7 @@ fn variant_row(
         }
     };
     let before = v.len();
-    let sku = input.sku.trim().to_owned();
-    v.check(at("sku"), check_sku(&sku));
+    let sku = v.sku(at("sku"), &input.sku);
     let options = check_options(v, &at("options"), &input.options);
     let price = check_money(v, &at("price"), &input.price);
     let compare_at = input
@@ -1025,11 +1025,11 @@ fn variant_row(
     if v.len() > before {
         return None;
     }
-    let price = price?;
+    let (price, sku) = (price?, sku?);
     Some(VariantRow {
         id: Uuid::now_v7(),
         product_id,
-        sku,
+        sku: sku.into_string(),
         title,
         options: serde_json::to_value(&options).unwrap_or_default(),
         price: price.amount,

@@ -362,6 +362,32 @@ impl Validator {
         }
     }
 
+    /// Reads the currency code sent as `field`; a malformed one is recorded against `field`.
+    pub fn currency(
+        &mut self,
+        field: impl Into<String>,
+        raw: &str,
+    ) -> Option<stateset_domain::Currency> {
+        match stateset_domain::Currency::parse(raw) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.add(field, message);
+                None
+            }
+        }
+    }
+
+    /// Reads the SKU sent as `field`; a malformed one is recorded against `field`.
+    pub fn sku(&mut self, field: impl Into<String>, raw: &str) -> Option<stateset_domain::Sku> {
+        match stateset_domain::Sku::parse(raw) {
+            Ok(value) => Some(value),
+            Err(message) => {
+                self.add(field, message);
+                None
+            }
+        }
+    }
+
     /// How many errors were recorded so far.
     pub fn len(&self) -> usize {
         self.errors.len()

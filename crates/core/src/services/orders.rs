@@ -25,7 +25,8 @@ use crate::metrics::{Business, Metrics};
 use stateset_db::Db;
 use stateset_db::customers as customer_q;
 use stateset_db::orders::{self as q, HistoryRow, OrderChanges, OrderItemRow, OrderRow};
-use stateset_domain::money::{MAX_SCALE, parse_currency};
+use stateset_domain::Currency;
+use stateset_domain::money::MAX_SCALE;
 use stateset_domain::order::{Totals, line_total};
 use stateset_domain::{
     Address, Order, OrderAction, OrderDetail, OrderFilter, OrderHistoryEntry, OrderItem, OrderSort,
@@ -320,12 +321,8 @@ pub(crate) async fn place_order(
     let currency = input
         .currency
         .as_deref()
-        .map(parse_currency)
-        .transpose()
-        .unwrap_or_else(|message| {
-            v.add("currency", message);
-            None
-        });
+        .and_then(|raw| v.currency("currency", raw))
+        .map(Currency::into_string);
     let shipping_address = input
         .shipping_address
         .as_ref()

@@ -13,7 +13,6 @@ use super::error::Validator;
 use super::{Ctx, Error};
 use stateset_db::Db;
 use stateset_db::pricing::{self as q, DiscountRow, ShippingMethodRow, TaxRateRow};
-use stateset_domain::money::parse_currency;
 use stateset_domain::{DiscountCode, DiscountKind, RateBand, RateKind, ShippingMethod, TaxRate};
 
 /// A new shipping method.
@@ -170,10 +169,7 @@ impl PricingService {
             }
         }
         non_negative(&mut v, "free_over", input.free_over);
-        let currency = parse_currency(&input.currency).unwrap_or_else(|message| {
-            v.add("currency", message);
-            String::new()
-        });
+        let currency = v.currency("currency", &input.currency);
         if !(0..=365).contains(&input.min_days) {
             v.add("min_days", "must be between 0 and 365");
         }
@@ -181,6 +177,9 @@ impl PricingService {
             v.add("max_days", "must be between min_days and 365");
         }
         v.finish()?;
+        let Some(currency) = currency else {
+            return Err(Error::invalid("currency", "is required"));
+        };
         let row = ShippingMethodRow {
             id: Uuid::now_v7(),
             name: input.name.trim().to_owned(),
@@ -192,7 +191,7 @@ impl PricingService {
             rate: rate.unwrap_or_default(),
             bands: serde_json::to_value(&input.bands).map_err(anyhow::Error::new)?,
             free_over: input.free_over,
-            currency,
+            currency: currency.into_string(),
             min_days: input.min_days,
             max_days: input.max_days,
             active: input.active.unwrap_or(true),

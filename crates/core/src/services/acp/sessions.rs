@@ -10,9 +10,8 @@ use chrono::Utc;
 use diesel_async::{AsyncConnection as _, AsyncPgConnection};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use stateset_domain::EventType;
-use stateset_domain::money::parse_currency;
 use stateset_domain::quantity::check_line_units;
+use stateset_domain::{EventType, Sku};
 use uuid::Uuid;
 
 use super::{AcpService, HANDLER_ID, PERMISSION, SELLER_INTERVENTIONS, rename_fields, visible};
@@ -344,7 +343,11 @@ impl AcpService {
             let units = i32::try_from(quantity).unwrap_or(i32::MAX);
             v.check(format!("{path}[{i}].quantity"), check_line_units(units));
             let id = item.id.trim();
-            let by_sku = stateset_db::catalog::variant_by_sku(conn, id).await?;
+            let by_sku = match Sku::parse(id) {
+                Ok(sku) => stateset_db::catalog::variant_by_sku(conn, &sku).await?,
+                // Not a SKU's shape: it may still be a variant id.
+                Err(_) => None,
+            };
             let variant = match by_sku {
                 Some(variant) => Some(variant),
                 None => match Uuid::parse_str(id) {
@@ -374,9 +377,7 @@ impl AcpService {
     pub async fn create(&self, ctx: &Ctx, input: CreateSession) -> Result<Session, Error> {
         ctx.authorize(PERMISSION)?;
         let mut v = Validator::default();
-        // ACP sends currencies in lower case; the code itself is read as every door reads it.
-        let currency = input.currency.trim().to_ascii_lowercase();
-        v.check("$.currency", parse_currency(&currency).map(drop));
+        let currency = v.currency("$.currency", &input.currency);
         if let Some(buyer) = &input.buyer {
             v.email("$.buyer.email", &buyer.email);
         }
@@ -391,6 +392,9 @@ impl AcpService {
             v.add("$.capabilities", "must be an object");
         }
         v.finish()?;
+        let Some(currency) = currency else {
+            return Err(Error::invalid("$.currency", "is required"));
+        };
         let ctx = ctx.clone();
         self.db
             .tx("create", async |conn: &mut AsyncPgConnection| {
@@ -406,10 +410,13 @@ impl AcpService {
                 )
                 .await
                 .map_err(|e| rename_fields(e, "items", "$.line_items"))?;
-                if cart.currency.to_ascii_lowercase() != currency {
+                if cart.currency != currency.as_str() {
                     return Err(Error::invalid(
                         "$.currency",
-                        format!("these items are sold in {}", cart.currency.to_lowercase()),
+                        format!(
+                            "these items are sold in {}",
+                            cart.currency.to_ascii_lowercase()
+                        ),
                     ));
                 }
                 let email = input
@@ -439,7 +446,8 @@ impl AcpService {
                     .unwrap_or_default();
                 let codes = input.discount_codes.clone();
                 let state = SessionDetails {
-                    currency: currency.clone(),
+                    // Kept as ACP writes it.
+                    currency: currency.acp_code(),
                     buyer: input.buyer.clone(),
                     fulfillment_details: input.fulfillment_details.clone(),
                     selected_fulfillment_options: Vec::new(),

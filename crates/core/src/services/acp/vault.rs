@@ -6,7 +6,6 @@
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use serde_json::Value;
-use stateset_domain::money::parse_currency;
 use uuid::Uuid;
 
 use super::{AcpService, PERMISSION, rename_fields, visible};
@@ -122,15 +121,14 @@ impl AcpService {
         if allowance.max_amount < 0 {
             v.add("$.allowance.max_amount", "must not be negative");
         }
-        match parse_currency(&allowance.currency) {
-            Err(message) => v.add("$.allowance.currency", message),
-            Ok(_) if allowance.currency.bytes().any(|b| b.is_ascii_uppercase()) => {
+        match v.currency("$.allowance.currency", &allowance.currency) {
+            Some(currency) if allowance.currency.trim() != currency.acp_code() => {
                 v.add(
                     "$.allowance.currency",
                     "must be in lower case, as ACP writes it",
                 );
             }
-            Ok(_) => {}
+            _ => {}
         }
         if allowance.merchant_id != self.settings.merchant_id {
             v.add("$.allowance.merchant_id", "is not this merchant");

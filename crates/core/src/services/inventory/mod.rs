@@ -236,9 +236,12 @@ impl InventoryService {
         ctx.authorize("inventory:read")?;
         let variant = {
             let mut conn = self.db.conn().await?;
-            stateset_db::catalog::variant_by_sku(&mut conn, sku.trim())
-                .await?
-                .ok_or_else(|| Error::invalid("sku", "no such SKU"))?
+            // A malformed SKU names no variant either.
+            let found = match stateset_domain::Sku::parse(sku) {
+                Ok(sku) => stateset_db::catalog::variant_by_sku(&mut conn, &sku).await?,
+                Err(_) => None,
+            };
+            found.ok_or_else(|| Error::invalid("sku", "no such SKU"))?
         };
         let after = Some(self.events.head().await?);
         let query = super::events::EventQuery {
