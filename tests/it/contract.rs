@@ -41,11 +41,14 @@ fn the_grpc_surface_is_pinned() {
     for file in set.file.iter().filter(|f| f.package() == "stateset.v1") {
         for service in &file.service {
             for method in &service.method {
+                let stream = |streaming: bool| if streaming { "stream " } else { "" };
                 lines.push(format!(
-                    "rpc {}.{}({}) returns ({})",
+                    "rpc {}.{}({}{}) returns ({}{})",
                     service.name(),
                     method.name(),
+                    stream(method.client_streaming()),
                     method.input_type(),
+                    stream(method.server_streaming()),
                     method.output_type()
                 ));
             }

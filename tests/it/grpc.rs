@@ -2,8 +2,9 @@
 
 use stateset::adapters::grpc::pb;
 use tonic::Code;
+use tonic_types::StatusExt as _;
 
-use crate::support::{TestApp, catalog_client};
+use crate::support::{TestApp, catalog_client, product_input};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn catalog_service_lists_gets_creates_updates_deletes() {
@@ -130,8 +131,17 @@ async fn bad_requests_are_invalid_argument_naming_the_field() {
         "{}",
         err.message()
     );
-    let details: serde_json::Value = serde_json::from_slice(err.details()).unwrap();
-    assert_eq!(details["code"], "VALIDATION");
+    let info = err.get_details_error_info().unwrap();
+    assert_eq!(
+        (info.reason.as_str(), info.domain.as_str()),
+        ("VALIDATION", "stateset.v1")
+    );
+    let violations = err.get_details_bad_request().unwrap().field_violations;
+    let fields: Vec<&str> = violations.iter().map(|v| v.field.as_str()).collect();
+    assert!(
+        fields.contains(&"variants[0].price.amount"),
+        "{violations:?}"
+    );
     let err = client
         .list_products(pb::ListProductsRequest {
             page_size: 1000,
@@ -208,5 +218,178 @@ async fn health_and_reflection_describe_the_server() {
     assert!(
         matches!(&answers[2], MessageResponse::FileDescriptorResponse(f) if !f.file_descriptor_proto.is_empty()),
         "imports are served too"
+    );
+}
+
+/// What a gRPC client expects of any server: `google.rpc` error details it can decode with
+/// stock tooling, gzip both ways, and its request id echoed in the response metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_carry_google_rpc_details_gzip_works_and_request_ids_are_echoed() {
+    use tonic::codec::CompressionEncoding;
+    let t = TestApp::new().await;
+    t.seed_demo().await;
+    let mut client = catalog_client(t.serve_grpc().await, Some(&t.admin))
+        .send_compressed(CompressionEncoding::Gzip)
+        .accept_compressed(CompressionEncoding::Gzip);
+
+    let mut request = tonic::Request::new(pb::ListProductsRequest {
+        page_size: 2,
+        ..Default::default()
+    });
+    request
+        .metadata_mut()
+        .insert("x-request-id", "trace-me-1".parse().unwrap());
+    let listed = client.list_products(request).await.unwrap();
+    assert_eq!(listed.metadata().get("x-request-id").unwrap(), "trace-me-1");
+    assert_eq!(
+        listed.metadata().get("grpc-encoding").unwrap(),
+        "gzip",
+        "the answer is compressed for a client that accepts gzip"
+    );
+    assert_eq!(listed.into_inner().products.len(), 2);
+    let unasked = client
+        .list_products(pb::ListProductsRequest::default())
+        .await
+        .unwrap();
+    assert!(
+        unasked.metadata().get("x-request-id").is_some(),
+        "a call without one is given a request id"
+    );
+
+    let missing = client
+        .get_product(pb::GetProductRequest {
+            lookup: Some(pb::get_product_request::Lookup::Slug(
+                "no-such-product".into(),
+            )),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let info = missing.get_details_error_info().unwrap();
+    assert_eq!(info.reason, "NOT_FOUND");
+    assert_eq!(info.domain, "stateset.v1");
+    assert_eq!(
+        info.metadata.get("entity").map(String::as_str),
+        Some("product")
+    );
+    assert!(missing.get_details_bad_request().is_none());
+
+    let invalid = client
+        .list_products(pb::ListProductsRequest {
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    let violations = invalid.get_details_bad_request().unwrap().field_violations;
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert_eq!(violations[0].field, "page_size");
+    assert!(!violations[0].description.is_empty());
+    assert_eq!(
+        invalid.get_details_error_info().unwrap().reason,
+        "VALIDATION"
+    );
+}
+
+/// `EventService`: the log paged with `next_after`, and `Subscribe` replaying from a sequence
+/// then going on live, as the GraphQL subscription does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_log_pages_and_streams_replay_then_live() {
+    use futures::StreamExt as _;
+    let t = TestApp::new().await;
+    let channel = t.serve_grpc().await;
+    let mut events = pb::event_service_client::EventServiceClient::with_interceptor(
+        channel,
+        crate::support::BearerInterceptor(Some(t.admin.clone())),
+    );
+    let head = events
+        .list_events(pb::ListEventsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .next_after;
+    for name in ["Kettle", "Teacup", "Saucer"] {
+        t.services()
+            .catalog
+            .create_product(&t.ctx, product_input(name, &[&name.to_uppercase()], "5"))
+            .await
+            .unwrap();
+    }
+    let page = |after: i64| pb::ListEventsRequest {
+        after: Some(after),
+        types: vec!["product.*".into()],
+        page_size: 2,
+        ..Default::default()
+    };
+    let first = events.list_events(page(head)).await.unwrap().into_inner();
+    assert_eq!(first.events.len(), 2);
+    assert_eq!(first.events[0].r#type, "product.created");
+    assert_eq!(first.events[0].entity_type, "product");
+    let data = first.events[0].data.clone().unwrap();
+    assert!(data.fields.contains_key("name"), "{data:?}");
+    assert!(first.events[0].occurred_at.is_some());
+    assert_eq!(first.next_after, first.events[1].sequence);
+    let second = events
+        .list_events(page(first.next_after))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(second.events.len(), 1);
+    assert!(second.events[0].sequence > first.next_after);
+
+    let mut stream = events
+        .subscribe(pb::SubscribeRequest {
+            after: Some(head),
+            types: vec!["product.created".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        seen.push(stream.next().await.unwrap().unwrap().sequence);
+    }
+    let replayed: Vec<i64> = first
+        .events
+        .iter()
+        .chain(&second.events)
+        .map(|e| e.sequence)
+        .collect();
+    assert_eq!(seen, replayed, "the log is replayed in order");
+    let live = t
+        .services()
+        .catalog
+        .create_product(&t.ctx, product_input("Teapot", &["TEAPOT"], "9"))
+        .await
+        .unwrap();
+    let next = tokio::time::timeout(std::time::Duration::from_secs(10), stream.next())
+        .await
+        .expect("the live event arrives")
+        .unwrap()
+        .unwrap();
+    assert_eq!(next.entity_id, live.product.id.to_string());
+    assert!(next.sequence > seen[2], "no duplicate at the seam");
+
+    let bad = events
+        .subscribe(pb::SubscribeRequest {
+            types: vec!["order*".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    let violations = bad.get_details_bad_request().unwrap().field_violations;
+    assert_eq!(violations[0].field, "types[0]");
+    let too_many = events
+        .list_events(pb::ListEventsRequest {
+            page_size: 501,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        too_many.get_details_bad_request().unwrap().field_violations[0].field,
+        "page_size"
     );
 }

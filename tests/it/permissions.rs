@@ -1583,6 +1583,22 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
             .receive_transfer(pb::ReceiveTransferRequest { id: NOBODY.into() })
             .await
             .map(drop);
+        let mut events = pb::event_service_client::EventServiceClient::with_interceptor(
+            channel.clone(),
+            crate::support::BearerInterceptor(token.clone()),
+        );
+        let list_events = events
+            .list_events(pb::ListEventsRequest {
+                page_size: 1,
+                ..Default::default()
+            })
+            .await
+            .map(drop);
+        // Anyone may follow the log; each caller sees only the events it may see.
+        let subscribe_events = events
+            .subscribe(pb::SubscribeRequest::default())
+            .await
+            .map(drop);
         let mut payments = pb::payment_service_client::PaymentServiceClient::with_interceptor(
             channel.clone(),
             crate::support::BearerInterceptor(token.clone()),
@@ -1716,6 +1732,8 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
                 receive_transfer,
                 OPERATIONS[who],
             ),
+            ("EventService/ListEvents", list_events, EVERYONE[who]),
+            ("EventService/Subscribe", subscribe_events, EVERYONE[who]),
             ("InventoryService/ReserveInventory", reserve, MANAGERS[who]),
             (
                 "InventoryService/ReleaseReservation",

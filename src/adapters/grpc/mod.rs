@@ -1,8 +1,9 @@
 //! The gRPC door (tonic): `stateset.v1.CatalogService`, `OrderService`, `CustomerService`,
-//! `InventoryService`, `PaymentService`, health and server reflection.
+//! `InventoryService`, `PaymentService`, `EventService`, health and server reflection.
 
 mod catalog;
 mod convert;
+mod events;
 mod inventory;
 mod orders;
 mod payments;
@@ -31,13 +32,21 @@ pub mod pb {
 }
 
 pub use catalog::CatalogGrpc;
+pub use events::EventsGrpc;
 pub use inventory::InventoryGrpc;
 pub use orders::OrdersGrpc;
 pub use payments::PaymentsGrpc;
 
-/// The one mapping from service errors to gRPC statuses.
+/// The domain named in every `google.rpc.ErrorInfo` we send.
+pub const ERROR_DOMAIN: &str = "stateset.v1";
+
+/// The one mapping from service errors to gRPC statuses. The details are the standard
+/// `google.rpc` ones: `ErrorInfo` (reason = the stable code, such as `VALIDATION`, with the
+/// error's facts as metadata), `BadRequest` with one field violation per bad field, and
+/// `RetryInfo` when the caller should wait.
 pub fn status(err: Error) -> Status {
     use tonic::Code;
+    use tonic_types::{BadRequest, ErrorDetail, ErrorInfo, FieldViolation, RetryInfo, StatusExt};
     if err.is_server_fault() {
         tracing::error!(error = ?err, "gRPC request failed");
     }
@@ -57,8 +66,19 @@ pub fn status(err: Error) -> Status {
         Error::Unavailable(_) => Code::Unavailable,
         Error::Internal(_) => Code::Internal,
     };
-    let details = serde_json::json!({ "code": err.code(), "details": err.details() });
-    let mut status = Status::with_details(code, err.to_string(), details.to_string().into());
+    let mut details: Vec<ErrorDetail> =
+        vec![ErrorInfo::new(err.code(), ERROR_DOMAIN, error_facts(&err)).into()];
+    if let Error::Validation(fields) = &err {
+        let violations = fields
+            .iter()
+            .map(|f| FieldViolation::new(f.field.clone(), f.message.clone()))
+            .collect::<Vec<_>>();
+        details.push(BadRequest::new(violations).into());
+    }
+    if let Some(seconds) = err.retry_after() {
+        details.push(RetryInfo::new(Some(std::time::Duration::from_secs(seconds))).into());
+    }
+    let mut status = Status::with_error_details_vec(code, err.to_string(), details);
     if let Ok(value) = err.code().parse() {
         status.metadata_mut().insert("x-error-code", value);
     }
@@ -66,6 +86,22 @@ pub fn status(err: Error) -> Status {
         status.metadata_mut().insert("retry-after", seconds.into());
     }
     status
+}
+
+/// The error's facts (`entity`, `id`, `from`, `sku`, ...) as `ErrorInfo` metadata: text as it
+/// is, other values as JSON. Bad fields travel in `BadRequest` instead.
+fn error_facts(err: &Error) -> std::collections::HashMap<String, String> {
+    let serde_json::Value::Object(facts) = err.details() else {
+        return Default::default();
+    };
+    facts
+        .into_iter()
+        .filter(|(name, value)| name != "fields" && !value.is_null())
+        .map(|(name, value)| match value {
+            serde_json::Value::String(text) => (name, text),
+            other => (name, other.to_string()),
+        })
+        .collect()
 }
 
 /// Admits every call to our services before it reaches a method: its credentials
@@ -202,9 +238,12 @@ pub async fn serve_on(
 ) -> anyhow::Result<()> {
     use pb::catalog_service_server::CatalogServiceServer;
     use pb::customer_service_server::CustomerServiceServer;
+    use pb::event_service_server::EventServiceServer;
     use pb::inventory_service_server::InventoryServiceServer;
     use pb::order_service_server::OrderServiceServer;
     use pb::payment_service_server::PaymentServiceServer;
+    use tonic::codec::CompressionEncoding;
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<CatalogServiceServer<CatalogGrpc>>()
@@ -214,16 +253,39 @@ pub async fn serve_on(
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
     };
+    // Every service takes gzip requests and answers in gzip to a client that asks for it.
+    macro_rules! gzip {
+        ($server:expr) => {
+            $server
+                .accept_compressed(CompressionEncoding::Gzip)
+                .send_compressed(CompressionEncoding::Gzip)
+        };
+    }
     // Our services pass admission; health and reflection are open, as probes need.
-    let ours =
-        tonic::service::Routes::new(CatalogServiceServer::new(CatalogGrpc::new(app.clone())))
-            .add_service(OrderServiceServer::new(OrdersGrpc::new(app.clone())))
-            .add_service(CustomerServiceServer::new(OrdersGrpc::new(app.clone())))
-            .add_service(InventoryServiceServer::new(InventoryGrpc::new(app.clone())))
-            .add_service(PaymentServiceServer::new(PaymentsGrpc::new(app.clone())))
-            .prepare()
-            .into_axum_router()
-            .layer(axum::middleware::from_fn_with_state(app, admit));
+    let ours = tonic::service::Routes::new(gzip!(CatalogServiceServer::new(CatalogGrpc::new(
+        app.clone()
+    ))))
+    .add_service(gzip!(OrderServiceServer::new(OrdersGrpc::new(app.clone()))))
+    .add_service(gzip!(CustomerServiceServer::new(OrdersGrpc::new(
+        app.clone()
+    ))))
+    .add_service(gzip!(InventoryServiceServer::new(InventoryGrpc::new(
+        app.clone()
+    ))))
+    .add_service(gzip!(PaymentServiceServer::new(PaymentsGrpc::new(
+        app.clone()
+    ))))
+    .add_service(gzip!(EventServiceServer::new(EventsGrpc::new(app.clone()))))
+    .prepare()
+    .into_axum_router()
+    .layer(axum::middleware::from_fn_with_state(app, admit))
+    // As on HTTP: a call keeps the client's `x-request-id` or gets one, and the
+    // response metadata carries it back.
+    .layer(PropagateRequestIdLayer::new(crate::http::REQUEST_ID))
+    .layer(SetRequestIdLayer::new(
+        crate::http::REQUEST_ID,
+        MakeRequestUuid,
+    ));
     tonic::transport::Server::builder()
         .add_routes(ours.into())
         .add_service(health_service)

@@ -1,0 +1,100 @@
+//! `stateset.v1.EventService`: the event log, paged and as a live stream.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt as _};
+use tonic::{Request, Response, Status};
+
+use super::pb::event_service_server::EventService;
+use super::pb::{self};
+use super::{call_ctx, convert, status};
+use crate::app::AppState;
+use crate::domain::Event;
+use crate::services::events::EventQuery;
+
+/// The event log over gRPC.
+pub struct EventsGrpc {
+    app: AppState,
+}
+
+impl EventsGrpc {
+    pub fn new(app: AppState) -> Self {
+        Self { app }
+    }
+}
+
+fn event(e: Event) -> pb::Event {
+    pb::Event {
+        sequence: e.sequence,
+        id: e.id.to_string(),
+        r#type: e.event_type,
+        entity_type: e.entity_type,
+        entity_id: e.entity_id.to_string(),
+        data: convert::json_to_struct(e.data),
+        occurred_at: Some(convert::timestamp(e.occurred_at)),
+    }
+}
+
+fn entity(raw: Option<&str>) -> Result<Option<uuid::Uuid>, Status> {
+    raw.map(|id| convert::uuid(id, "entity_id"))
+        .transpose()
+        .map_err(status)
+}
+
+#[tonic::async_trait]
+impl EventService for EventsGrpc {
+    async fn list_events(
+        &self,
+        request: Request<pb::ListEventsRequest>,
+    ) -> Result<Response<pb::ListEventsResponse>, Status> {
+        let ctx = call_ctx(&request);
+        let r = request.into_inner();
+        let query = EventQuery {
+            after: r.after,
+            types: r.types,
+            entity_id: entity(r.entity_id.as_deref())?,
+            first: (r.page_size != 0).then_some(i64::from(r.page_size)),
+            first_field: "page_size",
+        };
+        let events = self
+            .app
+            .services
+            .events
+            .list(&ctx, query)
+            .await
+            .map_err(status)?;
+        let next_after = events
+            .last()
+            .map_or(r.after.unwrap_or(0), |last| last.sequence);
+        Ok(Response::new(pb::ListEventsResponse {
+            events: events.into_iter().map(event).collect(),
+            next_after,
+        }))
+    }
+
+    type SubscribeStream = Pin<Box<dyn Stream<Item = Result<pb::Event, Status>> + Send>>;
+
+    async fn subscribe(
+        &self,
+        request: Request<pb::SubscribeRequest>,
+    ) -> Result<Response<Self::SubscribeStream>, Status> {
+        let ctx = call_ctx(&request);
+        let r = request.into_inner();
+        let query = EventQuery {
+            after: r.after,
+            types: r.types,
+            entity_id: entity(r.entity_id.as_deref())?,
+            ..Default::default()
+        };
+        let feed = self
+            .app
+            .services
+            .events
+            .subscribe(&ctx, query)
+            .await
+            .map_err(status)?;
+        // tonic ends the stream with the first error it is given (a lagging consumer's).
+        let stream = feed.map(|next| next.map(event).map_err(status));
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
