@@ -35,10 +35,22 @@ fn event(e: Event) -> pb::Event {
     }
 }
 
-fn entity(raw: Option<&str>) -> Result<Option<uuid::Uuid>, Status> {
-    raw.map(|id| convert::uuid(id, "entity_id"))
+/// The filter both methods share: after a sequence, of some types, about one entity.
+fn query(
+    after: Option<i64>,
+    types: Vec<String>,
+    entity_id: Option<&str>,
+) -> Result<EventQuery, Status> {
+    let entity_id = entity_id
+        .map(|id| convert::uuid(id, "entity_id"))
         .transpose()
-        .map_err(status)
+        .map_err(status)?;
+    Ok(EventQuery {
+        after,
+        types,
+        entity_id,
+        ..Default::default()
+    })
 }
 
 #[tonic::async_trait]
@@ -50,11 +62,9 @@ impl EventService for EventsGrpc {
         let ctx = call_ctx(&request);
         let r = request.into_inner();
         let query = EventQuery {
-            after: r.after,
-            types: r.types,
-            entity_id: entity(r.entity_id.as_deref())?,
             first: (r.page_size != 0).then_some(i64::from(r.page_size)),
             first_field: "page_size",
+            ..query(r.after, r.types, r.entity_id.as_deref())?
         };
         let events = self
             .app
@@ -80,12 +90,7 @@ impl EventService for EventsGrpc {
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let ctx = call_ctx(&request);
         let r = request.into_inner();
-        let query = EventQuery {
-            after: r.after,
-            types: r.types,
-            entity_id: entity(r.entity_id.as_deref())?,
-            ..Default::default()
-        };
+        let query = query(r.after, r.types, r.entity_id.as_deref())?;
         let feed = self
             .app
             .services
