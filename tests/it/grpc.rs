@@ -393,3 +393,62 @@ async fn the_event_log_pages_and_streams_replay_then_live() {
         "page_size"
     );
 }
+
+/// A call ends at its caller's deadline (`grpc-timeout`): a unary call is stopped by tonic,
+/// a stream of events is ended by the server with DEADLINE_EXCEEDED.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_and_streams_end_at_the_callers_deadline() {
+    use std::time::{Duration, Instant};
+    let t = TestApp::new().await;
+    t.seed_demo().await;
+    let channel = t.serve_grpc().await;
+    let mut catalog = catalog_client(channel.clone(), Some(&t.admin));
+
+    let mut hurried = tonic::Request::new(pb::ListProductsRequest::default());
+    hurried.set_timeout(Duration::from_nanos(1));
+    let stopped = catalog.list_products(hurried).await.unwrap_err();
+    assert_eq!(stopped.code(), Code::Cancelled, "{stopped:?}");
+    assert!(stopped.message().contains("Timeout expired"), "{stopped:?}");
+    let mut patient = tonic::Request::new(pb::ListProductsRequest::default());
+    patient.set_timeout(Duration::from_secs(30));
+    assert_eq!(
+        catalog
+            .list_products(patient)
+            .await
+            .unwrap()
+            .get_ref()
+            .total_count,
+        8
+    );
+
+    let mut events = pb::event_service_client::EventServiceClient::with_interceptor(
+        channel,
+        crate::support::BearerInterceptor(Some(t.admin.clone())),
+    );
+    // Nothing happens, so only the deadline can end the stream.
+    let mut request = tonic::Request::new(pb::SubscribeRequest {
+        types: vec!["order.created".into()],
+        ..Default::default()
+    });
+    request.set_timeout(Duration::from_millis(400));
+    let opened = Instant::now();
+    let mut stream = events.subscribe(request).await.unwrap().into_inner();
+    let ended = tokio::time::timeout(Duration::from_secs(10), stream.message())
+        .await
+        .expect("the server ends the stream")
+        .unwrap_err();
+    assert_eq!(ended.code(), Code::DeadlineExceeded, "{ended:?}");
+    assert!(opened.elapsed() >= Duration::from_millis(400));
+    // Without a deadline the stream stays open.
+    let mut open = events
+        .subscribe(pb::SubscribeRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(600), open.message())
+            .await
+            .is_err(),
+        "a stream without a deadline is not ended"
+    );
+}

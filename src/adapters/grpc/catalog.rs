@@ -9,7 +9,6 @@ use crate::app::AppState;
 use crate::domain::ProductFilter;
 use crate::services::Error;
 use crate::services::catalog::{CreateProductInput, ProductRef, UpdateProductInput};
-use crate::services::page::PageRequest;
 
 /// The catalog over gRPC.
 pub struct CatalogGrpc {
@@ -20,16 +19,6 @@ impl CatalogGrpc {
     pub fn new(app: AppState) -> Self {
         Self { app }
     }
-}
-
-fn decimal(raw: Option<String>, field: &str) -> Result<Option<rust_decimal::Decimal>, Error> {
-    raw.filter(|s| !s.trim().is_empty())
-        .map(|s| {
-            s.trim()
-                .parse()
-                .map_err(|_| Error::invalid(field, "must be a decimal number such as 19.99"))
-        })
-        .transpose()
 }
 
 #[tonic::async_trait]
@@ -61,23 +50,18 @@ impl CatalogService for CatalogGrpc {
         let ctx = call_ctx(&request);
         let r = request.into_inner();
         let filter = ProductFilter {
-            status: convert::status_in(r.status, "status").map_err(status)?,
+            status: convert::product_status_in(r.status, "status").map_err(status)?,
             category_id: r
                 .category_id
                 .filter(|c| !c.is_empty())
                 .map(|c| convert::uuid(&c, "category_id"))
                 .transpose()
                 .map_err(status)?,
-            min_price: decimal(r.min_price, "min_price").map_err(status)?,
-            max_price: decimal(r.max_price, "max_price").map_err(status)?,
+            min_price: convert::decimal(r.min_price, "min_price").map_err(status)?,
+            max_price: convert::decimal(r.max_price, "max_price").map_err(status)?,
             query: r.query,
         };
-        let page = PageRequest {
-            size: (r.page_size != 0).then_some(i64::from(r.page_size)),
-            after: Some(r.page_token).filter(|t| !t.is_empty()),
-            size_field: "page_size",
-            cursor_field: "page_token",
-        };
+        let page = convert::page(r.page_size, r.page_token);
         let sort = convert::sort_in(r.sort).map_err(status)?;
         let page = self
             .app
@@ -107,7 +91,7 @@ impl CatalogService for CatalogGrpc {
                 name: r.name,
                 slug: r.slug,
                 description: r.description,
-                status: convert::status_in(r.status, "status").map_err(status)?,
+                status: convert::product_status_in(r.status, "status").map_err(status)?,
                 attributes: r.attributes.map(convert::struct_to_json),
                 variants: r
                     .variants
@@ -145,7 +129,7 @@ impl CatalogService for CatalogGrpc {
                 name: r.name,
                 slug: r.slug,
                 description: r.description,
-                status: convert::status_in(r.status, "status").map_err(status)?,
+                status: convert::product_status_in(r.status, "status").map_err(status)?,
                 attributes: r.attributes.map(convert::struct_to_json),
                 images: r
                     .images

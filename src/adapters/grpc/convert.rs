@@ -8,6 +8,39 @@ use crate::domain::{Money, ProductDetail, ProductSort, ProductStatus, Variant, V
 use crate::services::Error;
 use crate::services::catalog::{CreateVariantInput, ImageInput};
 
+/// Maps a domain enum to its protobuf twin and back, value by value: `$out` gives the wire
+/// number, `$in` (when named) reads one: `None` for the zero `..._UNSPECIFIED`, an error
+/// naming `field` for a number the enum does not know.
+macro_rules! proto_enum {
+    ($out:ident: $domain:ty => $pb:ty, $what:literal { $($d:ident <=> $p:ident),+ $(,)? }) => {
+        pub fn $out(value: $domain) -> i32 {
+            type D = $domain;
+            type P = $pb;
+            match value {
+                $(D::$d => P::$p as i32,)+
+            }
+        }
+    };
+    ($out:ident, $in:ident: $domain:ty => $pb:ty, $what:literal { $($d:ident <=> $p:ident),+ $(,)? }) => {
+        $crate::adapters::grpc::convert::proto_enum!($out: $domain => $pb, $what { $($d <=> $p),+ });
+
+        pub fn $in(raw: i32, field: &str) -> Result<Option<$domain>, $crate::services::Error> {
+            type D = $domain;
+            type P = $pb;
+            match P::try_from(raw) {
+                Ok(P::Unspecified) => Ok(None),
+                $(Ok(P::$p) => Ok(Some(D::$d)),)+
+                Err(_) => Err($crate::services::Error::invalid(
+                    field,
+                    concat!("is not a known ", $what),
+                )),
+            }
+        }
+    };
+}
+
+pub(super) use proto_enum;
+
 pub fn timestamp(t: chrono::DateTime<chrono::Utc>) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: t.timestamp(),
@@ -41,24 +74,11 @@ pub fn uuid(raw: &str, field: &str) -> Result<Uuid, Error> {
     Uuid::parse_str(raw.trim()).map_err(|_| Error::invalid(field, "must be a UUID"))
 }
 
-pub fn status(s: ProductStatus) -> pb::ProductStatus {
-    match s {
-        ProductStatus::Draft => pb::ProductStatus::Draft,
-        ProductStatus::Active => pb::ProductStatus::Active,
-        ProductStatus::Archived => pb::ProductStatus::Archived,
-    }
-}
-
-/// `None` for UNSPECIFIED; an error for numbers the enum does not know.
-pub fn status_in(raw: i32, field: &str) -> Result<Option<ProductStatus>, Error> {
-    match pb::ProductStatus::try_from(raw) {
-        Ok(pb::ProductStatus::Unspecified) => Ok(None),
-        Ok(pb::ProductStatus::Draft) => Ok(Some(ProductStatus::Draft)),
-        Ok(pb::ProductStatus::Active) => Ok(Some(ProductStatus::Active)),
-        Ok(pb::ProductStatus::Archived) => Ok(Some(ProductStatus::Archived)),
-        Err(_) => Err(Error::invalid(field, "is not a known product status")),
-    }
-}
+proto_enum!(product_status, product_status_in: ProductStatus => pb::ProductStatus, "product status" {
+    Draft <=> Draft,
+    Active <=> Active,
+    Archived <=> Archived,
+});
 
 pub fn sort_in(raw: i32) -> Result<ProductSort, Error> {
     match pb::ProductSort::try_from(raw) {
@@ -104,7 +124,7 @@ pub fn product(detail: ProductDetail) -> pb::Product {
         name: p.name,
         slug: p.slug,
         description: p.description,
-        status: status(p.status) as i32,
+        status: product_status(p.status),
         attributes: json_to_struct(p.attributes),
         images: p
             .images
@@ -230,4 +250,49 @@ pub fn decimal(raw: Option<String>, field: &str) -> Result<Option<rust_decimal::
                 .map_err(|_| Error::invalid(field, "must be a decimal number such as 19.99"))
         })
         .transpose()
+}
+
+/// An optional timestamp from a request, as the service takes it.
+pub fn time_in(t: Option<prost_types::Timestamp>) -> Option<chrono::DateTime<chrono::Utc>> {
+    t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+}
+
+pub fn address(a: crate::domain::Address) -> pb::Address {
+    pb::Address {
+        first_name: a.first_name,
+        last_name: a.last_name,
+        company: a.company,
+        line1: a.line1,
+        line2: a.line2,
+        city: a.city,
+        region: a.region,
+        postal_code: a.postal_code,
+        country: a.country,
+        phone: a.phone,
+    }
+}
+
+pub fn address_in(a: pb::Address) -> crate::domain::Address {
+    crate::domain::Address {
+        first_name: a.first_name,
+        last_name: a.last_name,
+        company: a.company,
+        line1: a.line1,
+        line2: a.line2,
+        city: a.city,
+        region: a.region,
+        postal_code: a.postal_code,
+        country: a.country,
+        phone: a.phone,
+    }
+}
+
+/// A page request from `page_size` (0: the default) and `page_token` (empty: the first page).
+pub fn page(size: i32, token: String) -> crate::services::page::PageRequest {
+    crate::services::page::PageRequest {
+        size: (size != 0).then_some(i64::from(size)),
+        after: Some(token).filter(|t| !t.is_empty()),
+        size_field: "page_size",
+        cursor_field: "page_token",
+    }
 }

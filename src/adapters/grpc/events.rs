@@ -7,7 +7,7 @@ use tonic::{Request, Response, Status};
 
 use super::pb::event_service_server::EventService;
 use super::pb::{self};
-use super::{call_ctx, convert, status};
+use super::{call_ctx, convert, deadline_of, status};
 use crate::app::AppState;
 use crate::domain::Event;
 use crate::services::events::EventQuery;
@@ -89,6 +89,7 @@ impl EventService for EventsGrpc {
         request: Request<pb::SubscribeRequest>,
     ) -> Result<Response<Self::SubscribeStream>, Status> {
         let ctx = call_ctx(&request);
+        let deadline = deadline_of(&request);
         let r = request.into_inner();
         let query = query(r.after, r.types, r.entity_id.as_deref())?;
         let feed = self
@@ -100,6 +101,19 @@ impl EventService for EventsGrpc {
             .map_err(status)?;
         // tonic ends the stream with the first error it is given (a lagging consumer's).
         let stream = feed.map(|next| next.map(event).map_err(status));
-        Ok(Response::new(Box::pin(stream)))
+        let Some(deadline) = deadline else {
+            return Ok(Response::new(Box::pin(stream)));
+        };
+        // tonic's own deadline covers a call until its response starts; a stream's whole
+        // life is bounded here, ending in DEADLINE_EXCEEDED.
+        let expired = futures::stream::once(async move {
+            (tokio::time::Instant::now() >= deadline)
+                .then(|| Err(Status::deadline_exceeded("the call's deadline passed")))
+        })
+        .filter_map(std::future::ready);
+        let bounded = stream
+            .take_until(tokio::time::sleep_until(deadline))
+            .chain(expired);
+        Ok(Response::new(Box::pin(bounded)))
     }
 }

@@ -1,12 +1,16 @@
-//! The gRPC door (tonic): `stateset.v1.CatalogService`, `OrderService`, `CustomerService`,
-//! `InventoryService`, `PaymentService`, `EventService`, health and server reflection.
+//! The gRPC door (tonic): `stateset.v1.CatalogService`, `CartService`, `CheckoutService`,
+//! `PricingService`, `OrderService`, `CustomerService`, `InventoryService`, `PaymentService`,
+//! `EventService`, health and server reflection.
 
+mod carts;
 mod catalog;
+mod checkout;
 mod convert;
 mod events;
 mod inventory;
 mod orders;
 mod payments;
+mod pricing;
 
 use std::net::SocketAddr;
 
@@ -31,11 +35,14 @@ pub mod pb {
         tonic::include_file_descriptor_set!("stateset_descriptor");
 }
 
+pub use carts::CartsGrpc;
 pub use catalog::CatalogGrpc;
+pub use checkout::CheckoutGrpc;
 pub use events::EventsGrpc;
 pub use inventory::InventoryGrpc;
 pub use orders::OrdersGrpc;
 pub use payments::PaymentsGrpc;
+pub use pricing::PricingGrpc;
 
 /// The domain named in every `google.rpc.ErrorInfo` we send.
 pub const ERROR_DOMAIN: &str = "stateset.v1";
@@ -156,6 +163,28 @@ pub fn call_ctx<T>(request: &tonic::Request<T>) -> Ctx {
     )
 }
 
+/// When the caller stops waiting: now plus its `grpc-timeout` metadata (at most eight digits
+/// and a unit: `H`, `M`, `S`, `m`, `u` or `n`). Unset, or unreadable, is no deadline.
+pub fn deadline_of<T>(request: &tonic::Request<T>) -> Option<tokio::time::Instant> {
+    use std::time::Duration;
+    let raw = request.metadata().get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = raw.split_at(raw.len().checked_sub(1)?);
+    if digits.is_empty() || digits.len() > 8 {
+        return None;
+    }
+    let amount: u64 = digits.parse().ok()?;
+    let timeout = match unit {
+        "H" => Duration::from_secs(amount * 3600),
+        "M" => Duration::from_secs(amount * 60),
+        "S" => Duration::from_secs(amount),
+        "m" => Duration::from_millis(amount),
+        "u" => Duration::from_micros(amount),
+        "n" => Duration::from_nanos(amount),
+        _ => return None,
+    };
+    Some(tokio::time::Instant::now() + timeout)
+}
+
 /// The method called, as tonic names it: `/stateset.v1.CatalogService/CreateProduct`.
 pub fn method_of<T>(request: &tonic::Request<T>) -> String {
     request
@@ -236,12 +265,15 @@ pub async fn serve_on(
     listener: tokio::net::TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    use pb::cart_service_server::CartServiceServer;
     use pb::catalog_service_server::CatalogServiceServer;
+    use pb::checkout_service_server::CheckoutServiceServer;
     use pb::customer_service_server::CustomerServiceServer;
     use pb::event_service_server::EventServiceServer;
     use pb::inventory_service_server::InventoryServiceServer;
     use pb::order_service_server::OrderServiceServer;
     use pb::payment_service_server::PaymentServiceServer;
+    use pb::pricing_service_server::PricingServiceServer;
     use tonic::codec::CompressionEncoding;
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -276,6 +308,13 @@ pub async fn serve_on(
         app.clone()
     ))))
     .add_service(gzip!(EventServiceServer::new(EventsGrpc::new(app.clone()))))
+    .add_service(gzip!(CartServiceServer::new(CartsGrpc::new(app.clone()))))
+    .add_service(gzip!(CheckoutServiceServer::new(CheckoutGrpc::new(
+        app.clone()
+    ))))
+    .add_service(gzip!(PricingServiceServer::new(PricingGrpc::new(
+        app.clone()
+    ))))
     .prepare()
     .into_axum_router()
     .layer(axum::middleware::from_fn_with_state(app, admit))

@@ -1,6 +1,5 @@
 //! `stateset.v1.OrderService` and `stateset.v1.CustomerService`.
 
-use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
 
 use super::pb::customer_service_server::CustomerService;
@@ -9,13 +8,12 @@ use super::pb::{self, get_order_request::Lookup};
 use super::{call_ctx, convert, idempotent, method_of, status};
 use crate::app::AppState;
 use crate::domain::{
-    Address, Customer, OrderAction, OrderDetail, OrderFilter, OrderItem, OrderStatus,
+    Customer, Order, OrderAction, OrderDetail, OrderFilter, OrderItem, OrderStatus,
 };
 use crate::services::customers::{
     CreateCustomerInput, CustomerAddressInput, CustomerQuery, UpdateCustomerInput,
 };
 use crate::services::orders::{CreateOrderInput, OrderLineInput, OrderRef, SplitLineInput};
-use crate::services::page::PageRequest;
 use crate::services::{Ctx, Error};
 
 /// Orders and customers over gRPC.
@@ -47,65 +45,16 @@ impl OrdersGrpc {
     }
 }
 
-const ORDER_STATUSES: [(pb::OrderStatus, OrderStatus); 8] = [
-    (pb::OrderStatus::Pending, OrderStatus::Pending),
-    (pb::OrderStatus::Processing, OrderStatus::Processing),
-    (pb::OrderStatus::Shipped, OrderStatus::Shipped),
-    (pb::OrderStatus::Delivered, OrderStatus::Delivered),
-    (pb::OrderStatus::Completed, OrderStatus::Completed),
-    (pb::OrderStatus::OnHold, OrderStatus::OnHold),
-    (pb::OrderStatus::Cancelled, OrderStatus::Cancelled),
-    (pb::OrderStatus::Archived, OrderStatus::Archived),
-];
-
-fn status_out(s: OrderStatus) -> i32 {
-    ORDER_STATUSES
-        .iter()
-        .find(|(_, d)| *d == s)
-        .map_or(0, |(p, _)| *p as i32)
-}
-
-/// `None` for UNSPECIFIED; an error for numbers the enum does not know.
-fn status_in(raw: i32, field: &str) -> Result<Option<OrderStatus>, Error> {
-    if raw == 0 {
-        return Ok(None);
-    }
-    ORDER_STATUSES
-        .iter()
-        .find(|(p, _)| *p as i32 == raw)
-        .map(|(_, d)| Some(*d))
-        .ok_or_else(|| Error::invalid(field, "is not a known order status"))
-}
-
-fn address_out(a: Address) -> pb::Address {
-    pb::Address {
-        first_name: a.first_name,
-        last_name: a.last_name,
-        company: a.company,
-        line1: a.line1,
-        line2: a.line2,
-        city: a.city,
-        region: a.region,
-        postal_code: a.postal_code,
-        country: a.country,
-        phone: a.phone,
-    }
-}
-
-fn address_in(a: pb::Address) -> Address {
-    Address {
-        first_name: a.first_name,
-        last_name: a.last_name,
-        company: a.company,
-        line1: a.line1,
-        line2: a.line2,
-        city: a.city,
-        region: a.region,
-        postal_code: a.postal_code,
-        country: a.country,
-        phone: a.phone,
-    }
-}
+convert::proto_enum!(status_out, status_in: OrderStatus => pb::OrderStatus, "order status" {
+    Pending <=> Pending,
+    Processing <=> Processing,
+    Shipped <=> Shipped,
+    Delivered <=> Delivered,
+    Completed <=> Completed,
+    OnHold <=> OnHold,
+    Cancelled <=> Cancelled,
+    Archived <=> Archived,
+});
 
 fn item(i: OrderItem) -> pb::OrderItem {
     pb::OrderItem {
@@ -123,7 +72,11 @@ fn item(i: OrderItem) -> pb::OrderItem {
 }
 
 fn order(detail: OrderDetail) -> pb::Order {
-    let o = detail.order;
+    order_with(detail.order, detail.items)
+}
+
+/// An order with the items given (checkout's completion has the order without them).
+pub(super) fn order_with(o: Order, items: Vec<OrderItem>) -> pb::Order {
     pb::Order {
         id: o.id.to_string(),
         number: o.number,
@@ -138,12 +91,12 @@ fn order(detail: OrderDetail) -> pb::Order {
         shipping_total: Some(convert::money(o.shipping_total)),
         tax_total: Some(convert::money(o.tax_total)),
         total: Some(convert::money(o.total)),
-        shipping_address: o.shipping_address.map(address_out),
-        billing_address: o.billing_address.map(address_out),
+        shipping_address: o.shipping_address.map(convert::address),
+        billing_address: o.billing_address.map(convert::address),
         tags: o.tags,
         attributes: convert::json_to_struct(o.attributes),
         notes: o.notes,
-        items: detail.items.into_iter().map(item).collect(),
+        items: items.into_iter().map(item).collect(),
         created_at: Some(convert::timestamp(o.created_at)),
         updated_at: Some(convert::timestamp(o.updated_at)),
     }
@@ -166,7 +119,7 @@ fn customer(c: Customer) -> pb::Customer {
                 id: a.id.to_string(),
                 is_default_shipping: a.is_default_shipping,
                 is_default_billing: a.is_default_billing,
-                address: Some(address_out(a.address)),
+                address: Some(convert::address(a.address)),
             })
             .collect(),
         wishlist_variant_ids: c
@@ -175,19 +128,6 @@ fn customer(c: Customer) -> pb::Customer {
             .map(|w| w.variant_id.to_string())
             .collect(),
         created_at: Some(convert::timestamp(c.created_at)),
-    }
-}
-
-fn time(t: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    t.and_then(|t| DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
-}
-
-fn page(size: i32, token: String) -> PageRequest {
-    PageRequest {
-        size: (size != 0).then_some(i64::from(size)),
-        after: Some(token).filter(|t| !t.is_empty()),
-        size_field: "page_size",
-        cursor_field: "page_token",
     }
 }
 
@@ -240,8 +180,8 @@ impl OrderService for OrdersGrpc {
                 items,
                 shipping_total: convert::decimal(r.shipping_total, "shipping_total")
                     .map_err(status)?,
-                shipping_address: r.shipping_address.map(address_in),
-                billing_address: r.billing_address.map(address_in),
+                shipping_address: r.shipping_address.map(convert::address_in),
+                billing_address: r.billing_address.map(convert::address_in),
                 tags: r.tags,
                 attributes: r.attributes.map(convert::struct_to_json),
                 notes: r.notes,
@@ -288,8 +228,8 @@ impl OrderService for OrdersGrpc {
                 .map(|c| convert::uuid(&c, "customer_id"))
                 .transpose()
                 .map_err(status)?,
-            from: time(r.from),
-            to: time(r.to),
+            from: convert::time_in(r.from),
+            to: convert::time_in(r.to),
             tag: r.tag,
             query: r.query,
             ..Default::default()
@@ -302,7 +242,7 @@ impl OrderService for OrdersGrpc {
                 &ctx,
                 filter,
                 Default::default(),
-                page(r.page_size, r.page_token),
+                convert::page(r.page_size, r.page_token),
             )
             .await
             .map_err(status)?;
@@ -505,7 +445,7 @@ impl CustomerService for OrdersGrpc {
             .app
             .services
             .customers
-            .list_customers(&ctx, query, page(r.page_size, r.page_token))
+            .list_customers(&ctx, query, convert::page(r.page_size, r.page_token))
             .await
             .map_err(status)?;
         let next_page_token = page.next_cursor().unwrap_or_default();
@@ -552,7 +492,7 @@ impl CustomerService for OrdersGrpc {
             .address
             .ok_or_else(|| status(Error::invalid("address", "is required")))?;
         let input = CustomerAddressInput {
-            address: address_in(address),
+            address: convert::address_in(address),
             default_shipping: r.default_shipping,
             default_billing: r.default_billing,
         };

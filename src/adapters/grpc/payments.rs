@@ -9,7 +9,7 @@ use crate::app::AppState;
 use crate::domain::{Payment, PaymentStatus, Stablecoin};
 use crate::services::Error;
 use crate::services::payments::stablepay::StablecoinInput;
-use crate::services::payments::{CaptureInput, CreatePaymentInput, RefundInput};
+use crate::services::payments::{CaptureInput, CardInput, CreatePaymentInput, RefundInput};
 
 /// Payments over gRPC.
 pub struct PaymentsGrpc {
@@ -22,26 +22,24 @@ impl PaymentsGrpc {
     }
 }
 
-fn payment_status(s: PaymentStatus) -> pb::PaymentStatus {
-    match s {
-        PaymentStatus::Pending => pb::PaymentStatus::Pending,
-        PaymentStatus::Authorized => pb::PaymentStatus::Authorized,
-        PaymentStatus::Captured => pb::PaymentStatus::Captured,
-        PaymentStatus::Failed => pb::PaymentStatus::Failed,
-        PaymentStatus::Voided => pb::PaymentStatus::Voided,
-        PaymentStatus::Expired => pb::PaymentStatus::Expired,
-        PaymentStatus::PartiallyRefunded => pb::PaymentStatus::PartiallyRefunded,
-        PaymentStatus::Refunded => pb::PaymentStatus::Refunded,
-    }
-}
+convert::proto_enum!(payment_status: PaymentStatus => pb::PaymentStatus, "payment status" {
+    Pending <=> Pending,
+    Authorized <=> Authorized,
+    Captured <=> Captured,
+    Failed <=> Failed,
+    Voided <=> Voided,
+    Expired <=> Expired,
+    PartiallyRefunded <=> PartiallyRefunded,
+    Refunded <=> Refunded,
+});
 
-fn payment(p: Payment) -> pb::Payment {
+pub(super) fn payment(p: Payment) -> pb::Payment {
     pb::Payment {
         id: p.id.to_string(),
         order_id: p.order_id.to_string(),
         provider: p.provider,
         provider_reference: p.provider_reference,
-        status: payment_status(p.status).into(),
+        status: payment_status(p.status),
         amount: Some(convert::money(p.amount)),
         captured: Some(convert::money(p.captured)),
         refunded: Some(convert::money(p.refunded)),
@@ -206,5 +204,35 @@ impl PaymentService for PaymentsGrpc {
             Ok(payment(refunded))
         })
         .await
+    }
+
+    async fn create_payment_token(
+        &self,
+        request: Request<pb::CreatePaymentTokenRequest>,
+    ) -> Result<Response<pb::PaymentToken>, Status> {
+        let ctx = call_ctx(&request);
+        let r = request.into_inner();
+        // Never run through `idempotent`: its stored request hash would be a hash of a card
+        // number.
+        let card = CardInput {
+            number: r.number,
+            exp_month: r.exp_month,
+            exp_year: r.exp_year,
+            cvc: r.cvc,
+        };
+        let token = self
+            .app
+            .services
+            .payments
+            .create_token(&ctx, card)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(pb::PaymentToken {
+            id: token.id,
+            brand: token.brand,
+            last4: token.last4,
+            exp_month: token.exp_month,
+            exp_year: token.exp_year,
+        }))
     }
 }

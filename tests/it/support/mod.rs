@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod receiver;
+pub mod reflection;
 pub mod stripe;
 
 use std::net::SocketAddr;
