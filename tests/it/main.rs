@@ -15,6 +15,7 @@ mod exactly_once;
 mod fuzz;
 mod graphql;
 mod grpc;
+mod grpc_billing;
 mod http;
 mod inventory;
 mod invoices;

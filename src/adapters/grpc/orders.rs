@@ -77,7 +77,7 @@ fn status_in(raw: i32, field: &str) -> Result<Option<OrderStatus>, Error> {
         .ok_or_else(|| Error::invalid(field, "is not a known order status"))
 }
 
-fn address_out(a: Address) -> pb::Address {
+pub(super) fn address_out(a: Address) -> pb::Address {
     pb::Address {
         first_name: a.first_name,
         last_name: a.last_name,
