@@ -67,6 +67,25 @@ pub async fn insert_webhook(conn: &mut AsyncPgConnection, row: &WebhookRow) -> Q
         .map(drop)
 }
 
+/// The advisory lock that makes webhook creations take turns.
+const WEBHOOK_CREATION_LOCK: i64 = 0x5745_4248_4f4f_4b53; // "WEBHOOKS"
+
+/// Takes the lock that serialises webhook creations until the transaction ends, so a count
+/// read under it stays true until the new row commits.
+pub async fn lock_webhook_creation(conn: &mut AsyncPgConnection) -> QueryResult<()> {
+    diesel::sql_query(format!(
+        "SELECT pg_advisory_xact_lock({WEBHOOK_CREATION_LOCK})"
+    ))
+    .execute(conn)
+    .await
+    .map(drop)
+}
+
+/// How many webhooks there are.
+pub async fn count_webhooks(conn: &mut AsyncPgConnection) -> QueryResult<i64> {
+    webhooks::table.count().get_result(conn).await
+}
+
 /// Every webhook, oldest first.
 pub async fn list_webhooks(conn: &mut AsyncPgConnection) -> QueryResult<Vec<WebhookRow>> {
     webhooks::table

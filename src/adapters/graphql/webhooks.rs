@@ -40,6 +40,7 @@ impl WebhookQuery {
             .webhooks
             .deliveries(ctx.call_ctx()?, webhook_id, query)
             .await
+            .map(|page| page.items)
             .gql()
     }
 

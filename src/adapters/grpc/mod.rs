@@ -1,6 +1,6 @@
 //! The gRPC door (tonic): `stateset.v1.CatalogService`, `CartService`, `CheckoutService`,
 //! `PricingService`, `OrderService`, `CustomerService`, `InventoryService`, `PaymentService`,
-//! `EventService`, health and server reflection.
+//! `InvoiceService`, `WebhookService`, `EventService`, health and server reflection.
 
 mod carts;
 mod catalog;
@@ -8,9 +8,11 @@ mod checkout;
 mod convert;
 mod events;
 mod inventory;
+mod invoices;
 mod orders;
 mod payments;
 mod pricing;
+mod webhooks;
 
 use std::net::SocketAddr;
 
@@ -40,9 +42,11 @@ pub use catalog::CatalogGrpc;
 pub use checkout::CheckoutGrpc;
 pub use events::EventsGrpc;
 pub use inventory::InventoryGrpc;
+pub use invoices::InvoicesGrpc;
 pub use orders::OrdersGrpc;
 pub use payments::PaymentsGrpc;
 pub use pricing::PricingGrpc;
+pub use webhooks::WebhooksGrpc;
 
 /// The domain named in every `google.rpc.ErrorInfo` we send.
 pub const ERROR_DOMAIN: &str = "stateset.v1";
@@ -271,9 +275,11 @@ pub async fn serve_on(
     use pb::customer_service_server::CustomerServiceServer;
     use pb::event_service_server::EventServiceServer;
     use pb::inventory_service_server::InventoryServiceServer;
+    use pb::invoice_service_server::InvoiceServiceServer;
     use pb::order_service_server::OrderServiceServer;
     use pb::payment_service_server::PaymentServiceServer;
     use pb::pricing_service_server::PricingServiceServer;
+    use pb::webhook_service_server::WebhookServiceServer;
     use tonic::codec::CompressionEncoding;
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -305,6 +311,12 @@ pub async fn serve_on(
         app.clone()
     ))))
     .add_service(gzip!(PaymentServiceServer::new(PaymentsGrpc::new(
+        app.clone()
+    ))))
+    .add_service(gzip!(InvoiceServiceServer::new(InvoicesGrpc::new(
+        app.clone()
+    ))))
+    .add_service(gzip!(WebhookServiceServer::new(WebhooksGrpc::new(
         app.clone()
     ))))
     .add_service(gzip!(EventServiceServer::new(EventsGrpc::new(app.clone()))))

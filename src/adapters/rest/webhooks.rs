@@ -51,10 +51,12 @@ operations! {
         }))
     }
 
+    /// Creates a webhook; a shop has at most 100, so the list stays short.
     post "/webhooks" create_webhook needs "webhooks:manage"
         openapi(tag = "webhooks", request_body = CreateWebhookInput,
             responses((status = 201, body = CreatedWebhook, description = "Created; `secret` is shown only this once"),
             (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+            (status = 409, body = ErrorBody, description = "INVALID_STATE: 100 webhooks exist already"),
             (status = 422, body = ErrorBody)))
         (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<CreateWebhookInput>)
         -> ApiResult<(StatusCode, Json<CreatedWebhook>)> {
@@ -132,8 +134,8 @@ operations! {
             first_field: "limit",
             after: params.after,
         };
-        let items = app.services.webhooks.deliveries(&ctx, id, query).await?;
-        Ok(Json(DeliveryList { items }))
+        let page = app.services.webhooks.deliveries(&ctx, id, query).await?;
+        Ok(Json(DeliveryList { items: page.items }))
     }
 
     get "/webhook-deliveries/{id}" get_delivery needs "webhooks:read"

@@ -39,6 +39,9 @@ const MAX_EVENT_TYPES: usize = 50;
 const PER_WEBHOOK_IN_FLIGHT: usize = 4;
 /// Most deliveries one `deliveries` call returns.
 pub const MAX_DELIVERY_PAGE: i64 = 100;
+/// Most webhooks a shop may have (the ACP platform's own included), so that `list`, which
+/// returns them all, stays bounded. A receiver takes event type wildcards, so few are needed.
+pub const MAX_WEBHOOKS: i64 = 100;
 /// How often a worker looks for due deliveries without being woken.
 const POLL: Duration = Duration::from_secs(1);
 /// The event type of a ping.
@@ -89,6 +92,16 @@ impl Default for DeliveryQuery {
             after: None,
         }
     }
+}
+
+/// A page of a webhook's deliveries.
+#[derive(Debug, Clone)]
+pub struct DeliveryPage {
+    /// Newest first.
+    pub items: Vec<WebhookDelivery>,
+    /// Whether older deliveries match the query too: ask again with `after` set to the last
+    /// id of `items`.
+    pub more: bool,
 }
 
 /// Manages webhooks and delivers to them.
@@ -182,7 +195,8 @@ impl WebhookService {
         Some(normalised)
     }
 
-    /// Every webhook.
+    /// Every webhook, oldest first: at most [`MAX_WEBHOOKS`] (and the ACP platform's), as
+    /// `create` refuses more.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn list(&self, ctx: &Ctx) -> Result<Vec<Webhook>, Error> {
         ctx.authorize("webhooks:read")?;
@@ -201,7 +215,8 @@ impl WebhookService {
             .ok_or_else(|| Error::not_found("webhook", id))
     }
 
-    /// Creates a webhook with a new signing secret, returned this once.
+    /// Creates a webhook with a new signing secret, returned this once. `INVALID_STATE` when
+    /// [`MAX_WEBHOOKS`] exist already.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn create(
         &self,
@@ -234,6 +249,15 @@ impl WebhookService {
         let webhook = self
             .db
             .tx("create", async move |conn: &mut AsyncPgConnection| {
+                // Creations take turns, so two at once cannot both see room for one more.
+                q::lock_webhook_creation(conn).await?;
+                let count = q::count_webhooks(conn).await?;
+                if count >= MAX_WEBHOOKS {
+                    return Err(Error::InvalidState {
+                        from: format!("{count} webhooks exist (the most allowed)"),
+                        action: "create a webhook".into(),
+                    });
+                }
                 q::insert_webhook(conn, &row).await?;
                 let webhook = Webhook::from(row);
                 events::record(conn, webhook_event(EventType::WebhookCreated, &webhook)?).await?;
@@ -369,14 +393,14 @@ impl WebhookService {
         self.load_delivery(delivery_id).await
     }
 
-    /// A webhook's deliveries, newest first, each with its attempts.
+    /// A page of a webhook's deliveries, newest first, each with its attempts.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, webhook.id = %webhook_id))]
     pub async fn deliveries(
         &self,
         ctx: &Ctx,
         webhook_id: Uuid,
         query: DeliveryQuery,
-    ) -> Result<Vec<WebhookDelivery>, Error> {
+    ) -> Result<DeliveryPage, Error> {
         ctx.authorize("webhooks:read")?;
         let limit = query.first.unwrap_or(20);
         if !(1..=MAX_DELIVERY_PAGE).contains(&limit) {
@@ -389,20 +413,24 @@ impl WebhookService {
         if q::webhook(&mut conn, webhook_id).await?.is_none() {
             return Err(Error::not_found("webhook", webhook_id));
         }
-        let rows =
-            q::list_deliveries(&mut conn, webhook_id, query.status, query.after, limit).await?;
+        // One more than asked for tells whether another page follows.
+        let mut rows =
+            q::list_deliveries(&mut conn, webhook_id, query.status, query.after, limit + 1).await?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
         let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
         let mut attempts: HashMap<Uuid, Vec<_>> = HashMap::new();
         for (delivery_id, attempt) in q::attempts_of(&mut conn, &ids).await? {
             attempts.entry(delivery_id).or_default().push(attempt);
         }
-        Ok(rows
+        let items = rows
             .into_iter()
             .map(|row| {
                 let log = attempts.remove(&row.id).unwrap_or_default();
                 row.into_domain(log)
             })
-            .collect())
+            .collect();
+        Ok(DeliveryPage { items, more })
     }
 
     /// One delivery with its attempts.
