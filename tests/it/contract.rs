@@ -3,10 +3,16 @@
 
 use std::path::PathBuf;
 
+use crate::support::grpc_surface;
+
 fn check(path: &str, actual: &str) {
     let file = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path);
     if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
-        std::fs::write(&file, actual).unwrap();
+        // Written aside and renamed, so a test reading the snapshot at the same time
+        // (`proto_lint`) sees the old file or the new one, never half of one.
+        let fresh = file.with_extension("new");
+        std::fs::write(&fresh, actual).unwrap();
+        std::fs::rename(&fresh, &file).unwrap();
         return;
     }
     let expected = std::fs::read_to_string(&file).unwrap_or_default();
@@ -33,52 +39,6 @@ fn the_openapi_document_is_pinned() {
 #[test]
 fn the_grpc_surface_is_pinned() {
     // The services, methods and message fields that reflection serves, one line each.
-    use prost::Message as _;
-    let set =
-        prost_types::FileDescriptorSet::decode(stateset::adapters::grpc::pb::FILE_DESCRIPTOR_SET)
-            .unwrap();
-    let mut lines = Vec::new();
-    for file in set.file.iter().filter(|f| f.package() == "stateset.v1") {
-        for service in &file.service {
-            for method in &service.method {
-                let stream = |streaming: bool| if streaming { "stream " } else { "" };
-                lines.push(format!(
-                    "rpc {}.{}({}{}) returns ({}{})",
-                    service.name(),
-                    method.name(),
-                    stream(method.client_streaming()),
-                    method.input_type(),
-                    stream(method.server_streaming()),
-                    method.output_type()
-                ));
-            }
-        }
-        for message in &file.message_type {
-            for field in &message.field {
-                lines.push(format!(
-                    "message {}.{} = {} {:?} {:?} {}",
-                    message.name(),
-                    field.name(),
-                    field.number(),
-                    field.label(),
-                    field.r#type(),
-                    field.type_name()
-                ));
-            }
-        }
-        for enumeration in &file.enum_type {
-            for value in &enumeration.value {
-                lines.push(format!(
-                    "enum {}.{} = {}",
-                    enumeration.name(),
-                    value.name(),
-                    value.number()
-                ));
-            }
-        }
-    }
-    check(
-        "tests/it/snapshots/grpc_surface.txt",
-        &(lines.join("\n") + "\n"),
-    );
+    let set = grpc_surface::descriptors();
+    check(grpc_surface::SNAPSHOT, &grpc_surface::surface(&set.file));
 }

@@ -26,6 +26,7 @@ mod paging;
 mod payments;
 mod permissions;
 mod pricing;
+mod proto_lint;
 mod rest;
 mod safety;
 mod server;
