@@ -15,6 +15,7 @@ mod exactly_once;
 mod fuzz;
 mod graphql;
 mod grpc;
+mod grpc_backoffice;
 mod grpc_billing;
 mod grpc_shop;
 mod http;

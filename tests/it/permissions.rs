@@ -1533,6 +1533,90 @@ fn grpc_table() -> Vec<(&'static str, Value, Allowed)> {
             json!({"id": NOBODY}),
             MANAGERS,
         ),
+        // The catalog: products and variants `products:*`, categories `categories:*`.
+        (
+            "CatalogService/GetProductAvailability",
+            json!({"id": NOBODY}),
+            EVERYONE,
+        ),
+        (
+            "CatalogService/CreateVariant",
+            json!({"product_id": NOBODY, "variant": {"sku": "", "price": {"amount": "1", "currency": "USD"}}}),
+            MANAGERS,
+        ),
+        (
+            "CatalogService/UpdateVariant",
+            json!({"id": NOBODY}),
+            MANAGERS,
+        ),
+        (
+            "CatalogService/DeleteVariant",
+            json!({"id": NOBODY}),
+            MANAGERS,
+        ),
+        (
+            "CatalogService/SetProductCategories",
+            json!({"product_id": NOBODY}),
+            MANAGERS,
+        ),
+        ("CatalogService/ListCategories", json!({}), EVERYONE),
+        (
+            "CatalogService/GetCategory",
+            json!({"id": NOBODY}),
+            EVERYONE,
+        ),
+        (
+            "CatalogService/CreateCategory",
+            json!({"name": ""}),
+            MANAGERS,
+        ),
+        (
+            "CatalogService/UpdateCategory",
+            json!({"id": NOBODY}),
+            MANAGERS,
+        ),
+        (
+            "CatalogService/DeleteCategory",
+            json!({"id": NOBODY}),
+            MANAGERS,
+        ),
+        // Orders: read by everyone signed in (customers their own), changed by staff.
+        (
+            "OrderService/UpdateOrder",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "OrderService/ListOrderHistory",
+            json!({"id": NOBODY}),
+            SIGNED_IN,
+        ),
+        (
+            "OrderService/ListOrderEvents",
+            json!({"id": NOBODY}),
+            SIGNED_IN,
+        ),
+        // Address books and wishlists: `customers:write` (customers their own).
+        (
+            "CustomerService/UpdateCustomerAddress",
+            json!({"customer_id": NOBODY, "address_id": NOBODY, "address": {"line1": "1 Main St", "city": "X", "country": "US"}}),
+            BUYERS,
+        ),
+        (
+            "CustomerService/DeleteCustomerAddress",
+            json!({"customer_id": NOBODY, "address_id": NOBODY}),
+            BUYERS,
+        ),
+        (
+            "CustomerService/AddToWishlist",
+            json!({"customer_id": NOBODY, "variant_id": NOBODY}),
+            BUYERS,
+        ),
+        (
+            "CustomerService/RemoveFromWishlist",
+            json!({"customer_id": NOBODY, "variant_id": NOBODY}),
+            BUYERS,
+        ),
     ]
 }
 

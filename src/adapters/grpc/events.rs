@@ -23,7 +23,7 @@ impl EventsGrpc {
     }
 }
 
-fn event(e: Event) -> pb::Event {
+pub(super) fn event(e: Event) -> pb::Event {
     pb::Event {
         sequence: e.sequence,
         id: e.id.to_string(),

@@ -13,7 +13,10 @@ use crate::domain::{
 use crate::services::customers::{
     CreateCustomerInput, CustomerAddressInput, CustomerQuery, UpdateCustomerInput,
 };
-use crate::services::orders::{CreateOrderInput, OrderLineInput, OrderRef, SplitLineInput};
+use crate::services::events::EventQuery;
+use crate::services::orders::{
+    CreateOrderInput, OrderLineInput, OrderRef, SplitLineInput, UpdateOrderInput,
+};
 use crate::services::{Ctx, Error};
 
 /// Orders and customers over gRPC.
@@ -32,7 +35,7 @@ impl OrdersGrpc {
         id: &str,
         action: OrderAction,
         reason: Option<String>,
-    ) -> Result<Response<pb::Order>, Status> {
+    ) -> Result<pb::Order, Status> {
         let id = convert::uuid(id, "id").map_err(status)?;
         let detail = self
             .app
@@ -41,7 +44,7 @@ impl OrdersGrpc {
             .transition(ctx, id, action, reason)
             .await
             .map_err(status)?;
-        Ok(Response::new(order(detail)))
+        Ok(order(detail))
     }
 }
 
@@ -282,19 +285,23 @@ impl OrderService for OrdersGrpc {
         request: Request<pb::UpdateOrderStatusRequest>,
     ) -> Result<Response<pb::Order>, Status> {
         let ctx = call_ctx(&request);
+        let method = method_of(&request);
         let r = request.into_inner();
-        let id = convert::uuid(&r.id, "id").map_err(status)?;
-        let target = status_in(r.status, "status")
-            .map_err(status)?
-            .ok_or_else(|| status(Error::invalid("status", "is required")))?;
-        let detail = self
-            .app
-            .services
-            .orders
-            .update_order_status(&ctx, id, target, r.reason)
-            .await
-            .map_err(status)?;
-        Ok(Response::new(order(detail)))
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
+            let id = convert::uuid(&r.id, "id").map_err(status)?;
+            let target = status_in(r.status, "status")
+                .map_err(status)?
+                .ok_or_else(|| status(Error::invalid("status", "is required")))?;
+            let detail = self
+                .app
+                .services
+                .orders
+                .update_order_status(&ctx, id, target, r.reason)
+                .await
+                .map_err(status)?;
+            Ok(order(detail))
+        })
+        .await
     }
 
     async fn hold_order(
@@ -302,9 +309,10 @@ impl OrderService for OrdersGrpc {
         request: Request<pb::OrderReasonRequest>,
     ) -> Result<Response<pb::Order>, Status> {
         let ctx = call_ctx(&request);
+        let method = method_of(&request);
         let r = request.into_inner();
-        self.act(&ctx, &r.id, OrderAction::Hold, Some(r.reason))
-            .await
+        let run = self.act(&ctx, &r.id, OrderAction::Hold, Some(r.reason.clone()));
+        idempotent(&self.app, &ctx, &method, &r, run).await
     }
 
     async fn release_order_hold(
@@ -312,8 +320,10 @@ impl OrderService for OrdersGrpc {
         request: Request<pb::OrderIdRequest>,
     ) -> Result<Response<pb::Order>, Status> {
         let ctx = call_ctx(&request);
-        self.act(&ctx, &request.into_inner().id, OrderAction::Release, None)
-            .await
+        let method = method_of(&request);
+        let r = request.into_inner();
+        let run = self.act(&ctx, &r.id, OrderAction::Release, None);
+        idempotent(&self.app, &ctx, &method, &r, run).await
     }
 
     async fn cancel_order(
@@ -321,9 +331,10 @@ impl OrderService for OrdersGrpc {
         request: Request<pb::OrderReasonRequest>,
     ) -> Result<Response<pb::Order>, Status> {
         let ctx = call_ctx(&request);
+        let method = method_of(&request);
         let r = request.into_inner();
-        self.act(&ctx, &r.id, OrderAction::Cancel, Some(r.reason))
-            .await
+        let run = self.act(&ctx, &r.id, OrderAction::Cancel, Some(r.reason.clone()));
+        idempotent(&self.app, &ctx, &method, &r, run).await
     }
 
     async fn archive_order(
@@ -331,8 +342,10 @@ impl OrderService for OrdersGrpc {
         request: Request<pb::OrderIdRequest>,
     ) -> Result<Response<pb::Order>, Status> {
         let ctx = call_ctx(&request);
-        self.act(&ctx, &request.into_inner().id, OrderAction::Archive, None)
-            .await
+        let method = method_of(&request);
+        let r = request.into_inner();
+        let run = self.act(&ctx, &r.id, OrderAction::Archive, None);
+        idempotent(&self.app, &ctx, &method, &r, run).await
     }
 
     async fn merge_orders(
@@ -340,15 +353,14 @@ impl OrderService for OrdersGrpc {
         request: Request<pb::MergeOrdersRequest>,
     ) -> Result<Response<pb::Order>, Status> {
         let ctx = call_ctx(&request);
-        let ids = convert::uuids(&request.into_inner().order_ids, "order_ids").map_err(status)?;
-        let detail = self
-            .app
-            .services
-            .orders
-            .merge_orders(&ctx, ids)
-            .await
-            .map_err(status)?;
-        Ok(Response::new(order(detail)))
+        let method = method_of(&request);
+        let r = request.into_inner();
+        idempotent(&self.app, &ctx, &method, &r, async {
+            let ids = convert::uuids(&r.order_ids, "order_ids").map_err(status)?;
+            let merged = self.app.services.orders.merge_orders(&ctx, ids).await;
+            Ok(order(merged.map_err(status)?))
+        })
+        .await
     }
 
     async fn split_order(
@@ -356,30 +368,118 @@ impl OrderService for OrdersGrpc {
         request: Request<pb::SplitOrderRequest>,
     ) -> Result<Response<pb::SplitOrderResponse>, Status> {
         let ctx = call_ctx(&request);
+        let method = method_of(&request);
+        let r = request.into_inner();
+        idempotent(&self.app, &ctx, &method, &r, async {
+            let id = convert::uuid(&r.id, "id").map_err(status)?;
+            let lines = r
+                .items
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    Ok(SplitLineInput {
+                        item_id: convert::uuid(&l.item_id, &format!("items[{i}].item_id"))?,
+                        quantity: l.quantity,
+                    })
+                })
+                .collect::<Result<Vec<_>, Error>>()
+                .map_err(status)?;
+            let (source, new) = self
+                .app
+                .services
+                .orders
+                .split_order(&ctx, id, lines)
+                .await
+                .map_err(status)?;
+            Ok(pb::SplitOrderResponse {
+                order: Some(order(source)),
+                new_order: Some(order(new)),
+            })
+        })
+        .await
+    }
+
+    async fn update_order(
+        &self,
+        request: Request<pb::UpdateOrderRequest>,
+    ) -> Result<Response<pb::Order>, Status> {
+        let ctx = call_ctx(&request);
+        let method = method_of(&request);
+        let r = request.into_inner();
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
+            let id = convert::uuid(&r.id, "id").map_err(status)?;
+            let input = UpdateOrderInput {
+                tags: r.tags.map(|t| t.tags),
+                attributes: r.attributes.map(convert::struct_to_json),
+                notes: r.notes,
+            };
+            let updated = self.app.services.orders.update_order(&ctx, id, input).await;
+            Ok(order(updated.map_err(status)?))
+        })
+        .await
+    }
+
+    async fn list_order_history(
+        &self,
+        request: Request<pb::ListOrderHistoryRequest>,
+    ) -> Result<Response<pb::ListOrderHistoryResponse>, Status> {
+        let ctx = call_ctx(&request);
         let r = request.into_inner();
         let id = convert::uuid(&r.id, "id").map_err(status)?;
-        let lines = r
-            .items
-            .into_iter()
-            .enumerate()
-            .map(|(i, l)| {
-                Ok(SplitLineInput {
-                    item_id: convert::uuid(&l.item_id, &format!("items[{i}].item_id"))?,
-                    quantity: l.quantity,
-                })
-            })
-            .collect::<Result<Vec<_>, Error>>()
-            .map_err(status)?;
-        let (source, new) = self
+        let page = self
             .app
             .services
             .orders
-            .split_order(&ctx, id, lines)
+            .order_history(&ctx, id, convert::page(r.page_size, r.page_token))
             .await
             .map_err(status)?;
-        Ok(Response::new(pb::SplitOrderResponse {
-            order: Some(order(source)),
-            new_order: Some(order(new)),
+        let next_page_token = page.next_cursor().unwrap_or_default();
+        Ok(Response::new(pb::ListOrderHistoryResponse {
+            entries: page
+                .items
+                .into_iter()
+                .map(|(_, e)| pb::OrderHistoryEntry {
+                    id: e.id.to_string(),
+                    action: e.action,
+                    from_status: e.from_status.map_or(0, status_out),
+                    to_status: e.to_status.map_or(0, status_out),
+                    reason: e.reason,
+                    actor: e.actor,
+                    details: convert::json_to_struct(e.details),
+                    created_at: Some(convert::timestamp(e.created_at)),
+                })
+                .collect(),
+            next_page_token,
+            total_count: page.total_count,
+        }))
+    }
+
+    async fn list_order_events(
+        &self,
+        request: Request<pb::ListOrderEventsRequest>,
+    ) -> Result<Response<pb::ListOrderEventsResponse>, Status> {
+        let ctx = call_ctx(&request);
+        let r = request.into_inner();
+        let id = convert::uuid(&r.id, "id").map_err(status)?;
+        let query = EventQuery {
+            after: r.after,
+            first: (r.page_size != 0).then_some(i64::from(r.page_size)),
+            first_field: "page_size",
+            ..EventQuery::default()
+        };
+        let events = self
+            .app
+            .services
+            .orders
+            .order_events(&ctx, id, query)
+            .await
+            .map_err(status)?;
+        let next_after = events
+            .last()
+            .map_or(r.after.unwrap_or(0), |last| last.sequence);
+        Ok(Response::new(pb::ListOrderEventsResponse {
+            events: events.into_iter().map(super::events::event).collect(),
+            next_after,
         }))
     }
 }
@@ -391,28 +491,26 @@ impl CustomerService for OrdersGrpc {
         request: Request<pb::CreateCustomerRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
         let ctx = call_ctx(&request);
+        let method = method_of(&request);
         let r = request.into_inner();
-        let input = CreateCustomerInput {
-            email: r.email,
-            first_name: r.first_name,
-            last_name: r.last_name,
-            phone: r.phone,
-            tags: r.tags,
-            notes: r.notes,
-            user_id: r
-                .user_id
-                .map(|u| convert::uuid(&u, "user_id"))
-                .transpose()
-                .map_err(status)?,
-        };
-        let created = self
-            .app
-            .services
-            .customers
-            .create_customer(&ctx, input)
-            .await
-            .map_err(status)?;
-        Ok(Response::new(customer(created)))
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
+            let input = CreateCustomerInput {
+                email: r.email,
+                first_name: r.first_name,
+                last_name: r.last_name,
+                phone: r.phone,
+                tags: r.tags,
+                notes: r.notes,
+                user_id: r
+                    .user_id
+                    .map(|u| convert::uuid(&u, "user_id"))
+                    .transpose()
+                    .map_err(status)?,
+            };
+            let created = self.app.services.customers.create_customer(&ctx, input);
+            Ok(customer(created.await.map_err(status)?))
+        })
+        .await
     }
 
     async fn get_customer(
@@ -461,24 +559,22 @@ impl CustomerService for OrdersGrpc {
         request: Request<pb::UpdateCustomerRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
         let ctx = call_ctx(&request);
+        let method = method_of(&request);
         let r = request.into_inner();
-        let id = convert::uuid(&r.id, "id").map_err(status)?;
-        let input = UpdateCustomerInput {
-            email: r.email,
-            first_name: r.first_name,
-            last_name: r.last_name,
-            phone: r.phone,
-            tags: r.tags.map(|t| t.tags),
-            notes: r.notes,
-        };
-        Ok(Response::new(customer(
-            self.app
-                .services
-                .customers
-                .update_customer(&ctx, id, input)
-                .await
-                .map_err(status)?,
-        )))
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
+            let id = convert::uuid(&r.id, "id").map_err(status)?;
+            let input = UpdateCustomerInput {
+                email: r.email,
+                first_name: r.first_name,
+                last_name: r.last_name,
+                phone: r.phone,
+                tags: r.tags.map(|t| t.tags),
+                notes: r.notes,
+            };
+            let updated = self.app.services.customers.update_customer(&ctx, id, input);
+            Ok(customer(updated.await.map_err(status)?))
+        })
+        .await
     }
 
     async fn add_customer_address(
@@ -486,23 +582,116 @@ impl CustomerService for OrdersGrpc {
         request: Request<pb::AddCustomerAddressRequest>,
     ) -> Result<Response<pb::Customer>, Status> {
         let ctx = call_ctx(&request);
+        let method = method_of(&request);
         let r = request.into_inner();
-        let id = convert::uuid(&r.customer_id, "customer_id").map_err(status)?;
-        let address = r
-            .address
-            .ok_or_else(|| status(Error::invalid("address", "is required")))?;
-        let input = CustomerAddressInput {
-            address: convert::address_in(address),
-            default_shipping: r.default_shipping,
-            default_billing: r.default_billing,
-        };
-        Ok(Response::new(customer(
-            self.app
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
+            let id = convert::uuid(&r.customer_id, "customer_id").map_err(status)?;
+            let input =
+                address_input(r.address, r.default_shipping, r.default_billing).map_err(status)?;
+            let changed = self.app.services.customers.add_address(&ctx, id, input);
+            Ok(customer(changed.await.map_err(status)?))
+        })
+        .await
+    }
+
+    async fn update_customer_address(
+        &self,
+        request: Request<pb::UpdateCustomerAddressRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let ctx = call_ctx(&request);
+        let method = method_of(&request);
+        let r = request.into_inner();
+        idempotent(&self.app, &ctx, &method, &r.clone(), async {
+            let id = convert::uuid(&r.customer_id, "customer_id").map_err(status)?;
+            let address_id = convert::uuid(&r.address_id, "address_id").map_err(status)?;
+            let input =
+                address_input(r.address, r.default_shipping, r.default_billing).map_err(status)?;
+            let changed = self
+                .app
                 .services
                 .customers
-                .add_address(&ctx, id, input)
-                .await
-                .map_err(status)?,
-        )))
+                .update_address(&ctx, id, address_id, input);
+            Ok(customer(changed.await.map_err(status)?))
+        })
+        .await
     }
+
+    async fn delete_customer_address(
+        &self,
+        request: Request<pb::DeleteCustomerAddressRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let ctx = call_ctx(&request);
+        let method = method_of(&request);
+        let r = request.into_inner();
+        idempotent(&self.app, &ctx, &method, &r, async {
+            let id = convert::uuid(&r.customer_id, "customer_id").map_err(status)?;
+            let address_id = convert::uuid(&r.address_id, "address_id").map_err(status)?;
+            let changed = self
+                .app
+                .services
+                .customers
+                .delete_address(&ctx, id, address_id);
+            Ok(customer(changed.await.map_err(status)?))
+        })
+        .await
+    }
+
+    async fn add_to_wishlist(
+        &self,
+        request: Request<pb::WishlistItemRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let ctx = call_ctx(&request);
+        let method = method_of(&request);
+        let r = request.into_inner();
+        idempotent(&self.app, &ctx, &method, &r, async {
+            let (id, variant_id) = wishlist_item(&r).map_err(status)?;
+            let changed = self
+                .app
+                .services
+                .customers
+                .add_to_wishlist(&ctx, id, variant_id);
+            Ok(customer(changed.await.map_err(status)?))
+        })
+        .await
+    }
+
+    async fn remove_from_wishlist(
+        &self,
+        request: Request<pb::WishlistItemRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let ctx = call_ctx(&request);
+        let method = method_of(&request);
+        let r = request.into_inner();
+        idempotent(&self.app, &ctx, &method, &r, async {
+            let (id, variant_id) = wishlist_item(&r).map_err(status)?;
+            let changed = self
+                .app
+                .services
+                .customers
+                .remove_from_wishlist(&ctx, id, variant_id);
+            Ok(customer(changed.await.map_err(status)?))
+        })
+        .await
+    }
+}
+
+/// An address-book entry from a request; the address is required.
+fn address_input(
+    address: Option<pb::Address>,
+    default_shipping: Option<bool>,
+    default_billing: Option<bool>,
+) -> Result<CustomerAddressInput, Error> {
+    let address = address.ok_or_else(|| Error::invalid("address", "is required"))?;
+    Ok(CustomerAddressInput {
+        address: convert::address_in(address),
+        default_shipping,
+        default_billing,
+    })
+}
+
+fn wishlist_item(r: &pb::WishlistItemRequest) -> Result<(uuid::Uuid, uuid::Uuid), Error> {
+    Ok((
+        convert::uuid(&r.customer_id, "customer_id")?,
+        convert::uuid(&r.variant_id, "variant_id")?,
+    ))
 }
