@@ -110,6 +110,21 @@ impl ReflectionClient {
         Ok(to_json(&answer.into_inner()))
     }
 
+    /// Calls any method, unary or server streaming (a stream is opened and dropped), for
+    /// whether the server lets the caller in.
+    pub async fn reach(
+        &self,
+        name: &str,
+        request: Value,
+        token: Option<&str>,
+    ) -> Result<(), Status> {
+        if self.method(name).is_server_streaming() {
+            self.stream(name, request, token).await.map(drop)
+        } else {
+            self.call(name, request, token).await.map(drop)
+        }
+    }
+
     /// Opens a server stream (`EventService/Subscribe`) and gives its messages as JSON.
     pub async fn stream(
         &self,
