@@ -88,7 +88,8 @@ async fn create_product_stores_variants_images_categories_and_writes_one_event()
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .events;
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].event_type, "product.created");
     assert_eq!(events[0].entity_id, product.id);
@@ -151,7 +152,13 @@ async fn invalid_input_names_every_bad_field_and_stores_nothing() {
         types: vec!["product.*".into()],
         ..Default::default()
     };
-    let events = t.services().events.list(&t.ctx, query).await.unwrap();
+    let events = t
+        .services()
+        .events
+        .list(&t.ctx, query)
+        .await
+        .unwrap()
+        .events;
     assert!(events.is_empty(), "a rejected change writes no event");
 }
 
@@ -281,7 +288,8 @@ async fn update_variant_and_delete_write_events_in_order() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .events;
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,

@@ -29,7 +29,8 @@ async fn a_subscription_replays_from_after_then_continues_live() {
         .events
         .list(&t.ctx, EventQuery::default())
         .await
-        .unwrap();
+        .unwrap()
+        .events;
     let after_a = log
         .iter()
         .find(|e| e.entity_id == a.product.id)
@@ -423,7 +424,8 @@ async fn typed_feeds_follow_orders_and_stock_and_customers_see_only_theirs() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .events;
     assert!(!visible.is_empty() && visible.iter().all(|e| e.entity_id == own));
 
     // Stock: the current level first, then each change.
@@ -536,6 +538,7 @@ async fn two_relays_dispatch_every_event_exactly_once_in_order() {
         .list(&t.ctx, EventQuery::default())
         .await
         .unwrap()
+        .events
         .len();
     let second = stateset::app::App::new(crate::support::test_config(&t.db.url)).unwrap();
     let relay = |app: stateset::app::AppState| {

@@ -452,3 +452,46 @@ async fn calls_and_streams_end_at_the_callers_deadline() {
         "a stream without a deadline is not ended"
     );
 }
+
+/// A page of events the caller may not see still moves its cursor on, so paging with
+/// `next_after` reaches what comes after them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_paging_moves_past_events_the_caller_cannot_see() {
+    let t = TestApp::new().await;
+    let first = t.variant("SEEN-1").await;
+    t.stock(first, 5).await;
+    // An order's events (customer, order, stock) are staff's; products are anyone's.
+    t.order_of(first, "hidden@example.com").await;
+    t.variant("SEEN-2").await;
+    let mut events = pb::event_service_client::EventServiceClient::with_interceptor(
+        t.serve_grpc().await,
+        crate::support::BearerInterceptor(None),
+    );
+    let (mut after, mut seen, mut empty_pages) = (0, Vec::new(), 0);
+    loop {
+        let page = events
+            .list_events(pb::ListEventsRequest {
+                after: Some(after),
+                page_size: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        if page.next_after == after {
+            assert!(page.events.is_empty());
+            break;
+        }
+        assert!(page.next_after > after);
+        empty_pages += usize::from(page.events.is_empty());
+        seen.extend(page.events.into_iter().map(|e| e.r#type));
+        after = page.next_after;
+    }
+    assert!(empty_pages > 0, "the order's events were read and not shown");
+    assert!(
+        seen.iter().all(|t| !t.starts_with("order.")),
+        "an anonymous caller sees no order: {seen:?}"
+    );
+    let products = seen.iter().filter(|t| *t == "product.created").count();
+    assert_eq!(products, 2, "the product after the order is reached: {seen:?}");
+}

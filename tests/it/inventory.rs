@@ -394,7 +394,8 @@ async fn orders_reserve_release_and_ship_stock() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .events;
     let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(
         types,
@@ -528,6 +529,7 @@ async fn low_stock_fires_once_per_crossing_and_holds_expire() {
                 )
                 .await
                 .unwrap()
+                .events
                 .len()
         }
     };

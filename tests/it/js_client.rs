@@ -124,7 +124,8 @@ async fn the_graphql_ws_client_follows_orders_live_and_resumes_after_a_disconnec
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .events;
     assert!(missed.len() >= 4, "release, process, ship (+ shipped)");
 
     // Resuming after the last sequence seen replays exactly what was missed, then goes live.

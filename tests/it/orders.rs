@@ -305,7 +305,8 @@ async fn the_lifecycle_holds_and_illegal_transitions() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .events;
     // Stock events about the order (its reservations) interleave; these are the order's own.
     let types: Vec<&str> = events
         .iter()
@@ -363,7 +364,8 @@ async fn the_lifecycle_holds_and_illegal_transitions() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .events;
     assert_eq!(events.len(), 1);
 }
 
@@ -523,7 +525,8 @@ async fn merge_and_split_move_lines_and_recompute_totals() {
             },
         )
         .await
-        .unwrap();
+        .unwrap()
+        .events;
     assert_eq!(events.len(), 2);
     assert_eq!(
         events[1].data["new_order"]["id"],

@@ -51,6 +51,7 @@ impl EventQuery {
             .events
             .list(ctx.call_ctx()?, query)
             .await
+            .map(|page| page.events)
             .gql()
     }
 }

@@ -66,19 +66,16 @@ impl EventService for EventsGrpc {
             first_field: "page_size",
             ..query(r.after, r.types, r.entity_id.as_deref())?
         };
-        let events = self
+        let page = self
             .app
             .services
             .events
             .list(&ctx, query)
             .await
             .map_err(status)?;
-        let next_after = events
-            .last()
-            .map_or(r.after.unwrap_or(0), |last| last.sequence);
         Ok(Response::new(pb::ListEventsResponse {
-            events: events.into_iter().map(event).collect(),
-            next_after,
+            events: page.events.into_iter().map(event).collect(),
+            next_after: page.next_after,
         }))
     }
 

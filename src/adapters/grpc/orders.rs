@@ -467,19 +467,16 @@ impl OrderService for OrdersGrpc {
             first_field: "page_size",
             ..EventQuery::default()
         };
-        let events = self
+        let page = self
             .app
             .services
             .orders
             .order_events(&ctx, id, query)
             .await
             .map_err(status)?;
-        let next_after = events
-            .last()
-            .map_or(r.after.unwrap_or(0), |last| last.sequence);
         Ok(Response::new(pb::ListOrderEventsResponse {
-            events: events.into_iter().map(super::events::event).collect(),
-            next_after,
+            events: page.events.into_iter().map(super::events::event).collect(),
+            next_after: page.next_after,
         }))
     }
 }

@@ -99,6 +99,19 @@ pub struct EntityEventsParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EventList {
     pub items: Vec<Event>,
+    /// Send as `after` for the next page: the last sequence read, events you may not see
+    /// included (so it moves on even when `items` is empty), or your `after` when nothing
+    /// was read.
+    pub next_after: i64,
+}
+
+impl From<crate::services::events::EventPage> for EventList {
+    fn from(page: crate::services::events::EventPage) -> Self {
+        Self {
+            items: page.events,
+            next_after: page.next_after,
+        }
+    }
 }
 
 operations! {
@@ -355,7 +368,6 @@ operations! {
             first: params.limit,
             first_field: "limit",
         };
-        let items = app.services.events.list(&ctx, query).await?;
-        Ok(Json(EventList { items }))
+        Ok(Json(app.services.events.list(&ctx, query).await?.into()))
     }
 }

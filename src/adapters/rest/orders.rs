@@ -275,8 +275,9 @@ operations! {
             first_field: "limit",
             ..EventQuery::default()
         };
-        let items = app.services.orders.order_events(&ctx, id, query).await?;
-        Ok(Json(EventList { items }))
+        Ok(Json(
+            app.services.orders.order_events(&ctx, id, query).await?.into(),
+        ))
     }
 
     put "/orders/{id}" update_order needs "orders:update"

@@ -288,6 +288,7 @@ impl TestApp {
             .list(&self.ctx, query)
             .await
             .expect("events")
+            .events
     }
 
     /// Creates a customer with `email`.

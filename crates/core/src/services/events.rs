@@ -144,6 +144,16 @@ fn matches(filter: &EventFilter, event: &Event) -> bool {
         && filter.entity_id.is_none_or(|id| id == event.entity_id)
 }
 
+/// A page of the event log.
+#[derive(Debug, Clone)]
+pub struct EventPage {
+    /// The events the caller may see, oldest first.
+    pub events: Vec<Event>,
+    /// Send as `after` for the next page: the last sequence read (events the caller may not
+    /// see included), or the request's `after` when nothing was read.
+    pub next_after: i64,
+}
+
 /// Reads the event log and follows it live.
 #[derive(Clone)]
 pub struct EventService {
@@ -157,9 +167,9 @@ impl EventService {
         Self { db, bus, metrics }
     }
 
-    /// Events after `query.after`, oldest first.
+    /// Events after `query.after`, oldest first, with where the next page starts.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
-    pub async fn list(&self, ctx: &Ctx, query: EventQuery) -> Result<Vec<Event>, Error> {
+    pub async fn list(&self, ctx: &Ctx, query: EventQuery) -> Result<EventPage, Error> {
         let limit = query.first.unwrap_or(MAX_PAGE);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(Error::invalid(
@@ -171,11 +181,17 @@ impl EventService {
         let viewer = Viewer::of(&self.db, ctx).await?;
         let mut conn = self.db.conn().await?;
         filter.until = self.settled_horizon(&mut conn).await?;
-        let events = stateset_db::outbox::list(&mut conn, &filter, limit).await?;
-        Ok(events
-            .into_iter()
-            .filter(|event| viewer.sees(event))
-            .collect())
+        let read = stateset_db::outbox::list(&mut conn, &filter, limit).await?;
+        // The next page starts after the last event read, seen or not: a page of events the
+        // caller may not see must still move the cursor on.
+        let next_after = read.last().map_or(filter.after, |last| last.sequence);
+        Ok(EventPage {
+            events: read
+                .into_iter()
+                .filter(|event| viewer.sees(event))
+                .collect(),
+            next_after,
+        })
     }
 
     /// The log is read only up to the live feed's horizon, so a reader paging with `after`

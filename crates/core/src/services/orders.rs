@@ -847,7 +847,7 @@ impl OrderService {
         ctx: &Ctx,
         id: Uuid,
         query: super::events::EventQuery,
-    ) -> Result<Vec<stateset_domain::Event>, Error> {
+    ) -> Result<super::events::EventPage, Error> {
         self.get_order(ctx, OrderRef::Id(id)).await?;
         let query = super::events::EventQuery {
             entity_id: Some(id),
