@@ -487,11 +487,17 @@ async fn event_paging_moves_past_events_the_caller_cannot_see() {
         seen.extend(page.events.into_iter().map(|e| e.r#type));
         after = page.next_after;
     }
-    assert!(empty_pages > 0, "the order's events were read and not shown");
+    assert!(
+        empty_pages > 0,
+        "the order's events were read and not shown"
+    );
     assert!(
         seen.iter().all(|t| !t.starts_with("order.")),
         "an anonymous caller sees no order: {seen:?}"
     );
     let products = seen.iter().filter(|t| *t == "product.created").count();
-    assert_eq!(products, 2, "the product after the order is reached: {seen:?}");
+    assert_eq!(
+        products, 2,
+        "the product after the order is reached: {seen:?}"
+    );
 }
