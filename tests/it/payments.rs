@@ -4,10 +4,11 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
+use stateset::adapters::grpc::pb;
 
 use crate::checkout::{complete, ready_checkout_paying, shop, token};
 use crate::support::stripe::{API_KEY, FakeStripe};
-use crate::support::{TestApp, rest_error_fields};
+use crate::support::{BearerInterceptor, TestApp, rest_error_fields};
 
 async fn pay(t: &TestApp, body: Value) -> (StatusCode, Value) {
     t.json(Method::POST, "/api/v1/payments", Some(body)).await
@@ -619,6 +620,83 @@ async fn stablecoin_requests_handle_under_and_over_payment_and_reconcile() {
     assert_eq!(
         report["totals"],
         json!([{"asset": "USDC", "requested": "6", "received": "6.5", "outstanding": "0", "refund_due": "3.5"}])
+    );
+
+    // The same report over gRPC, and a period that ends before it starts names `from`.
+    let mut grpc = pb::payment_service_client::PaymentServiceClient::with_interceptor(
+        t.serve_grpc().await,
+        BearerInterceptor(Some(t.admin.clone())),
+    );
+    let over_grpc = grpc
+        .get_stablecoin_reconciliation(pb::GetStablecoinReconciliationRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let lines: Vec<_> = over_grpc
+        .lines
+        .iter()
+        .map(|l| {
+            let request = l.request.as_ref().unwrap();
+            (
+                l.payment_id.as_str(),
+                request.state.as_str(),
+                request.received.as_str(),
+                l.outstanding.as_str(),
+                l.refund_due.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (
+                report["lines"][0]["payment_id"].as_str().unwrap(),
+                "overpaid",
+                "3.5",
+                "0",
+                "0.5"
+            ),
+            (
+                report["lines"][1]["payment_id"].as_str().unwrap(),
+                "expired",
+                "3",
+                "0",
+                "3"
+            ),
+        ]
+    );
+    assert_eq!(
+        over_grpc.lines[1].payment_status,
+        pb::PaymentStatus::Expired as i32
+    );
+    assert_eq!(
+        over_grpc.totals,
+        [pb::StablecoinTotals {
+            asset: "USDC".into(),
+            requested: "6".into(),
+            received: "6.5".into(),
+            outstanding: "0".into(),
+            refund_due: "3.5".into(),
+        }]
+    );
+    let now = prost_types::Timestamp::from(std::time::SystemTime::now());
+    let backwards = grpc
+        .get_stablecoin_reconciliation(pb::GetStablecoinReconciliationRequest {
+            from: Some(now),
+            to: Some(prost_types::Timestamp {
+                seconds: now.seconds - 60,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(backwards.code(), tonic::Code::InvalidArgument);
+    assert_eq!(
+        tonic_types::StatusExt::get_details_bad_request(&backwards)
+            .unwrap()
+            .field_violations[0]
+            .field,
+        "from"
     );
 }
 

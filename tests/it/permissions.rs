@@ -22,7 +22,7 @@ use stateset::services::Ctx;
 use stateset::services::auth::Credentials;
 
 use crate::support::reflection::ReflectionClient;
-use crate::support::{Auth, Http, TestApp, catalog_client};
+use crate::support::{Auth, Http, PASSWORD, TestApp, catalog_client};
 
 /// Who may: admin, manager, staff, customer, anonymous.
 type Allowed = [bool; 5];
@@ -1363,9 +1363,28 @@ fn grpc_verdict(
     (!ok).then(|| format!("gRPC {name} as {}: {code:?}", ROLE_NAMES[who]))
 }
 
+/// Ends the caller's session, so it is called after everything else.
+const GRPC_LOGOUT: &str = "IdentityService/Logout";
+
+/// Signs the callers in again (all but the anonymous one), in `ROLE_NAMES` order.
+async fn fresh_sessions(t: &TestApp) -> Vec<Option<String>> {
+    let mut fresh = Vec::new();
+    for email in [
+        "admin@example.com",
+        "manager@example.com",
+        "staff@example.com",
+        "customer@example.com",
+    ] {
+        fresh.push(Some(t.login(email).await.access_token));
+    }
+    fresh.push(None);
+    fresh
+}
+
 /// gRPC methods as rows: `Service/Method`, a request in the proto3 JSON mapping, who may.
 /// Ids name nothing, so a call let through ends in NOT_FOUND or INVALID_ARGUMENT.
-fn grpc_table(product: &str) -> Vec<(&'static str, Value, Allowed)> {
+/// `refresh_token` is a fresh one of the customer's, spent by the Refresh row.
+fn grpc_table(product: &str, refresh_token: &str) -> Vec<(&'static str, Value, Allowed)> {
     let no_cart = "cart_no_such_token";
     let an_address = json!({"line1": "1", "city": "X", "country": "US"});
     vec![
@@ -1515,6 +1534,65 @@ fn grpc_table(product: &str) -> Vec<(&'static str, Value, Allowed)> {
             "PaymentService/RefundPayment",
             json!({"payment_id": NOBODY}),
             MANAGERS,
+        ),
+        (
+            "PaymentService/GetStablecoinReconciliation",
+            json!({}),
+            MANAGERS,
+        ),
+        // Identity: anyone signs up and in; each user keeps API keys; administrators manage
+        // roles and users, which managers may read. Logout is served last (it ends sessions).
+        (
+            "IdentityService/Register",
+            json!({"email": "bad", "password": "x"}),
+            EVERYONE,
+        ),
+        (
+            "IdentityService/Login",
+            json!({"email": "customer@example.com", "password": PASSWORD}),
+            EVERYONE,
+        ),
+        (
+            "IdentityService/Refresh",
+            json!({"refresh_token": refresh_token}),
+            EVERYONE,
+        ),
+        ("IdentityService/Logout", json!({}), SIGNED_IN),
+        ("IdentityService/GetCurrentUser", json!({}), SIGNED_IN),
+        ("IdentityService/ListApiKeys", json!({}), SIGNED_IN),
+        (
+            "IdentityService/CreateApiKey",
+            json!({"name": "", "scopes": []}),
+            SIGNED_IN,
+        ),
+        (
+            "IdentityService/RevokeApiKey",
+            json!({"id": NOBODY}),
+            SIGNED_IN,
+        ),
+        ("IdentityService/ListRoles", json!({}), WITH_ROLES_READ),
+        (
+            "IdentityService/CreateRole",
+            json!({"name": "", "permissions": []}),
+            ADMINS,
+        ),
+        ("IdentityService/UpdateRole", json!({"id": NOBODY}), ADMINS),
+        ("IdentityService/DeleteRole", json!({"id": NOBODY}), ADMINS),
+        ("IdentityService/ListUsers", json!({}), MANAGERS),
+        (
+            "IdentityService/CreateUser",
+            json!({"email": "bad", "password": "x", "role_id": NOBODY}),
+            ADMINS,
+        ),
+        (
+            "IdentityService/SetUserRole",
+            json!({"id": NOBODY, "role_id": NOBODY}),
+            ADMINS,
+        ),
+        (
+            "IdentityService/SetUserActive",
+            json!({"id": NOBODY, "active": true}),
+            ADMINS,
         ),
         (
             "CartService/CreateCart",
@@ -1842,9 +1920,15 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
     let channel = t.serve_grpc().await;
     let reflected = ReflectionClient::discover(channel.clone()).await;
     let mut grpc_checked = BTreeSet::new();
+    let mut grpc_last = Vec::new();
     for (who, token) in callers.iter().enumerate() {
         // Every method from the table, called by a client that knows only reflection.
-        for (name, request, allowed) in grpc_table(&product) {
+        let refresh_token = t.login("customer@example.com").await.refresh_token;
+        for (name, request, allowed) in grpc_table(&product, &refresh_token) {
+            if name == GRPC_LOGOUT {
+                grpc_last.push((who, request, allowed));
+                continue;
+            }
             let result = reflected.reach(name, request, token.as_deref()).await;
             grpc_checked.insert(name.to_owned());
             failures.extend(grpc_verdict(
@@ -1856,17 +1940,6 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
             ));
         }
     }
-    // gRPC: every method the server serves is among those checked.
-    let served = served_grpc_methods();
-    assert!(!served.is_empty(), "no gRPC method is described");
-    for method in &served {
-        if !grpc_checked.contains(method.as_str()) {
-            failures.push(format!(
-                "gRPC {method} is served but the matrix does not check it"
-            ));
-        }
-    }
-
     // Subscriptions place orders for the signed-in customer, so they come after the rest.
     let customer = t
         .services()
@@ -1878,19 +1951,33 @@ async fn every_operation_of_every_door_is_guarded_by_role() {
     failures.extend(check_subscriptions(&t, &http, &callers, customer).await);
 
     failures.extend(walk.check(&last).await);
-    // REST's logout has ended the callers' sessions by now, so GraphQL's signs out sessions
-    // of its own (the same users, signed in again).
-    let mut fresh = Vec::new();
-    for email in [
-        "admin@example.com",
-        "manager@example.com",
-        "staff@example.com",
-        "customer@example.com",
-    ] {
-        fresh.push(Some(t.login(email).await.access_token));
+    // REST's logout has ended the callers' sessions by now, so GraphQL's and gRPC's sign out
+    // sessions of their own (the same users, signed in again).
+    failures.extend(check_graphql(&http, &fresh_sessions(&t).await, &graphql_last).await);
+    let fresh = fresh_sessions(&t).await;
+    for (who, request, allowed) in grpc_last {
+        let result = reflected
+            .reach(GRPC_LOGOUT, request, fresh[who].as_deref())
+            .await;
+        grpc_checked.insert(GRPC_LOGOUT.to_owned());
+        failures.extend(grpc_verdict(
+            GRPC_LOGOUT,
+            who,
+            fresh[who].is_some(),
+            allowed[who],
+            result,
+        ));
     }
-    fresh.push(None);
-    failures.extend(check_graphql(&http, &fresh, &graphql_last).await);
+    // gRPC: every method the server serves is among those checked.
+    let served = served_grpc_methods();
+    assert!(!served.is_empty(), "no gRPC method is described");
+    for method in &served {
+        if !grpc_checked.contains(method.as_str()) {
+            failures.push(format!(
+                "gRPC {method} is served but the matrix does not check it"
+            ));
+        }
+    }
     assert!(
         failures.is_empty(),
         "{} wrong answers:\n{}",

@@ -252,9 +252,18 @@ pub fn decimal(raw: Option<String>, field: &str) -> Result<Option<rust_decimal::
         .transpose()
 }
 
-/// An optional timestamp from a request, as the service takes it.
-pub fn time_in(t: Option<prost_types::Timestamp>) -> Option<chrono::DateTime<chrono::Utc>> {
-    t.and_then(|t| chrono::DateTime::from_timestamp(t.seconds, u32::try_from(t.nanos).unwrap_or(0)))
+/// An optional timestamp from a request, as the service takes it; one out of range (or with
+/// negative nanoseconds) is an error naming `field`.
+pub fn time_in(
+    t: Option<prost_types::Timestamp>,
+    field: &str,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>, Error> {
+    let Some(t) = t else { return Ok(None) };
+    u32::try_from(t.nanos)
+        .ok()
+        .and_then(|nanos| chrono::DateTime::from_timestamp(t.seconds, nanos))
+        .map(Some)
+        .ok_or_else(|| Error::invalid(field, "is not a valid timestamp"))
 }
 
 pub fn address(a: crate::domain::Address) -> pb::Address {

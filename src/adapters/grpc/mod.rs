@@ -1,12 +1,14 @@
 //! The gRPC door (tonic): `stateset.v1.CatalogService`, `CartService`, `CheckoutService`,
 //! `PricingService`, `OrderService`, `CustomerService`, `InventoryService`, `PaymentService`,
-//! `InvoiceService`, `WebhookService`, `EventService`, health and server reflection.
+//! `InvoiceService`, `WebhookService`, `IdentityService`, `EventService`, health and server
+//! reflection.
 
 mod carts;
 mod catalog;
 mod checkout;
 mod convert;
 mod events;
+mod identity;
 mod inventory;
 mod invoices;
 mod orders;
@@ -41,6 +43,7 @@ pub use carts::CartsGrpc;
 pub use catalog::CatalogGrpc;
 pub use checkout::CheckoutGrpc;
 pub use events::EventsGrpc;
+pub use identity::IdentityGrpc;
 pub use inventory::InventoryGrpc;
 pub use invoices::InvoicesGrpc;
 pub use orders::OrdersGrpc;
@@ -274,6 +277,7 @@ pub async fn serve_on(
     use pb::checkout_service_server::CheckoutServiceServer;
     use pb::customer_service_server::CustomerServiceServer;
     use pb::event_service_server::EventServiceServer;
+    use pb::identity_service_server::IdentityServiceServer;
     use pb::inventory_service_server::InventoryServiceServer;
     use pb::invoice_service_server::InvoiceServiceServer;
     use pb::order_service_server::OrderServiceServer;
@@ -320,6 +324,9 @@ pub async fn serve_on(
         app.clone()
     ))))
     .add_service(gzip!(EventServiceServer::new(EventsGrpc::new(app.clone()))))
+    .add_service(gzip!(IdentityServiceServer::new(IdentityGrpc::new(
+        app.clone()
+    ))))
     .add_service(gzip!(CartServiceServer::new(CartsGrpc::new(app.clone()))))
     .add_service(gzip!(CheckoutServiceServer::new(CheckoutGrpc::new(
         app.clone()

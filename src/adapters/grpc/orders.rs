@@ -231,8 +231,8 @@ impl OrderService for OrdersGrpc {
                 .map(|c| convert::uuid(&c, "customer_id"))
                 .transpose()
                 .map_err(status)?,
-            from: convert::time_in(r.from),
-            to: convert::time_in(r.to),
+            from: convert::time_in(r.from, "from").map_err(status)?,
+            to: convert::time_in(r.to, "to").map_err(status)?,
             tag: r.tag,
             query: r.query,
             ..Default::default()

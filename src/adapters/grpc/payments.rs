@@ -6,7 +6,9 @@ use super::pb::payment_service_server::PaymentService;
 use super::pb::{self};
 use super::{call_ctx, convert, idempotent, method_of, status};
 use crate::app::AppState;
-use crate::domain::{Payment, PaymentStatus, Stablecoin};
+use crate::domain::{
+    Payment, PaymentStatus, Stablecoin, StablecoinReconciliation, StablecoinRequest,
+};
 use crate::services::Error;
 use crate::services::payments::stablepay::StablecoinInput;
 use crate::services::payments::{CaptureInput, CardInput, CreatePaymentInput, RefundInput};
@@ -46,17 +48,51 @@ pub(super) fn payment(p: Payment) -> pb::Payment {
         card_brand: p.card_brand,
         card_last4: p.card_last4,
         failure_code: p.failure_code,
-        stablecoin: p.stablecoin.map(|s| pb::StablecoinRequest {
-            asset: s.asset.as_str().to_owned(),
-            network: s.network,
-            address: s.address,
-            amount: s.amount.to_string(),
-            received: s.received.to_string(),
-            state: s.state.as_str().to_owned(),
-            expires_at: Some(convert::timestamp(s.expires_at)),
-        }),
+        stablecoin: p.stablecoin.map(stablecoin_request),
         created_at: Some(convert::timestamp(p.created_at)),
         updated_at: Some(convert::timestamp(p.updated_at)),
+    }
+}
+
+fn stablecoin_request(s: StablecoinRequest) -> pb::StablecoinRequest {
+    pb::StablecoinRequest {
+        asset: s.asset.as_str().to_owned(),
+        network: s.network,
+        address: s.address,
+        amount: s.amount.to_string(),
+        received: s.received.to_string(),
+        state: s.state.as_str().to_owned(),
+        expires_at: Some(convert::timestamp(s.expires_at)),
+    }
+}
+
+fn reconciliation(report: StablecoinReconciliation) -> pb::StablecoinReconciliation {
+    pb::StablecoinReconciliation {
+        from: Some(convert::timestamp(report.from)),
+        to: Some(convert::timestamp(report.to)),
+        lines: report
+            .lines
+            .into_iter()
+            .map(|line| pb::StablecoinReconciliationLine {
+                payment_id: line.payment_id.to_string(),
+                order_id: line.order_id.to_string(),
+                payment_status: payment_status(line.payment_status),
+                request: Some(stablecoin_request(line.request)),
+                outstanding: line.outstanding.to_string(),
+                refund_due: line.refund_due.to_string(),
+            })
+            .collect(),
+        totals: report
+            .totals
+            .into_iter()
+            .map(|total| pb::StablecoinTotals {
+                asset: total.asset.as_str().to_owned(),
+                requested: total.requested.to_string(),
+                received: total.received.to_string(),
+                outstanding: total.outstanding.to_string(),
+                refund_due: total.refund_due.to_string(),
+            })
+            .collect(),
     }
 }
 
@@ -234,5 +270,23 @@ impl PaymentService for PaymentsGrpc {
             exp_month: token.exp_month,
             exp_year: token.exp_year,
         }))
+    }
+
+    async fn get_stablecoin_reconciliation(
+        &self,
+        request: Request<pb::GetStablecoinReconciliationRequest>,
+    ) -> Result<Response<pb::StablecoinReconciliation>, Status> {
+        let ctx = call_ctx(&request);
+        let r = request.into_inner();
+        let from = convert::time_in(r.from, "from").map_err(status)?;
+        let to = convert::time_in(r.to, "to").map_err(status)?;
+        let report = self
+            .app
+            .services
+            .payments
+            .stablecoin_reconciliation(&ctx, from, to)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(reconciliation(report)))
     }
 }
