@@ -459,3 +459,46 @@ async fn address_books_and_wishlists_over_grpc() {
         .unwrap_err();
     assert_eq!(not_there.code(), Code::NotFound);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_in_shopper_reads_its_own_customer_record_over_grpc() {
+    let t = TestApp::new().await;
+    let channel = t.serve_grpc().await;
+    let shopper = t
+        .user_token(
+            "shopper@example.com",
+            stateset::services::auth::CUSTOMER_ROLE,
+        )
+        .await;
+    let mut client = customers(&channel, &shopper);
+    // A customer's login comes with its record.
+    let mine = client
+        .get_my_customer(pb::GetMyCustomerRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(mine.email, "shopper@example.com");
+    let me = pb::identity_service_client::IdentityServiceClient::with_interceptor(
+        channel.clone(),
+        BearerInterceptor(Some(shopper.clone())),
+    )
+    .get_current_user(pb::GetCurrentUserRequest {})
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(mine.user_id.as_deref(), Some(me.id.as_str()));
+    let by_id = client
+        .get_customer(pb::GetCustomerRequest {
+            id: mine.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(by_id, mine);
+    // A login without a customer record has none to read.
+    let admin = customers(&channel, &t.admin)
+        .get_my_customer(pb::GetMyCustomerRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(admin.code(), Code::NotFound);
+}

@@ -1450,6 +1450,7 @@ fn grpc_table(product: &str, refresh_token: &str) -> Vec<(&'static str, Value, A
             json!({"id": NOBODY}),
             SIGNED_IN,
         ),
+        ("CustomerService/GetMyCustomer", json!({}), SIGNED_IN),
         ("CustomerService/ListCustomers", json!({}), SIGNED_IN),
         (
             "CustomerService/UpdateCustomer",

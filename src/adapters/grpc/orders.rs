@@ -526,6 +526,21 @@ impl CustomerService for OrdersGrpc {
         )))
     }
 
+    async fn get_my_customer(
+        &self,
+        request: Request<pb::GetMyCustomerRequest>,
+    ) -> Result<Response<pb::Customer>, Status> {
+        let ctx = call_ctx(&request);
+        let mine = self
+            .app
+            .services
+            .customers
+            .my_customer(&ctx)
+            .await
+            .map_err(status)?;
+        Ok(Response::new(customer(mine)))
+    }
+
     async fn list_customers(
         &self,
         request: Request<pb::ListCustomersRequest>,
