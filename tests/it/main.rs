@@ -17,6 +17,7 @@ mod graphql;
 mod grpc;
 mod grpc_backoffice;
 mod grpc_billing;
+mod grpc_inventory;
 mod grpc_shop;
 mod http;
 mod inventory;
