@@ -18,6 +18,7 @@ mod grpc;
 mod grpc_backoffice;
 mod grpc_billing;
 mod grpc_identity;
+mod grpc_inventory;
 mod grpc_shop;
 mod http;
 mod inventory;

@@ -1506,6 +1506,76 @@ fn grpc_table(product: &str, refresh_token: &str) -> Vec<(&'static str, Value, A
             json!({"id": NOBODY}),
             MANAGERS,
         ),
+        // Item settings, locations and placing purchase orders are `inventory:manage`
+        // (managers); counts and receiving purchase orders `inventory:adjust` (staff too).
+        ("InventoryService/ListLowStock", json!({}), OPERATIONS),
+        (
+            "InventoryService/UpdateInventoryItem",
+            json!({"id": NOBODY, "reorder_point": 1}),
+            MANAGERS,
+        ),
+        (
+            "InventoryService/ListLots",
+            json!({"item_id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "InventoryService/ListMovements",
+            json!({"item_id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "InventoryService/ListReservations",
+            json!({"item_id": NOBODY}),
+            OPERATIONS,
+        ),
+        // An unknown location: refused once past the permission check, so no count opens.
+        (
+            "InventoryService/OpenCount",
+            json!({"location_id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "InventoryService/GetCount",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "InventoryService/RecordCount",
+            json!({"count_id": NOBODY, "variant_id": NOBODY, "counted": 0}),
+            OPERATIONS,
+        ),
+        (
+            "InventoryService/PostCount",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
+        ("InventoryService/ListLocations", json!({}), OPERATIONS),
+        (
+            "InventoryService/CreateLocation",
+            json!({"code": "", "name": "", "kind": "LOCATION_KIND_STORE"}),
+            MANAGERS,
+        ),
+        (
+            "InventoryService/UpdateLocation",
+            json!({"id": NOBODY, "name": "x"}),
+            MANAGERS,
+        ),
+        (
+            "InventoryService/CreatePurchaseOrder",
+            json!({"location_id": NOBODY, "supplier": ""}),
+            MANAGERS,
+        ),
+        (
+            "InventoryService/GetPurchaseOrder",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "InventoryService/ReceivePurchaseOrder",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
         // Anyone may follow the log; each caller sees only the events it may see.
         ("EventService/ListEvents", json!({"page_size": 1}), EVERYONE),
         ("EventService/Subscribe", json!({}), EVERYONE),
