@@ -565,8 +565,9 @@ async fn a_signed_in_customer_merges_a_guest_cart_over_grpc() {
     assert_eq!(left.status, pb::CartStatus::Merged as i32);
 }
 
-/// A client with no generated code learns the surface from reflection and takes a guest from
-/// an empty cart to a paid order, watching the order arrive on the event stream.
+/// A client with no generated code learns the surface from reflection, sets up a shop (product,
+/// warehouse, stock, shipping, tax) and takes a guest from an empty cart to a paid order,
+/// watching the order arrive on the event stream: nothing but gRPC.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reflection_only_client_places_an_order_and_hears_of_it() {
     use futures::StreamExt as _;
@@ -581,6 +582,8 @@ async fn a_reflection_only_client_places_an_order_and_hears_of_it() {
         "stateset.v1.PricingService",
         "stateset.v1.PaymentService",
         "stateset.v1.OrderService",
+        "stateset.v1.InventoryService",
+        "stateset.v1.IdentityService",
         "stateset.v1.EventService",
     ] {
         assert!(
@@ -602,7 +605,23 @@ async fn a_reflection_only_client_places_an_order_and_hears_of_it() {
         .await
         .unwrap();
     let variant = product["variants"][0]["id"].as_str().unwrap().to_owned();
-    t.stock(variant.parse().unwrap(), 5).await;
+    let warehouse = grpc
+        .call(
+            "InventoryService/CreateLocation",
+            json!({"code": "REFL-WH", "name": "Reflected warehouse", "kind": "LOCATION_KIND_WAREHOUSE"}),
+            admin,
+        )
+        .await
+        .unwrap();
+    let stock = grpc
+        .call(
+            "InventoryService/ReceiveInventory",
+            json!({"variant_id": variant, "location_id": warehouse["id"], "quantity": 5}),
+            admin,
+        )
+        .await
+        .unwrap();
+    assert_eq!(stock["available"], 5, "{stock}");
     grpc.call(
         "PricingService/CreateShippingMethod",
         json!({"name": "Standard", "carrier": "USPS", "service": "Ground", "countries": ["US"],
@@ -707,6 +726,16 @@ async fn a_reflection_only_client_places_an_order_and_hears_of_it() {
         .unwrap();
     assert_eq!(event["type"], "order.created");
     assert_eq!(event["entity_id"], order_id);
+    // The two tees are held for the order at the warehouse they came into.
+    let held = grpc
+        .call(
+            "InventoryService/GetInventoryItem",
+            json!({"id": stock["id"]}),
+            admin,
+        )
+        .await
+        .unwrap();
+    assert_eq!(held["available"], 3, "{held}");
 
     // Bad input reaches a dynamic client as a standard status too.
     let refused = grpc
