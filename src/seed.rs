@@ -286,8 +286,12 @@ async fn demo_pricing(
         pricing.create_tax_rate(ctx, input).await?;
         report.tax_rates_created += 1;
     }
-    let codes = pricing.discount_codes(ctx).await?;
-    if !codes.iter().any(|c| c.code == DEMO_DISCOUNT_CODE) {
+    let existing = match pricing.discount_code(ctx, DEMO_DISCOUNT_CODE).await {
+        Ok(code) => Some(code),
+        Err(Error::NotFound { .. }) => None,
+        Err(other) => return Err(other),
+    };
+    if existing.is_none() {
         let input = CreateDiscountCodeInput {
             code: DEMO_DISCOUNT_CODE.into(),
             kind: DiscountKind::Percentage,

@@ -26,9 +26,20 @@ async fn seeding_twice_loads_the_shop_once() {
     let pricing = &t.services().pricing;
     assert_eq!(pricing.shipping_methods(&t.ctx).await.unwrap().len(), 3);
     assert_eq!(pricing.tax_rates(&t.ctx).await.unwrap().len(), 3);
-    let codes = pricing.discount_codes(&t.ctx).await.unwrap();
-    assert_eq!(codes.len(), 1);
-    assert_eq!(codes[0].code, DEMO_DISCOUNT_CODE);
+    let codes = pricing
+        .discount_codes(
+            &t.ctx,
+            stateset::services::page::PageRequest {
+                size: None,
+                after: None,
+                size_field: "limit",
+                cursor_field: "cursor",
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(codes.total_count, 1);
+    assert_eq!(codes.items[0].1.code, DEMO_DISCOUNT_CODE);
 }
 
 /// One anonymous REST call; asserts the status and returns the body.

@@ -176,7 +176,7 @@ async fn pricing_service_creates_lists_and_deletes_the_rules() {
         .tax_rates;
     assert_eq!(rates.len(), 1);
     let codes = admin
-        .list_discount_codes(pb::ListDiscountCodesRequest {})
+        .list_discount_codes(pb::ListDiscountCodesRequest::default())
         .await
         .unwrap()
         .into_inner()
@@ -253,7 +253,7 @@ async fn pricing_service_creates_lists_and_deletes_the_rules() {
         .unwrap_err();
     assert_eq!(gone.code(), Code::NotFound);
     let left = admin
-        .list_discount_codes(pb::ListDiscountCodesRequest {})
+        .list_discount_codes(pb::ListDiscountCodesRequest::default())
         .await
         .unwrap()
         .into_inner();

@@ -1,5 +1,5 @@
-//! Lists that used to come back whole are paged (order history, users) or bounded (the
-//! StablePay reconciliation period), on every door that serves them.
+//! Lists that used to come back whole are paged (order history, users, discount codes) or
+//! bounded (the StablePay reconciliation period), on every door that serves them.
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
@@ -120,4 +120,73 @@ async fn reconciliation_period_is_bounded() {
     let error = &bad["errors"][0]["extensions"];
     assert_eq!(error["code"], "VALIDATION", "{bad}");
     assert!(error.to_string().contains(r#""from""#), "{bad}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discount_codes_page_on_every_door() {
+    use stateset::adapters::grpc::pb;
+    let t = TestApp::new().await;
+    for code in ["SPRING", "autumn", "WINTER", "SUMMER", "BLACKFRIDAY"] {
+        let (status, body) = t
+            .json(
+                Method::POST,
+                "/api/v1/discounts",
+                Some(json!({"code": code, "kind": "percentage", "value": "10"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+    let (codes, pages) = t.rest_pages("/api/v1/discounts", 2, 5).await;
+    let names: Vec<&str> = codes.iter().map(|c| c["code"].as_str().unwrap()).collect();
+    assert_eq!(
+        (names, pages),
+        (
+            vec!["AUTUMN", "BLACKFRIDAY", "SPRING", "SUMMER", "WINTER"],
+            3
+        ),
+        "every code once, in code order"
+    );
+    let (nodes, pages) = t
+        .graphql_pages(
+            "query($after: String) { discountCodes(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id } } }",
+            json!({}),
+            "discountCodes",
+            5,
+        )
+        .await;
+    assert_eq!((ids(&nodes), pages), (ids(&codes), 3));
+
+    let mut grpc = pb::pricing_service_client::PricingServiceClient::with_interceptor(
+        t.serve_grpc().await,
+        crate::support::BearerInterceptor(Some(t.admin.clone())),
+    );
+    let mut seen: Vec<Uuid> = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = grpc
+            .list_discount_codes(pb::ListDiscountCodesRequest {
+                page_size: 2,
+                page_token: token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.total_count, 5);
+        seen.extend(
+            page.discount_codes
+                .into_iter()
+                .map(|c| c.id.parse::<Uuid>().unwrap()),
+        );
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen, ids(&codes), "the same order on gRPC");
+
+    let (status, body) = t
+        .json(Method::GET, "/api/v1/discounts?cursor=nonsense", None)
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(rest_error_fields(&body), ["cursor"]);
 }

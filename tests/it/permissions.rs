@@ -1099,7 +1099,7 @@ fn graphql_ops(product: &str) -> Vec<(String, Expect)> {
         // Pricing settings: `pricing:*`, which managers hold and staff do not.
         op("{ shippingMethods { id } }", MANAGERS),
         op("{ taxRates { id } }", MANAGERS),
-        op("{ discountCodes { id } }", MANAGERS),
+        op("{ discountCodes(first: 1) { nodes { id } } }", MANAGERS),
         op(
             r#"mutation { createShippingMethod(input: {name: "", carrier: "", service: "", kind: FLAT, currency: "x", minDays: 0, maxDays: 0}) { id } }"#,
             MANAGERS,

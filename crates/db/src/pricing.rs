@@ -210,12 +210,23 @@ pub async fn insert_discount(conn: &mut AsyncPgConnection, row: &DiscountRow) ->
         .map(drop)
 }
 
-pub async fn discounts(conn: &mut AsyncPgConnection) -> QueryResult<Vec<DiscountRow>> {
-    discount_codes::table
+/// Up to `limit` codes in code order after `after` (a code; codes are unique), and how many
+/// codes there are in all.
+pub async fn discounts(
+    conn: &mut AsyncPgConnection,
+    after: Option<String>,
+    limit: i64,
+) -> QueryResult<(Vec<DiscountRow>, i64)> {
+    let total = discount_codes::table.count().get_result(conn).await?;
+    let mut query = discount_codes::table
         .select(DiscountRow::as_select())
         .order(discount_codes::code)
-        .load(conn)
-        .await
+        .limit(limit)
+        .into_boxed();
+    if let Some(code) = after {
+        query = query.filter(discount_codes::code.gt(code));
+    }
+    Ok((query.load(conn).await?, total))
 }
 
 /// The code (upper-cased), optionally locked until the transaction ends so its use counts

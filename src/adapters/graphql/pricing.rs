@@ -1,9 +1,10 @@
 //! Shipping methods, tax rates and discount codes over GraphQL.
 
+use async_graphql::connection::Connection;
 use async_graphql::{Context, Object};
 use uuid::Uuid;
 
-use super::{ContextExt as _, GqlResult as _};
+use super::{ContextExt as _, GqlResult as _, ListTotals, connection, page_request};
 use crate::domain::{DiscountCode, ShippingMethod, TaxRate};
 use crate::services::pricing::{
     CreateDiscountCodeInput, CreateShippingMethodInput, CreateTaxRateInput,
@@ -33,12 +34,20 @@ impl PricingQuery {
             .gql()
     }
 
-    async fn discount_codes(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<DiscountCode>> {
-        ctx.services()
+    /// Discount codes in code order.
+    async fn discount_codes(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, DiscountCode, ListTotals>> {
+        let page = ctx
+            .services()
             .pricing
-            .discount_codes(ctx.call_ctx()?)
+            .discount_codes(ctx.call_ctx()?, page_request(first, after))
             .await
-            .gql()
+            .gql()?;
+        Ok(connection(page))
     }
 }
 

@@ -248,13 +248,23 @@ impl PricingService for PricingGrpc {
         request: Request<pb::ListDiscountCodesRequest>,
     ) -> Result<Response<pb::ListDiscountCodesResponse>, Status> {
         let ctx = call_ctx(&request);
-        let codes = self.app.services.pricing.discount_codes(&ctx).await;
+        let r = request.into_inner();
+        let page = self
+            .app
+            .services
+            .pricing
+            .discount_codes(&ctx, convert::page(r.page_size, r.page_token))
+            .await
+            .map_err(status)?;
+        let next_page_token = page.next_cursor().unwrap_or_default();
         Ok(Response::new(pb::ListDiscountCodesResponse {
-            discount_codes: codes
-                .map_err(status)?
+            discount_codes: page
+                .items
                 .into_iter()
-                .map(discount_code)
+                .map(|(_, c)| discount_code(c))
                 .collect(),
+            next_page_token,
+            total_count: page.total_count,
         }))
     }
 

@@ -6,8 +6,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::extract::{Json, Path};
+use super::extract::{Json, Path, Query};
 use super::operation::operations;
+use super::paging::{PageParams, Paged};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
 use crate::domain::{DiscountCode, ShippingMethod, TaxRate};
@@ -28,12 +29,6 @@ pub struct ShippingMethodList {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaxRateList {
     pub items: Vec<TaxRate>,
-}
-
-/// Every discount code.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DiscountCodeList {
-    pub items: Vec<DiscountCode>,
 }
 
 operations! {
@@ -109,13 +104,13 @@ operations! {
     }
 
     get "/discounts" list_discount_codes needs "pricing:read"
-        openapi(tag = "pricing",
-            responses((status = 200, body = DiscountCodeList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))
-        (State(app): State<AppState>, Caller(ctx): Caller)
-        -> ApiResult<Json<DiscountCodeList>> {
-        Ok(Json(DiscountCodeList {
-            items: app.services.pricing.discount_codes(&ctx).await?,
-        }))
+        openapi(tag = "pricing", params(PageParams),
+            responses((status = 200, body = Paged<DiscountCode>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+            (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Query(page): Query<PageParams>)
+        -> ApiResult<Json<Paged<DiscountCode>>> {
+        let page = app.services.pricing.discount_codes(&ctx, page.request()).await?;
+        Ok(Json(page.into()))
     }
 
     post "/discounts" create_discount_code needs "pricing:manage"

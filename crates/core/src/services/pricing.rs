@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 use super::checks::check_text;
 use super::error::Validator;
+use super::page::{Keyset, Page, PageRequest};
 use super::{Ctx, Error};
 use stateset_db::Db;
 use stateset_db::pricing::{self as q, DiscountRow, ShippingMethodRow, TaxRateRow};
@@ -287,14 +288,32 @@ impl PricingService {
         }
     }
 
-    pub async fn discount_codes(&self, ctx: &Ctx) -> Result<Vec<DiscountCode>, Error> {
+    /// Discount codes in code order, paged: a promotion may hand out thousands of codes.
+    pub async fn discount_codes(
+        &self,
+        ctx: &Ctx,
+        page: PageRequest,
+    ) -> Result<Page<DiscountCode>, Error> {
+        ctx.authorize("pricing:read")?;
+        let limit = page.limit()?;
+        let after = page.keyset("code")?.map(|at| at.key);
+        let mut conn = self.db.conn().await?;
+        let (rows, total) = q::discounts(&mut conn, after, limit + 1).await?;
+        let position = |row: &DiscountRow| Keyset {
+            key: row.code.clone(),
+            id: row.id,
+        };
+        Ok(page.page("code", limit, rows, total, position, Into::into))
+    }
+
+    /// One discount code by its code, in any case.
+    pub async fn discount_code(&self, ctx: &Ctx, code: &str) -> Result<DiscountCode, Error> {
         ctx.authorize("pricing:read")?;
         let mut conn = self.db.conn().await?;
-        Ok(q::discounts(&mut conn)
+        q::discount_by_code(&mut conn, code, false)
             .await?
-            .into_iter()
             .map(Into::into)
-            .collect())
+            .ok_or_else(|| Error::not_found("discount code", code.trim().to_uppercase()))
     }
 
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
