@@ -235,7 +235,7 @@ async fn api_keys_made_over_grpc_act_within_their_scopes_until_revoked() {
     assert_eq!(listed.name, "stock sync");
 
     let keys = as_staff
-        .list_api_keys(pb::ListApiKeysRequest {})
+        .list_api_keys(pb::ListApiKeysRequest::default())
         .await
         .unwrap()
         .into_inner()
@@ -260,7 +260,7 @@ async fn api_keys_made_over_grpc_act_within_their_scopes_until_revoked() {
         .into_inner();
     assert_eq!(me.email, "staff@example.com");
     let outside = identity(&channel, Some(&created.key))
-        .list_api_keys(pb::ListApiKeysRequest {})
+        .list_api_keys(pb::ListApiKeysRequest::default())
         .await
         .unwrap_err();
     assert_eq!(outside.code(), Code::PermissionDenied, "{outside:?}");
@@ -274,7 +274,7 @@ async fn api_keys_made_over_grpc_act_within_their_scopes_until_revoked() {
         .await;
     let mut as_customer = identity(&channel, Some(&customer));
     let theirs = as_customer
-        .list_api_keys(pb::ListApiKeysRequest {})
+        .list_api_keys(pb::ListApiKeysRequest::default())
         .await
         .unwrap()
         .into_inner()

@@ -1,4 +1,4 @@
-//! Lists that used to come back whole are paged (order history, users, discount codes) or
+//! Lists that used to come back whole are paged (order history, users, discount codes, API keys) or
 //! bounded (the StablePay reconciliation period), on every door that serves them.
 
 use axum::http::{Method, StatusCode};
@@ -189,4 +189,79 @@ async fn discount_codes_page_on_every_door() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(rest_error_fields(&body), ["cursor"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_keys_page_newest_first_on_every_door() {
+    use stateset::adapters::grpc::pb;
+    let t = TestApp::new().await;
+    let mut made = Vec::new();
+    for name in ["first", "second", "third"] {
+        let (status, body) = t
+            .json(
+                Method::POST,
+                "/api/v1/api-keys",
+                Some(json!({"name": name, "scopes": ["products:read"]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        made.push(
+            body["api_key"]["id"]
+                .as_str()
+                .unwrap()
+                .parse::<Uuid>()
+                .unwrap(),
+        );
+    }
+    made.reverse();
+    let (keys, pages) = t.rest_pages("/api/v1/api-keys", 2, 3).await;
+    assert_eq!((ids(&keys), pages), (made.clone(), 2), "newest first");
+    let (nodes, pages) = t
+        .graphql_pages(
+            "query($after: String) { apiKeys(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } nodes { id } } }",
+            json!({}),
+            "apiKeys",
+            3,
+        )
+        .await;
+    assert_eq!((ids(&nodes), pages), (made.clone(), 2));
+
+    let channel = t.serve_grpc().await;
+    let identity = |token: String| {
+        pb::identity_service_client::IdentityServiceClient::with_interceptor(
+            channel.clone(),
+            crate::support::BearerInterceptor(Some(token)),
+        )
+    };
+    let mut admin = identity(t.admin.clone());
+    let mut seen: Vec<Uuid> = Vec::new();
+    let mut token = String::new();
+    loop {
+        let page = admin
+            .list_api_keys(pb::ListApiKeysRequest {
+                page_size: 2,
+                page_token: token,
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(page.total_count, 3);
+        seen.extend(page.api_keys.iter().map(|k| k.id.parse::<Uuid>().unwrap()));
+        token = page.next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(seen, made, "the same order on gRPC");
+
+    // Someone without `api_keys:manage` counts only their own keys.
+    let staff = t
+        .user_token("keyless@example.com", stateset::services::auth::STAFF_ROLE)
+        .await;
+    let theirs = identity(staff)
+        .list_api_keys(pb::ListApiKeysRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!((theirs.api_keys.len(), theirs.total_count), (0, 0));
 }

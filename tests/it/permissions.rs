@@ -832,7 +832,7 @@ fn graphql_ops(product: &str) -> Vec<(String, Expect)> {
             OPERATIONS,
         ),
         op("{ me { id } }", SIGNED_IN),
-        op("{ apiKeys { id } }", SIGNED_IN),
+        op("{ apiKeys(first: 1) { nodes { id } } }", SIGNED_IN),
         op(
             r#"mutation { createApiKey(input: {name: "", scopes: []}) { key } }"#,
             SIGNED_IN,

@@ -270,16 +270,8 @@ pub async fn list_customers(
     let mut query = filtered(filter)
         .select(CustomerRow::as_select())
         .limit(limit);
-    if let Some(Keyset { key, id }) = after {
-        query = query.filter(
-            diesel::dsl::sql::<diesel::sql_types::Bool>(
-                "(customers.created_at, customers.id) < (CAST(",
-            )
-            .bind::<diesel::sql_types::Text, _>(key)
-            .sql(" AS timestamptz), ")
-            .bind::<diesel::sql_types::Uuid, _>(id)
-            .sql(")"),
-        );
+    if let Some(at) = after {
+        query = query.filter(super::created_before("customers", at));
     }
     query
         .order((customers::created_at.desc(), customers::id.desc()))

@@ -359,19 +359,28 @@ pub async fn use_api_key(
         .optional()
 }
 
-/// Keys of one user, or of everyone when `user` is `None`, newest first.
+/// Up to `limit` keys of one user, or of everyone when `user` is `None`, newest first after
+/// `after`, and how many there are in all.
 pub async fn list_api_keys(
     conn: &mut AsyncPgConnection,
     user: Option<Uuid>,
-) -> QueryResult<Vec<ApiKeyRow>> {
+    after: Option<super::Keyset>,
+    limit: i64,
+) -> QueryResult<(Vec<ApiKeyRow>, i64)> {
+    let mut total = api_keys::table.count().into_boxed();
     let mut query = api_keys::table
         .select(ApiKeyRow::as_select())
-        .order(api_keys::created_at.desc())
+        .order((api_keys::created_at.desc(), api_keys::id.desc()))
+        .limit(limit)
         .into_boxed();
     if let Some(user) = user {
+        total = total.filter(api_keys::user_id.eq(user));
         query = query.filter(api_keys::user_id.eq(user));
     }
-    query.load(conn).await
+    if let Some(at) = after {
+        query = query.filter(super::created_before("api_keys", at));
+    }
+    Ok((query.load(conn).await?, total.get_result(conn).await?))
 }
 
 pub async fn api_key_by_id(

@@ -358,14 +358,8 @@ pub async fn list_invoices(
         .select(InvoiceRow::as_select())
         .order((invoices::created_at.desc(), invoices::id.desc()))
         .limit(limit);
-    if let Some(Keyset { key, id }) = after {
-        query = query.filter(
-            sql::<Bool>("(invoices.created_at, invoices.id) < (CAST(")
-                .bind::<Text, _>(key)
-                .sql(" AS timestamptz), ")
-                .bind::<diesel::sql_types::Uuid, _>(id)
-                .sql(")"),
-        );
+    if let Some(at) = after {
+        query = query.filter(super::created_before("invoices", at));
     }
     query.load(conn).await
 }

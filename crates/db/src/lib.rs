@@ -245,13 +245,32 @@ pub fn created_after<QS>(
     table: &'static str,
     at: Keyset,
 ) -> Box<dyn diesel::BoxableExpression<QS, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>> {
+    created_beyond(table, ">", at)
+}
+
+/// The rows of `table` strictly after `at` in `(created_at, id)` descending order: the keyset
+/// condition of every list read newest first.
+pub fn created_before<QS>(
+    table: &'static str,
+    at: Keyset,
+) -> Box<dyn diesel::BoxableExpression<QS, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>> {
+    created_beyond(table, "<", at)
+}
+
+fn created_beyond<QS>(
+    table: &'static str,
+    comparison: &'static str,
+    at: Keyset,
+) -> Box<dyn diesel::BoxableExpression<QS, diesel::pg::Pg, SqlType = diesel::sql_types::Bool>> {
     use diesel::sql_types::{Bool, Text};
     Box::new(
-        diesel::dsl::sql::<Bool>(&format!("({table}.created_at, {table}.id) > (CAST("))
-            .bind::<Text, _>(at.key)
-            .sql(" AS timestamptz), ")
-            .bind::<diesel::sql_types::Uuid, _>(at.id)
-            .sql(")"),
+        diesel::dsl::sql::<Bool>(&format!(
+            "({table}.created_at, {table}.id) {comparison} (CAST("
+        ))
+        .bind::<Text, _>(at.key)
+        .sql(" AS timestamptz), ")
+        .bind::<diesel::sql_types::Uuid, _>(at.id)
+        .sql(")"),
     )
 }
 

@@ -22,12 +22,20 @@ impl AccessQuery {
     }
 
     /// The caller's API keys (every key with `api_keys:manage`). Keys themselves are never shown.
-    async fn api_keys(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiKey>> {
-        ctx.services()
+    /// Newest first.
+    async fn api_keys(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> async_graphql::Result<Connection<String, ApiKey, ListTotals>> {
+        let page = ctx
+            .services()
             .access
-            .list_api_keys(ctx.call_ctx()?)
+            .list_api_keys(ctx.call_ctx()?, page_request(first, after))
             .await
-            .gql()
+            .gql()?;
+        Ok(connection(page))
     }
 
     /// Every role with its effective permissions.

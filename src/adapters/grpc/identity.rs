@@ -175,15 +175,19 @@ impl IdentityService for IdentityGrpc {
         request: Request<pb::ListApiKeysRequest>,
     ) -> Result<Response<pb::ListApiKeysResponse>, Status> {
         let ctx = call_ctx(&request);
-        let keys = self
+        let r = request.into_inner();
+        let page = self
             .app
             .services
             .access
-            .list_api_keys(&ctx)
+            .list_api_keys(&ctx, convert::page(r.page_size, r.page_token))
             .await
             .map_err(status)?;
+        let next_page_token = page.next_cursor().unwrap_or_default();
         Ok(Response::new(pb::ListApiKeysResponse {
-            api_keys: keys.into_iter().map(api_key).collect(),
+            api_keys: page.items.into_iter().map(|(_, k)| api_key(k)).collect(),
+            next_page_token,
+            total_count: page.total_count,
         }))
     }
 

@@ -32,12 +32,6 @@ pub struct LogoutRequest {
     pub refresh_token: Option<String>,
 }
 
-/// A list of API keys.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ApiKeyList {
-    pub items: Vec<ApiKey>,
-}
-
 /// A list of roles.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RoleList {
@@ -118,13 +112,13 @@ operations! {
     }
 
     get "/api-keys" list_api_keys needs "api_keys:create"
-        openapi(tag = "auth",
-            responses((status = 200, body = ApiKeyList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))
-        (State(app): State<AppState>, Caller(ctx): Caller)
-        -> ApiResult<Json<ApiKeyList>> {
-        Ok(Json(ApiKeyList {
-            items: app.services.access.list_api_keys(&ctx).await?,
-        }))
+        openapi(tag = "auth", params(PageParams),
+            responses((status = 200, body = Paged<ApiKey>, description = "Newest first"), (status = 401, body = ErrorBody),
+            (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Query(page): Query<PageParams>)
+        -> ApiResult<Json<Paged<ApiKey>>> {
+        let page = app.services.access.list_api_keys(&ctx, page.request()).await?;
+        Ok(Json(page.into()))
     }
 
     post "/api-keys" create_api_key needs "api_keys:create"

@@ -469,14 +469,21 @@ impl AccessService {
 
     /// The caller's keys; every key with `api_keys:manage`.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
-    pub async fn list_api_keys(&self, ctx: &Ctx) -> Result<Vec<ApiKey>, Error> {
+    pub async fn list_api_keys(&self, ctx: &Ctx, page: PageRequest) -> Result<Page<ApiKey>, Error> {
         let owner = self.key_owner_filter(ctx)?;
+        let limit = page.limit()?;
+        let after = page.keyset("created_at_desc")?;
         let mut conn = self.db.conn().await?;
-        Ok(q::list_api_keys(&mut conn, owner)
-            .await?
-            .into_iter()
-            .map(ApiKey::from)
-            .collect())
+        let (rows, total) = q::list_api_keys(&mut conn, owner, after, limit + 1).await?;
+        let position = |row: &q::ApiKeyRow| Keyset::created(row.created_at, row.id);
+        Ok(page.page(
+            "created_at_desc",
+            limit,
+            rows,
+            total,
+            position,
+            ApiKey::from,
+        ))
     }
 
     /// Revokes a key at once; writes `api_key.revoked`. Someone else's key is `NOT_FOUND`
