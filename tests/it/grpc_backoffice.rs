@@ -6,8 +6,8 @@ use stateset::adapters::grpc::pb;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic_types::StatusExt as _;
 
+use crate::support::grpc_calls::bad_fields;
 use crate::support::{BearerInterceptor, TestApp, catalog_client, product_input};
 
 type Authed = InterceptedService<Channel, BearerInterceptor>;
@@ -27,13 +27,6 @@ fn customers(
         channel.clone(),
         BearerInterceptor(Some(token.to_owned())),
     )
-}
-
-fn bad_fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 fn usd(amount: &str) -> pb::Money {

@@ -14,36 +14,13 @@ use tonic::transport::Channel;
 use tonic_types::StatusExt as _;
 use uuid::Uuid;
 
+use crate::support::grpc_calls::{bad_fields, keyed, replayed};
 use crate::support::receiver::{Receiver, verify_like_the_docs};
 use crate::support::{BearerInterceptor, TestApp, product_input};
 
 type Authed = InterceptedService<Channel, BearerInterceptor>;
 type Invoices = pb::invoice_service_client::InvoiceServiceClient<Authed>;
 type Webhooks = pb::webhook_service_client::WebhookServiceClient<Authed>;
-
-/// `message` with an `idempotency-key` metadata value.
-fn keyed<T>(message: T, key: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("idempotency-key", key.parse().unwrap());
-    request
-}
-
-fn replayed<T>(response: &tonic::Response<T>) -> bool {
-    response
-        .metadata()
-        .get("idempotent-replayed")
-        .is_some_and(|v| v == "true")
-}
-
-/// The fields a status's `google.rpc.BadRequest` names.
-fn bad_fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
-}
 
 /// A time as PostgreSQL keeps it, in whole microseconds: a creation answers with the clock's
 /// nanoseconds, later reads with what was stored.

@@ -8,8 +8,8 @@ use stateset::services::auth::{ADMIN_ROLE, STAFF_ROLE};
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic_types::StatusExt as _;
 
+use crate::support::grpc_calls::{bad_fields, keyed, replayed};
 use crate::support::{BearerInterceptor, PASSWORD, TestApp};
 
 type Identity = pb::identity_service_client::IdentityServiceClient<
@@ -21,28 +21,6 @@ fn identity(channel: &Channel, token: Option<&str>) -> Identity {
         channel.clone(),
         BearerInterceptor(token.map(str::to_owned)),
     )
-}
-
-fn keyed<T>(message: T, key: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("idempotency-key", key.parse().unwrap());
-    request
-}
-
-fn replayed<T>(response: &tonic::Response<T>) -> bool {
-    response
-        .metadata()
-        .get("idempotent-replayed")
-        .is_some_and(|v| v == "true")
-}
-
-fn bad_fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

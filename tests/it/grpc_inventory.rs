@@ -7,8 +7,8 @@ use stateset::adapters::grpc::pb;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic_types::StatusExt as _;
 
+use crate::support::grpc_calls::{bad_fields, keyed, replayed};
 use crate::support::{BearerInterceptor, TestApp};
 
 type Inventory = pb::inventory_service_client::InventoryServiceClient<
@@ -20,30 +20,6 @@ fn inventory(channel: Channel, token: &str) -> Inventory {
         channel,
         BearerInterceptor(Some(token.to_owned())),
     )
-}
-
-/// `message` with an `idempotency-key` metadata value.
-fn keyed<T>(message: T, key: &str) -> tonic::Request<T> {
-    let mut request = tonic::Request::new(message);
-    request
-        .metadata_mut()
-        .insert("idempotency-key", key.parse().unwrap());
-    request
-}
-
-fn replayed<T>(response: &tonic::Response<T>) -> bool {
-    response
-        .metadata()
-        .get("idempotent-replayed")
-        .is_some_and(|v| v == "true")
-}
-
-/// The fields a status's `google.rpc.BadRequest` names.
-fn bad_fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 /// A whole-second time, so it reads back as it was sent.

@@ -6,8 +6,8 @@ use stateset::services::auth::CUSTOMER_ROLE;
 use tonic::Code;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-use tonic_types::StatusExt as _;
 
+use crate::support::grpc_calls::bad_fields;
 use crate::support::{BearerInterceptor, TestApp};
 
 type Authed = InterceptedService<Channel, BearerInterceptor>;
@@ -51,14 +51,6 @@ fn line(variant: uuid::Uuid, quantity: i32) -> pb::CartLineInput {
         variant_id: variant.to_string(),
         quantity,
     }
-}
-
-/// The field paths of a status's `BadRequest` details.
-fn bad_fields(status: &tonic::Status) -> Vec<String> {
-    status
-        .get_details_bad_request()
-        .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
-        .unwrap_or_default()
 }
 
 fn california() -> pb::Address {

@@ -296,6 +296,17 @@ pub fn address_in(a: pb::Address) -> crate::domain::Address {
     }
 }
 
+/// A page's items, mapped, its `next_page_token` (empty on the last page) and its
+/// `total_count`: the three fields of every paged list response.
+pub fn paged<T, U>(
+    page: crate::services::page::Page<T>,
+    f: impl FnMut(T) -> U,
+) -> (Vec<U>, String, i64) {
+    let next_page_token = page.next_cursor().unwrap_or_default();
+    let items = page.items.into_iter().map(|(_, i)| i).map(f).collect();
+    (items, next_page_token, page.total_count)
+}
+
 /// A page request from `page_size` (0: the default) and `page_token` (empty: the first page).
 pub fn page(size: i32, token: String) -> crate::services::page::PageRequest {
     crate::services::page::PageRequest {

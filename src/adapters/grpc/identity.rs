@@ -183,11 +183,11 @@ impl IdentityService for IdentityGrpc {
             .list_api_keys(&ctx, convert::page(r.page_size, r.page_token))
             .await
             .map_err(status)?;
-        let next_page_token = page.next_cursor().unwrap_or_default();
+        let (api_keys, next_page_token, total_count) = convert::paged(page, api_key);
         Ok(Response::new(pb::ListApiKeysResponse {
-            api_keys: page.items.into_iter().map(|(_, k)| api_key(k)).collect(),
+            api_keys,
             next_page_token,
-            total_count: page.total_count,
+            total_count,
         }))
     }
 
@@ -340,11 +340,11 @@ impl IdentityService for IdentityGrpc {
             .list_users(&ctx, convert::page(r.page_size, r.page_token))
             .await
             .map_err(status)?;
-        let next_page_token = page.next_cursor().unwrap_or_default();
+        let (users, next_page_token, total_count) = convert::paged(page, user);
         Ok(Response::new(pb::ListUsersResponse {
-            users: page.items.into_iter().map(|(_, u)| user(u)).collect(),
+            users,
             next_page_token,
-            total_count: page.total_count,
+            total_count,
         }))
     }
 

@@ -16,7 +16,6 @@ use crate::services::inventory::{
     InventoryFilter, ItemSettingsInput, ReceiveInput, ReceiveLineInput, ReserveInput,
     UpdateLocationInput, VariantQuantity,
 };
-use crate::services::page::Page;
 
 /// Inventory over gRPC.
 pub struct InventoryGrpc {
@@ -171,13 +170,6 @@ fn purchase_order(p: PurchaseOrder) -> pb::PurchaseOrder {
     }
 }
 
-/// A page's items, mapped, and its `next_page_token` (empty on the last page).
-fn paged<T, U>(page: Page<T>, f: impl FnMut(T) -> U) -> (Vec<U>, String, i64) {
-    let next_page_token = page.next_cursor().unwrap_or_default();
-    let items = page.items.into_iter().map(|(_, i)| i).map(f).collect();
-    (items, next_page_token, page.total_count)
-}
-
 /// Variant and quantity lines (`field[i].variant_id`), as transfers and purchase orders take
 /// them.
 fn variant_quantities(
@@ -221,7 +213,7 @@ impl InventoryService for InventoryGrpc {
             .list_items(&ctx, filter, convert::page(r.page_size, r.page_token))
             .await
             .map_err(status)?;
-        let (items, next_page_token, total_count) = paged(page, item);
+        let (items, next_page_token, total_count) = convert::paged(page, item);
         Ok(Response::new(pb::ListInventoryResponse {
             items,
             next_page_token,
@@ -451,7 +443,7 @@ impl InventoryService for InventoryGrpc {
             .low_stock(&ctx, convert::page(r.page_size, r.page_token))
             .await
             .map_err(status)?;
-        let (items, next_page_token, total_count) = paged(page, item);
+        let (items, next_page_token, total_count) = convert::paged(page, item);
         Ok(Response::new(pb::ListLowStockResponse {
             items,
             next_page_token,
@@ -517,7 +509,7 @@ impl InventoryService for InventoryGrpc {
             .movements(&ctx, id, convert::page(r.page_size, r.page_token))
             .await
             .map_err(status)?;
-        let (movements, next_page_token, total_count) = paged(page, movement);
+        let (movements, next_page_token, total_count) = convert::paged(page, movement);
         Ok(Response::new(pb::ListMovementsResponse {
             movements,
             next_page_token,
@@ -539,7 +531,7 @@ impl InventoryService for InventoryGrpc {
             .reservations(&ctx, id, convert::page(r.page_size, r.page_token))
             .await
             .map_err(status)?;
-        let (reservations, next_page_token, total_count) = paged(page, reservation);
+        let (reservations, next_page_token, total_count) = convert::paged(page, reservation);
         Ok(Response::new(pb::ListReservationsResponse {
             reservations,
             next_page_token,

@@ -128,11 +128,11 @@ impl InvoiceService for InvoicesGrpc {
             .list_invoices(&ctx, filter, page)
             .await
             .map_err(status)?;
-        let next_page_token = page.next_cursor().unwrap_or_default();
+        let (invoices, next_page_token, total_count) = convert::paged(page, invoice);
         Ok(Response::new(pb::ListInvoicesResponse {
-            invoices: page.items.into_iter().map(|(_, i)| invoice(i)).collect(),
+            invoices,
             next_page_token,
-            total_count: page.total_count,
+            total_count,
         }))
     }
 

@@ -558,11 +558,11 @@ impl CustomerService for OrdersGrpc {
             .list_customers(&ctx, query, convert::page(r.page_size, r.page_token))
             .await
             .map_err(status)?;
-        let next_page_token = page.next_cursor().unwrap_or_default();
+        let (customers, next_page_token, total_count) = convert::paged(page, customer);
         Ok(Response::new(pb::ListCustomersResponse {
-            customers: page.items.into_iter().map(|(_, c)| customer(c)).collect(),
+            customers,
             next_page_token,
-            total_count: page.total_count,
+            total_count,
         }))
     }
 

@@ -256,15 +256,11 @@ impl PricingService for PricingGrpc {
             .discount_codes(&ctx, convert::page(r.page_size, r.page_token))
             .await
             .map_err(status)?;
-        let next_page_token = page.next_cursor().unwrap_or_default();
+        let (discount_codes, next_page_token, total_count) = convert::paged(page, discount_code);
         Ok(Response::new(pb::ListDiscountCodesResponse {
-            discount_codes: page
-                .items
-                .into_iter()
-                .map(|(_, c)| discount_code(c))
-                .collect(),
+            discount_codes,
             next_page_token,
-            total_count: page.total_count,
+            total_count,
         }))
     }
 

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod grpc_calls;
 pub mod grpc_surface;
 pub mod receiver;
 pub mod reflection;
