@@ -3,7 +3,9 @@
 //! true`; the same key with another body is 422; a key still running is 409. Only a response
 //! whose operation completed is kept: server errors (a 5xx, or a GraphQL answer carrying an
 //! `INTERNAL`/`UNAVAILABLE` error) and requests that never finished are forgotten, so a retry
-//! after one runs again.
+//! after one runs again. Nor is a response marked `Cache-Control: no-store` (one holding a
+//! session's tokens or a new API key): the store must never keep a copy of a secret, so such
+//! an operation runs again when retried.
 
 use axum::body::Body;
 use axum::extract::{MatchedPath, Request, State};
@@ -91,6 +93,7 @@ pub(crate) async fn run_once(
         // Only an operation that completed is kept: a server error (GraphQL answers 200 with
         // it in `errors`) must run again when retried.
         let failed = head.status.is_server_error() || (graphql && has_server_error(&body));
+        let secret = is_no_store(&head.headers);
         let stored = StoredResponse {
             status: head.status.as_u16(),
             body: body.to_vec(),
@@ -101,7 +104,7 @@ pub(crate) async fn run_once(
                 .map(str::to_owned),
         };
         let response = Ok(Response::from_parts(head, Body::from(body)));
-        if failed {
+        if failed || secret {
             Outcome::Forget(response)
         } else {
             Outcome::Keep(response, stored)
@@ -116,6 +119,16 @@ pub(crate) async fn run_once(
         Ran::Replayed(stored) => Ok(replay(stored)),
         Ran::Ran(response) => response,
     }
+}
+
+/// Whether a response says it must not be stored (`Cache-Control: no-store`).
+fn is_no_store(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all(header::CACHE_CONTROL)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|directive| directive.trim().eq_ignore_ascii_case("no-store"))
 }
 
 /// Whether a GraphQL answer (one response or a batch) carries an error whose cause is the

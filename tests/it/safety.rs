@@ -486,6 +486,80 @@ async fn server_errors_are_not_kept_so_a_retry_runs_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_holding_secrets_are_never_kept_by_the_idempotency_store() {
+    let t = TestApp::new().await;
+    let base = format!("http://{}", t.serve_http().await);
+    let stored = |needle: String| {
+        let url = t.db.url.clone();
+        async move {
+            count_rows(
+                &url,
+                &format!(
+                    "SELECT count(*) AS n FROM idempotency_keys WHERE position('{needle}' in convert_from(response_body, 'UTF8')) > 0"
+                ),
+            )
+            .await
+        }
+    };
+    let login = json!({"email": "admin@example.com", "password": crate::support::PASSWORD});
+    let graphql_login = json!({
+        "query": "mutation($i: LoginInput!) { login(input: $i) { refreshToken } }",
+        "variables": {"i": login},
+    });
+    let api_key = json!({"name": "kept?", "scopes": ["products:read"]});
+    let graphql_key = json!({
+        "query": "mutation { createApiKey(input: {name: \"kept?\", scopes: [\"products:read\"]}) { key } }",
+    });
+    for (path, token, body, secret) in [
+        ("/api/v1/auth/login", None, &login, "/refresh_token"),
+        ("/graphql", None, &graphql_login, "/data/login/refreshToken"),
+        ("/api/v1/api-keys", Some(t.admin.as_str()), &api_key, "/key"),
+        (
+            "/graphql",
+            Some(t.admin.as_str()),
+            &graphql_key,
+            "/data/createApiKey/key",
+        ),
+    ] {
+        let mut secrets = Vec::new();
+        for _ in 0..2 {
+            let response = post(&base, path, token, Some(&format!("secret-{secret}")), body).await;
+            assert!(
+                response.status().is_success(),
+                "{path}: {}",
+                response.status()
+            );
+            assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+            assert!(
+                response.headers().get("idempotent-replayed").is_none(),
+                "{path}: a retry runs again rather than replaying a stored secret"
+            );
+            let body: Value = response.json().await.unwrap();
+            let value = body
+                .pointer(secret)
+                .and_then(Value::as_str)
+                .unwrap()
+                .to_owned();
+            assert_eq!(
+                stored(value.clone()).await,
+                0,
+                "{path}: no copy of the secret is kept"
+            );
+            secrets.push(value);
+        }
+        assert_ne!(
+            secrets[0], secrets[1],
+            "{path}: each run hands out its own secret"
+        );
+    }
+    assert_eq!(
+        count_rows(&t.db.url, "SELECT count(*) AS n FROM idempotency_keys").await,
+        0,
+        "nor are their keys held"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn anonymous_callers_are_told_apart_by_the_address_the_rate_limiter_uses() {
     let t = TestApp::with_config(|c| {
         c.trust_forwarded_for = true;

@@ -67,6 +67,12 @@ impl AccessQuery {
 #[derive(Default)]
 pub struct AccessMutation;
 
+/// Marks the answer as holding secrets (a session's tokens, a new API key), so no cache and no
+/// idempotency store keeps it.
+fn no_store(ctx: &Context<'_>) {
+    ctx.insert_http_header(axum::http::header::CACHE_CONTROL, "no-store");
+}
+
 #[Object]
 impl AccessMutation {
     /// Creates a customer account and signs it in.
@@ -75,6 +81,7 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: RegisterInput,
     ) -> async_graphql::Result<AuthTokens> {
+        no_store(ctx);
         ctx.services()
             .auth
             .register(ctx.call_ctx()?, input)
@@ -88,6 +95,7 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: LoginInput,
     ) -> async_graphql::Result<AuthTokens> {
+        no_store(ctx);
         ctx.services()
             .auth
             .login(ctx.call_ctx()?, input)
@@ -101,6 +109,7 @@ impl AccessMutation {
         ctx: &Context<'_>,
         refresh_token: String,
     ) -> async_graphql::Result<AuthTokens> {
+        no_store(ctx);
         ctx.services()
             .auth
             .refresh(ctx.call_ctx()?, &refresh_token)
@@ -128,6 +137,7 @@ impl AccessMutation {
         ctx: &Context<'_>,
         input: CreateApiKeyInput,
     ) -> async_graphql::Result<CreatedApiKey> {
+        no_store(ctx);
         ctx.services()
             .access
             .create_api_key(ctx.call_ctx()?, input)

@@ -1,7 +1,7 @@
 //! `/api/v1/auth`, `/api/v1/api-keys`, `/api/v1/roles` and `/api/v1/users`.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -19,6 +19,11 @@ use crate::services::access::{
 use crate::services::auth::{LoginInput, RegisterInput};
 
 type ApiResult<T> = Result<T, ApiError>;
+
+/// Marks an answer holding secrets (a session's tokens, a new API key): no cache, and no
+/// idempotency store, may keep it.
+const NO_STORE: [(header::HeaderName, &str); 1] = [(header::CACHE_CONTROL, "no-store")];
+type Secret<T> = ([(header::HeaderName, &'static str); 1], Json<T>);
 
 /// A refresh token to exchange.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,35 +58,29 @@ pub struct SetUserActive {
 operations! {
     post "/auth/register" register needs anyone
         openapi(tag = "auth", request_body = RegisterInput,
-            responses((status = 201, body = AuthTokens), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
+            responses((status = 201, body = AuthTokens, headers(("Cache-Control" = String, description = "`no-store`: the answer holds secrets"))), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody),
             (status = 422, body = ErrorBody)))
         (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<RegisterInput>)
-        -> ApiResult<(StatusCode, Json<AuthTokens>)> {
-        Ok((
-            StatusCode::CREATED,
-            Json(app.services.auth.register(&ctx, input).await?),
-        ))
+        -> ApiResult<(StatusCode, Secret<AuthTokens>)> {
+        let tokens = app.services.auth.register(&ctx, input).await?;
+        Ok((StatusCode::CREATED, (NO_STORE, Json(tokens))))
     }
 
     post "/auth/login" login needs anyone
         openapi(tag = "auth", request_body = LoginInput,
-            responses((status = 200, body = AuthTokens), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))
+            responses((status = 200, body = AuthTokens, headers(("Cache-Control" = String, description = "`no-store`: the answer holds secrets"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))
         (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<LoginInput>)
-        -> ApiResult<Json<AuthTokens>> {
-        Ok(Json(app.services.auth.login(&ctx, input).await?))
+        -> ApiResult<Secret<AuthTokens>> {
+        Ok((NO_STORE, Json(app.services.auth.login(&ctx, input).await?)))
     }
 
     post "/auth/refresh" refresh needs anyone
         openapi(tag = "auth", request_body = RefreshRequest,
-            responses((status = 200, body = AuthTokens), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))
+            responses((status = 200, body = AuthTokens, headers(("Cache-Control" = String, description = "`no-store`: the answer holds secrets"))), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))
         (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<RefreshRequest>)
-        -> ApiResult<Json<AuthTokens>> {
-        Ok(Json(
-            app.services
-                .auth
-                .refresh(&ctx, &input.refresh_token)
-                .await?,
-        ))
+        -> ApiResult<Secret<AuthTokens>> {
+        let tokens = app.services.auth.refresh(&ctx, &input.refresh_token).await?;
+        Ok((NO_STORE, Json(tokens)))
     }
 
     post "/auth/logout" logout needs signed_in
@@ -123,14 +122,12 @@ operations! {
 
     post "/api-keys" create_api_key needs "api_keys:create"
         openapi(tag = "auth", request_body = CreateApiKeyInput,
-            responses((status = 201, body = CreatedApiKey), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+            responses((status = 201, body = CreatedApiKey, headers(("Cache-Control" = String, description = "`no-store`: the answer holds secrets"))), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
             (status = 422, body = ErrorBody)))
         (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<CreateApiKeyInput>)
-        -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
-        Ok((
-            StatusCode::CREATED,
-            Json(app.services.access.create_api_key(&ctx, input).await?),
-        ))
+        -> ApiResult<(StatusCode, Secret<CreatedApiKey>)> {
+        let created = app.services.access.create_api_key(&ctx, input).await?;
+        Ok((StatusCode::CREATED, (NO_STORE, Json(created))))
     }
 
     delete "/api-keys/{id}" revoke_api_key needs "api_keys:create"
