@@ -77,12 +77,7 @@ impl CatalogService for CatalogGrpc {
         let r = request.into_inner();
         let filter = ProductFilter {
             status: convert::product_status_in(r.status, "status").map_err(status)?,
-            category_id: r
-                .category_id
-                .filter(|c| !c.is_empty())
-                .map(|c| convert::uuid(&c, "category_id"))
-                .transpose()
-                .map_err(status)?,
+            category_id: convert::optional_uuid(r.category_id, "category_id").map_err(status)?,
             min_price: convert::decimal(r.min_price, "min_price").map_err(status)?,
             max_price: convert::decimal(r.max_price, "max_price").map_err(status)?,
             query: r.query,

@@ -296,6 +296,13 @@ pub fn address_in(a: pb::Address) -> crate::domain::Address {
     }
 }
 
+/// An optional id where empty counts as unset, as proto3 sends an unset string.
+pub fn optional_uuid(raw: Option<String>, field: &str) -> Result<Option<Uuid>, Error> {
+    raw.filter(|id| !id.is_empty())
+        .map(|id| uuid(&id, field))
+        .transpose()
+}
+
 /// A page's items, mapped, its `next_page_token` (empty on the last page) and its
 /// `total_count`: the three fields of every paged list response.
 pub fn paged<T, U>(

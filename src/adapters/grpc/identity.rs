@@ -8,7 +8,6 @@ use super::pb::{self};
 use super::{call_ctx, convert, idempotent, method_of, status};
 use crate::app::AppState;
 use crate::domain::{ApiKey, AuthTokens, Role, User};
-use crate::services::Error;
 use crate::services::access::{
     CreateApiKeyInput, CreateRoleInput, CreateUserInput, UpdateRoleInput,
 };
@@ -74,13 +73,6 @@ fn api_key(k: ApiKey) -> pb::ApiKey {
         revoked_at: k.revoked_at.map(convert::timestamp),
         created_at: Some(convert::timestamp(k.created_at)),
     }
-}
-
-/// An optional id, where an empty string counts as absent.
-fn optional_uuid(raw: Option<String>, field: &str) -> Result<Option<uuid::Uuid>, Error> {
-    raw.filter(|id| !id.is_empty())
-        .map(|id| convert::uuid(&id, field))
-        .transpose()
 }
 
 #[tonic::async_trait]
@@ -264,7 +256,7 @@ impl IdentityService for IdentityGrpc {
             let input = CreateRoleInput {
                 name: r.name,
                 description: r.description,
-                parent_id: optional_uuid(r.parent_id, "parent_id").map_err(status)?,
+                parent_id: convert::optional_uuid(r.parent_id, "parent_id").map_err(status)?,
                 permissions: r.permissions,
             };
             let created = self
@@ -291,7 +283,7 @@ impl IdentityService for IdentityGrpc {
             let input = UpdateRoleInput {
                 name: r.name,
                 description: r.description,
-                parent_id: optional_uuid(r.parent_id, "parent_id").map_err(status)?,
+                parent_id: convert::optional_uuid(r.parent_id, "parent_id").map_err(status)?,
                 clear_parent: r.clear_parent,
                 permissions: r.permissions.map(|list| list.permissions),
             };

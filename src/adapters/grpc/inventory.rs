@@ -197,12 +197,7 @@ impl InventoryService for InventoryGrpc {
         let ctx = call_ctx(&request);
         let r = request.into_inner();
         let filter = InventoryFilter {
-            location_id: r
-                .location_id
-                .filter(|l| !l.is_empty())
-                .map(|l| convert::uuid(&l, "location_id"))
-                .transpose()
-                .map_err(status)?,
+            location_id: convert::optional_uuid(r.location_id, "location_id").map_err(status)?,
             sku: r.sku,
             below_reorder_point: r.below_reorder_point,
         };

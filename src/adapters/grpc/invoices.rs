@@ -30,13 +30,6 @@ convert::proto_enum!(status_out, status_in: InvoiceStatus => pb::InvoiceStatus, 
     Void <=> Void,
 });
 
-/// An optional id filter; empty counts as unset.
-fn uuid_filter(raw: Option<String>, field: &str) -> Result<Option<uuid::Uuid>, Error> {
-    raw.filter(|id| !id.trim().is_empty())
-        .map(|id| convert::uuid(&id, field))
-        .transpose()
-}
-
 fn line(l: InvoiceLine) -> pb::InvoiceLine {
     pb::InvoiceLine {
         sku: l.sku,
@@ -111,8 +104,8 @@ impl InvoiceService for InvoicesGrpc {
         let r = request.into_inner();
         let filter = InvoiceFilter {
             status: status_in(r.status, "status").map_err(status)?,
-            customer_id: uuid_filter(r.customer_id, "customer_id").map_err(status)?,
-            order_id: uuid_filter(r.order_id, "order_id").map_err(status)?,
+            customer_id: convert::optional_uuid(r.customer_id, "customer_id").map_err(status)?,
+            order_id: convert::optional_uuid(r.order_id, "order_id").map_err(status)?,
             overdue: r.overdue,
         };
         let page = PageRequest {

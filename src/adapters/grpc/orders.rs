@@ -225,12 +225,7 @@ impl OrderService for OrdersGrpc {
         let r = request.into_inner();
         let filter = OrderFilter {
             status: status_in(r.status, "status").map_err(status)?,
-            customer_id: r
-                .customer_id
-                .filter(|c| !c.is_empty())
-                .map(|c| convert::uuid(&c, "customer_id"))
-                .transpose()
-                .map_err(status)?,
+            customer_id: convert::optional_uuid(r.customer_id, "customer_id").map_err(status)?,
             from: convert::time_in(r.from, "from").map_err(status)?,
             to: convert::time_in(r.to, "to").map_err(status)?,
             tag: r.tag,

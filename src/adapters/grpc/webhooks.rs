@@ -239,11 +239,7 @@ impl WebhookService for WebhooksGrpc {
         let webhook_id = convert::uuid(&r.webhook_id, "webhook_id").map_err(status)?;
         // The token is the id of the last delivery of the previous page; pages go back in time
         // from there, so deliveries made meanwhile never shift them.
-        let after = Some(r.page_token)
-            .filter(|t| !t.is_empty())
-            .map(|t| convert::uuid(&t, "page_token"))
-            .transpose()
-            .map_err(status)?;
+        let after = convert::optional_uuid(Some(r.page_token), "page_token").map_err(status)?;
         let query = DeliveryQuery {
             status: status_in(r.status, "status").map_err(status)?,
             first: (r.page_size != 0).then_some(i64::from(r.page_size)),
