@@ -122,7 +122,7 @@ pub(crate) async fn run_once(
 }
 
 /// Whether a response says it must not be stored (`Cache-Control: no-store`).
-fn is_no_store(headers: &axum::http::HeaderMap) -> bool {
+pub(super) fn is_no_store(headers: &axum::http::HeaderMap) -> bool {
     headers
         .get_all(header::CACHE_CONTROL)
         .iter()

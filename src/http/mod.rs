@@ -1,9 +1,11 @@
 //! The HTTP side: one axum router for GraphQL, REST, docs, health and metrics.
 //!
-//! Every routed request passes, outermost first: request id → security headers → CORS → body
-//! limit → `observe` (metrics, one log line) → `guard` (credentials → principal, rate limit)
-//! → `idempotency` (mutations with an `Idempotency-Key`) → the handler.
+//! Every routed request passes, outermost first: request id → security headers → compression
+//! → CORS → body limit → `observe` (metrics, one log line) → `guard` (credentials → principal,
+//! rate limit) → `idempotency` (mutations with an `Idempotency-Key`) → `conditional` (`ETag`
+//! and `304` on reads) → the handler.
 
+mod conditional;
 pub mod graphql;
 pub mod health;
 pub(crate) mod idempotency;
@@ -22,6 +24,8 @@ use axum::middleware as layer;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::compression::predicate::{NotForContentType, Predicate as _, SizeAbove};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -63,6 +67,7 @@ pub fn router(app: AppState) -> Router {
         // A buyer's order status page, opened by the link ACP and the order APIs hand out.
         .route("/orders/{id}", get(crate::adapters::pages::order_status))
         .merge(rest_router)
+        .route_layer(layer::from_fn(conditional::layer))
         .route_layer(layer::from_fn_with_state(app.clone(), idempotency::layer))
         .route_layer(layer::from_fn_with_state(app.clone(), guard))
         .route_layer(layer::from_fn_with_state(app.clone(), observe))
@@ -76,6 +81,7 @@ pub fn router(app: AppState) -> Router {
         router = router.layer(cors);
     }
     router
+        .layer(compression())
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(layer::from_fn(security_headers))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -84,6 +90,16 @@ pub fn router(app: AppState) -> Router {
         ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+}
+
+/// Answers of 1 KiB or more, gzip or brotli as the client's `Accept-Encoding` prefers; never
+/// event streams (each event must go out as it happens), images or gRPC.
+fn compression() -> CompressionLayer<impl tower_http::compression::Predicate> {
+    let worth_it = SizeAbove::new(1024)
+        .and(NotForContentType::SSE)
+        .and(NotForContentType::IMAGES)
+        .and(NotForContentType::GRPC);
+    CompressionLayer::new().compress_when(worth_it)
 }
 
 fn cors(origins: &[String]) -> Option<CorsLayer> {

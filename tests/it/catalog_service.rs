@@ -18,6 +18,7 @@ fn page(size: i64, after: Option<String>) -> PageRequest {
         after,
         size_field: "first",
         cursor_field: "after",
+        with_total: true,
     }
 }
 

@@ -34,6 +34,7 @@ async fn seeding_twice_loads_the_shop_once() {
                 after: None,
                 size_field: "limit",
                 cursor_field: "cursor",
+                with_total: true,
             },
         )
         .await

@@ -273,3 +273,120 @@ async fn a_malformed_sku_and_currency_are_refused_alike_on_every_door() {
     let (_, list) = t.json(Method::GET, "/api/v1/products", None).await;
     assert_eq!(list["total_count"], 0, "{list}");
 }
+
+/// A GET through the router with the administrator's token and the given extra headers.
+async fn get_with(
+    t: &TestApp,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, Vec<u8>) {
+    let mut request = Request::get(path).header("authorization", format!("Bearer {}", t.admin));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    t.request(request.body(Body::empty()).unwrap()).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_carry_an_etag_that_answers_304_until_a_write_changes_them() {
+    let t = TestApp::new().await;
+    let (status, created) = t
+        .json(
+            Method::POST,
+            "/api/v1/products",
+            Some(json!({"name": "Tagged", "variants": [{"sku": "TAG-1", "price": {"amount": "4", "currency": "USD"}}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let path = format!("/api/v1/products/{}", created["id"].as_str().unwrap());
+
+    let (status, headers, body) = get_with(&t, &path, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let tag = headers["etag"].to_str().unwrap().to_owned();
+    assert!(tag.starts_with("W/\""), "{tag}");
+    assert!(!body.is_empty());
+
+    // The client already holds this answer: no body is sent again.
+    let (status, headers, body) = get_with(&t, &path, &[("if-none-match", &tag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert_eq!(headers["etag"], tag.as_str());
+    assert!(body.is_empty());
+    let (status, _, _) = get_with(&t, &path, &[("if-none-match", "W/\"stale\", *")]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+
+    // A write changes the answer, so the old tag no longer matches.
+    let (status, _) = t
+        .json(Method::PUT, &path, Some(json!({"name": "Retagged"})))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, headers, body) = get_with(&t, &path, &[("if-none-match", &tag)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_ne!(headers["etag"], tag.as_str());
+    let shown: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(shown["name"], "Retagged");
+
+    // GraphQL queries sent as GET are tagged the same way; a POST is not.
+    let query = "/graphql?query=%7Bproducts(first%3A5)%7Bnodes%7Bname%7D%7D%7D";
+    let (status, headers, _) = get_with(&t, query, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let tag = headers["etag"].to_str().unwrap().to_owned();
+    let (status, _, body) = get_with(&t, query, &[("if-none-match", &tag)]).await;
+    assert_eq!(status, StatusCode::NOT_MODIFIED);
+    assert!(body.is_empty());
+    let post = Request::post("/graphql")
+        .header("content-type", "application/json")
+        .header("if-none-match", &tag)
+        .body(Body::from(
+            r#"{"query":"{products(first:5){nodes{name}}}"}"#,
+        ))
+        .unwrap();
+    let (status, headers, _) = t.request(post).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!headers.contains_key("etag"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_answers_are_compressed_as_the_client_asks_and_small_ones_are_not() {
+    use std::io::Read as _;
+
+    let t = TestApp::new().await;
+    for i in 0..30 {
+        let sku = format!("ZIP-{i}");
+        t.services()
+            .catalog
+            .create_product(
+                &t.ctx,
+                crate::support::product_input(&format!("Zipped {i:02}"), &[&sku], "3"),
+            )
+            .await
+            .unwrap();
+    }
+    let path = "/api/v1/products?limit=30";
+    let (_, plain_headers, plain) = get_with(&t, path, &[]).await;
+    assert!(!plain_headers.contains_key("content-encoding"));
+    assert!(plain.len() > 1024, "{} bytes", plain.len());
+
+    let (status, headers, zipped) = get_with(&t, path, &[("accept-encoding", "gzip")]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers["content-encoding"], "gzip");
+    assert!(
+        zipped.len() < plain.len() / 2,
+        "{} of {} bytes",
+        zipped.len(),
+        plain.len()
+    );
+    let mut unzipped = Vec::new();
+    flate2::read::GzDecoder::new(zipped.as_slice())
+        .read_to_end(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, plain);
+
+    let (_, headers, _) = get_with(&t, path, &[("accept-encoding", "br;q=1.0, gzip;q=0.5")]).await;
+    assert_eq!(headers["content-encoding"], "br");
+
+    let (_, headers, _) = get_with(&t, "/health", &[("accept-encoding", "gzip")]).await;
+    assert!(
+        !headers.contains_key("content-encoding"),
+        "a tiny answer is sent as it is"
+    );
+}

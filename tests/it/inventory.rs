@@ -314,6 +314,7 @@ async fn orders_reserve_release_and_ship_stock() {
         after: None,
         size_field: "first",
         cursor_field: "after",
+        with_total: true,
     };
     assert_eq!(
         orders

@@ -27,6 +27,7 @@ mod js_client;
 mod orders;
 mod paging;
 mod payments;
+mod performance;
 mod permissions;
 mod pricing;
 mod proto_lint;

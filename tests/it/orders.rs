@@ -57,6 +57,7 @@ async fn setup(t: &TestApp) -> (Uuid, Vec<Uuid>) {
         after: None,
         size_field: "first",
         cursor_field: "after",
+        with_total: true,
     };
     let products = t
         .services()
@@ -612,6 +613,7 @@ async fn lists_filter_sort_and_page_and_customers_see_only_their_own() {
                 after: None,
                 size_field: "first",
                 cursor_field: "after",
+                with_total: true,
             },
         )
         .await
@@ -647,6 +649,7 @@ async fn lists_filter_sort_and_page_and_customers_see_only_their_own() {
         after,
         size_field: "first",
         cursor_field: "after",
+        with_total: true,
     };
     let by_tag = OrderFilter {
         tag: Some("even".into()),

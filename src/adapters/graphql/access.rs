@@ -32,7 +32,7 @@ impl AccessQuery {
         let page = ctx
             .services()
             .access
-            .list_api_keys(ctx.call_ctx()?, page_request(first, after))
+            .list_api_keys(ctx.call_ctx()?, page_request(ctx, first, after))
             .await
             .gql()?;
         Ok(connection(page))
@@ -57,7 +57,7 @@ impl AccessQuery {
         let page = ctx
             .services()
             .access
-            .list_users(ctx.call_ctx()?, page_request(first, after))
+            .list_users(ctx.call_ctx()?, page_request(ctx, first, after))
             .await
             .gql()?;
         Ok(connection(page))

@@ -2,18 +2,18 @@
 
 use async_graphql::connection::Connection;
 use async_graphql::dataloader::DataLoader;
-use async_graphql::{ComplexObject, Context, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Lookahead, Object, SimpleObject};
 use uuid::Uuid;
 
 use super::{
     ContextExt as _, GqlResult as _, ListTotals, ProductNode, VariantLoader, VariantNode,
-    connection, nodes, page_request,
+    connection, page_request,
 };
 use crate::domain::{Category, ProductFilter, ProductSort};
 use crate::services::Error;
 use crate::services::catalog::{
-    CreateCategoryInput, CreateProductInput, CreateVariantInput, ProductRef, UpdateCategoryInput,
-    UpdateProductInput, UpdateVariantInput,
+    CreateCategoryInput, CreateProductInput, CreateVariantInput, ProductParts, ProductRef,
+    UpdateCategoryInput, UpdateProductInput, UpdateVariantInput,
 };
 
 /// What a delete mutation reports.
@@ -28,8 +28,23 @@ impl ProductNode {
     /// Variants in display order, loaded for a whole list at once.
     async fn variants(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<VariantNode>> {
         let loader = ctx.data::<DataLoader<VariantLoader>>()?;
-        Ok(nodes(loader.load_one(self.id).await?.unwrap_or_default()))
+        let variants = loader.load_one(self.id).await?.unwrap_or_default();
+        super::inventory::with_stock(ctx, variants).await
     }
+}
+
+/// The related lists that the selections of products in `products` ask for; each is a query
+/// of its own, so the others are not loaded.
+fn selected_parts<'a>(products: impl IntoIterator<Item = Lookahead<'a>>) -> ProductParts {
+    let mut parts = ProductParts {
+        images: false,
+        categories: false,
+    };
+    for product in products {
+        parts.images |= product.field("images").exists();
+        parts.categories |= product.field("categories").exists();
+    }
+    parts
 }
 
 #[derive(Default)]
@@ -49,9 +64,10 @@ impl CatalogQuery {
             (None, Some(slug)) => ProductRef::Slug(slug),
             _ => return Err(Error::invalid("id", "give exactly one of `id` and `slug`")).gql(),
         };
+        let parts = selected_parts([ctx.look_ahead()]);
         ctx.services()
             .catalog
-            .get_product(ctx.call_ctx()?, lookup)
+            .get_product_with(ctx.call_ctx()?, lookup, parts)
             .await
             .gql()
             .map(Into::into)
@@ -66,14 +82,20 @@ impl CatalogQuery {
         filter: Option<ProductFilter>,
         #[graphql(default)] sort: ProductSort,
     ) -> async_graphql::Result<Connection<String, ProductNode, ListTotals>> {
+        let selection = ctx.look_ahead();
+        let parts = selected_parts([
+            selection.field("nodes"),
+            selection.field("edges").field("node"),
+        ]);
         let page = ctx
             .services()
             .catalog
-            .list_products(
+            .list_products_with(
                 ctx.call_ctx()?,
                 filter.unwrap_or_default(),
                 sort,
-                page_request(first, after),
+                page_request(ctx, first, after),
+                parts,
             )
             .await
             .gql()?;

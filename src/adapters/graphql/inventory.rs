@@ -6,10 +6,11 @@ use async_graphql::{ComplexObject, Context, Object};
 use uuid::Uuid;
 
 use super::loaders::{AvailabilityLoader, InventoryLoader};
+use super::nodes::VariantStock;
 use super::{ContextExt as _, GqlResult as _, ListTotals, VariantNode, connection, page_request};
 use crate::domain::{
-    AvailableToPromise, CycleCount, InventoryItem, InventoryLot, InventoryMovement, Location,
-    PurchaseOrder, Reservation, StockLevel, Transfer,
+    Availability, AvailableToPromise, CycleCount, InventoryItem, InventoryLot, InventoryMovement,
+    Location, PurchaseOrder, Reservation, StockLevel, Transfer,
 };
 use crate::services::Error;
 use crate::services::inventory::{
@@ -18,15 +19,88 @@ use crate::services::inventory::{
     UpdateLocationInput,
 };
 
-#[ComplexObject]
+/// The variants of a product list as nodes, with the stock their selection reads loaded in
+/// one batch per loader for the whole list. Each variant's stock fields would batch through
+/// the DataLoaders too, but those fields resolve one by one after the variants arrive, and a
+/// slow moment between them splits the batch into several queries.
+pub(super) async fn with_stock(
+    ctx: &Context<'_>,
+    variants: Vec<crate::domain::Variant>,
+) -> async_graphql::Result<Vec<VariantNode>> {
+    let selection = ctx.look_ahead();
+    let reads_available = selection.field("available").exists();
+    let staff = ctx.call_ctx()?.access("inventory:read").is_some();
+    let wants_items = selection.field("inventory").exists() || (staff && reads_available);
+    let wants_shown = selection.field("stockLevel").exists() || (!staff && reads_available);
+    if variants.is_empty() || !(wants_items || wants_shown) {
+        return Ok(variants.into_iter().map(VariantNode::from).collect());
+    }
+    let ids: Vec<Uuid> = variants.iter().map(|v| v.id).collect();
+    let items = async {
+        if !wants_items {
+            return Ok(None);
+        }
+        ctx.data::<DataLoader<InventoryLoader>>()?
+            .load_many(ids.iter().copied())
+            .await
+            .map(Some)
+    };
+    let shown = async {
+        if !wants_shown {
+            return Ok(None);
+        }
+        ctx.data::<DataLoader<AvailabilityLoader>>()?
+            .load_many(ids.iter().copied())
+            .await
+            .map(Some)
+    };
+    let (mut items, mut shown) = futures::try_join!(items, shown)?;
+    Ok(variants
+        .into_iter()
+        .map(|variant| {
+            let stock = VariantStock {
+                items: items
+                    .as_mut()
+                    .map(|all| all.remove(&variant.id).unwrap_or_default()),
+                shown: shown.as_mut().map(|all| all.remove(&variant.id)),
+            };
+            let mut node = VariantNode::from(variant);
+            node.stock = Some(stock);
+            node
+        })
+        .collect())
+}
+
 impl VariantNode {
-    /// Stock of this variant at each location (batched across a list).
-    async fn inventory(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InventoryItem>> {
+    /// This variant's stock records, as loaded with its list or through the loader.
+    async fn stock_items(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InventoryItem>> {
+        if let Some(items) = self.stock.as_ref().and_then(|s| s.items.clone()) {
+            return Ok(items);
+        }
         Ok(ctx
             .data::<DataLoader<InventoryLoader>>()?
             .load_one(self.id)
             .await?
             .unwrap_or_default())
+    }
+
+    /// What shoppers may know of this variant's stock, as loaded with its list or through
+    /// the loader.
+    async fn shown_stock(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Availability>> {
+        if let Some(shown) = self.stock.as_ref().and_then(|s| s.shown.clone()) {
+            return Ok(shown);
+        }
+        ctx.data::<DataLoader<AvailabilityLoader>>()?
+            .load_one(self.id)
+            .await
+    }
+}
+
+#[ComplexObject]
+impl VariantNode {
+    /// Stock of this variant at each location (batched across a list).
+    async fn inventory(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<InventoryItem>> {
+        self.stock_items(ctx).await
     }
 
     /// Units available for sale across locations (batched across a list). Staff always see
@@ -35,17 +109,10 @@ impl VariantNode {
     /// is not stock-tracked has 0 here and `IN_STOCK` as its level.
     async fn available(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
         if ctx.call_ctx()?.access("inventory:read").is_some() {
-            let items = ctx
-                .data::<DataLoader<InventoryLoader>>()?
-                .load_one(self.id)
-                .await?
-                .unwrap_or_default();
+            let items = self.stock_items(ctx).await?;
             return Ok(items.iter().map(|i| i.available).sum());
         }
-        let shown = ctx
-            .data::<DataLoader<AvailabilityLoader>>()?
-            .load_one(self.id)
-            .await?;
+        let shown = self.shown_stock(ctx).await?;
         let numbers = ctx.services().inventory.shows_numbers();
         match shown.map(|a| a.available) {
             Some(Some(units)) => Ok(units),
@@ -67,11 +134,7 @@ impl VariantNode {
     /// `STOREFRONT_LOW_STOCK_THRESHOLD`) or `OUT_OF_STOCK`; anyone may read it. `null` when the
     /// product is not on sale.
     async fn stock_level(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<StockLevel>> {
-        Ok(ctx
-            .data::<DataLoader<AvailabilityLoader>>()?
-            .load_one(self.id)
-            .await?
-            .map(|a| a.stock_level))
+        Ok(self.shown_stock(ctx).await?.map(|a| a.stock_level))
     }
 }
 
@@ -94,7 +157,7 @@ impl InventoryQuery {
             .list_items(
                 ctx.call_ctx()?,
                 filter.unwrap_or_default(),
-                page_request(first, after),
+                page_request(ctx, first, after),
             )
             .await
             .gql()?;
@@ -138,7 +201,7 @@ impl InventoryQuery {
         let page = ctx
             .services()
             .inventory
-            .movements(ctx.call_ctx()?, item_id, page_request(first, after))
+            .movements(ctx.call_ctx()?, item_id, page_request(ctx, first, after))
             .await
             .gql()?;
         Ok(connection(page))
@@ -154,7 +217,7 @@ impl InventoryQuery {
         let page = ctx
             .services()
             .inventory
-            .low_stock(ctx.call_ctx()?, page_request(first, after))
+            .low_stock(ctx.call_ctx()?, page_request(ctx, first, after))
             .await
             .gql()?;
         Ok(connection(page))

@@ -36,7 +36,7 @@ impl InvoiceQuery {
             .list_invoices(
                 ctx.call_ctx()?,
                 filter.unwrap_or_default(),
-                page_request(first, after),
+                page_request(ctx, first, after),
             )
             .await
             .gql()?;

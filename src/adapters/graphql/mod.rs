@@ -183,13 +183,15 @@ fn connection<T: async_graphql::OutputType>(page: Page<T>) -> Connection<String,
     connection
 }
 
-/// Relay's `first`/`after` as a service page request.
-fn page_request(first: Option<i32>, after: Option<String>) -> PageRequest {
+/// Relay's `first`/`after` as a service page request, counting the whole list only when
+/// the query selects the connection's `totalCount`.
+fn page_request(ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> PageRequest {
     PageRequest {
         size: first.map(i64::from),
         after,
         size_field: "first",
         cursor_field: "after",
+        with_total: ctx.look_ahead().field("totalCount").exists(),
     }
 }
 

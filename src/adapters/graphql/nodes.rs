@@ -6,7 +6,9 @@
 
 use async_graphql::SimpleObject;
 
-use crate::domain::{Checkout, Order, OrderItem, Payment, Product, Variant};
+use crate::domain::{
+    Availability, Checkout, InventoryItem, Order, OrderItem, Payment, Product, Variant,
+};
 
 /// Declares a node wrapping a domain type, with the conversions resolvers need.
 macro_rules! node {
@@ -40,9 +42,38 @@ node! {
     ProductNode(Product) as "Product"
 }
 
-node! {
-    /// One sellable version of a product, identified by its SKU.
-    VariantNode(Variant) as "ProductVariant"
+/// One sellable version of a product, identified by its SKU.
+#[derive(SimpleObject)]
+#[graphql(name = "ProductVariant", complex)]
+pub struct VariantNode {
+    #[graphql(flatten)]
+    inner: Variant,
+    /// Stock loaded together for all the variants of a product list, when the query reads it;
+    /// `None` sends the stock fields to their DataLoaders.
+    #[graphql(skip)]
+    pub(super) stock: Option<VariantStock>,
+}
+
+/// The stock of one variant, loaded ahead of its fields: stock records (staff) and what
+/// shoppers may see. Each is `None` when the query does not read it.
+#[derive(Default)]
+pub(super) struct VariantStock {
+    pub items: Option<Vec<InventoryItem>>,
+    pub shown: Option<Option<Availability>>,
+}
+
+impl From<Variant> for VariantNode {
+    fn from(inner: Variant) -> Self {
+        Self { inner, stock: None }
+    }
+}
+
+impl std::ops::Deref for VariantNode {
+    type Target = Variant;
+
+    fn deref(&self) -> &Variant {
+        &self.inner
+    }
 }
 
 node! {

@@ -78,7 +78,7 @@ impl OrderNode {
         let page = ctx
             .services()
             .orders
-            .order_history(ctx.call_ctx()?, self.id, page_request(first, after))
+            .order_history(ctx.call_ctx()?, self.id, page_request(ctx, first, after))
             .await
             .gql()?;
         Ok(connection(page))
@@ -147,7 +147,7 @@ impl OrderQuery {
                 ctx.call_ctx()?,
                 filter.unwrap_or_default(),
                 sort,
-                page_request(first, after),
+                page_request(ctx, first, after),
             )
             .await
             .gql()?;
@@ -186,7 +186,7 @@ impl OrderQuery {
             .list_customers(
                 ctx.call_ctx()?,
                 filter.unwrap_or_default(),
-                page_request(first, after),
+                page_request(ctx, first, after),
             )
             .await
             .gql()?;

@@ -44,7 +44,7 @@ impl PricingQuery {
         let page = ctx
             .services()
             .pricing
-            .discount_codes(ctx.call_ctx()?, page_request(first, after))
+            .discount_codes(ctx.call_ctx()?, page_request(ctx, first, after))
             .await
             .gql()?;
         Ok(connection(page))

@@ -321,5 +321,6 @@ pub fn page(size: i32, token: String) -> crate::services::page::PageRequest {
         after: Some(token).filter(|t| !t.is_empty()),
         size_field: "page_size",
         cursor_field: "page_token",
+        with_total: true,
     }
 }

@@ -10,7 +10,6 @@ use crate::app::AppState;
 use crate::domain::{Invoice, InvoiceFilter, InvoiceLine, InvoicePayment, InvoiceStatus};
 use crate::services::Error;
 use crate::services::invoices::{CreateInvoiceInput, RecordInvoicePaymentInput};
-use crate::services::page::PageRequest;
 
 /// Invoices over gRPC.
 pub struct InvoicesGrpc {
@@ -108,12 +107,7 @@ impl InvoiceService for InvoicesGrpc {
             order_id: convert::optional_uuid(r.order_id, "order_id").map_err(status)?,
             overdue: r.overdue,
         };
-        let page = PageRequest {
-            size: (r.page_size != 0).then_some(i64::from(r.page_size)),
-            after: Some(r.page_token).filter(|t| !t.is_empty()),
-            size_field: "page_size",
-            cursor_field: "page_token",
-        };
+        let page = convert::page(r.page_size, r.page_token);
         let page = self
             .app
             .services

@@ -21,7 +21,6 @@ use crate::services::catalog::{
     UpdateProductInput, UpdateVariantInput,
 };
 use crate::services::events::EventQuery;
-use crate::services::page::PageRequest;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -131,12 +130,7 @@ operations! {
             max_price: params.max_price,
             query: params.q,
         };
-        let page = PageRequest {
-            size: params.limit,
-            after: params.cursor,
-            size_field: "limit",
-            cursor_field: "cursor",
-        };
+        let page = super::paging::page_request(params.limit, params.cursor);
         let page = app
             .services
             .catalog

@@ -21,7 +21,6 @@ use crate::services::inventory::{
     InventoryFilter, ItemSettingsInput, ReceiveInput, ReceiveLineInput, ReserveInput,
     UpdateLocationInput,
 };
-use crate::services::page::PageRequest;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -80,12 +79,7 @@ operations! {
             sku: p.sku,
             below_reorder_point: p.below_reorder_point.unwrap_or(false),
         };
-        let page = PageRequest {
-            size: p.limit,
-            after: p.cursor,
-            size_field: "limit",
-            cursor_field: "cursor",
-        };
+        let page = super::paging::page_request(p.limit, p.cursor);
         let page = app
             .services
             .inventory

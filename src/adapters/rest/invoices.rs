@@ -14,7 +14,6 @@ use crate::app::AppState;
 use crate::domain::{Invoice, InvoiceFilter, InvoiceStatus};
 use crate::http::Caller;
 use crate::services::invoices::{CreateInvoiceInput, RecordInvoicePaymentInput};
-use crate::services::page::PageRequest;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -60,12 +59,7 @@ operations! {
             order_id: p.order_id,
             overdue: p.overdue,
         };
-        let page = PageRequest {
-            size: p.limit,
-            after: p.cursor,
-            size_field: "limit",
-            cursor_field: "cursor",
-        };
+        let page = super::paging::page_request(p.limit, p.cursor);
         let page = app
             .services
             .invoices

@@ -24,7 +24,7 @@ use crate::services::customers::{
 };
 use crate::services::events::EventQuery;
 use crate::services::orders::{CreateOrderInput, OrderRef, SplitLineInput, UpdateOrderInput};
-use crate::services::page::{Page, PageRequest};
+use crate::services::page::Page;
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -98,15 +98,6 @@ pub struct SplitResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderItemList {
     pub items: Vec<OrderItem>,
-}
-
-fn page_request(limit: Option<i64>, cursor: Option<String>) -> PageRequest {
-    PageRequest {
-        size: limit,
-        after: cursor,
-        size_field: "limit",
-        cursor_field: "cursor",
-    }
 }
 
 async fn act(
@@ -184,7 +175,7 @@ operations! {
                 &ctx,
                 filter,
                 p.sort.unwrap_or_default(),
-                page_request(p.limit, p.cursor),
+                super::paging::page_request(p.limit, p.cursor),
             )
             .await?;
         let next_cursor = page.next_cursor();
@@ -411,7 +402,7 @@ operations! {
         Ok(Json(
             app.services
                 .customers
-                .list_customers(&ctx, query, page_request(p.limit, p.cursor))
+                .list_customers(&ctx, query, super::paging::page_request(p.limit, p.cursor))
                 .await?
                 .into(),
         ))

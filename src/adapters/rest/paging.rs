@@ -19,12 +19,19 @@ pub struct PageParams {
 impl PageParams {
     /// The page request, with errors naming these parameters.
     pub fn request(self) -> PageRequest {
-        PageRequest {
-            size: self.limit,
-            after: self.cursor,
-            size_field: "limit",
-            cursor_field: "cursor",
-        }
+        page_request(self.limit, self.cursor)
+    }
+}
+
+/// REST's `limit`/`cursor` as a service page request. REST answers always carry
+/// `total_count`, so it is always counted.
+pub fn page_request(limit: Option<i64>, cursor: Option<String>) -> PageRequest {
+    PageRequest {
+        size: limit,
+        after: cursor,
+        size_field: "limit",
+        cursor_field: "cursor",
+        with_total: true,
     }
 }
 

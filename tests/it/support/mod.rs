@@ -704,5 +704,6 @@ pub fn first_page(size: i64) -> stateset::services::page::PageRequest {
         after: None,
         size_field: "first",
         cursor_field: "after",
+        with_total: true,
     }
 }

@@ -45,6 +45,22 @@ pub enum ProductRef {
     Slug(String),
 }
 
+/// Which of a product's related lists a read loads. REST and gRPC always show both; a
+/// GraphQL query loads only what it selects, as each is a query of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProductParts {
+    pub images: bool,
+    pub categories: bool,
+}
+
+impl ProductParts {
+    /// Images and categories both.
+    pub const ALL: Self = Self {
+        images: true,
+        categories: true,
+    };
+}
+
 /// A new product, optionally with its variants, images and categories.
 #[derive(Debug, Clone, Default, Deserialize, ToSchema, async_graphql::InputObject)]
 pub struct CreateProductInput {
@@ -175,8 +191,18 @@ impl CatalogService {
     // ---------------------------------------------------------------- products: reads
 
     /// One product by id or slug.
-    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn get_product(&self, ctx: &Ctx, product: ProductRef) -> Result<Product, Error> {
+        self.get_product_with(ctx, product, ProductParts::ALL).await
+    }
+
+    /// One product by id or slug, with only the related lists `parts` names.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
+    pub async fn get_product_with(
+        &self,
+        ctx: &Ctx,
+        product: ProductRef,
+        parts: ProductParts,
+    ) -> Result<Product, Error> {
         ctx.authorize("products:read")?;
         let mut conn = self.db.conn().await?;
         let row = match &product {
@@ -187,7 +213,7 @@ impl CatalogService {
             ProductRef::Id(id) => Error::not_found("product", id),
             ProductRef::Slug(slug) => Error::not_found("product", slug),
         })?;
-        Ok(assemble(&mut conn, vec![row]).await?.remove(0))
+        Ok(assemble(&mut conn, vec![row], parts).await?.remove(0))
     }
 
     /// One product with its variants.
@@ -201,13 +227,26 @@ impl CatalogService {
     }
 
     /// A page of products matching `filter` in `sort` order.
-    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn list_products(
         &self,
         ctx: &Ctx,
         filter: ProductFilter,
         sort: ProductSort,
         page: PageRequest,
+    ) -> Result<Page<Product>, Error> {
+        self.list_products_with(ctx, filter, sort, page, ProductParts::ALL)
+            .await
+    }
+
+    /// A page of products with only the related lists `parts` names.
+    #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
+    pub async fn list_products_with(
+        &self,
+        ctx: &Ctx,
+        filter: ProductFilter,
+        sort: ProductSort,
+        page: PageRequest,
+        parts: ProductParts,
     ) -> Result<Page<Product>, Error> {
         ctx.authorize("products:read")?;
         let limit = page.limit()?;
@@ -223,14 +262,14 @@ impl CatalogService {
         let after = page.keyset(&sort_name)?;
         let mut conn = self.db.conn().await?;
         let rows = q::list_products(&mut conn, &filter, sort, after, limit + 1).await?;
-        let total_count = q::count_products(&mut conn, &filter).await?;
+        let total_count = page.total(q::count_products(&mut conn, &filter)).await?;
         let position = |row: &ProductRow| Keyset {
             key: row.sort_key(sort),
             id: row.id,
         };
         let page = page.page(&sort_name, limit, rows, total_count, position, |row| row);
         let (cursors, rows): (Vec<String>, Vec<ProductRow>) = page.items.into_iter().unzip();
-        let products = assemble(&mut conn, rows).await?;
+        let products = assemble(&mut conn, rows, parts).await?;
         Ok(Page {
             items: cursors.into_iter().zip(products).collect(),
             has_next_page: page.has_next_page,
@@ -827,10 +866,16 @@ async fn refuse_if_stocked(
 async fn assemble(
     conn: &mut AsyncPgConnection,
     rows: Vec<ProductRow>,
+    parts: ProductParts,
 ) -> Result<Vec<Product>, Error> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut images: HashMap<Uuid, Vec<ProductImage>> = HashMap::new();
-    for image in q::images_for(conn, &ids).await? {
+    let image_rows = if parts.images {
+        q::images_for(conn, &ids).await?
+    } else {
+        Vec::new()
+    };
+    for image in image_rows {
         images
             .entry(image.product_id)
             .or_default()
@@ -842,7 +887,12 @@ async fn assemble(
             });
     }
     let mut categories: HashMap<Uuid, Vec<CategorySummary>> = HashMap::new();
-    for (product_id, category) in q::categories_for(conn, &ids).await? {
+    let category_rows = if parts.categories {
+        q::categories_for(conn, &ids).await?
+    } else {
+        Vec::new()
+    };
+    for (product_id, category) in category_rows {
         categories
             .entry(product_id)
             .or_default()
@@ -868,7 +918,9 @@ async fn load_detail(conn: &mut AsyncPgConnection, id: Uuid) -> Result<ProductDe
     let row = q::product_by_id(conn, id)
         .await?
         .ok_or_else(|| Error::not_found("product", id))?;
-    let product = assemble(conn, vec![row]).await?.remove(0);
+    let product = assemble(conn, vec![row], ProductParts::ALL)
+        .await?
+        .remove(0);
     let variants = q::variants_for(conn, &[id])
         .await?
         .into_iter()

@@ -320,7 +320,7 @@ impl CustomerService {
         };
         let mut conn = self.db.conn().await?;
         let rows = q::list_customers(&mut conn, &filter, after, limit + 1).await?;
-        let total = q::count_customers(&mut conn, &filter).await?;
+        let total = page.total(q::count_customers(&mut conn, &filter)).await?;
         let position = |row: &CustomerRow| Keyset::created(row.created_at, row.id);
         let page = page.page("created_at_desc", limit, rows, total, position, |row| row);
         let (cursors, rows): (Vec<String>, Vec<CustomerRow>) = page.items.into_iter().unzip();

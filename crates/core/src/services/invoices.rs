@@ -501,7 +501,9 @@ impl InvoiceService {
         let now = Utc::now();
         let mut conn = self.db.conn().await?;
         let rows = q::list_invoices(&mut conn, &filter, owner, now, after, limit + 1).await?;
-        let total = q::count_invoices(&mut conn, &filter, owner, now).await?;
+        let total = page
+            .total(q::count_invoices(&mut conn, &filter, owner, now))
+            .await?;
         let invoices = load(&mut conn, rows).await?;
         let position = |invoice: &Invoice| Keyset::created(invoice.created_at, invoice.id);
         Ok(page.page(SORT, limit, invoices, total, position, |i| i))

@@ -698,7 +698,9 @@ impl OrderService {
         };
         let mut conn = self.db.conn().await?;
         let rows = q::list_orders(&mut conn, &filter, owner, sort, after, limit + 1).await?;
-        let total = q::count_orders(&mut conn, &filter, owner).await?;
+        let total = page
+            .total(q::count_orders(&mut conn, &filter, owner))
+            .await?;
         let position = |row: &OrderRow| Keyset {
             key: row.sort_key(sort),
             id: row.id,

@@ -23,6 +23,9 @@ pub struct PageRequest {
     pub size_field: &'static str,
     /// How the door calls the cursor (`after`, `cursor`, `page_token`).
     pub cursor_field: &'static str,
+    /// Whether the caller reads `total_count`. Counting every match is a second scan of the
+    /// filter, so a GraphQL query that does not select `totalCount` skips it.
+    pub with_total: bool,
 }
 
 /// One page of a list, each item with its cursor.
@@ -76,6 +79,18 @@ pub fn encode_cursor(sort: &str, at: Keyset) -> String {
 }
 
 impl PageRequest {
+    /// The total count from `count` when the caller asked for it, else 0 without running it.
+    pub async fn total<E>(&self, count: impl Future<Output = Result<i64, E>>) -> Result<i64, Error>
+    where
+        Error: From<E>,
+    {
+        if self.with_total {
+            Ok(count.await?)
+        } else {
+            Ok(0)
+        }
+    }
+
     /// The checked page size.
     pub fn limit(&self) -> Result<i64, Error> {
         let limit = self.size.unwrap_or(DEFAULT_PAGE);

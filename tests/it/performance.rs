@@ -1,0 +1,191 @@
+//! What the hot reads cost the database: statements per request of the benchmark's queries,
+//! and a pool that checks connections without a round trip yet never hands out a dead one.
+
+use std::time::Duration;
+
+use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
+use serde_json::{Value, json};
+
+use crate::support::{Auth, TestApp, product_input};
+
+/// Benchmark scenario (a): a page of products with each variant's price and stock.
+const PRODUCT_PAGE: &str = "{ products(first: 20) { nodes { id name variants { id title price { amount currency } available } } } }";
+
+/// Benchmark scenario (b): one product by slug.
+const PRODUCT_BY_SLUG: &str = r#"query($slug: String!) {
+  product(slug: $slug) { id name slug description variants { id title price { amount currency } available } }
+}"#;
+
+/// A catalog of `products` products of three stocked variants each.
+async fn stocked_catalog(t: &TestApp, products: usize) {
+    for i in 0..products {
+        let skus = [format!("S{i}-S"), format!("S{i}-M"), format!("S{i}-L")];
+        let skus: Vec<&str> = skus.iter().map(String::as_str).collect();
+        let detail = t
+            .services()
+            .catalog
+            .create_product(
+                &t.ctx,
+                product_input(&format!("Stocked {i:02}"), &skus, "7"),
+            )
+            .await
+            .unwrap();
+        for variant in &detail.variants {
+            t.stock(variant.id, 50).await;
+        }
+    }
+}
+
+/// The fewest statements of three runs of `query` (under load a DataLoader batch can split in
+/// two, which is not what this measures), with the last answer.
+async fn fewest_statements(t: &TestApp, query: &str, variables: Value) -> (u64, Value) {
+    let mut fewest = u64::MAX;
+    let mut answer = Value::Null;
+    for _ in 0..3 {
+        let before = t.app.db.statements_executed();
+        answer = t
+            .graphql_as(&Auth::Anonymous, query, variables.clone())
+            .await;
+        assert!(answer.get("errors").is_none(), "{answer}");
+        fewest = fewest.min(t.app.db.statements_executed() - before);
+    }
+    (fewest, answer)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_product_page_with_prices_and_stock_is_three_statements() {
+    let t = TestApp::new().await;
+    stocked_catalog(&t, 20).await;
+    let (statements, answer) = fewest_statements(&t, PRODUCT_PAGE, json!({})).await;
+    let nodes = answer["data"]["products"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 20);
+    assert!(nodes.iter().all(|n| {
+        let variants = n["variants"].as_array().unwrap();
+        variants.len() == 3 && variants.iter().all(|v| v["available"] == 50)
+    }));
+    // The page, its variants, their stock: no connection check, no count nobody asked for,
+    // no images or categories nobody selected.
+    assert_eq!(
+        statements, 3,
+        "a page of 20 products took {statements} statements"
+    );
+
+    let (statements, answer) =
+        fewest_statements(&t, PRODUCT_BY_SLUG, json!({ "slug": "stocked-07" })).await;
+    assert_eq!(answer["data"]["product"]["name"], "Stocked 07", "{answer}");
+    assert_eq!(
+        statements, 3,
+        "one product by slug took {statements} statements"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selected_totals_images_and_categories_are_still_loaded_through_fragments() {
+    let t = TestApp::new().await;
+    let category = t
+        .graphql(
+            r#"mutation { createCategory(input: { name: "Mugs" }) { id } }"#,
+            json!({}),
+        )
+        .await;
+    let category_id = category["data"]["createCategory"]["id"].clone();
+    let created = t
+        .graphql(
+            r#"mutation($c: [UUID!]!) { createProduct(input: {
+                 name: "Blue Mug", status: ACTIVE, categoryIds: $c,
+                 images: [{ url: "https://img.example/blue.png", altText: "blue" }],
+                 variants: [{ sku: "MUG-B", price: { amount: "12", currency: "USD" } }]
+               }) { id } }"#,
+            json!({ "c": [category_id] }),
+        )
+        .await;
+    assert!(created.get("errors").is_none(), "{created}");
+    stocked_catalog(&t, 2).await;
+
+    let listed = t
+        .graphql_as(
+            &Auth::Anonymous,
+            r#"fragment Shown on Product { images { url } categories { name } }
+               query { products(first: 10, sort: NAME_ASC) {
+                 ...Totals
+                 edges { node { name ...Shown } }
+               } }
+               fragment Totals on ProductConnection { totalCount }"#,
+            json!({}),
+        )
+        .await;
+    assert!(listed.get("errors").is_none(), "{listed}");
+    let products = &listed["data"]["products"];
+    assert_eq!(products["totalCount"], 3);
+    let mug = &products["edges"][0]["node"];
+    assert_eq!(mug["name"], "Blue Mug");
+    assert_eq!(mug["images"][0]["url"], "https://img.example/blue.png");
+    assert_eq!(mug["categories"][0]["name"], "Mugs");
+
+    let one = t
+        .graphql_as(
+            &Auth::Anonymous,
+            r#"{ product(slug: "blue-mug") { ... on Product { images { altText } categories { name } } } }"#,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        one["data"]["product"]["images"][0]["altText"], "blue",
+        "{one}"
+    );
+    assert_eq!(one["data"]["product"]["categories"][0]["name"], "Mugs");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_replaces_connections_postgresql_closed_without_failing_a_request() {
+    let t = TestApp::new().await;
+    stocked_catalog(&t, 3).await;
+    // Several pooled connections, all idle afterwards.
+    let requests: Vec<_> = (0..6)
+        .map(|_| t.graphql_as(&Auth::Anonymous, PRODUCT_PAGE, json!({})))
+        .collect();
+    for answer in futures::future::join_all(requests).await {
+        assert!(answer.get("errors").is_none(), "{answer}");
+    }
+    let (idle, _) = t.app.db.connection_counts();
+    assert!(idle >= 2, "the requests left {idle} idle connections");
+
+    // An administrator (or a PostgreSQL restart) ends every backend of this database.
+    let mut admin = AsyncPgConnection::establish(&t.db.url).await.unwrap();
+    #[derive(diesel::QueryableByName)]
+    struct Ended {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        ended: i64,
+    }
+    let ended = diesel::sql_query(
+        "SELECT count(pg_terminate_backend(pid)) AS ended FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .get_result::<Ended>(&mut admin)
+    .await
+    .unwrap()
+    .ended;
+    assert!(ended >= i64::from(idle), "ended {ended} backends");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Every closed connection is noticed at checkout and replaced: no request fails.
+    for _ in 0..10 {
+        let answer = t
+            .graphql_as(&Auth::Anonymous, PRODUCT_PAGE, json!({}))
+            .await;
+        assert!(answer.get("errors").is_none(), "{answer}");
+        assert_eq!(
+            answer["data"]["products"]["nodes"]
+                .as_array()
+                .unwrap()
+                .len(),
+            3
+        );
+    }
+    let concurrent: Vec<_> = (0..6)
+        .map(|_| t.graphql_as(&Auth::Anonymous, PRODUCT_PAGE, json!({})))
+        .collect();
+    for answer in futures::future::join_all(concurrent).await {
+        assert!(answer.get("errors").is_none(), "{answer}");
+    }
+}
