@@ -36,13 +36,20 @@ impl App {
         let db = Db::connect_lazy(&config.database_url, config.database_max_connections);
         let bus = EventBus::default();
         let metrics = Arc::new(Metrics::new()?);
-        let services = Services::new(db.clone(), bus.clone(), &config, metrics.clone())?;
-        let graphql = graphql::schema(services.clone(), config.graphql);
-        let rate_limiter = RateLimiter::new(
-            config.rate_limits.clone(),
-            config.redis_url.as_deref(),
+        let redis = config
+            .redis_url
+            .as_deref()
+            .map(crate::cache::redis_pool)
+            .transpose()?;
+        let services = Services::new(
+            db.clone(),
+            bus.clone(),
+            &config,
+            redis.clone(),
             metrics.clone(),
         )?;
+        let graphql = graphql::schema(services.clone(), config.graphql);
+        let rate_limiter = RateLimiter::new(config.rate_limits.clone(), redis, metrics.clone())?;
         let admission = Admission::new(services.auth.clone(), rate_limiter);
         let relay = Relay::new(
             db.clone(),

@@ -14,7 +14,7 @@
 //!   [`http`] (router, middleware, health), [`app`] ([`app::App`], built the same way by
 //!   `serve` and by the tests), [`server`], [`seed`], [`telemetry`].
 
-pub use stateset_core::{admission, auth, config, events, limits, metrics, services};
+pub use stateset_core::{admission, auth, cache, config, events, limits, metrics, services};
 pub use stateset_db as db;
 pub use stateset_domain as domain;
 

@@ -1,5 +1,5 @@
-//! Conditional reads: every successful `GET` (REST reads, GraphQL queries in the query string)
-//! answers with an `ETag` that hashes its body, and a request whose `If-None-Match` names the
+//! Conditional reads: every successful `GET` (REST reads, GraphQL queries in the query string;
+//! not health probes or the metrics scrape) answers with an `ETag` that hashes its body, and a request whose `If-None-Match` names the
 //! current tag gets `304 Not Modified` with no body.
 //!
 //! The tag is computed from the very bytes that would be sent, after the read ran, so it can
@@ -16,6 +16,7 @@ use base64::Engine as _;
 use sha2::{Digest as _, Sha256};
 
 use super::idempotency::is_no_store;
+use super::middleware::is_probe_or_scrape;
 use crate::adapters::rest::ApiError;
 use crate::services::Error;
 
@@ -24,7 +25,7 @@ const LARGEST_TAGGED_BODY: u64 = 4 * 1024 * 1024;
 
 /// Tags successful `GET` answers and answers `304` when the client already holds the answer.
 pub(super) async fn layer(request: Request, next: Next) -> Response {
-    if request.method() != Method::GET {
+    if request.method() != Method::GET || is_probe_or_scrape(request.uri().path()) {
         return next.run(request).await;
     }
     let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();

@@ -70,12 +70,19 @@ pub async fn observe(State(app): State<AppState>, request: Request, next: Next) 
     let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     app.metrics
         .observe_http(method.as_str(), &route, status, duration_ms);
-    tracing::info!(request_id, method = %method, route, status, duration_ms, "request");
+    // Probes and scrapes arrive every few seconds from every orchestrator and scraper; their
+    // lines would bury the traffic (and cost more than the answer), so they log at debug.
+    if is_probe_or_scrape(&route) {
+        tracing::debug!(request_id, method = %method, route, status, duration_ms, "request");
+    } else {
+        tracing::info!(request_id, method = %method, route, status, duration_ms, "request");
+    }
     response
 }
 
-/// Routes that are never rate limited: probes and scrapes must keep working under load.
-fn exempt_from_limits(route: &str) -> bool {
+/// Health probes and the metrics scrape: never rate limited (they must keep working under
+/// load), never tagged for conditional reads, logged at debug.
+pub(super) fn is_probe_or_scrape(route: &str) -> bool {
     route.starts_with("/health") || route == "/metrics"
 }
 
@@ -89,7 +96,7 @@ pub(super) async fn guard(
     let route = route_of(&request);
     let graphql = route.starts_with("/graphql");
     let client_ip = client_ip(&request, &app.config);
-    let limited = (!exempt_from_limits(&route)).then(|| format!("{} {route}", request.method()));
+    let limited = (!is_probe_or_scrape(&route)).then(|| format!("{} {route}", request.method()));
     let admitted = match app
         .admission
         .admit(

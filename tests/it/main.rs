@@ -6,6 +6,7 @@ mod support;
 
 mod acp;
 mod carts;
+mod catalog_cache;
 mod catalog_service;
 mod checkout;
 mod contract;

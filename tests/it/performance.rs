@@ -52,31 +52,37 @@ async fn fewest_statements(t: &TestApp, query: &str, variables: Value) -> (u64, 
     (fewest, answer)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_product_page_with_prices_and_stock_is_three_statements() {
-    let t = TestApp::new().await;
-    stocked_catalog(&t, 20).await;
-    let (statements, answer) = fewest_statements(&t, PRODUCT_PAGE, json!({})).await;
+/// The statements of (a) a page of 20 products and (b) one product by slug, with prices and
+/// stock.
+async fn catalog_read_statements(t: &TestApp) -> (u64, u64) {
+    stocked_catalog(t, 20).await;
+    let (page, answer) = fewest_statements(t, PRODUCT_PAGE, json!({})).await;
     let nodes = answer["data"]["products"]["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), 20);
     assert!(nodes.iter().all(|n| {
         let variants = n["variants"].as_array().unwrap();
         variants.len() == 3 && variants.iter().all(|v| v["available"] == 50)
     }));
-    // The page, its variants, their stock: no connection check, no count nobody asked for,
-    // no images or categories nobody selected.
-    assert_eq!(
-        statements, 3,
-        "a page of 20 products took {statements} statements"
-    );
-
-    let (statements, answer) =
-        fewest_statements(&t, PRODUCT_BY_SLUG, json!({ "slug": "stocked-07" })).await;
+    let (one, answer) =
+        fewest_statements(t, PRODUCT_BY_SLUG, json!({ "slug": "stocked-07" })).await;
     assert_eq!(answer["data"]["product"]["name"], "Stocked 07", "{answer}");
-    assert_eq!(
-        statements, 3,
-        "one product by slug took {statements} statements"
-    );
+    (page, one)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_reads_send_only_the_page_and_the_stock_to_postgresql() {
+    // With the catalog cache (the default), products and variants come from memory: what
+    // is left is the page itself and the stock, which is never cached.
+    let t = TestApp::new().await;
+    assert_eq!(catalog_read_statements(&t).await, (2, 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_cache_a_catalog_read_is_three_statements() {
+    // The page (or product), its variants, their stock: no connection check, no count
+    // nobody asked for, no images or categories nobody selected.
+    let t = TestApp::with_config(|c| c.catalog_cache.ttl = std::time::Duration::ZERO).await;
+    assert_eq!(catalog_read_statements(&t).await, (3, 3));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -145,8 +145,12 @@ pub struct Config {
     pub database_url: String,
     /// Largest number of pooled database connections (`DATABASE_MAX_CONNECTIONS`, default 16).
     pub database_max_connections: u32,
-    /// Redis URL (`REDIS_URL`); when set, rate limits are shared by all instances.
+    /// Redis URL (`REDIS_URL`); when set, rate limits and the catalog cache are shared by all
+    /// instances.
     pub redis_url: Option<String>,
+    /// The catalog's entity cache: time to live (`CATALOG_CACHE_TTL_SECS`, default 60; 0 turns
+    /// it off) and entries kept in this process (`CATALOG_CACHE_ENTRIES`, default 50000).
+    pub catalog_cache: crate::cache::CacheSettings,
     /// Address of the HTTP listener: GraphQL, REST, health, metrics (`HTTP_ADDR`).
     pub http_addr: SocketAddr,
     /// Address of the gRPC listener (`GRPC_ADDR`).
@@ -492,6 +496,10 @@ impl Config {
             database_url: var("DATABASE_URL", DEFAULT_DATABASE_URL),
             database_max_connections: parse(&lookup, "DATABASE_MAX_CONNECTIONS", 16)?,
             redis_url: lookup("REDIS_URL"),
+            catalog_cache: crate::cache::CacheSettings {
+                ttl: std::time::Duration::from_secs(parse(&lookup, "CATALOG_CACHE_TTL_SECS", 60)?),
+                capacity: parse(&lookup, "CATALOG_CACHE_ENTRIES", 50_000)?,
+            },
             http_addr: parse(&lookup, "HTTP_ADDR", SocketAddr::from(([0, 0, 0, 0], 8080)))?,
             grpc_addr: parse(
                 &lookup,

@@ -19,6 +19,7 @@
 
 pub mod admission;
 pub mod auth;
+pub mod cache;
 pub mod config;
 pub mod events;
 pub mod limits;

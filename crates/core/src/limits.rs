@@ -107,10 +107,10 @@ fn quota(per_minute: u32) -> Quota {
 }
 
 impl RateLimiter {
-    /// A limiter with the configured limits; shared through Redis when `redis_url` is given.
+    /// A limiter with the configured limits; shared through Redis when `redis` is given.
     pub fn new(
         limits: RateLimits,
-        redis_url: Option<&str>,
+        redis: Option<crate::cache::RedisPool>,
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<Self> {
         let mut local = HashMap::new();
@@ -122,18 +122,6 @@ impl RateLimiter {
                 governor::RateLimiter::keyed(quota(per_minute)).with_middleware()
             });
         }
-        let redis = match redis_url {
-            Some(url) => {
-                let manager = bb8_redis::RedisConnectionManager::new(url)?;
-                Some(
-                    bb8::Pool::builder()
-                        .max_size(8)
-                        .connection_timeout(std::time::Duration::from_secs(1))
-                        .build_unchecked(manager),
-                )
-            }
-            None => None,
-        };
         Ok(Self {
             limits,
             local,

@@ -23,6 +23,7 @@ pub struct Metrics {
     webhook_deliveries: IntCounterVec,
     subscriptions_active: IntGauge,
     redis_operations: IntCounterVec,
+    cache_lookups: IntCounterVec,
     orders_created: IntCounter,
     orders_completed: IntCounter,
     inventory_reservations: IntCounter,
@@ -83,6 +84,13 @@ impl Metrics {
             ),
             &["result"],
         )?;
+        let cache_lookups = IntCounterVec::new(
+            Opts::new(
+                "cache_lookups_total",
+                "Entity cache lookups by cache and result (hit, miss)",
+            ),
+            &["cache", "result"],
+        )?;
         let redis_operations = IntCounterVec::new(
             Opts::new(
                 "redis_operations_total",
@@ -110,6 +118,7 @@ impl Metrics {
             "Payments made: authorized or captured by a provider, or received in stablecoin",
         )?;
         registry.register(Box::new(redis_operations.clone()))?;
+        registry.register(Box::new(cache_lookups.clone()))?;
         registry.register(Box::new(webhook_deliveries.clone()))?;
         registry.register(Box::new(subscriptions_active.clone()))?;
         registry.register(Box::new(events_published.clone()))?;
@@ -129,6 +138,7 @@ impl Metrics {
             webhook_deliveries,
             subscriptions_active,
             redis_operations,
+            cache_lookups,
             orders_created,
             orders_completed,
             inventory_reservations,
@@ -158,6 +168,17 @@ impl Metrics {
         self.redis_operations
             .with_label_values(&[operation, result])
             .inc();
+    }
+
+    /// Counts the hits and misses of one entity cache lookup.
+    pub fn observe_cache(&self, cache: &str, hits: usize, misses: usize) {
+        for (result, n) in [("hit", hits), ("miss", misses)] {
+            if n > 0 {
+                self.cache_lookups
+                    .with_label_values(&[cache, result])
+                    .inc_by(n as u64);
+            }
+        }
     }
 
     /// Records one webhook delivery attempt.

@@ -420,6 +420,18 @@ pub async fn categories_for(
         .await
 }
 
+/// The products assigned to `category_id`.
+pub async fn products_in_category(
+    conn: &mut AsyncPgConnection,
+    category_id: Uuid,
+) -> QueryResult<Vec<Uuid>> {
+    product_categories::table
+        .filter(product_categories::category_id.eq(category_id))
+        .select(product_categories::product_id)
+        .load(conn)
+        .await
+}
+
 pub async fn replace_product_categories(
     conn: &mut AsyncPgConnection,
     product_id: Uuid,

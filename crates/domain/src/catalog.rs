@@ -24,7 +24,7 @@ crate::stored_enum! {
 }
 
 /// A product as sold. Its variants are loaded on demand (GraphQL) or alongside (`ProductDetail`).
-#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, async_graphql::SimpleObject)]
 // GraphQL serves this as `Product` through a node of the GraphQL door, which adds
 // its resolvers; this name is never in the schema.
 #[graphql(name = "ProductFields")]
@@ -59,7 +59,7 @@ pub struct ProductDetail {
 }
 
 /// One sellable version of a product, identified by its SKU.
-#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, async_graphql::SimpleObject)]
 // GraphQL serves this as `ProductVariant` through a node of the GraphQL door, which adds
 // its resolvers; this name is never in the schema.
 #[graphql(name = "ProductVariantFields")]
@@ -130,7 +130,9 @@ pub struct Category {
 }
 
 /// The part of a category shown on a product.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema, async_graphql::SimpleObject)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema, async_graphql::SimpleObject,
+)]
 pub struct CategorySummary {
     pub id: Uuid,
     pub name: String,

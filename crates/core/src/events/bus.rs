@@ -32,10 +32,16 @@ const GAP_RECHECK: Duration = Duration::from_millis(100);
 /// How often the outbox is read without a notification, as a safety net.
 const IDLE_RECHECK: Duration = Duration::from_secs(5);
 
+/// Something told of every committed event as the listener reads it, before subscribers:
+/// a cache of this process forgetting what another instance changed. It runs on the
+/// listener's task, so it must be quick and must not block.
+pub type Observer = Arc<dyn Fn(&Event) + Send + Sync>;
+
 /// Broadcasts committed events to live subscribers, in sequence order.
 #[derive(Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Arc<Event>>,
+    observers: Arc<std::sync::RwLock<Vec<Observer>>>,
     /// The highest settled sequence broadcast so far; -1 until the listener has started.
     horizon: watch::Sender<i64>,
 }
@@ -44,12 +50,21 @@ impl Default for EventBus {
     fn default() -> Self {
         Self {
             sender: broadcast::channel(BUFFER).0,
+            observers: Arc::default(),
             horizon: watch::channel(-1).0,
         }
     }
 }
 
 impl EventBus {
+    /// Tells `observer` of every event from now on; unlike a subscriber it never lags.
+    pub fn observe(&self, observer: Observer) {
+        self.observers
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(observer);
+    }
+
     /// A receiver of every event broadcast from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
         self.sender.subscribe()
@@ -159,6 +174,14 @@ impl EventBus {
                 }
                 feed.emitted = event.sequence;
                 feed.gap_seen_at = None;
+                for observer in self
+                    .observers
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .iter()
+                {
+                    observer(&event);
+                }
                 self.horizon.send_replace(feed.emitted);
                 // An error only means nobody is subscribed right now.
                 let _ = self.sender.send(Arc::new(event));

@@ -138,6 +138,7 @@ impl Services {
         db: Db,
         bus: EventBus,
         config: &Config,
+        redis: Option<crate::cache::RedisPool>,
         metrics: Arc<crate::metrics::Metrics>,
     ) -> anyhow::Result<Self> {
         let signer = Arc::new(TokenSigner::new(
@@ -148,7 +149,7 @@ impl Services {
         let hasher = Arc::new(PasswordHasher::new(config.password_hashing)?);
         let roles = Arc::new(RoleCache::default());
         let auth = AuthService::new(db.clone(), signer, hasher, roles.clone());
-        let events = EventService::new(db.clone(), bus, metrics.clone());
+        let events = EventService::new(db.clone(), bus.clone(), metrics.clone());
         let payments = PaymentService::new(db.clone(), config.payments.clone(), metrics.clone())?;
         let carts = CartService::new(db.clone());
         let webhooks = WebhookService::new(db.clone(), config.webhooks.clone(), metrics.clone())?;
@@ -169,7 +170,16 @@ impl Services {
             access: AccessService::new(db.clone(), auth.clone(), roles),
             auth,
             carts: carts.clone(),
-            catalog: CatalogService::new(db.clone()),
+            catalog: CatalogService::new(
+                db.clone(),
+                &bus,
+                catalog::CatalogCache::new(
+                    &crate::cache::namespace_of(&config.database_url),
+                    config.catalog_cache,
+                    redis,
+                    metrics.clone(),
+                ),
+            ),
             checkout,
             payments,
             customers: CustomerService::new(db.clone()),

@@ -12,11 +12,17 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+mod cache;
+
+pub use cache::CatalogCache;
+
+use std::sync::Arc;
+
 use super::checks::{check_json_object, check_text};
 use super::error::Validator;
 use super::page::{Keyset, Page, PageRequest};
 use super::{Ctx, Error};
-use crate::events::{self, DomainEvent};
+use crate::events::{self, DomainEvent, EventBus};
 use stateset_db::Db;
 use stateset_db::catalog::{
     self as q, CategoryChanges, CategoryRow, ImageRow, ProductChanges, ProductRow, VariantChanges,
@@ -181,11 +187,19 @@ pub struct UpdateCategoryInput {
 #[derive(Clone)]
 pub struct CatalogService {
     db: Db,
+    cache: Arc<CatalogCache>,
 }
 
 impl CatalogService {
-    pub fn new(db: Db) -> Self {
-        Self { db }
+    /// The catalog over `db`, reading through `cache`; a cache in this process hears of other
+    /// instances' writes from `bus`.
+    pub fn new(db: Db, bus: &EventBus, cache: CatalogCache) -> Self {
+        let cache = Arc::new(cache);
+        if cache.is_local() {
+            let observer = cache.clone();
+            bus.observe(Arc::new(move |event| observer.apply(event)));
+        }
+        Self { db, cache }
     }
 
     // ---------------------------------------------------------------- products: reads
@@ -204,6 +218,10 @@ impl CatalogService {
         parts: ProductParts,
     ) -> Result<Product, Error> {
         ctx.authorize("products:read")?;
+        let miss = match self.cache.product(&product).await {
+            Ok(cached) => return Ok(cached),
+            Err(miss) => miss,
+        };
         let mut conn = self.db.conn().await?;
         let row = match &product {
             ProductRef::Id(id) => q::product_by_id(&mut conn, *id).await?,
@@ -213,7 +231,15 @@ impl CatalogService {
             ProductRef::Id(id) => Error::not_found("product", id),
             ProductRef::Slug(slug) => Error::not_found("product", slug),
         })?;
-        Ok(assemble(&mut conn, vec![row], parts).await?.remove(0))
+        // A copy for the cache serves any selection, so it carries every part.
+        let parts = if miss.will_store() {
+            ProductParts::ALL
+        } else {
+            parts
+        };
+        let product = assemble(&mut conn, vec![row], parts).await?.remove(0);
+        self.cache.store_product(miss, &product).await;
+        Ok(product)
     }
 
     /// One product with its variants.
@@ -304,14 +330,27 @@ impl CatalogService {
         product_ids: &[Uuid],
     ) -> Result<HashMap<Uuid, Vec<Variant>>, Error> {
         ctx.authorize("products:read")?;
-        let mut conn = self.db.conn().await?;
-        let mut by_product: HashMap<Uuid, Vec<Variant>> = HashMap::new();
-        for row in q::variants_for(&mut conn, product_ids).await? {
-            by_product
-                .entry(row.product_id)
-                .or_default()
-                .push(row.into());
+        let (mut by_product, epoch) = self.cache.variants(product_ids).await;
+        let missing: Vec<Uuid> = product_ids
+            .iter()
+            .copied()
+            .filter(|id| !by_product.contains_key(id))
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        if missing.is_empty() {
+            return Ok(by_product);
         }
+        let mut conn = self.db.conn().await?;
+        let mut loaded: HashMap<Uuid, Vec<Variant>> =
+            missing.iter().map(|id| (*id, Vec::new())).collect();
+        for row in q::variants_for(&mut conn, &missing).await? {
+            loaded.entry(row.product_id).or_default().push(row.into());
+        }
+        self.cache
+            .store_variants(epoch, loaded.clone().into_iter().collect())
+            .await;
+        by_product.extend(loaded.into_iter().filter(|(_, v)| !v.is_empty()));
         Ok(by_product)
     }
 
@@ -456,7 +495,8 @@ impl CatalogService {
         v.finish()?;
 
         let category_ids = input.category_ids.as_deref().map(dedup);
-        self.db
+        let detail = self
+            .db
             .tx(
                 "update_product",
                 async move |conn: &mut AsyncPgConnection| {
@@ -485,7 +525,9 @@ impl CatalogService {
                     product_changed(conn, id, EventType::ProductUpdated).await
                 },
             )
-            .await
+            .await?;
+        self.cache.forget(&[id]).await;
+        Ok(detail)
     }
 
     /// Deletes a product with its variants and images; writes `product.deleted`.
@@ -493,7 +535,7 @@ impl CatalogService {
     pub async fn delete_product(&self, ctx: &Ctx, id: Uuid) -> Result<(), Error> {
         ctx.authorize("products:write")?;
         self.db
-            .tx(
+            .tx::<_, Error, _>(
                 "delete_product",
                 async move |conn: &mut AsyncPgConnection| {
                     let detail = load_detail(conn, id).await?;
@@ -515,7 +557,9 @@ impl CatalogService {
                     Ok(())
                 },
             )
-            .await
+            .await?;
+        self.cache.forget(&[id]).await;
+        Ok(())
     }
 
     // ---------------------------------------------------------------- variants
@@ -529,7 +573,8 @@ impl CatalogService {
         input: CreateVariantInput,
     ) -> Result<Variant, Error> {
         ctx.authorize("products:write")?;
-        self.db
+        let variant = self
+            .db
             .tx(
                 "create_variant",
                 async move |conn: &mut AsyncPgConnection| {
@@ -552,7 +597,9 @@ impl CatalogService {
                     Ok(Variant::from(row))
                 },
             )
-            .await
+            .await?;
+        self.cache.forget(&[product_id]).await;
+        Ok(variant)
     }
 
     /// Changes a variant; writes `product.updated`.
@@ -564,7 +611,8 @@ impl CatalogService {
         input: UpdateVariantInput,
     ) -> Result<Variant, Error> {
         ctx.authorize("products:write")?;
-        self.db
+        let variant = self
+            .db
             .tx(
                 "update_variant",
                 async move |conn: &mut AsyncPgConnection| {
@@ -648,15 +696,18 @@ impl CatalogService {
                     Ok(Variant::from(row))
                 },
             )
-            .await
+            .await?;
+        self.cache.forget(&[variant.product_id]).await;
+        Ok(variant)
     }
 
     /// Removes a variant; writes `product.updated`.
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, variant.id = %id))]
     pub async fn delete_variant(&self, ctx: &Ctx, id: Uuid) -> Result<(), Error> {
         ctx.authorize("products:write")?;
-        self.db
-            .tx(
+        let product_id = self
+            .db
+            .tx::<_, Error, _>(
                 "delete_variant",
                 async move |conn: &mut AsyncPgConnection| {
                     let current = q::lock_variant(conn, id)
@@ -667,10 +718,12 @@ impl CatalogService {
                         .await
                         .map_err(|e| Error::from_delete(e, "variant"))?;
                     product_changed(conn, current.product_id, EventType::ProductUpdated).await?;
-                    Ok(())
+                    Ok(current.product_id)
                 },
             )
-            .await
+            .await?;
+        self.cache.forget(&[product_id]).await;
+        Ok(())
     }
 
     // ---------------------------------------------------------------- categories
@@ -769,7 +822,8 @@ impl CatalogService {
             v.add("move_to_root", "cannot be combined with parent_id");
         }
         v.finish()?;
-        self.db
+        let (category, shown_in) = self
+            .db
             .tx(
                 "update_category",
                 async move |conn: &mut AsyncPgConnection| {
@@ -805,10 +859,13 @@ impl CatalogService {
                     };
                     let category = Category::from(q::update_category(conn, id, &changes).await?);
                     category_event(conn, EventType::CategoryUpdated, &category).await?;
-                    Ok(category)
+                    let shown_in = q::products_in_category(conn, id).await?;
+                    Ok((category, shown_in))
                 },
             )
-            .await
+            .await?;
+        self.cache.forget(&shown_in).await;
+        Ok(category)
     }
 
     /// Deletes a category without subcategories; products lose the assignment.
@@ -816,7 +873,8 @@ impl CatalogService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, category.id = %id))]
     pub async fn delete_category(&self, ctx: &Ctx, id: Uuid) -> Result<(), Error> {
         ctx.authorize("categories:write")?;
-        self.db
+        let shown_in = self
+            .db
             .tx(
                 "delete_category",
                 async move |conn: &mut AsyncPgConnection| {
@@ -831,13 +889,17 @@ impl CatalogService {
                                 .into(),
                         });
                     }
+                    let shown_in = q::products_in_category(conn, id).await?;
                     q::delete_category(conn, id)
                         .await
                         .map_err(|e| Error::from_delete(e, "category"))?;
-                    category_event(conn, EventType::CategoryDeleted, &category).await
+                    category_event(conn, EventType::CategoryDeleted, &category).await?;
+                    Ok(shown_in)
                 },
             )
-            .await
+            .await?;
+        self.cache.forget(&shown_in).await;
+        Ok(())
     }
 }
 
