@@ -32,7 +32,7 @@ DURATION=${BENCH_DURATION:-30s}
 WARMUP=${BENCH_WARMUP:-5s}
 CONC=${BENCH_CONCURRENCY:-32}
 THREADS=${BENCH_THREADS:-2}
-SCENARIOS=${BENCH_SCENARIOS:-products product add place orders health hello}
+SCENARIOS=${BENCH_SCENARIOS:-products product add orders place health hello}
 PEER=${BENCH_PEER:-0}
 PEER_DIR=$ROOT/../shared/bench/peer-vendure
 WORK=${BENCH_WORK:-/tmp/stateset-bench}
@@ -102,6 +102,10 @@ export RATE_LIMIT_PER_MINUTE=1000000000 RATE_LIMIT_ANONYMOUS_PER_MINUTE=10000000
 # Scenario (e) completes checkouts with the test provider; it is off unless asked for.
 export PAYMENTS_TEST_PROVIDER=true
 
+# Every run starts from the same state: a new database that this run loads, so that (d) and (f)
+# do not meet the orders earlier runs placed.
+psql "$DB_ADMIN" -XAtqc "DROP DATABASE IF EXISTS \"${DB##*/}\" WITH (FORCE)" >/dev/null \
+    || die "could not drop the benchmark database ${DB##*/}"
 "$TARGET/stateset" migrate >"$WORK/logs/migrate.log" 2>&1 || { cat "$WORK/logs/migrate.log" >&2; die "migration failed"; }
 t0=$(date +%s%N)
 "$TARGET/stateset" serve --no-migrate >"$WORK/logs/server.log" 2>&1 &
