@@ -1,7 +1,9 @@
 //! Inventory: stock per location, available to promise, and every stock operation.
 
+use std::collections::HashMap;
+
 use async_graphql::connection::Connection;
-use async_graphql::dataloader::DataLoader;
+use async_graphql::dataloader::{DataLoader, Loader};
 use async_graphql::{ComplexObject, Context, Object};
 use uuid::Uuid;
 
@@ -29,32 +31,17 @@ pub(super) async fn with_stock(
 ) -> async_graphql::Result<Vec<VariantNode>> {
     let selection = ctx.look_ahead();
     let reads_available = selection.field("available").exists();
-    let staff = ctx.call_ctx()?.access("inventory:read").is_some();
+    let staff = reads_stock_records(ctx)?;
     let wants_items = selection.field("inventory").exists() || (staff && reads_available);
     let wants_shown = selection.field("stockLevel").exists() || (!staff && reads_available);
     if variants.is_empty() || !(wants_items || wants_shown) {
         return Ok(variants.into_iter().map(VariantNode::from).collect());
     }
     let ids: Vec<Uuid> = variants.iter().map(|v| v.id).collect();
-    let items = async {
-        if !wants_items {
-            return Ok(None);
-        }
-        ctx.data::<DataLoader<InventoryLoader>>()?
-            .load_many(ids.iter().copied())
-            .await
-            .map(Some)
-    };
-    let shown = async {
-        if !wants_shown {
-            return Ok(None);
-        }
-        ctx.data::<DataLoader<AvailabilityLoader>>()?
-            .load_many(ids.iter().copied())
-            .await
-            .map(Some)
-    };
-    let (mut items, mut shown) = futures::try_join!(items, shown)?;
+    let (mut items, mut shown) = futures::try_join!(
+        load_if::<InventoryLoader>(ctx, wants_items, &ids),
+        load_if::<AvailabilityLoader>(ctx, wants_shown, &ids),
+    )?;
     Ok(variants
         .into_iter()
         .map(|variant| {
@@ -69,6 +56,30 @@ pub(super) async fn with_stock(
             node
         })
         .collect())
+}
+
+/// Whether `available` is counted from stock records (staff, who hold `inventory:read`)
+/// rather than from what shoppers may be shown.
+fn reads_stock_records(ctx: &Context<'_>) -> async_graphql::Result<bool> {
+    Ok(ctx.call_ctx()?.access("inventory:read").is_some())
+}
+
+/// `ids` through loader `L` in one batch, when `wanted`.
+async fn load_if<L>(
+    ctx: &Context<'_>,
+    wanted: bool,
+    ids: &[Uuid],
+) -> async_graphql::Result<Option<HashMap<Uuid, L::Value>>>
+where
+    L: Loader<Uuid, Error = async_graphql::Error>,
+{
+    if !wanted {
+        return Ok(None);
+    }
+    ctx.data::<DataLoader<L>>()?
+        .load_many(ids.iter().copied())
+        .await
+        .map(Some)
 }
 
 impl VariantNode {
@@ -108,7 +119,7 @@ impl VariantNode {
     /// (`STOREFRONT_STOCK_DISPLAY=level`: then FORBIDDEN, read `stockLevel`). A variant that
     /// is not stock-tracked has 0 here and `IN_STOCK` as its level.
     async fn available(&self, ctx: &Context<'_>) -> async_graphql::Result<i32> {
-        if ctx.call_ctx()?.access("inventory:read").is_some() {
+        if reads_stock_records(ctx)? {
             let items = self.stock_items(ctx).await?;
             return Ok(items.iter().map(|i| i.available).sum());
         }

@@ -5,18 +5,13 @@
 
 use stateset_domain::EventType;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use chrono::Utc;
 use diesel_async::AsyncPgConnection;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
-
-mod cache;
-
-pub use cache::CatalogCache;
-
-use std::sync::Arc;
 
 use super::checks::{check_json_object, check_text};
 use super::error::Validator;
@@ -43,6 +38,10 @@ const MAX_DESCRIPTION: usize = 20_000;
 const MAX_BARCODE: usize = 64;
 const MAX_ALT_TEXT: usize = 512;
 const MAX_URL: usize = 2048;
+
+mod cache;
+
+pub use cache::CatalogCache;
 
 /// A product looked up by id or by slug.
 #[derive(Debug, Clone)]
