@@ -5,6 +5,7 @@ and prepares what the scenarios rotate over. Standard library only.
     load.py catalog BASE TOKEN DATA_DIR      1,000 products, 3 sizes each, 100,000 in stock
     load.py carts   BASE DATA_DIR COUNT      guest carts, one "token variant" line each
     load.py orders  BASE TOKEN DATA_DIR MIN  places orders until there are at least MIN
+    load.py checkouts BASE TOKEN FILE COUNT  COUNT guest checkouts ready to complete, one id a line
 
 The catalog (with the customer the orders are for): products `Peer Product 0001`... with slugs `product-0001`..., sizes S/M/L with
 SKUs `PEER-0001-S`..., the k-th size priced 5 + (i mod 200) + (i mod 7)*0.25 + 2k USD, and
@@ -194,6 +195,55 @@ def orders(base, token, data_dir, minimum):
     print(f"orders: {first['total_count'] + missing} in all ({missing} placed now)", file=sys.stderr)
 
 
+def shipping_method(base, token):
+    """The benchmark's flat-rate method, made once."""
+    _, listed = call(base, "GET", "/api/v1/shipping-methods", token)
+    for found in listed["items"]:
+        if found["name"] == "Bench Standard":
+            return found["id"]
+    body = {
+        "name": "Bench Standard", "carrier": "bench", "service": "ground", "kind": "flat",
+        "rate": "5.00", "currency": "USD", "min_days": 2, "max_days": 5, "countries": ["US"],
+    }
+    _, made = call(base, "POST", "/api/v1/shipping-methods", token, body)
+    return made["id"]
+
+
+ADDRESS = {
+    "first_name": "Bench", "last_name": "Buyer", "line1": "1 Bench St", "city": "Austin",
+    "region": "TX", "postal_code": "78701", "country": "US",
+}
+CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "cvc": "123"}
+
+
+def checkouts(base, token, path, count):
+    """Guest checkouts of one line each, with address, shipping and a test-card token: all that
+    completing needs. Each can be completed once, so every scenario phase gets its own."""
+    data_dir = os.path.dirname(path)
+    with open(os.path.join(data_dir, "variants.txt")) as f:
+        variants = [line.strip() for line in f if line.strip()]
+    method = shipping_method(base, token)
+
+    def make(n):
+        item = {"variant_id": variants[(n * 31) % len(variants)], "quantity": 1}
+        _, cart = call(base, "POST", "/api/v1/carts", None, {"items": [item]})
+        _, started = call(base, "POST", "/api/v1/checkout", None,
+                          {"cart_id": cart["token"], "email": f"bench-{n}@example.com"})
+        _, card = call(base, "POST", "/api/v1/payments/tokens", None, CARD)
+        _, ready = call(base, "PUT", f"/api/v1/checkout/{started['id']}", None, {
+            "shipping_address": ADDRESS, "shipping_method_id": method, "payment_token": card["id"],
+        })
+        if ready["missing"]:
+            raise SystemExit(f"checkout {started['id']} still needs {ready['missing']}")
+        return started["id"]
+
+    with ThreadPoolExecutor(WORKERS) as pool:
+        ids = list(pool.map(make, range(count)))
+    with open(path, "w") as out:
+        out.writelines(f"{i}\n" for i in ids)
+    print(f"checkouts: {count} ready to complete in {os.path.basename(path)}", file=sys.stderr)
+
+
 def main(argv):
     if len(argv) == 5 and argv[1] == "catalog":
         catalog(argv[2], argv[3], argv[4])
@@ -201,6 +251,8 @@ def main(argv):
         carts(argv[2], argv[3], int(argv[4]))
     elif len(argv) == 6 and argv[1] == "orders":
         orders(argv[2], argv[3], argv[4], int(argv[5]))
+    elif len(argv) == 6 and argv[1] == "checkouts":
+        checkouts(argv[2], argv[3], argv[4], int(argv[5]))
     else:
         raise SystemExit(__doc__)
 

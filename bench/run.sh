@@ -9,6 +9,9 @@
 #   add       (c) GraphQL addCartItem on 128 existing guest carts
 #   place     (d) REST POST /api/v1/orders, each reserving stock
 #   orders    (f) REST GET /api/v1/orders?limit=20 over at least 10,000 orders
+#   complete  (e) REST POST /api/v1/checkout/{id}/complete with the test card provider, each of
+#                 BENCH_CHECKOUTS (10,000) prepared guest checkouts once (the run ends early
+#                 when they are used up)
 #   health    (g) GET /health of the server ...
 #   hello     (g) ... and of the bare axum server, in the same run
 # For each it prints one RESULT line: requests/s, p50/p90/p99, errors (every answer is checked,
@@ -32,7 +35,8 @@ DURATION=${BENCH_DURATION:-30s}
 WARMUP=${BENCH_WARMUP:-5s}
 CONC=${BENCH_CONCURRENCY:-32}
 THREADS=${BENCH_THREADS:-2}
-SCENARIOS=${BENCH_SCENARIOS:-products product add orders place health hello}
+SCENARIOS=${BENCH_SCENARIOS:-products product add orders place complete health hello}
+CHECKOUTS=${BENCH_CHECKOUTS:-10000}
 PEER=${BENCH_PEER:-0}
 PEER_DIR=$ROOT/../shared/bench/peer-vendure
 WORK=${BENCH_WORK:-/tmp/stateset-bench}
@@ -149,18 +153,21 @@ HZ=$(getconf CLK_TCK)
 sanity() {
     local mode=$1 url=$2 out
     out=$(BENCH_MODE=$mode BENCH_DATA=$3 BENCH_TOKEN=${4:-} \
-        wrk -t1 -c1 -d1s -s bench/wrk/stateset.lua "$url" 2>&1) || die "wrk failed for $mode: $out"
+        wrk -t1 -c1 -d1s -s bench/wrk/stateset.lua "$url" -- 1 2>&1) || die "wrk failed for $mode: $out"
     grep -q ' errors=0 ' <<<"$out" || die "scenario $mode answers errors: $out"
 }
 
+# A scenario whose requests each use up what they act on (complete) gets separate data for its
+# sanity request and warm-up in SANITY_DATA and WARMUP_DATA.
 run() {
     local mode=$1 url=$2 data=${3:-} token=${4:-} pid=$5 label=$6
-    sanity "$mode" "$url" "$data" "$token"
-    export BENCH_MODE=$mode BENCH_DATA=$data BENCH_TOKEN=$token
-    [ "$WARMUP" = 0 ] || wrk -t "$THREADS" -c "$CONC" -d "$WARMUP" -s bench/wrk/stateset.lua "$url" >/dev/null 2>&1 || true
+    sanity "$mode" "$url" "${SANITY_DATA:-$data}" "$token"
+    export BENCH_MODE=$mode BENCH_DATA=${WARMUP_DATA:-$data} BENCH_TOKEN=$token
+    [ "$WARMUP" = 0 ] || wrk -t "$THREADS" -c "$CONC" -d "$WARMUP" -s bench/wrk/stateset.lua "$url" -- "$THREADS" >/dev/null 2>&1 || true
+    export BENCH_DATA=$data
     local s0 p0 s1 p1 n0 n1 out line reqs
     s0=$(proc_ticks "$pid"); p0=$(pg_ticks); n0=$(date +%s%N)
-    out=$(wrk -t "$THREADS" -c "$CONC" -d "$DURATION" --timeout 10s --latency -s bench/wrk/stateset.lua "$url" 2>&1) \
+    out=$(wrk -t "$THREADS" -c "$CONC" -d "$DURATION" --timeout 10s --latency -s bench/wrk/stateset.lua "$url" -- "$THREADS" 2>&1) \
         || die "wrk failed for $mode: $out"
     s1=$(proc_ticks "$pid"); p1=$(pg_ticks); n1=$(date +%s%N)
     line=$(grep '^RESULT' <<<"$out") || die "no RESULT line for $mode: $out"
@@ -184,6 +191,12 @@ for scenario in $SCENARIOS; do
         orders)
             python3 bench/load.py orders "http://$HTTP" "$TOKEN" "$WORK/data" 10000
             run orders "http://$HTTP" "" "$TOKEN" "$SERVER_PID" orders ;;
+        complete)
+            for phase in sanity:4 warmup:1000 measure:$CHECKOUTS; do
+                python3 bench/load.py checkouts "http://$HTTP" "$TOKEN" "$WORK/data/checkouts-${phase%:*}.txt" "${phase#*:}"
+            done
+            SANITY_DATA=$WORK/data/checkouts-sanity.txt WARMUP_DATA=$WORK/data/checkouts-warmup.txt \
+                run complete "http://$HTTP" "$WORK/data/checkouts-measure.txt" "" "$SERVER_PID" complete ;;
         health) run health "http://$HTTP" "" "" "$SERVER_PID" health ;;
         hello)
             HELLO_ADDR=$HELLO "$TARGET/bench-hello" &

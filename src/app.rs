@@ -33,7 +33,11 @@ pub type AppState = Arc<App>;
 impl App {
     /// Builds the application. Connects lazily: nothing touches the database yet.
     pub fn new(config: Config) -> anyhow::Result<AppState> {
-        let db = Db::connect_lazy(&config.database_url, config.database_max_connections);
+        let mut db = Db::connect_lazy(&config.database_url, config.database_max_connections);
+        if let Some(read_url) = &config.database_read_url {
+            tracing::info!("storefront reads go to the read replica at DATABASE_READ_URL");
+            db = db.with_read_replica(read_url, config.database_max_connections);
+        }
         let bus = EventBus::default();
         let metrics = Arc::new(Metrics::new()?);
         let redis = config

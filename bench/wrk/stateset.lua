@@ -4,6 +4,9 @@
 --   add       GraphQL addCartItem, rotating over the "cart variant" lines in BENCH_DATA
 --   place     REST POST /api/v1/orders (reserving stock), rotating over the variants in BENCH_DATA
 --   orders    REST GET /api/v1/orders?limit=20
+--   complete  REST POST /api/v1/checkout/{id}/complete, each of the checkouts in BENCH_DATA
+--             once: thread n of N (N is the script's argument) completes lines n, n+N, ...
+--             and stops when its share is done, so no checkout is completed twice
 --   health    GET /health (also the bare axum server's)
 -- BENCH_TOKEN, when set, is sent as a bearer token; BENCH_CUSTOMER is whom orders are for. Every answer is checked: a status other
 -- than 200/201, or a GraphQL answer with "errors", counts as an error. done() prints one
@@ -53,6 +56,8 @@ first_error = nil
 
 local headers = { ["content-type"] = "application/json" }
 
+local finished = false
+
 function init(args)
   if token and token ~= "" then headers["authorization"] = "Bearer " .. token end
   local lines = read_lines(data_file)
@@ -67,6 +72,14 @@ function init(args)
       local w = words(line)
       table.insert(bodies, graphql('mutation { addCartItem(cartId: "' .. w[1] .. '", input: { variantId: "' .. w[2] .. '", quantity: 1 }) { id itemCount } }'))
     end
+  elseif mode == "complete" then
+    local of = tonumber(args[1]) or 1
+    local number = wrk.thread:get("number") or 1
+    for i, id in ipairs(lines) do
+      if (i - 1) % of == number - 1 then
+        table.insert(bodies, "/api/v1/checkout/" .. id .. "/complete")
+      end
+    end
   elseif mode == "place" then
     for _, variant in ipairs(lines) do
       table.insert(bodies, '{"customer_id":"' .. customer .. '","items":[{"variant_id":"' .. variant .. '","quantity":1}],' ..
@@ -75,7 +88,7 @@ function init(args)
   end
   -- Threads start at different places in the rotation, so they do not move in step.
   local number = wrk.thread:get("number") or 1
-  if #bodies > 0 then next_body = ((number - 1) * 37) % #bodies + 1 end
+  if #bodies > 0 and mode ~= "complete" then next_body = ((number - 1) * 37) % #bodies + 1 end
 end
 
 function request()
@@ -83,6 +96,17 @@ function request()
     return wrk.format("GET", "/health", headers)
   elseif mode == "orders" then
     return wrk.format("GET", "/api/v1/orders?limit=20", headers)
+  end
+  if mode == "complete" then
+    local path = bodies[next_body]
+    if next_body >= #bodies then
+      -- This thread's share is used up: the last one is sent again (answered from the
+      -- completed checkout) while the thread stops.
+      if not finished then finished = true else wrk.thread:stop() end
+    else
+      next_body = next_body + 1
+    end
+    return wrk.format("POST", path, headers, "")
   end
   local body = bodies[next_body]
   next_body = next_body % #bodies + 1

@@ -32,6 +32,7 @@ mod performance;
 mod permissions;
 mod pricing;
 mod proto_lint;
+mod read_replica;
 mod rest;
 mod safety;
 mod server;

@@ -145,6 +145,11 @@ pub struct Config {
     pub database_url: String,
     /// Largest number of pooled database connections (`DATABASE_MAX_CONNECTIONS`, default 16).
     pub database_max_connections: u32,
+    /// PostgreSQL URL of a streaming replica (`DATABASE_READ_URL`, optional): storefront
+    /// catalog and stock reads, which may lag by the replica's replay delay, go there; writes,
+    /// cache fills and every read a decision or the caller's own write depends on stay on
+    /// `DATABASE_URL`. Its pool has `DATABASE_MAX_CONNECTIONS` connections too.
+    pub database_read_url: Option<String>,
     /// Redis URL (`REDIS_URL`); when set, rate limits and the catalog cache are shared by all
     /// instances.
     pub redis_url: Option<String>,
@@ -495,6 +500,7 @@ impl Config {
         Ok(Self {
             database_url: var("DATABASE_URL", DEFAULT_DATABASE_URL),
             database_max_connections: parse(&lookup, "DATABASE_MAX_CONNECTIONS", 16)?,
+            database_read_url: lookup("DATABASE_READ_URL").filter(|url| !url.is_empty()),
             redis_url: lookup("REDIS_URL"),
             catalog_cache: crate::cache::CacheSettings {
                 ttl: std::time::Duration::from_secs(parse(&lookup, "CATALOG_CACHE_TTL_SECS", 60)?),
@@ -652,6 +658,7 @@ mod tests {
     fn defaults_work_without_any_environment() -> anyhow::Result<()> {
         let config = Config::from_lookup(|_| None)?;
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.database_read_url, None, "no replica unless one is named");
         assert_eq!(config.http_addr.port(), 8080);
         assert_eq!(config.grpc_addr.port(), 50051);
         assert_eq!(config.log_format, LogFormat::Json);

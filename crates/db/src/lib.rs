@@ -22,7 +22,8 @@ pub mod stablecoin;
 pub mod webhooks;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use diesel::connection::{Instrumentation, InstrumentationEvent};
@@ -94,12 +95,27 @@ const TX_ATTEMPTS: u32 = 5;
 /// A connection checked out of the pool.
 pub type Conn<'a> = PooledConnection<'a, AsyncPgConnection>;
 
-/// The connection pool, plus a count of the statements run through it.
+/// The connection pool of the primary, the optional pool of a read replica, and a count of the
+/// statements run through both.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<AsyncPgConnection>,
+    replica: Option<Replica>,
     statements: Arc<AtomicU64>,
 }
+
+/// A streaming replica that reads which may lag behind the primary are sent to
+/// (`DATABASE_READ_URL`).
+#[derive(Clone)]
+struct Replica {
+    pool: Pool<AsyncPgConnection>,
+    /// Until when (milliseconds since the Unix epoch) reads skip the replica because it could
+    /// not be reached: one failed checkout costs one timeout, not one per request.
+    unreachable_until: Arc<AtomicI64>,
+}
+
+/// How long reads go to the primary after the replica could not be reached.
+const REPLICA_RETRY_AFTER_MS: i64 = 5_000;
 
 /// Counts statements as the database driver starts them: the proof that list endpoints
 /// batch their loads, and a cheap health signal.
@@ -116,46 +132,67 @@ impl Instrumentation for StatementCounter {
 impl Db {
     /// Builds a pool that connects lazily, so the server starts even while PostgreSQL is down
     /// (readiness then says why).
-    ///
-    /// A connection is checked on checkout without a round trip: one whose socket has closed
-    /// (PostgreSQL restarted, or an administrator ended the backend) or whose transaction state
-    /// is broken is dropped and another taken. The default check, `SELECT 1` on every checkout,
-    /// cost a third of the round trips of a catalog read.
     pub fn connect_lazy(url: &str, max_connections: u32) -> Self {
         let statements = Arc::new(AtomicU64::new(0));
-        let counter = statements.clone();
-        let mut config = ManagerConfig::<AsyncPgConnection>::default();
-        config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| {
-            let usable = if conn.is_broken() {
-                Err(diesel::result::Error::DatabaseError(
-                    diesel::result::DatabaseErrorKind::ClosedConnection,
-                    Box::new("the pooled connection is closed".to_owned()),
-                ))
-            } else {
-                Ok(())
-            };
-            Box::pin(std::future::ready(usable))
-        }));
-        config.custom_setup = Box::new(move |url| {
-            let counter = counter.clone();
-            async move {
-                let mut conn = AsyncPgConnection::establish(url).await?;
-                conn.set_instrumentation(StatementCounter(counter));
-                Ok(conn)
-            }
-            .boxed()
-        });
-        let manager = AsyncDieselConnectionManager::new_with_config(url, config);
-        let pool = Pool::builder()
-            .max_size(max_connections)
-            .connection_timeout(std::time::Duration::from_secs(5))
-            .build_unchecked(manager);
-        Self { pool, statements }
+        let pool = lazy_pool(url, max_connections, Duration::from_secs(5), &statements);
+        Self {
+            pool,
+            replica: None,
+            statements,
+        }
     }
 
-    /// Checks a connection out of the pool.
+    /// Sends the reads that may lag ([`Db::read_conn`]) to the replica at `url`. Its pool waits
+    /// at most a second for a connection; while the replica cannot be reached those reads go
+    /// to the primary.
+    pub fn with_read_replica(mut self, url: &str, max_connections: u32) -> Self {
+        self.replica = Some(Replica {
+            pool: lazy_pool(
+                url,
+                max_connections,
+                Duration::from_secs(1),
+                &self.statements,
+            ),
+            unreachable_until: Arc::new(AtomicI64::new(0)),
+        });
+        self
+    }
+
+    /// Checks a connection to the primary out of the pool: for writes, and for every read that
+    /// must see a write already made (the caller's own, or one a decision depends on).
     pub async fn conn(&self) -> Result<Conn<'_>, PoolError> {
         self.pool.get().await
+    }
+
+    /// A connection for a read that may lag behind the primary by the replica's replay delay:
+    /// the replica's when one is configured and reachable, else the primary's. Only for what
+    /// is shown, never for what is decided or cached.
+    pub async fn read_conn(&self) -> Result<Conn<'_>, PoolError> {
+        let Some(replica) = &self.replica else {
+            return self.conn().await;
+        };
+        let now = chrono::Utc::now().timestamp_millis();
+        if AtomicI64::load(&replica.unreachable_until, Ordering::Relaxed) > now {
+            return self.conn().await;
+        }
+        match replica.pool.get().await {
+            Ok(conn) => Ok(conn),
+            Err(err) => {
+                tracing::warn!(
+                    error = %err,
+                    "the read replica could not be reached; reads go to the primary for 5 s"
+                );
+                replica
+                    .unreachable_until
+                    .store(now + REPLICA_RETRY_AFTER_MS, Ordering::Relaxed);
+                self.conn().await
+            }
+        }
+    }
+
+    /// True when a read replica is configured.
+    pub fn has_read_replica(&self) -> bool {
+        self.replica.is_some()
     }
 
     /// Runs `work` in one transaction on a pooled connection: committed when it returns `Ok`,
@@ -223,6 +260,45 @@ impl Db {
             .context("database did not answer")?;
         Ok(())
     }
+}
+
+/// A pool that connects lazily and checks a connection on checkout without a round trip: one
+/// whose socket has closed (PostgreSQL restarted, or an administrator ended the backend) or
+/// whose transaction state is broken is dropped and another taken. The default check,
+/// `SELECT 1` on every checkout, cost a third of the round trips of a catalog read.
+fn lazy_pool(
+    url: &str,
+    max_connections: u32,
+    connection_timeout: Duration,
+    statements: &Arc<AtomicU64>,
+) -> Pool<AsyncPgConnection> {
+    let counter = statements.clone();
+    let mut config = ManagerConfig::<AsyncPgConnection>::default();
+    config.recycling_method = RecyclingMethod::CustomFunction(Box::new(|conn| {
+        let usable = if conn.is_broken() {
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ClosedConnection,
+                Box::new("the pooled connection is closed".to_owned()),
+            ))
+        } else {
+            Ok(())
+        };
+        Box::pin(std::future::ready(usable))
+    }));
+    config.custom_setup = Box::new(move |url| {
+        let counter = counter.clone();
+        async move {
+            let mut conn = AsyncPgConnection::establish(url).await?;
+            conn.set_instrumentation(StatementCounter(counter));
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::new_with_config(url, config);
+    Pool::builder()
+        .max_size(max_connections)
+        .connection_timeout(connection_timeout)
+        .build_unchecked(manager)
 }
 
 /// Splits a PostgreSQL URL into the URL of the `postgres` maintenance database and the name of

@@ -7,6 +7,7 @@ pub mod grpc_calls;
 pub mod grpc_surface;
 pub mod receiver;
 pub mod reflection;
+pub mod replica;
 pub mod stripe;
 
 use std::net::SocketAddr;
@@ -31,8 +32,12 @@ fn server_url() -> String {
 
 /// The URL of `database` on the test server.
 pub fn url_for(database: &str) -> String {
-    let base = server_url();
-    let (base, _) = base.rsplit_once('/').unwrap_or((&base, ""));
+    url_on(&server_url(), database)
+}
+
+/// The URL of `database` on the server of `server` (a URL of any database there).
+pub fn url_on(server: &str, database: &str) -> String {
+    let (base, _) = server.rsplit_once('/').unwrap_or((server, ""));
     format!("{base}/{database}")
 }
 
@@ -58,7 +63,11 @@ pub fn fresh_database_name() -> String {
 static TEMPLATE: OnceCell<String> = OnceCell::const_new();
 
 async fn admin() -> AsyncPgConnection {
-    AsyncPgConnection::establish(&url_for("postgres"))
+    admin_on(&server_url()).await
+}
+
+async fn admin_on(server: &str) -> AsyncPgConnection {
+    AsyncPgConnection::establish(&url_on(server, "postgres"))
         .await
         .expect("PostgreSQL must be running for the tests")
 }
@@ -111,9 +120,12 @@ async fn template() -> &'static str {
 pub struct TestDb {
     pub name: String,
     pub url: String,
+    /// The server it lives on.
+    server: String,
 }
 
 impl TestDb {
+    /// A copy of this run's migrated template on the test server.
     pub async fn new() -> Self {
         let template = template().await;
         let name = fresh_database_name();
@@ -126,14 +138,36 @@ impl TestDb {
         .execute(&mut conn)
         .await
         .expect("create test database");
-        let url = url_for(&name);
-        Self { name, url }
+        let server = server_url();
+        let url = url_on(&server, &name);
+        Self { name, url, server }
+    }
+
+    /// A new database migrated from scratch on another server (`server` is the URL of any
+    /// database there).
+    pub async fn migrated_on(server: &str) -> Self {
+        let name = fresh_database_name();
+        diesel::sql_query(format!("CREATE DATABASE {}", quote_ident(&name)))
+            .execute(&mut admin_on(server).await)
+            .await
+            .expect("create test database");
+        let url = url_on(server, &name);
+        stateset::db::migrate(&url).await.expect("migrate");
+        Self {
+            name,
+            url,
+            server: server.to_owned(),
+        }
     }
 }
 
-/// Drops a database, disconnecting whoever still uses it.
+/// Drops a database of the test server, disconnecting whoever still uses it.
 pub async fn drop_database(name: &str) {
-    let mut conn = admin().await;
+    drop_database_on(&server_url(), name).await;
+}
+
+async fn drop_database_on(server: &str, name: &str) {
+    let mut conn = admin_on(server).await;
     let _ = diesel::sql_query(format!(
         "DROP DATABASE IF EXISTS {} WITH (FORCE)",
         quote_ident(name)
@@ -144,14 +178,14 @@ pub async fn drop_database(name: &str) {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        let name = self.name.clone();
+        let (server, name) = (self.server.clone(), self.name.clone());
         // Drop runs outside async context; a short-lived runtime on its own thread does the work.
         let _ = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .expect("runtime");
-            runtime.block_on(drop_database(&name));
+            runtime.block_on(drop_database_on(&server, &name));
         })
         .join();
     }
@@ -206,7 +240,11 @@ impl TestApp {
 
     /// A test app whose settings `adjust` changes first.
     pub async fn with_config(adjust: impl FnOnce(&mut Config)) -> Self {
-        let db = TestDb::new().await;
+        Self::on(TestDb::new().await, adjust).await
+    }
+
+    /// A test app on `db`, whose settings `adjust` changes first.
+    pub async fn on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = test_config(&db.url);
         adjust(&mut config);
         let app = App::new(config).expect("app");

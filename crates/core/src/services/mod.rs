@@ -111,6 +111,22 @@ impl Ctx {
     }
 }
 
+/// The connection a read of what the storefront shows runs on. Shoppers read the replica when
+/// one is configured (`DATABASE_READ_URL`), which may lag by its replay delay; a caller holding
+/// `staff_permission` reads the primary, so staff always see their own changes. Nothing that
+/// decides (prices charged, stock reserved) or fills a cache reads through this.
+pub(crate) async fn shown_conn<'a>(
+    db: &'a Db,
+    ctx: &Ctx,
+    staff_permission: &str,
+) -> Result<stateset_db::Conn<'a>, Error> {
+    Ok(if ctx.access(staff_permission).is_some() {
+        db.conn().await?
+    } else {
+        db.read_conn().await?
+    })
+}
+
 /// Every service, as cheap clonable handles sharing one pool.
 #[derive(Clone)]
 pub struct Services {

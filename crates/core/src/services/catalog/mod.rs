@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::checks::{check_json_object, check_text};
 use super::error::Validator;
 use super::page::{Keyset, Page, PageRequest};
-use super::{Ctx, Error};
+use super::{Ctx, Error, shown_conn};
 use crate::events::{self, DomainEvent, EventBus};
 use stateset_db::Db;
 use stateset_db::catalog::{
@@ -221,7 +221,13 @@ impl CatalogService {
             Ok(cached) => return Ok(cached),
             Err(miss) => miss,
         };
-        let mut conn = self.db.conn().await?;
+        // What the cache keeps is read from the primary: a lagging replica's row, stored, would
+        // outlive the write's forget.
+        let mut conn = if miss.will_store() {
+            self.db.conn().await?
+        } else {
+            shown_conn(&self.db, ctx, "products:write").await?
+        };
         let row = match &product {
             ProductRef::Id(id) => q::product_by_id(&mut conn, *id).await?,
             ProductRef::Slug(slug) => q::product_by_slug(&mut conn, slug).await?,
@@ -285,7 +291,7 @@ impl CatalogService {
         }
         let sort_name = format!("{sort:?}");
         let after = page.keyset(&sort_name)?;
-        let mut conn = self.db.conn().await?;
+        let mut conn = shown_conn(&self.db, ctx, "products:write").await?;
         let rows = q::list_products(&mut conn, &filter, sort, after, limit + 1).await?;
         let total_count = page.total(q::count_products(&mut conn, &filter)).await?;
         let position = |row: &ProductRow| Keyset {
@@ -340,7 +346,11 @@ impl CatalogService {
         if missing.is_empty() {
             return Ok(by_product);
         }
-        let mut conn = self.db.conn().await?;
+        let mut conn = if epoch.is_known() {
+            self.db.conn().await?
+        } else {
+            shown_conn(&self.db, ctx, "products:write").await?
+        };
         let mut loaded: HashMap<Uuid, Vec<Variant>> =
             missing.iter().map(|id| (*id, Vec::new())).collect();
         for row in q::variants_for(&mut conn, &missing).await? {
@@ -731,7 +741,7 @@ impl CatalogService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id))]
     pub async fn list_categories(&self, ctx: &Ctx) -> Result<Vec<Category>, Error> {
         ctx.authorize("categories:read")?;
-        let mut conn = self.db.conn().await?;
+        let mut conn = shown_conn(&self.db, ctx, "categories:write").await?;
         Ok(q::all_categories(&mut conn)
             .await?
             .into_iter()
@@ -743,7 +753,7 @@ impl CatalogService {
     #[tracing::instrument(skip_all, fields(request.id = %ctx.request_id, category.id = %id))]
     pub async fn get_category(&self, ctx: &Ctx, id: Uuid) -> Result<Category, Error> {
         ctx.authorize("categories:read")?;
-        let mut conn = self.db.conn().await?;
+        let mut conn = shown_conn(&self.db, ctx, "categories:write").await?;
         q::category_by_id(&mut conn, id)
             .await?
             .map(Category::from)

@@ -32,7 +32,7 @@ use ledger::*;
 use super::checks::optional_text;
 use super::error::Validator;
 use super::page::{Keyset, Page, PageRequest};
-use super::{Ctx, Error};
+use super::{Ctx, Error, shown_conn};
 use crate::events::{self, DomainEvent};
 use crate::metrics::{Business, Metrics};
 use stateset_db::Db;
@@ -452,7 +452,7 @@ impl InventoryService {
         ctx.authorize("products:read")?;
         let numbers = ctx.access("inventory:read").is_some() || self.shows_numbers();
         let threshold = self.storefront.low_stock_threshold;
-        let mut conn = self.db.conn().await?;
+        let mut conn = shown_conn(&self.db, ctx, "inventory:read").await?;
         Ok(q::sellable(&mut conn, of)
             .await?
             .into_iter()
