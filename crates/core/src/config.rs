@@ -658,7 +658,10 @@ mod tests {
     fn defaults_work_without_any_environment() -> anyhow::Result<()> {
         let config = Config::from_lookup(|_| None)?;
         assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
-        assert_eq!(config.database_read_url, None, "no replica unless one is named");
+        assert_eq!(
+            config.database_read_url, None,
+            "no replica unless one is named"
+        );
         assert_eq!(config.http_addr.port(), 8080);
         assert_eq!(config.grpc_addr.port(), 50051);
         assert_eq!(config.log_format, LogFormat::Json);

@@ -26,6 +26,7 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use diesel::QueryResult;
 use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel_async::pooled_connection::bb8::{Pool, PooledConnection};
 use diesel_async::pooled_connection::{
@@ -299,6 +300,53 @@ fn lazy_pool(
         .max_size(max_connections)
         .connection_timeout(connection_timeout)
         .build_unchecked(manager)
+}
+
+/// A query of fixed SQL text around one bind parameter. diesel keeps it prepared on each
+/// connection, keyed by its text, which it never does for `sql_query`: a hot hand-written query
+/// is then parsed and planned once per connection instead of on every call.
+pub struct FixedSql<ST, V> {
+    before: &'static str,
+    value: V,
+    after: &'static str,
+    sql_type: std::marker::PhantomData<fn() -> ST>,
+}
+
+/// `before`, then `value` bound as the SQL type `ST`, then `after`; load rows of it with a
+/// `QueryableByName` type.
+pub fn fixed_sql<ST, V>(before: &'static str, value: V, after: &'static str) -> FixedSql<ST, V> {
+    FixedSql {
+        before,
+        value,
+        after,
+        sql_type: std::marker::PhantomData,
+    }
+}
+
+impl<ST, V> diesel::query_builder::QueryId for FixedSql<ST, V> {
+    type QueryId = ();
+    // No static id: the statement cache keys it by its SQL text.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<ST, V> diesel::query_builder::Query for FixedSql<ST, V> {
+    type SqlType = diesel::sql_types::Untyped;
+}
+
+impl<ST, V> diesel::query_builder::QueryFragment<diesel::pg::Pg> for FixedSql<ST, V>
+where
+    diesel::pg::Pg: diesel::sql_types::HasSqlType<ST>,
+    V: diesel::serialize::ToSql<ST, diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(self.before);
+        out.push_bind_param::<ST, V>(&self.value)?;
+        out.push_sql(self.after);
+        Ok(())
+    }
 }
 
 /// Splits a PostgreSQL URL into the URL of the `postgres` maintenance database and the name of

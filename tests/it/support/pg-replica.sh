@@ -5,8 +5,8 @@
 # only what is not running yet, so every test process may call it; the pair keeps running
 # after the tests (stop it with `pg_ctl -D <dir>/standby stop` and `.../primary stop`).
 set -euo pipefail
-PRIMARY_PORT=${1:-55432}
-STANDBY_PORT=${2:-55433}
+PRIMARY_PORT=${1:-55442}
+STANDBY_PORT=${2:-55443}
 DIR=${STATESET_REPLICA_DIR:-/tmp/stateset-pg-replica}
 BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -x "$BIN/initdb" ] || { echo "no PostgreSQL server binaries under /usr/lib/postgresql" >&2; exit 1; }

@@ -6,8 +6,8 @@ use diesel::sql_types::Bool;
 use diesel_async::{AsyncConnection, AsyncPgConnection, RunQueryDsl};
 use tokio::sync::OnceCell;
 
-const PRIMARY_PORT: u16 = 55432;
-const STANDBY_PORT: u16 = 55433;
+const PRIMARY_PORT: u16 = 55442;
+const STANDBY_PORT: u16 = 55443;
 
 /// The pair's servers, as URLs of their `postgres` databases.
 pub struct StreamingPair {

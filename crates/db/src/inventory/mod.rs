@@ -542,24 +542,39 @@ pub async fn sellable(
     conn: &mut AsyncPgConnection,
     of: SellableOf<'_>,
 ) -> QueryResult<Vec<SellableRow>> {
-    const SELECT: &str = "SELECT v.id AS variant_id, v.sku, \
-         (SUM(GREATEST(i.on_hand - i.reserved, 0)) FILTER (WHERE i.id IS NOT NULL))::int8 \
-         AS sellable \
-         FROM product_variants v JOIN products p ON p.id = v.product_id AND p.status = 'active' \
-         LEFT JOIN inventory_items i ON i.variant_id = v.id";
-    const GROUP: &str = "GROUP BY v.id, v.sku, v.position ORDER BY v.position, v.id";
+    // Kept prepared per connection (`fixed_sql`): the storefront runs it on every catalog read.
+    macro_rules! select {
+        () => {
+            "SELECT v.id AS variant_id, v.sku, \
+             (SUM(GREATEST(i.on_hand - i.reserved, 0)) FILTER (WHERE i.id IS NOT NULL))::int8 \
+             AS sellable \
+             FROM product_variants v JOIN products p ON p.id = v.product_id AND p.status = 'active' \
+             LEFT JOIN inventory_items i ON i.variant_id = v.id "
+        };
+    }
+    macro_rules! group {
+        () => {
+            " GROUP BY v.id, v.sku, v.position ORDER BY v.position, v.id"
+        };
+    }
     match of {
         SellableOf::Variants(ids) => {
-            diesel::sql_query(format!("{SELECT} WHERE v.id = ANY($1) {GROUP}"))
-                .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(ids)
-                .load(conn)
-                .await
+            crate::fixed_sql::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(
+                concat!(select!(), "WHERE v.id = ANY("),
+                ids,
+                concat!(")", group!()),
+            )
+            .load(conn)
+            .await
         }
         SellableOf::Product(id) => {
-            diesel::sql_query(format!("{SELECT} WHERE v.product_id = $1 {GROUP}"))
-                .bind::<diesel::sql_types::Uuid, _>(id)
-                .load(conn)
-                .await
+            crate::fixed_sql::<diesel::sql_types::Uuid, _>(
+                concat!(select!(), "WHERE v.product_id = "),
+                id,
+                group!(),
+            )
+            .load(conn)
+            .await
         }
     }
 }
