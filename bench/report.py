@@ -4,7 +4,10 @@ same run measured it) and an SVG chart of throughput and p99 per scenario.
 
     report.py RUN_FILE CHART.svg
 
-StateSet's lines say `scenario=...`, the peer's `mode=...`; both say `server=...`.
+StateSet's lines say `scenario=...`, the peer's `mode=...`; both say `server=...`. The
+`ceiling` line (server=pgbench) is PostgreSQL alone running the SQL of (d)'s order placements;
+the table says what fraction of it (d) reaches. The `subscriptions` line (idle subscribers,
+memory and fan-out latency) is a sentence under the table, not a row.
 """
 
 import math
@@ -28,9 +31,19 @@ def parse(path):
     return rows
 
 
+OURS = ("stateset", "pgbench")
+
+
+def measured(rows):
+    """The rows with a throughput: every scenario but `subscriptions`."""
+    return [r for r in rows if "rps" in r]
+
+
 def table(rows):
-    ours = [r for r in rows if r["server"] == "stateset"]
-    peers = {r["scenario"]: r for r in rows if r["server"] != "stateset"}
+    subscriptions = [r for r in rows if r["scenario"] == "subscriptions"]
+    rows = measured(rows)
+    ours = [r for r in rows if r["server"] in OURS]
+    peers = {r["scenario"]: r for r in rows if r["server"] not in OURS}
     out = [
         "| scenario | req/s | p50 ms | p99 ms | errors | server CPU ms/req | PostgreSQL CPU ms/req | baseline req/s | ratio |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -43,12 +56,31 @@ def table(rows):
                 peer=peer["rps"] if peer else "", ratio=ratio, **r
             )
         )
+    by_scenario = {r["scenario"]: r for r in ours}
+    place, ceiling = by_scenario.get("place"), by_scenario.get("ceiling")
+    if place and ceiling and float(ceiling["rps"]):
+        share = 100 * float(place["rps"]) / float(ceiling["rps"])
+        out.append("")
+        out.append(
+            f"(d) places {place['rps']} orders/s through the server; PostgreSQL alone runs their "
+            f"SQL {ceiling['rps']} times/s (pgbench, `ceiling`): {share:.0f} % of the ceiling."
+        )
+    for s in subscriptions:
+        out.append("")
+        out.append(
+            f"Subscriptions: {s['subscribers']} idle `graphql-ws` subscribers on one server, "
+            f"{s['rss_idle_mib']} MiB RSS while idle ({s['rss_before_mib']} MiB before them, "
+            f"{s['kib_per_subscriber']} KiB each); an event reaches them in p50 {s['p50_ms']} ms, "
+            f"p99 {s['p99_ms']} ms from its timestamp, all of them within {s['all_delivered_max_ms']} ms "
+            f"({s['rounds']} rounds, {s['errors']} errors)."
+        )
     return "\n".join(out)
 
 
 def chart(rows, path):
-    ours = [r for r in rows if r["server"] == "stateset"]
-    peers = {r["scenario"]: r for r in rows if r["server"] != "stateset"}
+    rows = measured(rows)
+    ours = [r for r in rows if r["server"] in OURS]
+    peers = {r["scenario"]: r for r in rows if r["server"] not in OURS}
     width, bar, gap, top, left = 900, 18, 26, 40, 110
     height = top + len(ours) * (2 * bar + gap) + 40
     peak_rps = max([float(r["rps"]) for r in rows] + [1])
@@ -64,7 +96,7 @@ def chart(rows, path):
         parts.append(f'<text x="5" y="{y + bar}">{escape(r["scenario"])}</text>')
         for i, (row, colour, name) in enumerate(
             [
-                (r, "#2b6cb0", "bare axum" if r["scenario"] == "hello" else "StateSet"),
+                (r, "#2b6cb0", {"hello": "bare axum", "ceiling": "pgbench"}.get(r["scenario"], "StateSet")),
                 (peers.get(r["scenario"]), "#a0aec0", "baseline"),
             ]
         ):

@@ -10,10 +10,18 @@
 #   place     (d) REST POST /api/v1/orders, each reserving stock
 #   orders    (f) REST GET /api/v1/orders?limit=20 over at least 10,000 orders
 #   complete  (e) REST POST /api/v1/checkout/{id}/complete with the test card provider, each of
-#                 BENCH_CHECKOUTS (10,000) prepared guest checkouts once (the run ends early
+#                 BENCH_CHECKOUTS (20,000) prepared guest checkouts once (the run ends early
 #                 when they are used up)
+#   ceiling   (d)'s database ceiling: PostgreSQL logs every statement while the server places
+#                 100 orders (one per variant); bench/ceiling.py turns each order's
+#                 transaction into a pgbench script, and pgbench runs them at the same
+#                 concurrency, prepared, rotating over the 100 (bench/results: ceiling-sql/)
 #   health    (g) GET /health of the server ...
 #   hello     (g) ... and of the bare axum server, in the same run
+#   subscriptions  BENCH_SUBSCRIBERS (10,000) idle graphql-ws subscriptions to product events
+#                 (bench/js/subscribers.mjs, Node.js): the server's RSS while they are open,
+#                 and BENCH_ROUNDS (20) product updates, each timed from the event's timestamp
+#                 to its delivery to every subscriber
 # For each it prints one RESULT line: requests/s, p50/p90/p99, errors (every answer is checked,
 # a GraphQL error counts), and CPU milliseconds per request in the server and in PostgreSQL,
 # read from /proc, since CPU per request is the steadier figure on a shared machine. The lines
@@ -35,8 +43,10 @@ DURATION=${BENCH_DURATION:-30s}
 WARMUP=${BENCH_WARMUP:-5s}
 CONC=${BENCH_CONCURRENCY:-32}
 THREADS=${BENCH_THREADS:-2}
-SCENARIOS=${BENCH_SCENARIOS:-products product add orders place complete health hello}
-CHECKOUTS=${BENCH_CHECKOUTS:-10000}
+SCENARIOS=${BENCH_SCENARIOS:-products product add orders place complete ceiling health hello subscriptions}
+CHECKOUTS=${BENCH_CHECKOUTS:-20000}
+SUBSCRIBERS=${BENCH_SUBSCRIBERS:-10000}
+ROUNDS=${BENCH_ROUNDS:-20}
 PEER=${BENCH_PEER:-0}
 PEER_DIR=$ROOT/../shared/bench/peer-vendure
 WORK=${BENCH_WORK:-/tmp/stateset-bench}
@@ -62,6 +72,16 @@ need wrk wrk
 need python3 python3
 need curl curl
 need psql postgresql-client
+need pgbench postgresql-contrib
+if [[ " $SCENARIOS " == *" subscriptions "* ]]; then
+    need node nodejs
+    need npm npm
+    [ -d bench/js/node_modules ] || (cd bench/js && npm ci --silent --no-audit --no-fund) || die "npm ci failed in bench/js"
+fi
+# Each subscriber is a socket at both ends; the server inherits this limit.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -gt $((SUBSCRIBERS + 1000)) ] \
+    || die "open files are limited to $(ulimit -n): too few for $SUBSCRIBERS subscribers"
 
 if [ "$PEER" = 1 ]; then
     [ -f /tmp/peer-vendure/.populated ] || "$PEER_DIR/setup.sh"
@@ -171,6 +191,7 @@ run() {
         || die "wrk failed for $mode: $out"
     s1=$(proc_ticks "$pid"); p1=$(pg_ticks); n1=$(date +%s%N)
     line=$(grep '^RESULT' <<<"$out") || die "no RESULT line for $mode: $out"
+    ! grep -q '^EXHAUSTED' <<<"$out" || die "$mode ran out of prepared checkouts before the end: raise BENCH_CHECKOUTS"
     grep '^FIRST_ERROR' <<<"$out" >&2 || true
     reqs=$(sed -n 's/.* requests=\([0-9]*\).*/\1/p' <<<"$line")
     line="$line $(awk -v s=$((s1 - s0)) -v p=$((p1 - p0)) -v hz="$HZ" -v n="$reqs" -v ns=$((n1 - n0)) 'BEGIN {
@@ -179,6 +200,78 @@ run() {
     line="${line/scenario=$mode/scenario=$label} server=stateset conc=$CONC dur=$DURATION"
     echo "$line" | tee -a "$RUN"
     echo "$(date -u +%FT%TZ) $line" >>"$RESULTS"
+}
+
+# Where the cluster writes its log: the collector's file, else Debian's per-cluster file, else
+# the peer's.
+pg_log_file() {
+    local file
+    file=$(psql "$DB_ADMIN" -XAtc "SELECT pg_current_logfile()" 2>/dev/null) || true
+    if [ -n "$file" ]; then
+        case $file in /*) echo "$file" ;; *) echo "$PG_DATA/$file" ;; esac
+    elif [ "$PEER" = 1 ]; then
+        echo "$PV_LOGS/postgres.log"
+    else
+        ls -t /var/log/postgresql/postgresql-*-main.log 2>/dev/null | head -1
+    fi
+}
+
+# The database ceiling of (d): the SQL of real order placements, from PostgreSQL's log,
+# replayed by pgbench. The server's connections are ended so that new ones log, then again so
+# that they stop.
+ceiling() {
+    local log start since dir out line s0 p0 n0 s1 p1 n1 tps reqs lat
+    log=$(pg_log_file)
+    [ -r "$log" ] || die "cannot find PostgreSQL's log file (set log_destination or logging_collector)"
+    end_server_sessions() {
+        psql "$DB_ADMIN" -XAtqc "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+            WHERE datname = '${DB##*/}' AND pid <> pg_backend_pid()" >/dev/null
+    }
+    psql "$DB_ADMIN" -XAtqc "ALTER DATABASE \"${DB##*/}\" SET log_statement = 'all'"
+    end_server_sessions
+    start=$(stat -c %s "$log"); since=$(date +%s%3N)
+    local placed
+    placed=$(psql "$DB" -XAtc "SELECT count(*) FROM orders")
+    python3 bench/load.py orders "http://$HTTP" "$TOKEN" "$WORK/data" $((placed + 100))
+    sleep 1
+    psql "$DB_ADMIN" -XAtqc "ALTER DATABASE \"${DB##*/}\" RESET log_statement"
+    end_server_sessions
+    tail -c +$((start + 1)) "$log" >"$WORK/logs/placements.log"
+    dir=$ROOT/bench/results/ceiling-sql
+    rm -rf "$dir"
+    python3 bench/ceiling.py "$WORK/logs/placements.log" "$dir" "$since" >&2
+    local scripts=()
+    for f in "$dir"/order-*.sql; do scripts+=(-f "$f"); done
+    pgbench -n -M prepared -c "$CONC" -j "$THREADS" -T "${WARMUP%s}" "${scripts[@]}" "$DB" >/dev/null 2>&1 || true
+    rm -f "$WORK"/pgbench_log*
+    p0=$(pg_ticks); n0=$(date +%s%N)
+    out=$(cd "$WORK" && pgbench -n -M prepared -c "$CONC" -j "$THREADS" -T "${DURATION%s}" -l \
+        --log-prefix=pgbench_log "${scripts[@]}" "$DB" 2>&1) || die "pgbench failed: $out"
+    p1=$(pg_ticks); n1=$(date +%s%N)
+    grep -q "aborted" <<<"$out" && die "pgbench clients aborted: $out"
+    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")
+    reqs=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+    # Per-transaction latencies (microseconds, third field) from pgbench's log.
+    lat=$(cat "$WORK"/pgbench_log* | awk '{print $3}' | sort -n | awk '{v[NR]=$1} END {
+        printf "p50_ms=%.2f p90_ms=%.2f p99_ms=%.2f", v[int(NR*0.5)]/1000, v[int(NR*0.9)]/1000, v[int(NR*0.99)]/1000 }')
+    line="RESULT scenario=ceiling requests=$reqs rps=$tps $lat errors=0 checked=$reqs"
+    line="$line $(awk -v p=$((p1 - p0)) -v hz="$HZ" -v n="$reqs" -v ns=$((n1 - n0)) 'BEGIN {
+        printf "server_cpu_ms_req=0 pg_cpu_ms_req=%.3f server_core_pct=0 pg_core_pct=%.0f",
+            (n ? 1000 * p / hz / n : 0), 100 * p / hz / (ns / 1e9) }') server=pgbench conc=$CONC dur=$DURATION"
+    echo "$line" | tee -a "$RUN"
+    echo "$(date -u +%FT%TZ) $line" >>"$RESULTS"
+}
+
+# The server's resident memory after the request scenarios (before subscribers, which report
+# their own), recorded once.
+RSS_RECORDED=0
+record_rss() {
+    [ "$RSS_RECORDED" = 0 ] || return 0
+    RSS_RECORDED=1
+    local rss
+    rss=$(ps -o rss= -p "$SERVER_PID" | tr -d ' ')
+    log "server RSS after the request scenarios: $((rss / 1024)) MiB"
+    echo "$(date -u +%FT%TZ) RSS server=stateset rss_mib=$((rss / 1024))" >>"$RESULTS"
 }
 
 log "machine: $(nproc) cores; $(wrk --version 2>&1 | head -1 | cut -d' ' -f1-2); load $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -197,18 +290,26 @@ for scenario in $SCENARIOS; do
             done
             SANITY_DATA=$WORK/data/checkouts-sanity.txt WARMUP_DATA=$WORK/data/checkouts-warmup.txt \
                 run complete "http://$HTTP" "$WORK/data/checkouts-measure.txt" "" "$SERVER_PID" complete ;;
+        ceiling) ceiling ;;
         health) run health "http://$HTTP" "" "" "$SERVER_PID" health ;;
         hello)
             HELLO_ADDR=$HELLO "$TARGET/bench-hello" &
             HELLO_PID=$!
             for _ in $(seq 1 100); do curl -sf -o /dev/null "http://$HELLO/health" && break; sleep 0.05; done
             run health "http://$HELLO" "" "" "$HELLO_PID" hello ;;
+        subscriptions)
+            record_rss
+            out=$(node bench/js/subscribers.mjs "http://$HTTP" "$SUBSCRIBERS" "$TOKEN" product-0001 \
+                "$ROUNDS" "$SERVER_PID" 2>&1) || die "subscriptions failed: $out"
+            line=$(grep '^RESULT' <<<"$out") || die "no RESULT line for subscriptions: $out"
+            grep '^FIRST_ERROR' <<<"$out" >&2 || true
+            line="$line server=stateset"
+            echo "$line" | tee -a "$RUN"
+            echo "$(date -u +%FT%TZ) $line" >>"$RESULTS" ;;
         *) die "unknown scenario $scenario" ;;
     esac
 done
-rss=$(ps -o rss= -p "$SERVER_PID" | tr -d ' ')
-log "server RSS after the run: $((rss / 1024)) MiB"
-echo "$(date -u +%FT%TZ) RSS server=stateset rss_mib=$((rss / 1024))" >>"$RESULTS"
+record_rss
 
 if [ "$PEER" = 1 ]; then
     log "the baseline: Vendure, same machine, same PostgreSQL cluster"
