@@ -92,6 +92,11 @@ pub const SLOW_SUBSCRIBER_CLOSE_CODE: u16 = 4008;
 /// Frames queued for one socket before the GraphQL side has to wait for it.
 const OUTGOING_FRAMES: usize = 16;
 
+/// Bytes each socket's read buffer holds. tungstenite fills its whole buffer up front (128 KiB
+/// by default), which is most of an idle subscriber's memory; subscription traffic from the
+/// client is a few small frames, and a larger message still arrives, over several reads.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 /// `GET /graphql/ws`: subscriptions over `graphql-transport-ws` or the legacy `graphql-ws`.
 /// Credentials may come with the upgrade request or in the `connection_init` payload as
 /// `{"authorization": "Bearer ..."}`; the payload wins.
@@ -104,6 +109,7 @@ pub async fn websocket(
 ) -> Response {
     upgrade
         .protocols(ALL_WEBSOCKET_PROTOCOLS)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| serve_socket(app, ctx, client_ip, protocol, socket))
         .into_response()
 }

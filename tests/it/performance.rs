@@ -1,8 +1,10 @@
 //! What the hot reads cost the database: statements per request of the benchmark's queries,
-//! and a pool that checks connections without a round trip yet never hands out a dead one.
+//! a pool that checks connections without a round trip yet never hands out a dead one, the
+//! storefront's stock query kept prepared, and indexes under every hot request.
 
 use std::time::Duration;
 
+use axum::http::{Method, StatusCode};
 use diesel_async::{AsyncConnection as _, AsyncPgConnection, RunQueryDsl as _};
 use serde_json::{Value, json};
 
@@ -256,5 +258,158 @@ async fn the_storefront_stock_query_stays_prepared_on_its_connection() {
     assert_eq!(
         again.total, first.total,
         "reading again prepares nothing new"
+    );
+}
+
+/// Tables that stay small whatever the business does, which a hot request may read whole.
+const SMALL_TABLES: &[&str] = &[
+    "roles",
+    "locations",
+    "shipping_methods",
+    "tax_rates",
+    "webhooks",
+    "invoice_counters",
+];
+
+/// Sequential scans per table so far. The database's other sessions (the app's pool, its
+/// background tasks) are ended first: a session reports its statistics when it ends, and the
+/// pool replaces them on the next checkout.
+async fn sequential_scans(url: &str) -> std::collections::BTreeMap<String, i64> {
+    #[derive(diesel::QueryableByName)]
+    struct Ended {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        pid: i32,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Scans {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        relname: String,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        seq_scan: i64,
+    }
+    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    let ended: Vec<i32> = diesel::sql_query(
+        // (OFFSET 0 keeps the filter on this session ahead of the call that ends the others.)
+        "SELECT pid FROM (SELECT pid FROM pg_stat_activity WHERE datname = current_database() \
+         AND pid <> pg_backend_pid() OFFSET 0) others WHERE pg_terminate_backend(pid)",
+    )
+    .load::<Ended>(&mut conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|e| e.pid)
+    .collect();
+    for _ in 0..100 {
+        let left = diesel::sql_query(
+            "SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)",
+        )
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&ended)
+        .load::<Ended>(&mut conn)
+        .await
+        .unwrap();
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    diesel::sql_query("SELECT pg_stat_clear_snapshot()")
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    diesel::sql_query("SELECT relname::text AS relname, seq_scan FROM pg_stat_user_tables")
+        .load::<Scans>(&mut conn)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.relname, s.seq_scan))
+        .collect()
+}
+
+/// Tells the planner that every table not in [`SMALL_TABLES`] (and each of its indexes) holds a
+/// million rows, as it will in production: it then picks for each query the plan it would
+/// pick there, scanning a table whole only when no index serves the query. Sessions read this
+/// when they open, so the ones already open are ended by [`sequential_scans`].
+async fn plan_as_if_large(url: &str) {
+    let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    diesel::sql_query(
+        // An empty table has no page to scale the count by: it is marked never measured
+        // (reltuples -1), which the planner takes for ten pages of rows.
+        "UPDATE pg_class c \
+         SET reltuples = CASE WHEN pg_relation_size(c.oid) > 0 THEN 1000000 ELSE -1 END, \
+         relpages = CASE WHEN pg_relation_size(c.oid) > 0 THEN 1 ELSE 0 END \
+         WHERE c.relnamespace = 'public'::regnamespace AND c.relname <> ALL($1) \
+         AND (c.relkind = 'r' OR (c.relkind = 'i' AND EXISTS (SELECT 1 FROM pg_index i \
+         JOIN pg_class t ON t.oid = i.indrelid WHERE i.indexrelid = c.oid AND t.relname <> ALL($1))))",
+    )
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(SMALL_TABLES)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_requests_find_their_rows_through_indexes() {
+    // Each sequential scan of a growing table during the benchmark's requests (and whatever
+    // the background tasks ran meanwhile) is a missing index.
+    let t = TestApp::with_config(|c| c.catalog_cache.ttl = Duration::ZERO).await;
+    stocked_catalog(&t, 22).await;
+    let tee = crate::checkout::shop(&t).await;
+    let checkout = crate::checkout::ready_checkout(&t, tee, "4242 4242 4242 4242").await;
+    let variant = t.variant("PLAN-ORDERED").await;
+    t.stock(variant, 100).await;
+    let buyer = t.customer("plans@example.com").await;
+    let (_, cart) = t
+        .json_as(&Auth::Anonymous, Method::POST, "/api/v1/carts", Some(json!({})))
+        .await;
+    let cart = cart["token"].as_str().unwrap().to_owned();
+    let order = json!({
+        "customer_id": buyer,
+        "items": [{"variant_id": variant, "quantity": 1}],
+        "shipping_address": crate::checkout::address(),
+    });
+    t.json(Method::POST, "/api/v1/orders", Some(order.clone())).await;
+    plan_as_if_large(&t.db.url).await;
+    let before = sequential_scans(&t.db.url).await;
+
+    let page = t
+        .graphql_as(&Auth::Anonymous, PRODUCT_PAGE, json!({}))
+        .await;
+    assert_eq!(page["data"]["products"]["nodes"].as_array().map(Vec::len), Some(20), "{page}");
+    let one = t
+        .graphql_as(&Auth::Anonymous, PRODUCT_BY_SLUG, json!({ "slug": "stocked-07" }))
+        .await;
+    assert_eq!(one["data"]["product"]["name"], "Stocked 07", "{one}");
+    let added = t
+        .graphql_as(
+            &Auth::Anonymous,
+            "mutation($cart: String!, $variant: UUID!) { addCartItem(cartId: $cart, input: { variantId: $variant, quantity: 1 }) { id itemCount } }",
+            json!({ "cart": cart, "variant": variant }),
+        )
+        .await;
+    assert_eq!(added["data"]["addCartItem"]["itemCount"], 1, "{added}");
+    let (status, placed) = t.json(Method::POST, "/api/v1/orders", Some(order)).await;
+    assert_eq!(status, StatusCode::CREATED, "{placed}");
+    let (status, done) = crate::checkout::complete(&t, &checkout).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    // (f) as GraphQL: REST always answers `total_count`, an exact count that reads every order
+    // however they are indexed; the page itself is the same query.
+    let orders = t
+        .graphql("{ orders(first: 20) { nodes { id } } }", json!({}))
+        .await;
+    assert_eq!(orders["data"]["orders"]["nodes"].as_array().map(Vec::len), Some(3), "{orders}");
+
+    let after = sequential_scans(&t.db.url).await;
+    let scanned: Vec<String> = after
+        .iter()
+        .filter(|(table, _)| !SMALL_TABLES.contains(&table.as_str()))
+        .filter_map(|(table, &scans)| {
+            let new = scans - before.get(table).copied().unwrap_or(0);
+            (new > 0).then(|| format!("{table} ({new})"))
+        })
+        .collect();
+    assert!(
+        scanned.is_empty(),
+        "tables read whole by the hot requests: {}",
+        scanned.join(", ")
     );
 }
