@@ -1,31 +1,34 @@
 #!/usr/bin/env python3
-"""Turns PostgreSQL's log of real order placements into pgbench scripts: the database ceiling
-for scenario (d). Standard library only.
+"""Turns PostgreSQL's log of real order placements into one pgbench script: the database
+ceiling for scenario (d). Standard library only.
 
     ceiling.py LOG OUT_DIR SINCE_MS
 
 LOG holds what PostgreSQL logged (log_statement = all) while the server placed orders, one
 per variant; SINCE_MS is when logging began (Unix milliseconds). Every transaction that
-inserts into "orders" becomes one script, OUT_DIR/order-NNN.sql, its statements in the order
-the server ran them with the logged parameters written in, except for what must differ on
-every run of it:
-  - an id the server made for the order (a UUIDv7 stamped after SINCE_MS) becomes a fresh
-    gen_random_uuid() per transaction, one pgbench variable per id;
-  - the order number comes from the sequence again (the statement that drew it gets \\gset);
-  - a literal with ':' in it is written as an escape string with \\x3a, so that the scripts
-    run with -M prepared (as the server's statements do) without pgbench reading it as a
-    variable.
-Prints how many scripts were written and the statements each holds.
+inserts into "orders" is one placement. The placements that ran the same statements (all of
+them, when the server is healthy) make:
+  - OUT_DIR/setup.sql: a table `bench_ceiling` with one row per placement holding the values
+    it bound to its statements' parameters;
+  - OUT_DIR/order.sql: the pgbench script. It picks one placement at random, reads its values
+    into pgbench variables (one indexed lookup), then runs the server's statements with their
+    parameters as those variables: the same SQL text as the server sent, so that with
+    `-M prepared` PostgreSQL parses and plans each once per connection, as it does for the
+    server. What must differ on every run is made fresh: an id the server made for the order
+    (a UUIDv7 stamped after SINCE_MS) comes from gen_random_uuid(), and the order number from
+    the sequence again (the statement that draws it gets \\gset).
+Prints how many placements were used and the statements each holds.
 """
 
 import os
 import re
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 ENTRY = re.compile(r"^\S+ \S+ \S+ \[(\d+)\] .*?(LOG|DETAIL|ERROR|STATEMENT|HINT|CONTEXT):  (.*)$")
 STATEMENT = re.compile(r"^(?:statement|execute [^:]+): (.*)$", re.S)
 PARAMETER = re.compile(r"\$(\d+) = ('(?:[^']|'')*'|NULL)")
+PLACEHOLDER = re.compile(r"\$(\d+)\b")
 UUID = re.compile(r"^'([0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12})'$")
 ORDER_NUMBER = re.compile(r"^'ORD-\d+'$")
 NUMBER_QUERY = "nextval('order_number_seq')"
@@ -79,55 +82,96 @@ def v7_millis(uuid):
     return int(uuid.replace("-", "")[:12], 16)
 
 
-def colon_free(value):
-    """A literal with no ':' in its text (as an escape string), since pgbench in prepared mode
-    takes every ':name' for one of its variables."""
-    if ":" not in value or value == "NULL":
-        return value
-    inner = value[1:-1].replace("\\", "\\\\").replace(":", "\\x3a")
-    return f"E'{inner}'"
+def role(value, since_ms, fresh):
+    """What one bound value is: a fresh id (its variable), the order number, or data."""
+    uuid = UUID.match(value)
+    if uuid and v7_millis(uuid.group(1)) >= since_ms:
+        return "new_id_" + str(fresh.setdefault(uuid.group(1), len(fresh) + 1))
+    if ORDER_NUMBER.match(value):
+        return "number"
+    return None
 
 
-def script(transaction, since_ms):
-    """One pgbench script replaying `transaction` with fresh ids and order number."""
-    fresh = {}
+def build(placements, since_ms):
+    """The script and the values table of placements that all ran the same statements."""
+    roles = []  # per placement: {(statement, n): fresh variable or None}
+    for placement in placements:
+        fresh = {}
+        roles.append(
+            {
+                (i, n): role(value, since_ms, fresh)
+                for i, (_, params) in enumerate(placement)
+                for n, value in sorted(params.items())
+            }
+        )
+    template = placements[0]
+    variables = {}  # (statement, n) -> variable name in the script
+    data_columns = []
+    for i, (sql, params) in enumerate(template):
+        for n in sorted(params):
+            seen = {r.get((i, n)) for r in roles}
+            values = {p[i][1].get(n) for p in placements}
+            if len(seen) == 1 and None not in seen:
+                variables[(i, n)] = seen.pop()
+            elif seen == {None} and values == {"NULL"}:
+                variables[(i, n)] = None  # NULL in every placement: written in
+            elif seen == {None} and "NULL" not in values:
+                variables[(i, n)] = f"s{i}_{n}"
+                data_columns.append((i, n))
+            else:
+                raise SystemExit(f"statement {i} parameter ${n} is not alike in every placement: {sql[:120]}")
+    fresh_names = sorted({v for v in variables.values() if v and v.startswith("new_id_")})
     body = []
-    for sql, params in transaction:
+    for i, (sql, _) in enumerate(template):
 
-        def literal(match):
-            value = params.get(int(match.group(1)), "NULL")
-            uuid = UUID.match(value)
-            if uuid and v7_millis(uuid.group(1)) >= since_ms:
-                return ":" + fresh.setdefault(uuid.group(1), f"new_id_{len(fresh) + 1}")
-            if ORDER_NUMBER.match(value):
-                return ":number"
-            return colon_free(value)
+        def placeholder(match, i=i):
+            name = variables.get((i, int(match.group(1))))
+            return ":" + name if name else "NULL"
 
-        text = re.sub(r"\$(\d+)\b", literal, sql)
+        text = PLACEHOLDER.sub(placeholder, sql)
         body.append(text + (" \\gset" if NUMBER_QUERY in sql else ";"))
-    ids = ", ".join(f"gen_random_uuid() AS {name}" for name in fresh.values())
-    head = [f"SELECT {ids} \\gset"] if ids else []
-    return "\n".join(head + body) + "\n", len(transaction)
+    picks = [f"s{i}_{n}" for i, n in data_columns] + [f"gen_random_uuid() AS {name}" for name in fresh_names]
+    head = [f"\\set k random(1, {len(placements)})"]
+    if picks:
+        head.append(f"SELECT {', '.join(picks)} FROM bench_ceiling WHERE k = :k \\gset")
+    script = "\n".join(head + body) + "\n"
+    columns = "".join(f", s{i}_{n} text" for i, n in data_columns)
+    setup = [
+        "DROP TABLE IF EXISTS bench_ceiling;",
+        f"CREATE TABLE bench_ceiling (k int PRIMARY KEY{columns});",
+    ]
+    for k, placement in enumerate(placements, 1):
+        values = "".join(", " + placement[i][1][n] for i, n in data_columns)
+        setup.append(f"INSERT INTO bench_ceiling VALUES ({k}{values});")
+    setup.append("ANALYZE bench_ceiling;")
+    return script, "\n".join(setup) + "\n"
 
 
 def main(argv):
     if len(argv) != 4:
         raise SystemExit(__doc__)
     log, out_dir, since_ms = argv[1], argv[2], int(argv[3])
-    os.makedirs(out_dir, exist_ok=True)
-    written = []
-    for sqls in statements(log).values():
-        for transaction in transactions(sqls):
-            if any(sql.startswith('INSERT INTO "orders"') for sql, _ in transaction):
-                text, count = script(transaction, since_ms)
-                path = os.path.join(out_dir, f"order-{len(written) + 1:03d}.sql")
-                with open(path, "w") as out:
-                    out.write(text)
-                written.append(count)
-    if not written:
+    found = [
+        transaction
+        for sqls in statements(log).values()
+        for transaction in transactions(sqls)
+        if any(sql.startswith('INSERT INTO "orders"') for sql, _ in transaction)
+    ]
+    if not found:
         raise SystemExit("no order placement found in the log")
-    counts = sorted(set(written))
-    print(f"{len(written)} order transactions, {'/'.join(map(str, counts))} statements each")
+    shapes = Counter(tuple(sql for sql, _ in t) for t in found)
+    shape, count = shapes.most_common(1)[0]
+    placements = [t for t in found if tuple(sql for sql, _ in t) == shape]
+    script, setup = build(placements, since_ms)
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "order.sql"), "w") as out:
+        out.write(script)
+    with open(os.path.join(out_dir, "setup.sql"), "w") as out:
+        out.write(setup)
+    print(
+        f"{count} of {len(found)} order placements ran the same {len(shape)} statements: "
+        f"order.sql replays them (values in setup.sql)"
+    )
 
 
 if __name__ == "__main__":

@@ -10,12 +10,13 @@
 #   place     (d) REST POST /api/v1/orders, each reserving stock
 #   orders    (f) REST GET /api/v1/orders?limit=20 over at least 10,000 orders
 #   complete  (e) REST POST /api/v1/checkout/{id}/complete with the test card provider, each of
-#                 BENCH_CHECKOUTS (20,000) prepared guest checkouts once (the run ends early
+#                 BENCH_CHECKOUTS (6,000) prepared guest checkouts once (the run ends early
 #                 when they are used up)
 #   ceiling   (d)'s database ceiling: PostgreSQL logs every statement while the server places
-#                 100 orders (one per variant); bench/ceiling.py turns each order's
-#                 transaction into a pgbench script, and pgbench runs them at the same
-#                 concurrency, prepared, rotating over the 100 (bench/results: ceiling-sql/)
+#                 100 orders (one per variant); bench/ceiling.py turns them into one pgbench
+#                 script of the server's own statements, each run taking one placement's
+#                 values at random, and pgbench runs it at the same concurrency, prepared
+#                 (bench/results/ceiling-sql/)
 #   health    (g) GET /health of the server ...
 #   hello     (g) ... and of the bare axum server, in the same run
 #   subscriptions  BENCH_SUBSCRIBERS (10,000) idle graphql-ws subscriptions to product events
@@ -44,7 +45,7 @@ WARMUP=${BENCH_WARMUP:-5s}
 CONC=${BENCH_CONCURRENCY:-32}
 THREADS=${BENCH_THREADS:-2}
 SCENARIOS=${BENCH_SCENARIOS:-products product add orders place complete ceiling health hello subscriptions}
-CHECKOUTS=${BENCH_CHECKOUTS:-20000}
+CHECKOUTS=${BENCH_CHECKOUTS:-6000}
 SUBSCRIBERS=${BENCH_SUBSCRIBERS:-10000}
 ROUNDS=${BENCH_ROUNDS:-20}
 PEER=${BENCH_PEER:-0}
@@ -240,8 +241,9 @@ ceiling() {
     dir=$ROOT/bench/results/ceiling-sql
     rm -rf "$dir"
     python3 bench/ceiling.py "$WORK/logs/placements.log" "$dir" "$since" >&2
-    local scripts=()
-    for f in "$dir"/order-*.sql; do scripts+=(-f "$f"); done
+    psql "$DB" -XAtq -v ON_ERROR_STOP=1 -c 'SET client_min_messages = warning' -f "$dir/setup.sql" >/dev/null \
+        || die "could not load the placements' values"
+    local scripts=(-f "$dir/order.sql")
     pgbench -n -M prepared -c "$CONC" -j "$THREADS" -T "${WARMUP%s}" "${scripts[@]}" "$DB" >/dev/null 2>&1 || true
     rm -f "$WORK"/pgbench_log*
     p0=$(pg_ticks); n0=$(date +%s%N)
@@ -249,7 +251,7 @@ ceiling() {
         --log-prefix=pgbench_log "${scripts[@]}" "$DB" 2>&1) || die "pgbench failed: $out"
     p1=$(pg_ticks); n1=$(date +%s%N)
     grep -q "aborted" <<<"$out" && die "pgbench clients aborted: $out"
-    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")
+    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | awk '{printf "%.1f", $1}')
     reqs=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
     # Per-transaction latencies (microseconds, third field) from pgbench's log.
     lat=$(cat "$WORK"/pgbench_log* | awk '{print $3}' | sort -n | awk '{v[NR]=$1} END {
