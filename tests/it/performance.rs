@@ -300,13 +300,11 @@ async fn sequential_scans(url: &str) -> std::collections::BTreeMap<String, i64> 
     .map(|e| e.pid)
     .collect();
     for _ in 0..100 {
-        let left = diesel::sql_query(
-            "SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)",
-        )
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&ended)
-        .load::<Ended>(&mut conn)
-        .await
-        .unwrap();
+        let left = diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)")
+            .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&ended)
+            .load::<Ended>(&mut conn)
+            .await
+            .unwrap();
         if left.is_empty() {
             break;
         }
@@ -359,7 +357,12 @@ async fn hot_requests_find_their_rows_through_indexes() {
     t.stock(variant, 100).await;
     let buyer = t.customer("plans@example.com").await;
     let (_, cart) = t
-        .json_as(&Auth::Anonymous, Method::POST, "/api/v1/carts", Some(json!({})))
+        .json_as(
+            &Auth::Anonymous,
+            Method::POST,
+            "/api/v1/carts",
+            Some(json!({})),
+        )
         .await;
     let cart = cart["token"].as_str().unwrap().to_owned();
     let order = json!({
@@ -367,16 +370,25 @@ async fn hot_requests_find_their_rows_through_indexes() {
         "items": [{"variant_id": variant, "quantity": 1}],
         "shipping_address": crate::checkout::address(),
     });
-    t.json(Method::POST, "/api/v1/orders", Some(order.clone())).await;
+    t.json(Method::POST, "/api/v1/orders", Some(order.clone()))
+        .await;
     plan_as_if_large(&t.db.url).await;
     let before = sequential_scans(&t.db.url).await;
 
     let page = t
         .graphql_as(&Auth::Anonymous, PRODUCT_PAGE, json!({}))
         .await;
-    assert_eq!(page["data"]["products"]["nodes"].as_array().map(Vec::len), Some(20), "{page}");
+    assert_eq!(
+        page["data"]["products"]["nodes"].as_array().map(Vec::len),
+        Some(20),
+        "{page}"
+    );
     let one = t
-        .graphql_as(&Auth::Anonymous, PRODUCT_BY_SLUG, json!({ "slug": "stocked-07" }))
+        .graphql_as(
+            &Auth::Anonymous,
+            PRODUCT_BY_SLUG,
+            json!({ "slug": "stocked-07" }),
+        )
         .await;
     assert_eq!(one["data"]["product"]["name"], "Stocked 07", "{one}");
     let added = t
@@ -396,7 +408,11 @@ async fn hot_requests_find_their_rows_through_indexes() {
     let orders = t
         .graphql("{ orders(first: 20) { nodes { id } } }", json!({}))
         .await;
-    assert_eq!(orders["data"]["orders"]["nodes"].as_array().map(Vec::len), Some(3), "{orders}");
+    assert_eq!(
+        orders["data"]["orders"]["nodes"].as_array().map(Vec::len),
+        Some(3),
+        "{orders}"
+    );
 
     let after = sequential_scans(&t.db.url).await;
     let scanned: Vec<String> = after
