@@ -11,11 +11,12 @@ them, when the server is healthy) make:
   - OUT_DIR/setup.sql: a table `bench_ceiling` with one row per placement holding the values
     it bound to its statements' parameters;
   - OUT_DIR/order.sql: the pgbench script. It picks one placement at random, reads its values
-    into pgbench variables (one indexed lookup), then runs the server's statements with their
+    into pgbench variables (one indexed lookup, which also makes the fresh ids), then runs the server's statements with their
     parameters as those variables: the same SQL text as the server sent, so that with
     `-M prepared` PostgreSQL parses and plans each once per connection, as it does for the
     server. What must differ on every run is made fresh: an id the server made for the order
-    (a UUIDv7 stamped after SINCE_MS) comes from gen_random_uuid(), and the order number from
+    (a UUIDv7 stamped after SINCE_MS, alone or in an array) comes from gen_random_uuid(), and
+    the order number from
     the sequence again (the statement that draws it gets \\gset).
 Prints how many placements were used and the statements each holds.
 """
@@ -29,7 +30,9 @@ ENTRY = re.compile(r"^\S+ \S+ \S+ \[(\d+)\] .*?(LOG|DETAIL|ERROR|STATEMENT|HINT|
 STATEMENT = re.compile(r"^(?:statement|execute [^:]+): (.*)$", re.S)
 PARAMETER = re.compile(r"\$(\d+) = ('(?:[^']|'')*'|NULL)")
 PLACEHOLDER = re.compile(r"\$(\d+)\b")
-UUID = re.compile(r"^'([0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12})'$")
+V7 = r"[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}"
+UUID = re.compile(rf"^'({V7})'$")
+UUID_ARRAY = re.compile(rf"^'\{{({V7}(?:,{V7})*)\}}'$")
 ORDER_NUMBER = re.compile(r"^'ORD-\d+'$")
 NUMBER_QUERY = "nextval('order_number_seq')"
 
@@ -83,10 +86,16 @@ def v7_millis(uuid):
 
 
 def role(value, since_ms, fresh):
-    """What one bound value is: a fresh id (its variable), the order number, or data."""
+    """What one bound value is: a fresh id (its variable), an array of fresh ids ('[]' and
+    their variables joined by '+'), the order number, or data (None)."""
     uuid = UUID.match(value)
     if uuid and v7_millis(uuid.group(1)) >= since_ms:
         return "new_id_" + str(fresh.setdefault(uuid.group(1), len(fresh) + 1))
+    array = UUID_ARRAY.match(value)
+    if array and all(v7_millis(u) >= since_ms for u in array.group(1).split(",")):
+        return "[]" + "+".join(
+            "new_id_" + str(fresh.setdefault(u, len(fresh) + 1)) for u in array.group(1).split(",")
+        )
     if ORDER_NUMBER.match(value):
         return "number"
     return None
@@ -120,20 +129,37 @@ def build(placements, since_ms):
                 data_columns.append((i, n))
             else:
                 raise SystemExit(f"statement {i} parameter ${n} is not alike in every placement: {sql[:120]}")
-    fresh_names = sorted({v for v in variables.values() if v and v.startswith("new_id_")})
+    # An array of fresh ids is its own variable, made in the head from the ids.
+    arrays = {}
+    for key, name in list(variables.items()):
+        if name and name.startswith("[]"):
+            arrays[f"a{key[0]}_{key[1]}"] = name[2:].split("+")
+            variables[key] = f"a{key[0]}_{key[1]}"
+    fresh_names = sorted(
+        {v for v in variables.values() if v and v.startswith("new_id_")}
+        | {part for parts in arrays.values() for part in parts},
+        key=lambda name: int(name.rsplit("_", 1)[1]),
+    )
     body = []
-    for i, (sql, _) in enumerate(template):
+    for i, (sql, params) in enumerate(template):
 
-        def placeholder(match, i=i):
-            name = variables.get((i, int(match.group(1))))
+        def placeholder(match, i=i, params=params):
+            n = int(match.group(1))
+            if n not in params:
+                raise SystemExit(f"statement {i} has no logged value for ${n} (is log_parameter_max_length 0?)")
+            name = variables[(i, n)]
             return ":" + name if name else "NULL"
 
         text = PLACEHOLDER.sub(placeholder, sql)
         body.append(text + (" \\gset" if NUMBER_QUERY in sql else ";"))
-    picks = [f"s{i}_{n}" for i, n in data_columns] + [f"gen_random_uuid() AS {name}" for name in fresh_names]
+    picks = [f"s{i}_{n}" for i, n in data_columns] + fresh_names
+    picks += [f"'{{' || {', '.join(parts)} || '}}' AS {name}".replace(", ", " || ',' || ") for name, parts in arrays.items()]
+    fresh_ids = ", ".join(f"gen_random_uuid() AS {name}" for name in fresh_names) or "1 AS none"
     head = [f"\\set k random(1, {len(placements)})"]
     if picks:
-        head.append(f"SELECT {', '.join(picks)} FROM bench_ceiling WHERE k = :k \\gset")
+        head.append(
+            f"SELECT {', '.join(picks)} FROM bench_ceiling, (SELECT {fresh_ids}) fresh WHERE k = :k \\gset"
+        )
     script = "\n".join(head + body) + "\n"
     columns = "".join(f", s{i}_{n} text" for i, n in data_columns)
     setup = [

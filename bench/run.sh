@@ -78,11 +78,11 @@ if [[ " $SCENARIOS " == *" subscriptions "* ]]; then
     need node nodejs
     need npm npm
     [ -d bench/js/node_modules ] || (cd bench/js && npm ci --silent --no-audit --no-fund) || die "npm ci failed in bench/js"
+    # Each subscriber is a socket at both ends; the server inherits this limit.
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -gt $((SUBSCRIBERS + 1000)) ] \
+        || die "open files are limited to $(ulimit -n): too few for $SUBSCRIBERS subscribers"
 fi
-# Each subscriber is a socket at both ends; the server inherits this limit.
-ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-[ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -gt $((SUBSCRIBERS + 1000)) ] \
-    || die "open files are limited to $(ulimit -n): too few for $SUBSCRIBERS subscribers"
 
 if [ "$PEER" = 1 ]; then
     [ -f /tmp/peer-vendure/.populated ] || "$PEER_DIR/setup.sh"

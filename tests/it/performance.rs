@@ -310,6 +310,15 @@ async fn sequential_scans(url: &str) -> std::collections::BTreeMap<String, i64> 
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let left = diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)")
+        .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&ended)
+        .load::<Ended>(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        left.is_empty(),
+        "sessions still open after 5 s, their scans unreported"
+    );
     diesel::sql_query("SELECT pg_stat_clear_snapshot()")
         .execute(&mut conn)
         .await
@@ -329,6 +338,17 @@ async fn sequential_scans(url: &str) -> std::collections::BTreeMap<String, i64> 
 /// when they open, so the ones already open are ended by [`sequential_scans`].
 async fn plan_as_if_large(url: &str) {
     let mut conn = AsyncPgConnection::establish(url).await.unwrap();
+    // Autovacuum's ANALYZE would put the real counts back; turning it off waits out a run.
+    diesel::sql_query(
+        "DO $$ DECLARE t text; BEGIN \
+         FOR t IN SELECT relname FROM pg_class WHERE relkind = 'r' \
+         AND relnamespace = 'public'::regnamespace LOOP \
+         EXECUTE format('ALTER TABLE %I SET (autovacuum_enabled = false)', t); \
+         END LOOP; END $$",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
     diesel::sql_query(
         // An empty table has no page to scale the count by: it is marked never measured
         // (reltuples -1), which the planner takes for ten pages of rows.
