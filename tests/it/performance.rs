@@ -299,8 +299,12 @@ async fn sequential_scans(url: &str) -> std::collections::BTreeMap<String, i64> 
     .into_iter()
     .map(|e| e.pid)
     .collect();
-    for _ in 0..100 {
-        let left = diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)")
+    let mut left = Vec::new();
+    for attempt in 0..100 {
+        if attempt > 0 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        left = diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)")
             .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&ended)
             .load::<Ended>(&mut conn)
             .await
@@ -308,13 +312,7 @@ async fn sequential_scans(url: &str) -> std::collections::BTreeMap<String, i64> 
         if left.is_empty() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let left = diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE pid = ANY($1)")
-        .bind::<diesel::sql_types::Array<diesel::sql_types::Integer>, _>(&ended)
-        .load::<Ended>(&mut conn)
-        .await
-        .unwrap();
     assert!(
         left.is_empty(),
         "sessions still open after 5 s, their scans unreported"
