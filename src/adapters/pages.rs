@@ -95,6 +95,7 @@ fn page(title: &str, body: &str) -> String {
 fn fulfilment(status: OrderStatus) -> &'static str {
     match status {
         OrderStatus::Pending | OrderStatus::Processing | OrderStatus::OnHold => "Not shipped yet",
+        OrderStatus::PartiallyShipped => "Partly shipped, the rest follows",
         OrderStatus::Shipped => "Shipped",
         OrderStatus::Delivered | OrderStatus::Completed | OrderStatus::Archived => "Delivered",
         OrderStatus::Cancelled => "Cancelled, nothing will be shipped",

@@ -38,6 +38,7 @@ mod safety;
 mod server;
 
 mod sessions;
+mod shipments;
 mod storefront;
 mod trust;
 mod webhooks;

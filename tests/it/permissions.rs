@@ -439,6 +439,13 @@ fn rest_fixtures(product: &str) -> Vec<RestOp> {
             &format!("/api/v1/webhook-deliveries/{NOBODY}/resend"),
             None,
         ),
+        op(
+            Method::POST,
+            &format!("/api/v1/shipments/{NOBODY}/packages"),
+            Some(
+                json!({"packages": [{"weight_grams": 1, "length_mm": 1, "width_mm": 1, "height_mm": 1}]}),
+            ),
+        ),
     ]
 }
 
@@ -885,6 +892,75 @@ fn graphql_ops(product: &str) -> Vec<(String, Expect)> {
                 r#"mutation {{ recordInvoicePayment(id: "{NOBODY}", input: {{amount: "1"}}) {{ id }} }}"#
             ),
             MANAGERS,
+        ),
+        op("{ shipments(first: 1) { totalCount } }", SIGNED_IN),
+        op(
+            &format!(r#"{{ shipment(id: "{NOBODY}") {{ id }} }}"#),
+            SIGNED_IN,
+        ),
+        op(
+            &format!(r#"{{ fulfillmentOrder(id: "{NOBODY}") {{ id }} }}"#),
+            SIGNED_IN,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ createShipment(input: {{fulfillmentOrderId: "{NOBODY}"}}) {{ id }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ addShipmentPackages(id: "{NOBODY}", packages: [{{weightGrams: 1, lengthMm: 1, widthMm: 1, heightMm: 1}}]) {{ id }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ pickShipment(id: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ packShipment(id: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ shipShipment(id: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ deliverShipment(id: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ cancelShipment(id: "{NOBODY}", reason: "x") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ holdFulfillmentOrder(id: "{NOBODY}", input: {{reason: OTHER}}) {{ id }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ releaseFulfillmentOrder(id: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ moveFulfillmentOrder(id: "{NOBODY}", locationId: "{NOBODY}") {{ id }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ splitFulfillmentOrder(id: "{NOBODY}", lines: [{{fulfillmentOrderLineId: "{NOBODY}", quantity: 1}}]) {{ newFulfillmentOrder {{ id }} }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ mergeFulfillmentOrders(fulfillmentOrderIds: ["{NOBODY}", "{NOBODY}"]) {{ id }} }}"#
+            ),
+            OPERATIONS,
         ),
         op("{ webhooks { id } }", MANAGERS),
         op(

@@ -8,6 +8,7 @@ pub mod carts;
 pub mod catalog;
 pub mod checkout;
 pub mod customers;
+pub mod fulfillment;
 pub mod idempotency;
 pub mod identity;
 pub mod inventory;

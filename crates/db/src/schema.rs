@@ -473,6 +473,77 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    fulfillment_orders (id) {
+        id -> Uuid,
+        order_id -> Uuid,
+        location_id -> Uuid,
+        status -> Text,
+        held_from -> Nullable<Text>,
+        hold_reason -> Nullable<Text>,
+        hold_note -> Nullable<Text>,
+        merged_into -> Nullable<Uuid>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    fulfillment_order_lines (id) {
+        id -> Uuid,
+        fulfillment_order_id -> Uuid,
+        order_item_id -> Uuid,
+        variant_id -> Nullable<Uuid>,
+        quantity -> Int4,
+        assigned_quantity -> Int4,
+        shipped_quantity -> Int4,
+    }
+}
+
+diesel::table! {
+    shipments (id) {
+        id -> Uuid,
+        number -> Text,
+        order_id -> Uuid,
+        fulfillment_order_id -> Uuid,
+        location_id -> Uuid,
+        status -> Text,
+        carrier -> Nullable<Text>,
+        service -> Nullable<Text>,
+        signature -> Text,
+        ship_to -> Nullable<Jsonb>,
+        shipped_at -> Nullable<Timestamptz>,
+        delivered_at -> Nullable<Timestamptz>,
+        signed_by -> Nullable<Text>,
+        cancel_reason -> Nullable<Text>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    shipment_lines (id) {
+        id -> Uuid,
+        shipment_id -> Uuid,
+        fulfillment_order_line_id -> Uuid,
+        quantity -> Int4,
+    }
+}
+
+diesel::table! {
+    shipment_packages (id) {
+        id -> Uuid,
+        shipment_id -> Uuid,
+        position -> Int4,
+        weight_grams -> Int4,
+        length_mm -> Int4,
+        width_mm -> Int4,
+        height_mm -> Int4,
+        tracking_number -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(stablecoin_requests -> payments (payment_id));
 
 diesel::table! {
@@ -711,6 +782,12 @@ diesel::joinable!(customer_addresses -> customers (customer_id));
 diesel::joinable!(wishlist_items -> customers (customer_id));
 diesel::joinable!(orders -> customers (customer_id));
 diesel::joinable!(order_items -> orders (order_id));
+diesel::joinable!(fulfillment_orders -> orders (order_id));
+diesel::joinable!(fulfillment_order_lines -> fulfillment_orders (fulfillment_order_id));
+diesel::joinable!(fulfillment_order_lines -> order_items (order_item_id));
+diesel::joinable!(shipment_lines -> shipments (shipment_id));
+diesel::joinable!(shipment_lines -> fulfillment_order_lines (fulfillment_order_line_id));
+diesel::joinable!(shipment_packages -> shipments (shipment_id));
 diesel::joinable!(order_history -> orders (order_id));
 diesel::joinable!(users -> roles (role_id));
 diesel::joinable!(api_keys -> users (user_id));
@@ -827,4 +904,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     invoices,
     invoice_lines,
     invoice_payments,
+    fulfillment_orders,
+    fulfillment_order_lines,
+    shipments,
+    shipment_lines,
+    shipment_packages,
 );

@@ -6,8 +6,10 @@
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod code128;
 pub mod customer;
 pub mod event;
+pub mod fulfillment;
 pub mod identity;
 pub mod inventory;
 pub mod invoice;
@@ -17,6 +19,7 @@ pub mod pricing;
 pub mod quantity;
 pub mod stored;
 pub mod text;
+pub mod tracking;
 pub mod webhook;
 
 pub use cart::{Cart, CartItem, CartStatus};
@@ -29,6 +32,11 @@ pub use checkout::{
 };
 pub use customer::{Address, Customer, CustomerAddress, WishlistItem};
 pub use event::{BadPattern, Event, EventType, TypePatterns, type_matches};
+pub use fulfillment::{
+    FulfillmentOrder, FulfillmentOrderLine, FulfillmentOrderStatus, HoldReason, Shipment,
+    ShipmentAction, ShipmentFilter, ShipmentLine, ShipmentPackage, ShipmentStatus,
+    SignatureRequirement,
+};
 pub use identity::{ApiKey, AuthTokens, CreatedApiKey, Role, User};
 pub use inventory::{
     Availability, AvailableToPromise, CountStatus, CycleCount, CycleCountLine, InventoryItem,
@@ -46,4 +54,5 @@ pub use order::{
 };
 pub use pricing::{DiscountCode, DiscountKind, RateBand, RateKind, ShippingMethod, TaxRate};
 pub use text::{Email, Sku};
+pub use tracking::{CarrierKind, TrackingStatus};
 pub use webhook::{CreatedWebhook, DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery};

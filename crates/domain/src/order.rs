@@ -17,6 +17,8 @@ crate::stored_enum! {
     pub enum OrderStatus {
         Pending = "pending",
         Processing = "processing",
+        /// Some lines have left in shipments, others not yet.
+        PartiallyShipped = "partially_shipped",
         Shipped = "shipped",
         Delivered = "delivered",
         Completed = "completed",
@@ -51,10 +53,18 @@ const TRANSITIONS: &[(OrderAction, &[OrderStatus], Option<OrderStatus>)] = {
     use OrderStatus as S;
     &[
         (A::Process, &[S::Pending], Some(S::Processing)),
-        (A::Ship, &[S::Processing], Some(S::Shipped)),
+        (
+            A::Ship,
+            &[S::Processing, S::PartiallyShipped],
+            Some(S::Shipped),
+        ),
         (A::Deliver, &[S::Shipped], Some(S::Delivered)),
         (A::Complete, &[S::Delivered], Some(S::Completed)),
-        (A::Hold, &[S::Pending, S::Processing], Some(S::OnHold)),
+        (
+            A::Hold,
+            &[S::Pending, S::Processing, S::PartiallyShipped],
+            Some(S::OnHold),
+        ),
         (A::Release, &[S::OnHold], None),
         (
             A::Cancel,
@@ -80,6 +90,37 @@ impl OrderStatus {
             return None;
         }
         to.or(held_from)
+    }
+
+    /// Where a shipment leaving moves the order: `partially_shipped` while lines remain,
+    /// `shipped` when all have left. A pending order is processed first (shipping it proves
+    /// it was), so the path may hold two steps; `None` when the order cannot ship from here.
+    pub fn after_shipment(self, all_shipped: bool) -> Option<Vec<(OrderAction, OrderStatus)>> {
+        let mut path = Vec::new();
+        let mut at = self;
+        if at == Self::Pending {
+            at = Self::Processing;
+            path.push((OrderAction::Process, at));
+        }
+        if !matches!(at, Self::Processing | Self::PartiallyShipped) {
+            return None;
+        }
+        let to = if all_shipped {
+            Self::Shipped
+        } else {
+            Self::PartiallyShipped
+        };
+        if to != at {
+            path.push((OrderAction::Ship, to));
+        }
+        Some(path)
+    }
+
+    /// Whether a cancel may still happen: nothing of the order has left (an order on hold
+    /// is judged by where it was held from).
+    pub fn may_cancel(self, held_from: Option<OrderStatus>) -> bool {
+        self.apply(OrderAction::Cancel, held_from).is_some()
+            && held_from != Some(Self::PartiallyShipped)
     }
 
     /// The action that moves an order to `target`, for "set the status to" requests.
@@ -283,6 +324,28 @@ mod tests {
         assert!(S::Archived.apply(A::Process, None).is_none());
         assert!(S::Pending.apply(A::Release, None).is_none());
         assert!(S::OnHold.apply(A::Hold, None).is_none());
+        assert!(!S::OnHold.may_cancel(Some(S::PartiallyShipped)));
+        assert!(S::OnHold.may_cancel(Some(S::Processing)));
+    }
+
+    #[test]
+    fn shipments_move_the_order_step_by_step() {
+        assert_eq!(
+            S::Pending.after_shipment(false),
+            Some(vec![
+                (A::Process, S::Processing),
+                (A::Ship, S::PartiallyShipped)
+            ])
+        );
+        assert_eq!(
+            S::PartiallyShipped.after_shipment(true),
+            Some(vec![(A::Ship, S::Shipped)])
+        );
+        assert_eq!(S::PartiallyShipped.after_shipment(false), Some(vec![]));
+        assert_eq!(S::OnHold.after_shipment(true), None);
+        assert_eq!(S::Cancelled.after_shipment(false), None);
+        assert_eq!(S::PartiallyShipped.apply(A::Ship, None), Some(S::Shipped));
+        assert!(S::PartiallyShipped.apply(A::Deliver, None).is_none());
     }
 
     #[test]

@@ -111,6 +111,11 @@ mod tests {
         same_spelling(InvoiceStatus::ALL, InvoiceStatus::as_str);
         same_spelling(DeliveryStatus::ALL, DeliveryStatus::as_str);
         same_spelling(LocationKind::ALL, LocationKind::as_str);
+        same_spelling(FulfillmentOrderStatus::ALL, FulfillmentOrderStatus::as_str);
+        same_spelling(HoldReason::ALL, HoldReason::as_str);
+        same_spelling(ShipmentStatus::ALL, ShipmentStatus::as_str);
+        same_spelling(ShipmentAction::ALL, ShipmentAction::as_str);
+        same_spelling(SignatureRequirement::ALL, SignatureRequirement::as_str);
     }
 
     #[test]

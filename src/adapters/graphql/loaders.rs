@@ -6,10 +6,13 @@ use async_graphql::dataloader::Loader;
 use uuid::Uuid;
 
 use super::to_graphql_error;
-use crate::domain::{Availability, Customer, InventoryItem, Invoice, OrderItem, Payment, Variant};
+use crate::domain::{
+    Availability, Customer, FulfillmentOrder, InventoryItem, Invoice, OrderItem, Payment, Shipment,
+    Variant,
+};
 use crate::services::{
     CatalogService, Ctx, CustomerService, InventoryService, InvoiceService, OrderService,
-    PaymentService,
+    PaymentService, ShipmentService,
 };
 
 /// Loads the variants of many products in one query.
@@ -162,6 +165,45 @@ impl Loader<Uuid> for OrderInvoicesLoader {
     async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Invoice>>, Self::Error> {
         self.invoices
             .invoices_by_order(&self.ctx, keys)
+            .await
+            .map_err(to_graphql_error)
+    }
+}
+
+/// Loads the shipments of many orders in one batch.
+pub struct OrderShipmentsLoader {
+    pub shipments: ShipmentService,
+    pub ctx: Ctx,
+}
+
+impl Loader<Uuid> for OrderShipmentsLoader {
+    type Value = Vec<Shipment>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, keys: &[Uuid]) -> Result<HashMap<Uuid, Vec<Shipment>>, Self::Error> {
+        self.shipments
+            .shipments_by_order(&self.ctx, keys)
+            .await
+            .map_err(to_graphql_error)
+    }
+}
+
+/// Loads the fulfilment orders of many orders in one batch.
+pub struct OrderFulfillmentOrdersLoader {
+    pub shipments: ShipmentService,
+    pub ctx: Ctx,
+}
+
+impl Loader<Uuid> for OrderFulfillmentOrdersLoader {
+    type Value = Vec<FulfillmentOrder>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<FulfillmentOrder>>, Self::Error> {
+        self.shipments
+            .fulfillment_orders_by_order(&self.ctx, keys)
             .await
             .map_err(to_graphql_error)
     }

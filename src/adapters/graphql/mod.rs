@@ -13,6 +13,7 @@ mod nodes;
 mod orders;
 mod payments;
 mod pricing;
+mod shipments;
 mod webhooks;
 
 use async_graphql::dataloader::DataLoader;
@@ -21,8 +22,9 @@ use async_graphql::{Context, MergedObject, MergedSubscription, Schema, SchemaBui
 pub use error::{GqlResult, to_graphql_error};
 pub use events::SlowSubscriber;
 pub use loaders::{
-    AvailabilityLoader, CustomerLoader, InventoryLoader, OrderInvoicesLoader, OrderItemsLoader,
-    OrderPaymentsLoader, VariantByIdLoader, VariantLoader,
+    AvailabilityLoader, CustomerLoader, InventoryLoader, OrderFulfillmentOrdersLoader,
+    OrderInvoicesLoader, OrderItemsLoader, OrderPaymentsLoader, OrderShipmentsLoader,
+    VariantByIdLoader, VariantLoader,
 };
 pub use nodes::{CompletedCheckoutNode, OrderItemNode, OrderNode, ProductNode, VariantNode, nodes};
 
@@ -47,6 +49,7 @@ pub struct QueryRoot(
     checkout::CheckoutQuery,
     payments::PaymentQuery,
     invoices::InvoiceQuery,
+    shipments::ShipmentQuery,
 );
 
 /// Every mutation field.
@@ -63,6 +66,7 @@ pub struct MutationRoot(
     checkout::CheckoutMutation,
     payments::PaymentMutation,
     invoices::InvoiceMutation,
+    shipments::ShipmentMutation,
 );
 
 /// Every subscription field.
@@ -139,6 +143,20 @@ pub fn request_data(services: &Services, ctx: Ctx) -> async_graphql::Data {
     data.insert(DataLoader::new(
         OrderInvoicesLoader {
             invoices: services.invoices.clone(),
+            ctx: ctx.clone(),
+        },
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        OrderShipmentsLoader {
+            shipments: services.shipments.clone(),
+            ctx: ctx.clone(),
+        },
+        tokio::spawn,
+    ));
+    data.insert(DataLoader::new(
+        OrderFulfillmentOrdersLoader {
+            shipments: services.shipments.clone(),
             ctx: ctx.clone(),
         },
         tokio::spawn,

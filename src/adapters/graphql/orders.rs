@@ -8,15 +8,16 @@ use uuid::Uuid;
 
 use super::catalog::DeletePayload;
 use super::loaders::{
-    CustomerLoader, OrderInvoicesLoader, OrderItemsLoader, OrderPaymentsLoader, VariantByIdLoader,
+    CustomerLoader, OrderFulfillmentOrdersLoader, OrderInvoicesLoader, OrderItemsLoader,
+    OrderPaymentsLoader, OrderShipmentsLoader, VariantByIdLoader,
 };
 use super::{
     ContextExt as _, GqlResult as _, ListTotals, OrderItemNode, OrderNode, VariantNode, connection,
     nodes, page_request,
 };
 use crate::domain::{
-    Customer, Invoice, Order, OrderDetail, OrderFilter, OrderHistoryEntry, OrderSort, OrderStatus,
-    Payment,
+    Customer, FulfillmentOrder, Invoice, Order, OrderDetail, OrderFilter, OrderHistoryEntry,
+    OrderSort, OrderStatus, Payment, Shipment,
 };
 use crate::services::Error;
 use crate::services::customers::{
@@ -63,6 +64,28 @@ impl OrderNode {
     async fn invoices(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Invoice>> {
         Ok(ctx
             .data::<DataLoader<OrderInvoicesLoader>>()?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Its lines planned per location, oldest first (batched across a list; needs
+    /// `shipments:read`, which customers hold for their own orders).
+    async fn fulfillment_orders(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<Vec<FulfillmentOrder>> {
+        Ok(ctx
+            .data::<DataLoader<OrderFulfillmentOrdersLoader>>()?
+            .load_one(self.id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Its shipments, oldest first (batched across a list; needs `shipments:read`).
+    async fn shipments(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Shipment>> {
+        Ok(ctx
+            .data::<DataLoader<OrderShipmentsLoader>>()?
             .load_one(self.id)
             .await?
             .unwrap_or_default())

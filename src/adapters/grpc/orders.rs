@@ -51,6 +51,7 @@ impl OrdersGrpc {
 convert::proto_enum!(status_out, status_in: OrderStatus => pb::OrderStatus, "order status" {
     Pending <=> Pending,
     Processing <=> Processing,
+    PartiallyShipped <=> PartiallyShipped,
     Shipped <=> Shipped,
     Delivered <=> Delivered,
     Completed <=> Completed,

@@ -14,6 +14,7 @@ mod orders;
 mod paging;
 mod payments;
 mod pricing;
+mod shipments;
 mod webhooks;
 
 use utoipa::OpenApi;
@@ -48,6 +49,9 @@ use crate::app::AppState;
         (name = "pricing", description = "Shipping methods, tax rates and discount codes that checkout prices with"),
         (name = "invoices", description = "Invoices of orders: numbered per year, issued, paid (order payments and \
             recorded ones), voided, printed as PDF; overdue ones are flagged and reminded about"),
+        (name = "shipments", description = "Fulfilment: each order's lines planned per location (fulfilment orders: \
+            held, released, moved, split, merged), and the shipments that leave from them in packages: picked, \
+            packed, shipped (the reserved stock leaves with them), delivered"),
         (name = "checkout", description = "From a cart to a paid order: addresses, shipping, discounts, payment, completion"),
         (name = "events", description = "The event log"),
         (name = "webhooks", description = "Signed event deliveries to your endpoints: management, ping, \
@@ -101,6 +105,7 @@ const MODULES: &[Module] = &[
     (checkout::routes, checkout::OPERATIONS),
     (payments::routes, payments::OPERATIONS),
     (invoices::routes, invoices::OPERATIONS),
+    (shipments::routes, shipments::OPERATIONS),
     (webhooks::routes, webhooks::OPERATIONS),
 ];
 

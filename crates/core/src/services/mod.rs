@@ -21,6 +21,7 @@ pub mod orders;
 pub mod page;
 pub mod payments;
 pub mod pricing;
+pub mod shipments;
 pub mod webhooks;
 
 pub use access::AccessService;
@@ -39,6 +40,7 @@ pub use order_pages::OrderPageService;
 pub use orders::OrderService;
 pub use payments::PaymentService;
 pub use pricing::PricingService;
+pub use shipments::ShipmentService;
 pub use webhooks::WebhookService;
 
 use std::sync::Arc;
@@ -145,6 +147,7 @@ pub struct Services {
     pub events: EventService,
     pub idempotency: IdempotencyService,
     pub pricing: PricingService,
+    pub shipments: ShipmentService,
     pub webhooks: WebhookService,
 }
 
@@ -210,6 +213,7 @@ impl Services {
             ),
             events,
             pricing: PricingService::new(db.clone()),
+            shipments: ShipmentService::new(db.clone()),
             idempotency: IdempotencyService::new(db),
             webhooks,
         })

@@ -18,6 +18,7 @@ use super::checks::{check_address, check_json_object, check_tags, optional_text}
 use super::error::Validator;
 use super::inventory::{self, Hold, Want};
 use super::page::{Keyset, Page, PageRequest};
+use super::shipments;
 use super::{Ctx, Error};
 use crate::auth::Access;
 use crate::events::{self, DomainEvent};
@@ -150,7 +151,7 @@ fn permission_for(action: OrderAction) -> &'static str {
 }
 
 /// Whether the caller may see this order: everything, or only orders of their own customer.
-async fn visible(
+pub(crate) async fn visible(
     conn: &mut AsyncPgConnection,
     access: Access,
     order: &OrderRow,
@@ -241,6 +242,93 @@ async fn order_event(
         .map_err(anyhow::Error::new)?;
     events::record(conn, event).await?;
     Ok(())
+}
+
+/// One move of an order along its lifecycle.
+pub(crate) struct Step {
+    pub action: OrderAction,
+    pub from: OrderStatus,
+    pub to: OrderStatus,
+    pub reason: Option<String>,
+    /// Written to the history entry: what caused the move (a shipment, ...).
+    pub details: serde_json::Value,
+}
+
+/// Writes a move the order row already made: its history entry, `order.status_changed`, and
+/// the milestone event others act on (`order.shipped`, ...). Returns the order as it now is.
+pub(crate) async fn record_step(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    row: OrderRow,
+    step: Step,
+) -> Result<OrderDetail, Error> {
+    let Step {
+        action,
+        from,
+        to,
+        reason,
+        details,
+    } = step;
+    let history = History {
+        action: action.as_str(),
+        from: Some(from),
+        to: Some(to),
+        reason: reason.clone(),
+        details,
+    };
+    write_history(conn, ctx, row.id, history).await?;
+    let detail = detail(conn, row).await?;
+    let change = serde_json::json!({ "from": from, "to": to, "action": action, "reason": reason });
+    order_event(conn, EventType::OrderStatusChanged, &detail, change.clone()).await?;
+    let milestone = match (action, to) {
+        (OrderAction::Ship, OrderStatus::Shipped) => Some(EventType::OrderShipped),
+        (OrderAction::Deliver, _) => Some(EventType::OrderDelivered),
+        (OrderAction::Complete, _) => Some(EventType::OrderCompleted),
+        (OrderAction::Cancel, _) => Some(EventType::OrderCancelled),
+        (OrderAction::Archive, _) => Some(EventType::OrderArchived),
+        _ => None,
+    };
+    if let Some(milestone) = milestone {
+        order_event(conn, milestone, &detail, change).await?;
+    }
+    Ok(detail)
+}
+
+/// Moves a locked order through `steps` (each an action and where it leads), as shipments
+/// leaving or arriving drive it; each step is recorded like a change by hand.
+pub(crate) async fn advance(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    mut row: OrderRow,
+    steps: &[(OrderAction, OrderStatus)],
+    details: serde_json::Value,
+) -> Result<OrderRow, Error> {
+    for &(action, to) in steps {
+        let from = row.status;
+        let changes = OrderChanges {
+            status: Some(to.as_str().to_owned()),
+            updated_at: Some(Utc::now()),
+            ..Default::default()
+        };
+        row = q::update_order(conn, row.id, &changes).await?;
+        let step = Step {
+            action,
+            from,
+            to,
+            reason: None,
+            details: details.clone(),
+        };
+        record_step(conn, ctx, row.clone(), step).await?;
+    }
+    Ok(row)
+}
+
+/// Locks an order for a service that acts on it on another's behalf (shipments).
+pub(crate) async fn lock_order(conn: &mut AsyncPgConnection, id: Uuid) -> Result<OrderRow, Error> {
+    q::lock_orders(conn, &[id])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::not_found("order", id))
 }
 
 /// Where the money on a new order comes from.
@@ -486,9 +574,10 @@ pub(crate) async fn place_order(
         partial: false,
         tracked_only: true,
     };
-    let reservations = inventory::reserve(conn, &ctx.principal.key(), &wants, &hold)
-        .await?
-        .len();
+    let reserved = inventory::reserve(conn, &ctx.principal.key(), &wants, &hold).await?;
+    // The plan of what leaves from where follows the reservations just made.
+    shipments::plan(conn, order_id, &items, &reserved).await?;
+    let reservations = reserved.len();
     let history = History {
         action: "created",
         from: None,
@@ -912,7 +1001,9 @@ impl OrderService {
                     _ => return Err(Error::not_found("order", id)),
                 };
                 let from = row.status;
-                let to = from.apply(action, row.held_from()).ok_or_else(|| invalid_transition(from, action.as_str()))?;
+                let to = from
+                    .apply(action, row.held_from())
+                    .ok_or_else(|| invalid_transition(from, action.as_str()))?;
                 let changes = OrderChanges {
                     status: Some(to.as_str().to_owned()),
                     held_from: match action {
@@ -929,34 +1020,47 @@ impl OrderService {
                     updated_at: Some(Utc::now()),
                     ..Default::default()
                 };
-                let row = q::update_order(conn, id, &changes).await?;
-                // Cancelling gives the reserved stock back; shipping takes it out of stock.
+                if action == OrderAction::Cancel && !from.may_cancel(row.held_from()) {
+                    return Err(invalid_transition(from, action.as_str()));
+                }
+                // Cancelling gives the reserved stock back and ends the fulfilment plan;
+                // shipping sends what has not left yet, in shipments (or straight out of
+                // stock for an order with no plan).
                 match action {
-                    OrderAction::Cancel => inventory::release_order(conn, &ctx.principal.key(), id).await?,
-                    OrderAction::Ship => inventory::ship_order(conn, &ctx.principal.key(), id).await?,
+                    OrderAction::Cancel => {
+                        shipments::cancel_order_fulfillment(conn, &ctx, id).await?;
+                        inventory::release_order(conn, &ctx.principal.key(), id).await?;
+                    }
+                    OrderAction::Ship => {
+                        let planned = shipments::ship_everything_left(conn, &ctx, id).await?;
+                        if !planned {
+                            inventory::ship_order(conn, &ctx.principal.key(), id).await?;
+                        }
+                    }
+                    OrderAction::Deliver => {
+                        shipments::deliver_everything_left(conn, &ctx, id).await?
+                    }
                     _ => {}
                 }
-                let history = History { action: action.as_str(), from: Some(from), to: Some(to), reason: reason.clone(), details: serde_json::json!({}) };
-                write_history(conn, &ctx, id, history).await?;
-                let detail = detail(conn, row).await?;
-                let change = serde_json::json!({ "from": from, "to": to, "action": action, "reason": reason });
-                order_event(conn, EventType::OrderStatusChanged, &detail, change.clone()).await?;
-                // Milestones others act on get an event of their own.
-                let milestone = match action {
-                    OrderAction::Ship => Some(EventType::OrderShipped),
-                    OrderAction::Deliver => Some(EventType::OrderDelivered),
-                    OrderAction::Complete => Some(EventType::OrderCompleted),
-                    OrderAction::Cancel => Some(EventType::OrderCancelled),
-                    OrderAction::Archive => Some(EventType::OrderArchived),
-                    _ => None,
-                };
-                if let Some(milestone) = milestone {
-                    order_event(conn, milestone, &detail, change).await?;
-                }
+                let row = q::update_order(conn, id, &changes).await?;
+                let detail = record_step(
+                    conn,
+                    &ctx,
+                    row,
+                    Step {
+                        action,
+                        from,
+                        to,
+                        reason: reason.clone(),
+                        details: serde_json::json!({}),
+                    },
+                )
+                .await?;
                 // A completed order is invoiced in the same transaction: no completed order
                 // without its invoice (unless one was made on demand before).
                 if action == OrderAction::Complete {
-                    super::invoices::invoice_completed_order(conn, &ctx, &invoice_settings, id).await?;
+                    super::invoices::invoice_completed_order(conn, &ctx, &invoice_settings, id)
+                        .await?;
                 }
                 Ok(detail)
             })
@@ -1141,6 +1245,8 @@ impl OrderService {
                 }
                 let merged_away: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
                 inventory::move_order_reservations(conn, &merged_away, target.id).await?;
+                let replanned: Vec<Uuid> = std::iter::once(target.id).chain(merged_away.iter().copied()).collect();
+                shipments::replan(conn, &ctx, &replanned).await?;
                 let target_row = retotal(conn, &target, shipping).await?;
                 let numbers: Vec<&str> = rows.iter().map(|r| r.number.as_str()).collect();
                 let merged_ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
@@ -1264,6 +1370,7 @@ impl OrderService {
                     }
                     position += 1;
                 }
+                shipments::replan(conn, &ctx, &[source.id, new_row.id]).await?;
                 let source_row = retotal(conn, &source, source.shipping_total).await?;
                 let new_row = retotal(conn, &new_row, Decimal::ZERO).await?;
                 let moved: serde_json::Value = lines

@@ -135,3 +135,49 @@ pub async fn lock_order_variant_reservations(
         .load(conn)
         .await
 }
+
+/// Active reservations of an order for one variant at one location, locked, oldest first.
+pub async fn lock_order_reservations_at(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+    variant_id: Uuid,
+    location_id: Uuid,
+) -> QueryResult<Vec<ReservationRow>> {
+    let items = inventory_items::table
+        .filter(inventory_items::variant_id.eq(variant_id))
+        .filter(inventory_items::location_id.eq(location_id))
+        .select(inventory_items::id);
+    inventory_reservations::table
+        .filter(inventory_reservations::order_id.eq(order_id))
+        .filter(inventory_reservations::status.eq("active"))
+        .filter(inventory_reservations::item_id.eq_any(items))
+        .select(ReservationRow::as_select())
+        .order(inventory_reservations::id)
+        .for_update()
+        .load(conn)
+        .await
+}
+
+/// The stock record of a variant at a location, if it has one.
+pub async fn item_at(
+    conn: &mut AsyncPgConnection,
+    variant_id: Uuid,
+    location_id: Uuid,
+) -> QueryResult<Option<ItemRow>> {
+    inventory_items::table
+        .filter(inventory_items::variant_id.eq(variant_id))
+        .filter(inventory_items::location_id.eq(location_id))
+        .select(ItemRow::as_select())
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// Whether a variant has stock records anywhere (is stock-tracked).
+pub async fn is_tracked(conn: &mut AsyncPgConnection, variant_id: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        inventory_items::table.filter(inventory_items::variant_id.eq(variant_id)),
+    ))
+    .get_result(conn)
+    .await
+}

@@ -276,7 +276,8 @@ pub fn session(settings: &AcpSettings, session: &Session) -> Value {
 fn order_status(status: OrderStatus) -> &'static str {
     match status {
         OrderStatus::Pending => "confirmed",
-        OrderStatus::Processing => "processing",
+        // ACP has no partial state; its quantities say what has been fulfilled.
+        OrderStatus::Processing | OrderStatus::PartiallyShipped => "processing",
         OrderStatus::Shipped => "shipped",
         OrderStatus::Delivered | OrderStatus::Completed | OrderStatus::Archived => "completed",
         OrderStatus::OnHold => "manual_review",

@@ -293,6 +293,46 @@ pub(crate) async fn move_order_reservations(
     Ok(q::move_all_reservations(conn, from, to).await?)
 }
 
+/// Takes `quantity` units out of these locked reservations, oldest first: whole rows while
+/// they fit, and a row holding more than is still needed is split (the rest stays on it,
+/// the part taken becomes a new active row). Returns the rows taken; fewer units than asked
+/// when the rows hold fewer.
+async fn take(
+    conn: &mut AsyncPgConnection,
+    rows: Vec<ReservationRow>,
+    quantity: i32,
+) -> Result<Vec<ReservationRow>, Error> {
+    let mut left = quantity;
+    let mut taken = Vec::new();
+    for r in rows {
+        if left == 0 {
+            break;
+        }
+        if r.quantity <= left {
+            left -= r.quantity;
+            taken.push(r);
+        } else {
+            q::set_reservation(
+                conn,
+                r.id,
+                ReservationStatus::Active,
+                r.quantity - left,
+                r.order_id,
+            )
+            .await?;
+            let part = ReservationRow {
+                id: Uuid::now_v7(),
+                quantity: left,
+                ..r
+            };
+            q::insert_reservation(conn, &part).await?;
+            taken.push(part);
+            left = 0;
+        }
+    }
+    Ok(taken)
+}
+
 /// Moves `quantity` reserved units of a variant from one order to another (a split),
 /// splitting a reservation when it holds more than needed.
 pub(crate) async fn move_variant_reservations(
@@ -302,34 +342,64 @@ pub(crate) async fn move_variant_reservations(
     variant_id: Uuid,
     quantity: i32,
 ) -> Result<(), Error> {
-    let mut left = quantity;
-    for r in q::lock_order_variant_reservations(conn, from, variant_id).await? {
-        if left == 0 {
-            break;
-        }
-        if r.quantity <= left {
-            q::set_reservation(conn, r.id, ReservationStatus::Active, r.quantity, Some(to)).await?;
-            left -= r.quantity;
-        } else {
-            q::set_reservation(
-                conn,
-                r.id,
-                ReservationStatus::Active,
-                r.quantity - left,
-                Some(from),
-            )
-            .await?;
-            let moved = ReservationRow {
-                id: Uuid::now_v7(),
-                order_id: Some(to),
-                quantity: left,
-                ..r
-            };
-            q::insert_reservation(conn, &moved).await?;
-            left = 0;
-        }
+    let rows = q::lock_order_variant_reservations(conn, from, variant_id).await?;
+    for r in take(conn, rows, quantity).await? {
+        q::set_reservation(conn, r.id, ReservationStatus::Active, r.quantity, Some(to)).await?;
     }
     Ok(())
+}
+
+/// The reservations holding `quantity` units of a variant for an order at one location,
+/// split off so they can be shipped or released on their own. Empty for a variant that is
+/// not stock-tracked; `INSUFFICIENT_STOCK` when a tracked one holds fewer units there.
+pub(crate) async fn take_order_units(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+    location_id: Uuid,
+    variant_id: Uuid,
+    quantity: i32,
+) -> Result<Vec<ReservationRow>, Error> {
+    let rows = q::lock_order_reservations_at(conn, order_id, variant_id, location_id).await?;
+    let taken = take(conn, rows, quantity).await?;
+    let held: i32 = taken.iter().map(|r| r.quantity).sum();
+    if held < quantity && (held > 0 || q::is_tracked(conn, variant_id).await?) {
+        let sku = q::skus(conn, &[variant_id])
+            .await?
+            .pop()
+            .map(|(_, sku)| sku)
+            .unwrap_or_default();
+        return Err(Error::InsufficientStock {
+            sku,
+            requested: quantity,
+            available: held,
+        });
+    }
+    Ok(taken)
+}
+
+/// Takes reserved units out of stock (they left in a shipment): ledger rows, lots, and one
+/// `inventory.shipped`.
+pub(crate) async fn ship_reservations(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    rows: &[ReservationRow],
+) -> Result<(), Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    settle(conn, actor, rows, true).await
+}
+
+/// Gives reserved units back to stock: ledger rows, lots, and one `inventory.released`.
+pub(crate) async fn release_reservations(
+    conn: &mut AsyncPgConnection,
+    actor: &str,
+    rows: &[ReservationRow],
+) -> Result<(), Error> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    settle(conn, actor, rows, false).await
 }
 
 impl InventoryService {

@@ -23,8 +23,8 @@ mod purchasing;
 mod transfers;
 
 pub(crate) use allocation::{
-    Hold, Want, move_order_reservations, move_variant_reservations, release_order, reserve,
-    ship_order,
+    Hold, Want, move_order_reservations, move_variant_reservations, release_order,
+    release_reservations, reserve, ship_order, ship_reservations, take_order_units,
 };
 // The ledger's primitives, for the other parts (each reads `use super::*`).
 use ledger::*;
