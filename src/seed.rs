@@ -325,6 +325,7 @@ async fn demo_warehouse(services: &Services, ctx: &Ctx) -> Result<uuid::Uuid, Er
         name: "Main warehouse".into(),
         kind: LocationKind::Warehouse,
         priority: Some(1),
+        address: None,
     };
     Ok(services.inventory.create_location(ctx, input).await?.id)
 }

@@ -1176,6 +1176,76 @@ async fn the_agent_platform_gets_signed_order_create_and_order_update_webhooks()
         json!({"ordered": 2, "current": 2, "fulfilled": 0})
     );
     assert_eq!(line["unit_price"], 300);
+
+    // Shipped in a UPS parcel and delivered: the updates carry the fulfilment, its
+    // tracking and its events, and the line counts as fulfilled.
+    t.json(
+        Method::POST,
+        &format!("/api/v1/orders/{order_id}/release"),
+        None,
+    )
+    .await;
+    let (_, plans) = t
+        .json(
+            Method::GET,
+            &format!("/api/v1/orders/{order_id}/fulfillment-orders"),
+            None,
+        )
+        .await;
+    let (status, shipment) = t
+        .json(
+            Method::POST,
+            "/api/v1/shipments",
+            Some(json!({"fulfillment_order_id": plans["items"][0]["id"], "carrier": "ups",
+                "packages": [{"weight_grams": 500, "length_mm": 100, "width_mm": 100, "height_mm": 100,
+                    "tracking_number": "1Z999AA10123456784"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{shipment}");
+    let shipment_id = shipment["id"].as_str().unwrap();
+    for step in ["ship", "deliver"] {
+        let (status, body) = t
+            .json(
+                Method::POST,
+                &format!("/api/v1/shipments/{shipment_id}/{step}"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{step}: {body}");
+    }
+    t.relay_and_deliver().await;
+    let received = receiver
+        .wait_until(|r| {
+            r.iter()
+                .any(|r| r.json()["data"]["fulfillments"][0]["status"] == "delivered")
+        })
+        .await;
+    let last = received
+        .iter()
+        .rev()
+        .find(|r| r.json()["data"]["fulfillments"][0]["status"] == "delivered")
+        .unwrap()
+        .json();
+    assert_valid_in(checkout_schema(), "Order", &last["data"]);
+    let fulfillment = &last["data"]["fulfillments"][0];
+    assert_eq!(fulfillment["carrier"], "UPS");
+    assert_eq!(fulfillment["tracking_number"], "1Z999AA10123456784");
+    assert_eq!(
+        fulfillment["tracking_url"],
+        "https://www.ups.com/track?tracknum=1Z999AA10123456784"
+    );
+    let kinds: Vec<&str> = fulfillment["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["shipped", "delivered"]);
+    assert_eq!(
+        last["data"]["line_items"][0]["quantity"],
+        json!({"ordered": 2, "current": 2, "fulfilled": 2})
+    );
+    assert_eq!(last["data"]["line_items"][0]["status"], "fulfilled");
 }
 
 /// `Signature` with the shared key over the canonical string the README documents:

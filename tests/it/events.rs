@@ -439,6 +439,7 @@ async fn typed_feeds_follow_orders_and_stock_and_customers_see_only_theirs() {
                 name: "WH".into(),
                 kind: LocationKind::Warehouse,
                 priority: None,
+                address: None,
             },
         )
         .await

@@ -35,6 +35,7 @@ async fn warehouse(client: &mut Inventory, code: &str) -> pb::Location {
             name: format!("Warehouse {code}"),
             kind: pb::LocationKind::Warehouse as i32,
             priority: Some(10),
+            address: None,
         })
         .await
         .unwrap()
@@ -76,6 +77,7 @@ async fn locations_and_a_posted_cycle_count_correct_stock_over_grpc() {
         name: "gRPC warehouse".into(),
         kind: pb::LocationKind::Warehouse as i32,
         priority: Some(5),
+        address: None,
     };
     let made = client
         .create_location(keyed(create.clone(), "grpc-location-1"))

@@ -25,6 +25,7 @@ async fn location(t: &TestApp, code: &str, priority: i32) -> Uuid {
         name: code.into(),
         kind: LocationKind::Warehouse,
         priority: Some(priority),
+        address: None,
     };
     t.services()
         .inventory

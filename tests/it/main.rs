@@ -5,6 +5,8 @@
 mod support;
 
 mod acp;
+mod carrier_http;
+mod carriers;
 mod carts;
 mod catalog_cache;
 mod catalog_service;

@@ -441,6 +441,23 @@ fn rest_fixtures(product: &str) -> Vec<RestOp> {
         ),
         op(
             Method::POST,
+            &format!("/api/v1/shipments/{NOBODY}/tracking-events"),
+            Some(
+                json!({"events": [{"event_id": "e", "code": "D", "occurred_at": "2026-01-01T00:00:00Z"}]}),
+            ),
+        ),
+        op(
+            Method::POST,
+            "/api/v1/carriers",
+            Some(json!({"code": "", "name": "", "adapter": "http"})),
+        ),
+        op(
+            Method::PUT,
+            &format!("/api/v1/carriers/{NOBODY}"),
+            Some(json!({})),
+        ),
+        op(
+            Method::POST,
             &format!("/api/v1/shipments/{NOBODY}/packages"),
             Some(
                 json!({"packages": [{"weight_grams": 1, "length_mm": 1, "width_mm": 1, "height_mm": 1}]}),
@@ -959,6 +976,47 @@ fn graphql_ops(product: &str) -> Vec<(String, Expect)> {
         op(
             &format!(
                 r#"mutation {{ mergeFulfillmentOrders(fulfillmentOrderIds: ["{NOBODY}", "{NOBODY}"]) {{ id }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op("{ carriers { id } }", SIGNED_IN),
+        op(
+            &format!(r#"{{ carrier(id: "{NOBODY}") {{ id }} }}"#),
+            SIGNED_IN,
+        ),
+        op(
+            &format!(r#"{{ shipmentRates(shipmentId: "{NOBODY}") {{ shipmentId }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"{{ trackingEvents(shipmentId: "{NOBODY}") {{ id }} }}"#),
+            SIGNED_IN,
+        ),
+        op(
+            r#"{ trackShipment(trackingNumber: "1Z0000000000000000") { status } }"#,
+            EVERYONE,
+        ),
+        op(
+            r#"mutation { createCarrier(input: {code: "", name: "", adapter: HTTP}) { id } }"#,
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ updateCarrier(id: "{NOBODY}", input: {{}}) {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ buyShipmentLabels(id: "{NOBODY}", input: {{choice: CHEAPEST}}) {{ id }} }}"#
+            ),
+            OPERATIONS,
+        ),
+        op(
+            &format!(r#"mutation {{ voidShipmentLabels(id: "{NOBODY}") {{ id }} }}"#),
+            OPERATIONS,
+        ),
+        op(
+            &format!(
+                r#"mutation {{ recordTrackingEvents(id: "{NOBODY}", events: [{{eventId: "e", code: "D", occurredAt: "2026-01-01T00:00:00Z"}}]) {{ id }} }}"#
             ),
             OPERATIONS,
         ),

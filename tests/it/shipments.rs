@@ -18,6 +18,7 @@ async fn warehouse(t: &TestApp, code: &str, priority: i32) -> Uuid {
         name: code.into(),
         kind: LocationKind::Warehouse,
         priority: Some(priority),
+        address: None,
     };
     t.services()
         .inventory

@@ -378,6 +378,8 @@ pub async fn lock_shipments_of_order(
 #[diesel(table_name = shipments)]
 pub struct ShipmentChanges {
     pub status: Option<String>,
+    pub carrier: Option<Option<String>>,
+    pub service: Option<Option<String>>,
     pub shipped_at: Option<Option<DateTime<Utc>>>,
     pub delivered_at: Option<Option<DateTime<Utc>>>,
     pub signed_by: Option<Option<String>>,

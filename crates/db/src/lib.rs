@@ -4,6 +4,7 @@
 //! one transaction. Nothing here decides business rules.
 
 pub mod acp;
+pub mod carriers;
 pub mod carts;
 pub mod catalog;
 pub mod checkout;

@@ -272,6 +272,7 @@ diesel::table! {
         active -> Bool,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        address -> Nullable<Jsonb>,
     }
 }
 
@@ -544,6 +545,61 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    carriers (id) {
+        id -> Uuid,
+        code -> Text,
+        name -> Text,
+        kind -> Nullable<Text>,
+        adapter -> Text,
+        enabled -> Bool,
+        base_url -> Nullable<Text>,
+        api_key -> Nullable<Text>,
+        webhook_secret -> Text,
+        timeout_ms -> Int4,
+        rate_table -> Nullable<Jsonb>,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    shipping_labels (id) {
+        id -> Uuid,
+        shipment_id -> Uuid,
+        package_id -> Uuid,
+        carrier_id -> Uuid,
+        service -> Text,
+        idempotency_key -> Text,
+        sequence -> Int8,
+        status -> Text,
+        tracking_number -> Nullable<Text>,
+        carrier_label_id -> Nullable<Text>,
+        price -> Nullable<Numeric>,
+        currency -> Nullable<Text>,
+        pdf -> Nullable<Bytea>,
+        error -> Nullable<Text>,
+        created_at -> Timestamptz,
+        purchased_at -> Nullable<Timestamptz>,
+        voided_at -> Nullable<Timestamptz>,
+    }
+}
+
+diesel::table! {
+    tracking_events (id) {
+        id -> Uuid,
+        shipment_id -> Uuid,
+        event_id -> Text,
+        status -> Text,
+        carrier_code -> Text,
+        occurred_at -> Timestamptz,
+        location -> Nullable<Text>,
+        description -> Nullable<Text>,
+        signed_by -> Nullable<Text>,
+        received_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(stablecoin_requests -> payments (payment_id));
 
 diesel::table! {
@@ -788,6 +844,9 @@ diesel::joinable!(fulfillment_order_lines -> order_items (order_item_id));
 diesel::joinable!(shipment_lines -> shipments (shipment_id));
 diesel::joinable!(shipment_lines -> fulfillment_order_lines (fulfillment_order_line_id));
 diesel::joinable!(shipment_packages -> shipments (shipment_id));
+diesel::joinable!(shipping_labels -> shipments (shipment_id));
+diesel::joinable!(shipping_labels -> carriers (carrier_id));
+diesel::joinable!(tracking_events -> shipments (shipment_id));
 diesel::joinable!(order_history -> orders (order_id));
 diesel::joinable!(users -> roles (role_id));
 diesel::joinable!(api_keys -> users (user_id));
@@ -909,4 +968,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     shipments,
     shipment_lines,
     shipment_packages,
+    carriers,
+    shipping_labels,
+    tracking_events,
 );

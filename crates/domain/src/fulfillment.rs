@@ -2,12 +2,14 @@
 //! there in shipments of one or more packages. The shipment's life is a table, like the
 //! order's.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::Address;
+use super::rating::RateTable;
+use super::tracking::{CarrierKind, TrackingStatus};
+use super::{Address, Money};
 
 crate::stored_enum! {
     /// Where a fulfilment order is: `open` until a shipment takes some of it, `in_progress`
@@ -222,6 +224,10 @@ pub struct ShipmentPackage {
     pub width_mm: i32,
     pub height_mm: i32,
     pub tracking_number: Option<String>,
+    /// The carrier's public tracking page for it, when the carrier is a known one.
+    pub tracking_url: Option<String>,
+    /// Its label: the one in play, else the last one voided or failed.
+    pub label: Option<ShippingLabel>,
 }
 
 /// Which shipments to list. Every field narrows the result.
@@ -236,7 +242,210 @@ pub struct ShipmentFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
+crate::stored_enum! {
+    /// How a carrier is reached.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum CarrierAdapter {
+        /// Rated from the merchant's rate table; labels rendered by this server.
+        Table = "table",
+        /// A carrier API (or a bridge to one) at `base_url`.
+        Http = "http",
+    }
+}
+
+/// A carrier the shop ships with. Its API key and webhook secret are never shown.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct Carrier {
+    pub id: Uuid,
+    /// `ups`, `fedex`, ... or a custom carrier's code: what shipments name.
+    pub code: String,
+    pub name: String,
+    /// Whose tracking numbers and event codes apply; `null` for a custom carrier.
+    pub kind: Option<CarrierKind>,
+    pub adapter: CarrierAdapter,
+    /// Disabled carriers are not asked for rates and sell no labels.
+    pub enabled: bool,
+    pub base_url: Option<String>,
+    pub has_api_key: bool,
+    /// How long rating waits for it before counting it failed.
+    pub timeout_ms: i32,
+    pub rate_table: Option<RateTable>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A carrier just made, with the secret its tracking webhooks are signed with (shown once).
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct CreatedCarrier {
+    #[serde(flatten)]
+    #[graphql(flatten)]
+    pub carrier: Carrier,
+    /// Signs `X-Carrier-Signature` on `POST /api/v1/carriers/{code}/webhook`.
+    pub webhook_secret: String,
+}
+
+crate::stored_enum! {
+    /// Where a label purchase is.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum LabelStatus {
+        /// Asked of the carrier; the answer is not in yet (a retry settles it).
+        Pending = "pending",
+        Purchased = "purchased",
+        Voided = "voided",
+        /// The carrier refused or could not be reached; nothing was bought.
+        Failed = "failed",
+    }
+}
+
+/// A label bought (or being bought) for one package.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct ShippingLabel {
+    pub id: Uuid,
+    pub package_id: Uuid,
+    /// The carrier's code.
+    pub carrier: String,
+    pub service: String,
+    pub status: LabelStatus,
+    pub tracking_number: Option<String>,
+    pub price: Option<Money>,
+    /// Why the purchase failed.
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub purchased_at: Option<DateTime<Utc>>,
+    pub voided_at: Option<DateTime<Utc>>,
+}
+
+/// One way to send a shipment: a carrier's service and what it costs.
+#[derive(
+    Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema, async_graphql::SimpleObject,
+)]
+pub struct ShipmentRate {
+    /// The carrier's code.
+    pub carrier: String,
+    pub carrier_name: String,
+    pub service: String,
+    pub service_name: String,
+    pub price: Money,
+    pub estimated_delivery: NaiveDate,
+    /// Whether the carrier guarantees `estimated_delivery`.
+    pub guaranteed: bool,
+}
+
+/// A carrier that gave no rates: it failed, or did not answer in time.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct CarrierFailure {
+    pub carrier: String,
+    pub error: String,
+}
+
+crate::stored_enum! {
+    /// How to pick among a shipment's rates.
+    #[derive(
+        Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema, async_graphql::Enum,
+    )]
+    #[serde(rename_all = "snake_case")]
+    pub enum RateChoice {
+        /// The lowest price (the earlier delivery breaks a tie).
+        Cheapest = "cheapest",
+        /// The earliest delivery (the lower price breaks a tie).
+        Fastest = "fastest",
+        /// The cheapest that arrives by the date promised at checkout (cheapest when
+        /// nothing was promised).
+        BestValue = "best_value",
+    }
+}
+
+/// Every carrier asked at once for a shipment: what came back, who failed, and the picks.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct RateShopping {
+    pub shipment_id: Uuid,
+    /// Cheapest first.
+    pub rates: Vec<ShipmentRate>,
+    pub failures: Vec<CarrierFailure>,
+    /// The latest delivery date promised to the customer at checkout, if any.
+    pub promised_by: Option<NaiveDate>,
+    pub cheapest: Option<ShipmentRate>,
+    pub fastest: Option<ShipmentRate>,
+    /// `null` when no rate arrives by the promised date.
+    pub best_value: Option<ShipmentRate>,
+}
+
+/// Picks a rate by `choice`; `promised_by` is what best value must arrive by.
+pub fn choose_rate(
+    rates: &[ShipmentRate],
+    choice: RateChoice,
+    promised_by: Option<NaiveDate>,
+) -> Option<&ShipmentRate> {
+    let cheapest = |r: &&ShipmentRate| (r.price.amount, r.estimated_delivery);
+    match choice {
+        RateChoice::Cheapest => rates.iter().min_by_key(cheapest),
+        RateChoice::Fastest => rates
+            .iter()
+            .min_by_key(|r| (r.estimated_delivery, r.price.amount)),
+        RateChoice::BestValue => rates
+            .iter()
+            .filter(|r| promised_by.is_none_or(|by| r.estimated_delivery <= by))
+            .min_by_key(cheapest),
+    }
+}
+
+/// One thing the carrier reported about a shipment.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct TrackingEvent {
+    pub id: Uuid,
+    /// The carrier's id of the event.
+    pub event_id: String,
+    pub status: TrackingStatus,
+    /// The carrier's own code it was mapped from.
+    pub carrier_code: String,
+    pub occurred_at: DateTime<Utc>,
+    pub location: Option<String>,
+    pub description: Option<String>,
+    pub signed_by: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A parcel's progress as anyone holding its number may see it: no addresses, no names.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct PublicTracking {
+    pub tracking_number: String,
+    pub carrier: Option<String>,
+    pub tracking_url: Option<String>,
+    pub status: ShipmentStatus,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// Newest first.
+    pub events: Vec<PublicTrackingEvent>,
+}
+
+/// A tracking event without who signed.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct PublicTrackingEvent {
+    pub status: TrackingStatus,
+    pub occurred_at: DateTime<Utc>,
+    pub location: Option<String>,
+    pub description: Option<String>,
+}
+
+/// What `GET /shipments/track/{number}` answers: the public view, and the shipment with
+/// its events for callers who may read shipments.
+#[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
+pub struct TrackingAnswer {
+    #[serde(flatten)]
+    #[graphql(flatten)]
+    pub tracking: PublicTracking,
+    pub shipment: Option<Shipment>,
+    pub tracking_events: Option<Vec<TrackingEvent>>,
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::ShipmentAction as A;
     use super::ShipmentStatus as S;
@@ -249,6 +458,42 @@ mod tests {
         assert_eq!(S::Pending.apply(A::Ship), Some(S::Shipped));
         assert_eq!(S::InTransit.apply(A::Deliver), Some(S::Delivered));
         assert_eq!(S::Exception.apply(A::Deliver), Some(S::Delivered));
+    }
+
+    #[test]
+    fn rates_are_picked_by_price_speed_or_the_promise() {
+        use super::{RateChoice, ShipmentRate, choose_rate};
+        use chrono::NaiveDate;
+        let rate = |service: &str, price: i64, day: u32| ShipmentRate {
+            carrier: "ups".into(),
+            carrier_name: "UPS".into(),
+            service: service.into(),
+            service_name: service.into(),
+            price: crate::Money::from_stored(rust_decimal::Decimal::new(price, 2), "USD"),
+            estimated_delivery: NaiveDate::from_ymd_opt(2026, 12, day).unwrap(),
+            guaranteed: false,
+        };
+        let rates = [
+            rate("ground", 900, 11),
+            rate("express", 2500, 8),
+            rate("two_day", 1500, 9),
+        ];
+        let pick = |choice, by: Option<u32>| {
+            choose_rate(
+                &rates,
+                choice,
+                by.map(|d| NaiveDate::from_ymd_opt(2026, 12, d).unwrap()),
+            )
+            .map(|r| r.service.clone())
+        };
+        assert_eq!(pick(RateChoice::Cheapest, None).as_deref(), Some("ground"));
+        assert_eq!(pick(RateChoice::Fastest, None).as_deref(), Some("express"));
+        assert_eq!(
+            pick(RateChoice::BestValue, Some(9)).as_deref(),
+            Some("two_day")
+        );
+        assert_eq!(pick(RateChoice::BestValue, None).as_deref(), Some("ground"));
+        assert_eq!(pick(RateChoice::BestValue, Some(7)), None);
     }
 
     #[test]

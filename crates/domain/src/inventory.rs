@@ -137,6 +137,8 @@ pub struct Location {
     /// Reservations take stock from lower numbers first.
     pub priority: i32,
     pub active: bool,
+    /// Where it ships from: the sender on its labels, the origin its rates use.
+    pub address: Option<super::Address>,
     pub created_at: DateTime<Utc>,
 }
 

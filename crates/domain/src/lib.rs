@@ -17,6 +17,7 @@ pub mod money;
 pub mod order;
 pub mod pricing;
 pub mod quantity;
+pub mod rating;
 pub mod stored;
 pub mod text;
 pub mod tracking;
@@ -33,9 +34,11 @@ pub use checkout::{
 pub use customer::{Address, Customer, CustomerAddress, WishlistItem};
 pub use event::{BadPattern, Event, EventType, TypePatterns, type_matches};
 pub use fulfillment::{
-    FulfillmentOrder, FulfillmentOrderLine, FulfillmentOrderStatus, HoldReason, Shipment,
-    ShipmentAction, ShipmentFilter, ShipmentLine, ShipmentPackage, ShipmentStatus,
-    SignatureRequirement,
+    Carrier, CarrierAdapter, CarrierFailure, CreatedCarrier, FulfillmentOrder,
+    FulfillmentOrderLine, FulfillmentOrderStatus, HoldReason, LabelStatus, PublicTracking,
+    PublicTrackingEvent, RateChoice, RateShopping, Shipment, ShipmentAction, ShipmentFilter,
+    ShipmentLine, ShipmentPackage, ShipmentRate, ShipmentStatus, ShippingLabel,
+    SignatureRequirement, TrackingAnswer, TrackingEvent,
 };
 pub use identity::{ApiKey, AuthTokens, CreatedApiKey, Role, User};
 pub use inventory::{
@@ -53,6 +56,7 @@ pub use order::{
     OrderStatus,
 };
 pub use pricing::{DiscountCode, DiscountKind, RateBand, RateKind, ShippingMethod, TaxRate};
+pub use rating::{Parcel, RateTable, ServiceRates, WeightBand, ZoneRule, ZoneTransit};
 pub use text::{Email, Sku};
 pub use tracking::{CarrierKind, TrackingStatus};
 pub use webhook::{CreatedWebhook, DeliveryStatus, Webhook, WebhookAttempt, WebhookDelivery};

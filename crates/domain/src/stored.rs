@@ -116,6 +116,9 @@ mod tests {
         same_spelling(ShipmentStatus::ALL, ShipmentStatus::as_str);
         same_spelling(ShipmentAction::ALL, ShipmentAction::as_str);
         same_spelling(SignatureRequirement::ALL, SignatureRequirement::as_str);
+        same_spelling(CarrierAdapter::ALL, CarrierAdapter::as_str);
+        same_spelling(LabelStatus::ALL, LabelStatus::as_str);
+        same_spelling(RateChoice::ALL, RateChoice::as_str);
     }
 
     #[test]

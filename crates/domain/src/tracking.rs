@@ -262,6 +262,86 @@ fn dhl_check_digit(body: &[u8]) -> u8 {
     (value % 7) as u8
 }
 
+/// Each carrier's own event codes, as its tracking feeds and webhooks send them, and what they
+/// mean in the canonical vocabulary. Every code a carrier sends must be listed: an unlisted
+/// code is refused (and logged), never filed under a catch-all.
+const CARRIER_CODES: &[(CarrierKind, &[(&str, TrackingStatus)])] = {
+    use TrackingStatus as T;
+    &[
+        (
+            CarrierKind::Ups,
+            &[
+                ("M", T::LabelCreated),
+                ("P", T::Accepted),
+                ("I", T::InTransit),
+                ("O", T::OutForDelivery),
+                ("A", T::AttemptedDelivery),
+                ("X", T::Exception),
+                ("RS", T::ReturnedToSender),
+                ("D", T::Delivered),
+            ],
+        ),
+        (
+            CarrierKind::Fedex,
+            &[
+                ("OC", T::LabelCreated),
+                ("PU", T::Accepted),
+                ("AR", T::InTransit),
+                ("DP", T::InTransit),
+                ("IT", T::InTransit),
+                ("OD", T::OutForDelivery),
+                ("DE", T::AttemptedDelivery),
+                ("SE", T::Exception),
+                ("RS", T::ReturnedToSender),
+                ("DL", T::Delivered),
+            ],
+        ),
+        (
+            CarrierKind::Usps,
+            &[
+                ("GX", T::LabelCreated),
+                ("03", T::Accepted),
+                ("07", T::InTransit),
+                ("10", T::InTransit),
+                ("OF", T::OutForDelivery),
+                ("02", T::AttemptedDelivery),
+                ("21", T::Exception),
+                ("09", T::ReturnedToSender),
+                ("01", T::Delivered),
+            ],
+        ),
+        (
+            CarrierKind::DhlExpress,
+            &[
+                ("SA", T::LabelCreated),
+                ("PU", T::Accepted),
+                ("AF", T::InTransit),
+                ("DF", T::InTransit),
+                ("PL", T::InTransit),
+                ("WC", T::OutForDelivery),
+                ("NH", T::AttemptedDelivery),
+                ("OH", T::Exception),
+                ("RT", T::ReturnedToSender),
+                ("OK", T::Delivered),
+            ],
+        ),
+    ]
+};
+
+/// What a carrier's event `code` means. A custom carrier (`None`) speaks the canonical
+/// vocabulary itself (`in_transit`, ...). `None` when the code is not the carrier's.
+pub fn canonical_status(carrier: Option<CarrierKind>, code: &str) -> Option<TrackingStatus> {
+    let code = code.trim();
+    match carrier {
+        None => TrackingStatus::parse(code),
+        Some(kind) => CARRIER_CODES
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .and_then(|(_, codes)| codes.iter().find(|(c, _)| c.eq_ignore_ascii_case(code)))
+            .map(|(_, status)| *status),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -626,5 +706,34 @@ mod tests {
             tracking_url(CarrierKind::Ups, "1Z 9&x=é"),
             "https://www.ups.com/track?tracknum=1Z%209%26x%3D%C3%A9"
         );
+    }
+
+    #[test]
+    fn every_carrier_maps_its_codes_onto_every_canonical_status() {
+        for (kind, codes) in CARRIER_CODES {
+            for status in TrackingStatus::ALL {
+                assert!(
+                    codes.iter().any(|(_, s)| s == status),
+                    "{kind:?} has no code for {status:?}"
+                );
+            }
+            for (code, status) in *codes {
+                assert_eq!(canonical_status(Some(*kind), code), Some(*status));
+            }
+        }
+        assert_eq!(
+            canonical_status(Some(CarrierKind::Ups), "d"),
+            Some(TrackingStatus::Delivered)
+        );
+        assert_eq!(
+            canonical_status(Some(CarrierKind::Ups), "ZZ"),
+            None,
+            "no catch-all"
+        );
+        assert_eq!(
+            canonical_status(None, "out_for_delivery"),
+            Some(TrackingStatus::OutForDelivery)
+        );
+        assert_eq!(canonical_status(None, "D"), None);
     }
 }

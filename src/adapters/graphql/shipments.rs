@@ -7,11 +7,15 @@ use async_graphql::{Context, Object, SimpleObject};
 use uuid::Uuid;
 
 use super::{ContextExt as _, GqlResult as _, ListTotals, connection, page_request};
-use crate::domain::{FulfillmentOrder, Shipment, ShipmentAction, ShipmentFilter};
+use crate::domain::{
+    Carrier, CreatedCarrier, FulfillmentOrder, RateShopping, Shipment, ShipmentAction,
+    ShipmentFilter, TrackingAnswer, TrackingEvent,
+};
 use crate::services::shipments::{
-    CreateShipmentInput, DeliverShipmentInput, FulfillmentLineQuantity, HoldFulfillmentOrderInput,
-    MergeFulfillmentOrdersInput, MoveFulfillmentOrderInput, PackageInput,
-    SplitFulfillmentOrderInput,
+    BuyLabelsInput, CreateCarrierInput, CreateShipmentInput, DeliverShipmentInput,
+    FulfillmentLineQuantity, HoldFulfillmentOrderInput, MergeFulfillmentOrdersInput,
+    MoveFulfillmentOrderInput, PackageInput, SplitFulfillmentOrderInput, TrackingEventInput,
+    UpdateCarrierInput,
 };
 
 /// The fulfilment order that was split and the new one holding the moved units.
@@ -54,6 +58,64 @@ impl ShipmentQuery {
             .await
             .gql()?;
         Ok(connection(page))
+    }
+
+    /// The carriers the shop ships with (at most 50), by code.
+    async fn carriers(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Carrier>> {
+        ctx.services()
+            .shipments
+            .list_carriers(ctx.call_ctx()?)
+            .await
+            .gql()
+    }
+
+    /// One carrier.
+    async fn carrier(&self, ctx: &Context<'_>, id: Uuid) -> async_graphql::Result<Carrier> {
+        ctx.services()
+            .shipments
+            .get_carrier(ctx.call_ctx()?, id)
+            .await
+            .gql()
+    }
+
+    /// Every enabled carrier asked at once for a shipment's rates, with the picks.
+    async fn shipment_rates(
+        &self,
+        ctx: &Context<'_>,
+        shipment_id: Uuid,
+    ) -> async_graphql::Result<RateShopping> {
+        ctx.services()
+            .shipments
+            .shop_rates(ctx.call_ctx()?, shipment_id)
+            .await
+            .gql()
+    }
+
+    /// A shipment's tracking events, newest first.
+    async fn tracking_events(
+        &self,
+        ctx: &Context<'_>,
+        shipment_id: Uuid,
+    ) -> async_graphql::Result<Vec<TrackingEvent>> {
+        ctx.services()
+            .shipments
+            .tracking_events(ctx.call_ctx()?, shipment_id)
+            .await
+            .gql()
+    }
+
+    /// A parcel by its tracking number: the public view for anyone, the shipment too for
+    /// callers who may read it.
+    async fn track_shipment(
+        &self,
+        ctx: &Context<'_>,
+        tracking_number: String,
+    ) -> async_graphql::Result<TrackingAnswer> {
+        ctx.services()
+            .shipments
+            .track(ctx.call_ctx()?, &tracking_number)
+            .await
+            .gql()
     }
 
     /// One fulfilment order.
@@ -153,6 +215,76 @@ impl ShipmentMutation {
         reason: String,
     ) -> async_graphql::Result<Shipment> {
         act(ctx, id, ShipmentAction::Cancel, Some(reason), None).await
+    }
+
+    /// Adds a carrier; the answer shows its webhook secret, once.
+    async fn create_carrier(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateCarrierInput,
+    ) -> async_graphql::Result<CreatedCarrier> {
+        ctx.services()
+            .shipments
+            .create_carrier(ctx.call_ctx()?, input)
+            .await
+            .gql()
+    }
+
+    /// Changes a carrier.
+    async fn update_carrier(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: UpdateCarrierInput,
+    ) -> async_graphql::Result<Carrier> {
+        ctx.services()
+            .shipments
+            .update_carrier(ctx.call_ctx()?, id, input)
+            .await
+            .gql()
+    }
+
+    /// Buys a label for every package without one (a carrier's service, or a rate choice).
+    /// Retrying never buys twice.
+    async fn buy_shipment_labels(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        input: BuyLabelsInput,
+    ) -> async_graphql::Result<Shipment> {
+        ctx.services()
+            .shipments
+            .buy_labels(ctx.call_ctx()?, id, input)
+            .await
+            .gql()
+    }
+
+    /// Voids purchased labels (one package's, or all) before the shipment ships.
+    async fn void_shipment_labels(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        package_id: Option<Uuid>,
+    ) -> async_graphql::Result<Shipment> {
+        ctx.services()
+            .shipments
+            .void_labels(ctx.call_ctx()?, id, package_id)
+            .await
+            .gql()
+    }
+
+    /// Records tracking events (idempotent by event id, in any order).
+    async fn record_tracking_events(
+        &self,
+        ctx: &Context<'_>,
+        id: Uuid,
+        events: Vec<TrackingEventInput>,
+    ) -> async_graphql::Result<Shipment> {
+        ctx.services()
+            .shipments
+            .record_tracking_events(ctx.call_ctx()?, id, events)
+            .await
+            .gql()
     }
 
     /// Holds a fulfilment order: none of its shipments ships until it is released.

@@ -95,6 +95,7 @@ fn location(l: Location) -> pb::Location {
         priority: l.priority,
         active: l.active,
         created_at: Some(convert::timestamp(l.created_at)),
+        address: l.address.map(convert::address),
     }
 }
 
@@ -650,6 +651,7 @@ impl InventoryService for InventoryGrpc {
                 name: r.name,
                 kind,
                 priority: r.priority,
+                address: r.address.map(convert::address_in),
             };
             let created = self
                 .app
@@ -677,6 +679,7 @@ impl InventoryService for InventoryGrpc {
                 kind: location_kind_in(r.kind, "kind").map_err(status)?,
                 priority: r.priority,
                 active: r.active,
+                address: r.address.map(convert::address_in),
             };
             let updated = self
                 .app

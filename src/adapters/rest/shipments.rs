@@ -2,7 +2,8 @@
 //! location, and the shipments that leave from it.
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -13,12 +14,16 @@ use super::operation::operations;
 use super::paging::{Paged, page_request};
 use super::{ApiError, ErrorBody};
 use crate::app::AppState;
-use crate::domain::{FulfillmentOrder, Shipment, ShipmentAction, ShipmentFilter, ShipmentStatus};
+use crate::domain::{
+    Carrier, CreatedCarrier, FulfillmentOrder, RateShopping, Shipment, ShipmentAction,
+    ShipmentFilter, ShipmentStatus, TrackingAnswer, TrackingEvent,
+};
 use crate::http::Caller;
 use crate::services::shipments::{
-    CancelShipmentInput, CreateShipmentInput, DeliverShipmentInput, HoldFulfillmentOrderInput,
+    BuyLabelsInput, CancelShipmentInput, CarrierWebhookBody, CarrierWebhookReceipt,
+    CreateCarrierInput, CreateShipmentInput, DeliverShipmentInput, HoldFulfillmentOrderInput,
     MergeFulfillmentOrdersInput, MoveFulfillmentOrderInput, PackageInput,
-    SplitFulfillmentOrderInput,
+    SplitFulfillmentOrderInput, TrackingEventInput, UpdateCarrierInput,
 };
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -47,6 +52,44 @@ pub struct AddPackagesRequest {
     /// 1 to 50 packages.
     pub packages: Vec<PackageInput>,
 }
+
+/// Which package's label to void; omitted: every purchased label of the shipment.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct VoidLabelsRequest {
+    pub package_id: Option<Uuid>,
+}
+
+/// Which package's label to print.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LabelParams {
+    /// The package's position in the shipment (default 1).
+    package: Option<i32>,
+}
+
+/// Tracking events to record.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TrackingEventsRequest {
+    /// 1 to 100 events, in any order.
+    pub events: Vec<TrackingEventInput>,
+}
+
+/// A shipment's tracking events, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrackingEventList {
+    pub items: Vec<TrackingEvent>,
+}
+
+/// Every carrier, by code.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CarrierList {
+    pub items: Vec<Carrier>,
+}
+
+/// A PDF document (documentation only: the handler sends the bytes as they are).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct LabelPdf(#[expect(dead_code, reason = "it only describes the response")] Vec<u8>);
 
 /// The fulfilment orders of one order.
 #[derive(Debug, Serialize, ToSchema)]
@@ -256,5 +299,142 @@ operations! {
         (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<MergeFulfillmentOrdersInput>)
         -> ApiResult<Json<FulfillmentOrder>> {
         Ok(Json(app.services.shipments.merge_fulfillment_orders(&ctx, input).await?))
+    }
+
+    /// The carriers the shop ships with (at most 50).
+    get "/carriers" list_carriers needs "shipments:read"
+        openapi(tag = "shipments",
+            responses((status = 200, body = CarrierList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller)
+        -> ApiResult<Json<CarrierList>> {
+        Ok(Json(CarrierList { items: app.services.shipments.list_carriers(&ctx).await? }))
+    }
+
+    /// Adds a carrier: `table` (rated from the rate table given, labels rendered here) or
+    /// `http` (a carrier API at `base_url`). The answer shows its webhook secret, once.
+    post "/carriers" create_carrier needs "shipments:manage"
+        openapi(tag = "shipments", request_body = CreateCarrierInput,
+            responses((status = 201, body = CreatedCarrier), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+            (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "CONFLICT: the code is taken"),
+            (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Json(input): Json<CreateCarrierInput>)
+        -> ApiResult<Response> {
+        let created = app.services.shipments.create_carrier(&ctx, input).await?;
+        // The answer holds the webhook secret: never kept by the idempotency store.
+        Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(created)).into_response())
+    }
+
+    get "/carriers/{id}" get_carrier needs "shipments:read"
+        openapi(tag = "shipments", params(("id" = Uuid, Path, description = "Carrier id")),
+            responses((status = 200, body = Carrier), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+            (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<Carrier>> {
+        Ok(Json(app.services.shipments.get_carrier(&ctx, id).await?))
+    }
+
+    /// Changes a carrier: name, enabled, base URL, API key, timeout, rate table.
+    put "/carriers/{id}" update_carrier needs "shipments:manage"
+        openapi(tag = "shipments", request_body = UpdateCarrierInput, params(("id" = Uuid, Path, description = "Carrier id")),
+            responses((status = 200, body = Carrier), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+            (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>, Json(input): Json<UpdateCarrierInput>)
+        -> ApiResult<Json<Carrier>> {
+        Ok(Json(app.services.shipments.update_carrier(&ctx, id, input).await?))
+    }
+
+    /// A carrier's tracking events, signed with its webhook secret in `X-Carrier-Signature`
+    /// (`t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`, at most five minutes old).
+    /// Replays and retries are harmless: each event is kept once by its id.
+    post "/carriers/{code}/webhook" carrier_webhook needs anyone
+        openapi(tag = "shipments", request_body = CarrierWebhookBody,
+            params(("code" = String, Path, description = "The carrier's code"),
+                ("X-Carrier-Signature" = String, Header, description = "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"t.body\">")),
+            responses((status = 200, body = CarrierWebhookReceipt), (status = 404, body = ErrorBody),
+            (status = 422, body = ErrorBody, description = "Missing or bad signature, an unreadable body, or an event code the carrier does not send")))
+        (State(app): State<AppState>, Path(code): Path<String>, headers: HeaderMap, body: axum::body::Bytes)
+        -> ApiResult<Json<CarrierWebhookReceipt>> {
+        let signature = headers.get("x-carrier-signature").and_then(|v| v.to_str().ok());
+        Ok(Json(app.services.shipments.carrier_webhook(&code, signature, &body).await?))
+    }
+
+    /// Every enabled carrier asked at once: each rate with its price and delivery date, the
+    /// carriers that failed or were too slow, and the cheapest, fastest and best-value picks.
+    get "/shipments/{id}/rates" shipment_rates needs "shipments:update"
+        openapi(tag = "shipments", params(("id" = Uuid, Path, description = "Shipment id")),
+            responses((status = 200, body = RateShopping), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+            (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "INVALID_STATE: it has shipped or is cancelled"),
+            (status = 422, body = ErrorBody, description = "No packages yet, or no address to ship from or to")))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<RateShopping>> {
+        Ok(Json(app.services.shipments.shop_rates(&ctx, id).await?))
+    }
+
+    /// Buys a label for every package without one: from `carrier` with `service`, or the
+    /// rate `choice` picks. Retrying never buys twice.
+    post "/shipments/{id}/labels" buy_shipment_labels needs "shipments:update"
+        openapi(tag = "shipments", request_body = BuyLabelsInput, params(("id" = Uuid, Path, description = "Shipment id")),
+            responses((status = 200, body = Shipment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+            (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+            (status = 409, body = ErrorBody, description = "INVALID_STATE: it has shipped or is cancelled"), (status = 422, body = ErrorBody),
+            (status = 503, body = ErrorBody, description = "The carrier could not be reached; retry (the purchase is repeated, not doubled)")))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>, Json(input): Json<BuyLabelsInput>)
+        -> ApiResult<Json<Shipment>> {
+        Ok(Json(app.services.shipments.buy_labels(&ctx, id, input).await?))
+    }
+
+    /// Voids purchased labels before the shipment ships.
+    post "/shipments/{id}/labels/void" void_shipment_labels needs "shipments:update"
+        openapi(tag = "shipments", request_body = VoidLabelsRequest, params(("id" = Uuid, Path, description = "Shipment id")),
+            responses((status = 200, body = Shipment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+            (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+            (status = 409, body = ErrorBody, description = "INVALID_STATE: it has shipped"), (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>, Json(input): Json<VoidLabelsRequest>)
+        -> ApiResult<Json<Shipment>> {
+        Ok(Json(app.services.shipments.void_labels(&ctx, id, input.package_id).await?))
+    }
+
+    /// One package's label as a 4×6 inch PDF.
+    get "/shipments/{id}/label" shipment_label needs "shipments:read"
+        openapi(tag = "shipments", params(("id" = Uuid, Path, description = "Shipment id"), LabelParams),
+            responses((status = 200, body = LabelPdf, content_type = "application/pdf", description = "The label as a PDF document"),
+            (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+            (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>, Query(p): Query<LabelParams>)
+        -> ApiResult<Response> {
+        let (name, bytes) = app.services.shipments.label_pdf(&ctx, id, p.package.unwrap_or(1)).await?;
+        // `SHP-<digits>-<n>`: safe inside a quoted filename.
+        let disposition = format!("inline; filename=\"{name}.pdf\"");
+        Ok(([(header::CONTENT_TYPE, "application/pdf".to_owned()), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    }
+
+    /// Records tracking events (idempotent by event id; the shipment follows the latest in
+    /// time, whatever order they arrive in).
+    post "/shipments/{id}/tracking-events" record_tracking_events needs "shipments:update"
+        openapi(tag = "shipments", request_body = TrackingEventsRequest, params(("id" = Uuid, Path, description = "Shipment id")),
+            responses((status = 200, body = Shipment), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+            (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>, Json(input): Json<TrackingEventsRequest>)
+        -> ApiResult<Json<Shipment>> {
+        Ok(Json(app.services.shipments.record_tracking_events(&ctx, id, input.events).await?))
+    }
+
+    get "/shipments/{id}/tracking-events" list_tracking_events needs "shipments:read"
+        openapi(tag = "shipments", params(("id" = Uuid, Path, description = "Shipment id")),
+            responses((status = 200, body = TrackingEventList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+            (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(id): Path<Uuid>)
+        -> ApiResult<Json<TrackingEventList>> {
+        Ok(Json(TrackingEventList { items: app.services.shipments.tracking_events(&ctx, id).await? }))
+    }
+
+    /// A parcel by its tracking number: status and events for anyone (no addresses, no
+    /// names); the shipment and full events too for a caller who may read it.
+    get "/shipments/track/{tracking_number}" track_shipment needs anyone
+        openapi(tag = "shipments", params(("tracking_number" = String, Path, description = "A package's tracking number")),
+            responses((status = 200, body = TrackingAnswer), (status = 404, body = ErrorBody)))
+        (State(app): State<AppState>, Caller(ctx): Caller, Path(number): Path<String>)
+        -> ApiResult<Json<TrackingAnswer>> {
+        Ok(Json(app.services.shipments.track(&ctx, &number).await?))
     }
 }

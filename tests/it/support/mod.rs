@@ -389,6 +389,7 @@ impl TestApp {
                     name: code,
                     kind: stateset::domain::LocationKind::Warehouse,
                     priority: Some(1),
+                    address: None,
                 },
             )
             .await

@@ -42,10 +42,22 @@ pub struct LocationRow {
     pub active: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Where it ships from (an `Address`).
+    pub address: Option<serde_json::Value>,
+}
+
+impl LocationRow {
+    /// The address it ships from, when it has one.
+    pub fn ship_from(&self) -> Option<stateset_domain::Address> {
+        self.address
+            .clone()
+            .and_then(|a| serde_json::from_value(a).ok())
+    }
 }
 
 impl From<LocationRow> for Location {
     fn from(row: LocationRow) -> Self {
+        let address = row.ship_from();
         Location {
             id: row.id,
             code: row.code,
@@ -53,6 +65,7 @@ impl From<LocationRow> for Location {
             kind: row.kind,
             priority: row.priority,
             active: row.active,
+            address,
             created_at: row.created_at,
         }
     }
@@ -66,6 +79,7 @@ pub struct LocationChanges {
     pub kind: Option<String>,
     pub priority: Option<i32>,
     pub active: Option<bool>,
+    pub address: Option<Option<serde_json::Value>>,
     pub updated_at: Option<DateTime<Utc>>,
 }
 

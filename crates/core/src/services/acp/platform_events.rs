@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
 use serde_json::Value;
-use stateset_domain::{Event, EventType, Order, OrderItem};
+use stateset_domain::{Event, EventType, Order, OrderItem, Shipment, TrackingEvent};
 use uuid::Uuid;
 
 use super::PLATFORM_WEBHOOK_ID;
@@ -33,6 +33,9 @@ pub struct AcpOrder {
     pub permalink_url: String,
     /// Its lines, in order.
     pub items: Vec<OrderItem>,
+    /// Its shipments, oldest first, each with its tracking events (newest first): the
+    /// order's `fulfillments[]`.
+    pub shipments: Vec<(Shipment, Vec<TrackingEvent>)>,
 }
 
 /// An event owed to the platform, with the order as it stands.
@@ -88,11 +91,13 @@ pub async fn acp_order(
         .map(|item| item.into_domain(&order.currency))
         .collect();
     let permalink_url = crate::services::order_pages::status_url(conn, settings, order.id).await?;
+    let shipments = crate::services::shipments::shipments_with_events(conn, order.id).await?;
     Ok(Some(AcpOrder {
         order,
         checkout_session_id: checkout_id,
         permalink_url,
         items,
+        shipments,
     }))
 }
 

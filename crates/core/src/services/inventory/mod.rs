@@ -29,7 +29,7 @@ pub(crate) use allocation::{
 // The ledger's primitives, for the other parts (each reads `use super::*`).
 use ledger::*;
 
-use super::checks::optional_text;
+use super::checks::{check_address, optional_text};
 use super::error::Validator;
 use super::page::{Keyset, Page, PageRequest};
 use super::{Ctx, Error, shown_conn};
@@ -63,6 +63,8 @@ pub struct CreateLocationInput {
     pub kind: LocationKind,
     /// Lower numbers are allocated from first (default 100).
     pub priority: Option<i32>,
+    /// Where it ships from (the sender on its labels).
+    pub address: Option<stateset_domain::Address>,
 }
 
 /// Changes to a location.
@@ -72,6 +74,8 @@ pub struct UpdateLocationInput {
     pub kind: Option<LocationKind>,
     pub priority: Option<i32>,
     pub active: Option<bool>,
+    /// A new address it ships from.
+    pub address: Option<stateset_domain::Address>,
 }
 
 /// Stock arriving at a location.
@@ -298,6 +302,10 @@ impl InventoryService {
         if name.is_empty() {
             v.add("name", "must not be empty");
         }
+        let address = input
+            .address
+            .as_ref()
+            .map(|a| check_address(&mut v, "address", a));
         v.finish()?;
         let now = Utc::now();
         let row = LocationRow {
@@ -309,6 +317,7 @@ impl InventoryService {
             active: true,
             created_at: now,
             updated_at: now,
+            address: address.map(|a| serde_json::to_value(a).unwrap_or_default()),
         };
         let mut conn = self.db.conn().await?;
         q::insert_location(&mut conn, &row)
@@ -347,6 +356,10 @@ impl InventoryService {
             .name
             .as_deref()
             .and_then(|n| optional_text(&mut v, "name", Some(n), 200));
+        let address = input
+            .address
+            .as_ref()
+            .map(|a| check_address(&mut v, "address", a));
         v.finish()?;
         let mut conn = self.db.conn().await?;
         q::location_by_id(&mut conn, id)
@@ -357,6 +370,7 @@ impl InventoryService {
             kind: input.kind.map(|k| k.as_str().to_owned()),
             priority: input.priority,
             active: input.active,
+            address: address.map(|a| Some(serde_json::to_value(a).unwrap_or_default())),
             updated_at: Some(Utc::now()),
         };
         Ok(q::update_location(&mut conn, id, &changes).await?.into())

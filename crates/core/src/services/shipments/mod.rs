@@ -7,8 +7,17 @@
 //! Reading needs `shipments:read` (customers hold `shipments:read:own`: their own orders');
 //! writing needs `shipments:create`, `shipments:update` or `shipments:cancel`.
 
+pub mod carriers;
+mod carrying;
 pub mod label;
 mod plan;
+mod tracking_feed;
+
+pub use carrying::{BuyLabelsInput, CreateCarrierInput, UpdateCarrierInput};
+pub(crate) use tracking_feed::shipments_with_events;
+pub use tracking_feed::{
+    CarrierWebhookBody, CarrierWebhookEvent, CarrierWebhookReceipt, TrackingEventInput,
+};
 
 pub use plan::{
     HoldFulfillmentOrderInput, MergeFulfillmentOrdersInput, MoveFulfillmentOrderInput,
@@ -18,9 +27,9 @@ pub(crate) use plan::{cancel_order_fulfillment, plan, replan};
 
 use std::collections::HashMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use diesel_async::AsyncPgConnection;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -33,15 +42,17 @@ use super::{Ctx, Error};
 use crate::auth::Access;
 use crate::events::{self, DomainEvent};
 use stateset_db::Db;
+use stateset_db::carriers as carrier_q;
 use stateset_db::fulfillment::{
     self as q, FulfillmentLineRow, FulfillmentOrderChanges, FulfillmentOrderRow, PackageRow,
     ShipmentChanges, ShipmentLineRow, ShipmentRow,
 };
 use stateset_db::orders::{self as order_q, OrderItemRow, OrderRow};
+use stateset_domain::tracking::tracking_url;
 use stateset_domain::{
     Address, EventType, FulfillmentOrder, FulfillmentOrderLine, FulfillmentOrderStatus,
-    OrderAction, OrderStatus, Shipment, ShipmentAction, ShipmentFilter, ShipmentLine,
-    ShipmentPackage, ShipmentStatus, SignatureRequirement,
+    LabelStatus, Money, OrderAction, OrderStatus, Shipment, ShipmentAction, ShipmentFilter,
+    ShipmentLine, ShipmentPackage, ShipmentStatus, ShippingLabel, SignatureRequirement,
 };
 
 /// Packages per shipment, and the shipments listed per order at most.
@@ -226,6 +237,42 @@ async fn load_shipments(
         .into_iter()
         .map(|i| (i.id, i))
         .collect();
+    let labels = carrier_q::labels_of(conn, &ids).await?;
+    let carriers = if labels.is_empty() && rows.iter().all(|r| r.carrier.is_none()) {
+        Vec::new()
+    } else {
+        carrier_q::list_carriers(conn).await?
+    };
+    let code_of = |carrier_id: Uuid| {
+        carriers
+            .iter()
+            .find(|c| c.id == carrier_id)
+            .map(|c| c.code.clone())
+            .unwrap_or_default()
+    };
+    // A package shows the label in play, else its latest attempt.
+    let label_of = |package_id: Uuid| {
+        let mut mine = labels.iter().filter(|l| l.package_id == package_id);
+        let live = mine
+            .clone()
+            .find(|l| l.status == "pending" || l.status == "purchased");
+        live.or_else(|| mine.next_back()).map(|l| ShippingLabel {
+            id: l.id,
+            package_id: l.package_id,
+            carrier: code_of(l.carrier_id),
+            service: l.service.clone(),
+            status: LabelStatus::parse(&l.status).unwrap_or(LabelStatus::Failed),
+            tracking_number: l.tracking_number.clone(),
+            price: l
+                .price
+                .zip(l.currency.as_deref())
+                .map(|(amount, currency)| Money::from_stored(amount, currency)),
+            error: l.error.clone(),
+            created_at: l.created_at,
+            purchased_at: l.purchased_at,
+            voided_at: l.voided_at,
+        })
+    };
     Ok(rows
         .into_iter()
         .map(|row| Shipment {
@@ -258,7 +305,11 @@ async fn load_shipments(
                     length_mm: p.length_mm,
                     width_mm: p.width_mm,
                     height_mm: p.height_mm,
+                    tracking_url: carrying::kind_of(&carriers, row.carrier.as_deref())
+                        .zip(p.tracking_number.as_deref())
+                        .map(|(kind, number)| tracking_url(kind, number)),
                     tracking_number: p.tracking_number.clone(),
+                    label: label_of(p.id),
                 })
                 .collect(),
             id: row.id,
@@ -676,10 +727,16 @@ impl ShipmentService {
                 }
             }
         }
-        let packages = input.packages.clone().unwrap_or_default();
+        let mut packages = input.packages.clone().unwrap_or_default();
         check_packages(&mut v, "packages", &packages);
         let carrier = carrier_code(&mut v, "carrier", input.carrier.as_deref());
         let service = optional_text(&mut v, "service", input.service.as_deref(), 100);
+        if carrier.is_some() && packages.iter().any(|p| p.tracking_number.is_some()) {
+            let mut conn = self.db.conn().await?;
+            let carriers = carrier_q::list_carriers(&mut conn).await?;
+            let kind = carrying::kind_of(&carriers, carrier.as_deref());
+            carrying::check_tracking_numbers(&mut v, "packages", kind, &mut packages);
+        }
         v.finish()?;
         let new = NewShipment {
             packages,
@@ -912,7 +969,7 @@ impl ShipmentService {
         &self,
         ctx: &Ctx,
         id: Uuid,
-        packages: Vec<PackageInput>,
+        mut packages: Vec<PackageInput>,
     ) -> Result<Shipment, Error> {
         ctx.authorize("shipments:update")?;
         let mut v = Validator::default();
@@ -920,6 +977,15 @@ impl ShipmentService {
             v.add("packages", "must hold at least one package");
         }
         check_packages(&mut v, "packages", &packages);
+        if packages.iter().any(|p| p.tracking_number.is_some()) {
+            let mut conn = self.db.conn().await?;
+            let carrier = q::shipment_by_id(&mut conn, id)
+                .await?
+                .and_then(|s| s.carrier);
+            let carriers = carrier_q::list_carriers(&mut conn).await?;
+            let kind = carrying::kind_of(&carriers, carrier.as_deref());
+            carrying::check_tracking_numbers(&mut v, "packages", kind, &mut packages);
+        }
         v.finish()?;
         self.db
             .tx("add_packages", async move |conn: &mut AsyncPgConnection| {
@@ -1024,12 +1090,7 @@ impl ShipmentService {
                             return shipment_event(conn, EventType::ShipmentException, row, extra).await;
                         }
                         let shipment = mark_delivered(conn, row, signed_by.clone()).await?;
-                        let others = q::lock_shipments_of_order(conn, order.id).await?;
-                        let every_one_arrived = others.iter().all(|s| matches!(s.status, ShipmentStatus::Delivered | ShipmentStatus::Cancelled));
-                        if order.status == OrderStatus::Shipped && every_one_arrived {
-                            let details = serde_json::json!({ "shipment": shipment.number, "shipment_id": shipment.id });
-                            order_service::advance(conn, &ctx, order, &[(OrderAction::Deliver, OrderStatus::Delivered)], details).await?;
-                        }
+                        deliver_order_if_done(conn, &ctx, order, &shipment).await?;
                         Ok(shipment)
                     }
                     ShipmentAction::Cancel => {
@@ -1040,6 +1101,30 @@ impl ShipmentService {
             })
             .await
     }
+}
+
+/// Delivers a shipped (locked) order once `shipment` arrived and so did every other
+/// shipment of it that was not cancelled.
+async fn deliver_order_if_done(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    order: OrderRow,
+    shipment: &Shipment,
+) -> Result<(), Error> {
+    let others = q::lock_shipments_of_order(conn, order.id).await?;
+    let every_one_arrived = others.iter().all(|s| {
+        matches!(
+            s.status,
+            ShipmentStatus::Delivered | ShipmentStatus::Cancelled
+        )
+    });
+    if order.status == OrderStatus::Shipped && every_one_arrived {
+        let details =
+            serde_json::json!({ "shipment": shipment.number, "shipment_id": shipment.id });
+        let steps = [(OrderAction::Deliver, OrderStatus::Delivered)];
+        order_service::advance(conn, ctx, order, &steps, details).await?;
+    }
+    Ok(())
 }
 
 /// Cancels a locked shipment that has not left: its units go back to its fulfilment order.
