@@ -1070,18 +1070,7 @@ impl ShipmentService {
                         let row = q::update_shipment(conn, id, &changes).await?;
                         shipment_event(conn, EventType::ShipmentUpdated, row, change).await
                     }
-                    ShipmentAction::Ship => {
-                        // The order must be able to ship before any stock leaves.
-                        if order.status.after_shipment(false).is_none() {
-                            return Err(invalid(order.status, "ship"));
-                        }
-                        let shipment = send(conn, &ctx, row).await?;
-                        let done = all_shipped(conn, order.id).await?;
-                        let steps = order.status.after_shipment(done).unwrap_or_default();
-                        let details = serde_json::json!({ "shipment": shipment.number, "shipment_id": shipment.id });
-                        order_service::advance(conn, &ctx, order, &steps, details).await?;
-                        Ok(shipment)
-                    }
+                    ShipmentAction::Ship => ship_and_follow(conn, &ctx, order, row).await,
                     ShipmentAction::Deliver => {
                         if row.signature != SignatureRequirement::None && signed_by.is_none() {
                             let changes = ShipmentChanges { status: Some(ShipmentStatus::Exception.as_str().to_owned()), updated_at: Some(Utc::now()), ..Default::default() };
@@ -1101,6 +1090,26 @@ impl ShipmentService {
             })
             .await
     }
+}
+
+/// Ships a locked shipment of a locked order and moves the order after it (a pending order
+/// is processed first; `partially_shipped` while lines remain, else `shipped`).
+async fn ship_and_follow(
+    conn: &mut AsyncPgConnection,
+    ctx: &Ctx,
+    order: OrderRow,
+    row: ShipmentRow,
+) -> Result<Shipment, Error> {
+    // The order must be able to ship before any stock leaves.
+    if order.status.after_shipment(false).is_none() {
+        return Err(invalid(order.status, "ship"));
+    }
+    let shipment = send(conn, ctx, row).await?;
+    let done = all_shipped(conn, order.id).await?;
+    let steps = order.status.after_shipment(done).unwrap_or_default();
+    let details = serde_json::json!({ "shipment": shipment.number, "shipment_id": shipment.id });
+    order_service::advance(conn, ctx, order, &steps, details).await?;
+    Ok(shipment)
 }
 
 /// Delivers a shipped (locked) order once `shipment` arrived and so did every other

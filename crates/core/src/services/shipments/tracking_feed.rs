@@ -1,7 +1,8 @@
 //! Tracking: carrier events, from the API or from a carrier's signed webhook, mapped onto the
 //! canonical vocabulary (a code the carrier is not known to send is refused and logged, never
 //! filed under "unknown"), stored once by event id, and moving the shipment by the latest
-//! event in time, whatever order they arrive in. Anyone holding a tracking number sees the
+//! event in time, whatever order they arrive in. A carrier's scan of a parcel nobody marked
+//! shipped ships it. Anyone holding a tracking number sees the
 //! parcel's progress without addresses; staff see the whole shipment.
 
 use super::*;
@@ -154,14 +155,36 @@ async fn apply(
             duplicates += 1;
         }
     }
-    // Before it has left, the warehouse moves it; the events are kept for when it does.
-    if new == 0 || !row.status.has_left() {
+    if new == 0 || row.status == ShipmentStatus::Cancelled {
         return Ok((new, duplicates));
     }
     let Some(latest) = carrier_q::latest_tracking_event(conn, shipment_id).await? else {
         return Ok((new, duplicates));
     };
     let latest_status = TrackingStatus::parse(&latest.status).unwrap_or(TrackingStatus::InTransit);
+    let (order, row) = if row.status.has_left() {
+        (order, row)
+    } else if latest_status == TrackingStatus::LabelCreated {
+        return Ok((new, duplicates));
+    } else {
+        // The carrier has the parcel though nobody marked it shipped: its scan ships it (the
+        // stock leaves now). When the order or its plan cannot ship (held), the events are
+        // kept and the warehouse decides.
+        let plan = q::fulfillment_order_by_id(conn, row.fulfillment_order_id).await?;
+        let can_ship = order.status.after_shipment(false).is_some()
+            && plan.is_some_and(|p| p.status.is_workable());
+        if !can_ship {
+            tracing::warn!(shipment = %row.number, "a carrier scanned a parcel whose shipment cannot ship yet");
+            return Ok((new, duplicates));
+        }
+        let order_id = order.id;
+        ship_and_follow(conn, ctx, order, row).await?;
+        let order = order_service::lock_order(conn, order_id).await?;
+        let row = q::lock_shipment(conn, shipment_id)
+            .await?
+            .ok_or_else(|| Error::not_found("shipment", shipment_id))?;
+        (order, row)
+    };
     let mut target = standing(latest_status);
     let unsigned = target == ShipmentStatus::Delivered
         && row.signature != SignatureRequirement::None
