@@ -447,3 +447,25 @@ async fn hot_requests_find_their_rows_through_indexes() {
         scanned.join(", ")
     );
 }
+
+/// Benchmark scenario (d): what placing a one-line order sends to PostgreSQL, the fulfilment
+/// plan included (its reservation's location, the fulfilment order, its line and its
+/// `fulfillment_order.created` event: four statements of the total).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn placing_an_order_sends_a_bounded_number_of_statements() {
+    let t = TestApp::new().await;
+    let variant = t.variant("PLACE-1").await;
+    t.stock(variant, 100).await;
+    let mut fewest = u64::MAX;
+    for i in 0..5 {
+        let customer = t.customer(&format!("placer{i}@example.com")).await;
+        let body =
+            json!({"customer_id": customer, "items": [{"variant_id": variant, "quantity": 1}]});
+        let before = t.app.db.statements_executed();
+        let (status, order) = t.json(Method::POST, "/api/v1/orders", Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{order}");
+        fewest = fewest.min(t.app.db.statements_executed() - before);
+    }
+    // 25 on 2026-12-06, four of them the fulfilment plan.
+    assert!(fewest <= 25, "{fewest} statements to place an order");
+}
