@@ -38,7 +38,10 @@ CREATE TABLE shipping_labels (
     service TEXT NOT NULL,
     idempotency_key TEXT NOT NULL UNIQUE,
     sequence BIGINT NOT NULL,
-    status TEXT NOT NULL CHECK (status IN ('pending', 'purchased', 'voided', 'failed')),
+    status TEXT NOT NULL CHECK (status IN ('pending', 'purchased', 'voiding', 'voided', 'failed')),
+    -- When the carrier was last asked for it: a second attempt within the lease waits, so one
+    -- purchase is never asked twice at once; the settlement names it (a fence).
+    attempted_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     tracking_number TEXT,
     carrier_label_id TEXT,
     price NUMERIC(19, 4),
@@ -51,7 +54,7 @@ CREATE TABLE shipping_labels (
 );
 -- At most one label in play per package.
 CREATE UNIQUE INDEX shipping_labels_one_live_per_package ON shipping_labels (package_id)
-    WHERE status IN ('pending', 'purchased');
+    WHERE status IN ('pending', 'purchased', 'voiding');
 CREATE INDEX shipping_labels_by_shipment ON shipping_labels (shipment_id, created_at);
 
 CREATE TABLE tracking_events (

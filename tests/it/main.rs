@@ -22,6 +22,7 @@ mod grpc_backoffice;
 mod grpc_billing;
 mod grpc_identity;
 mod grpc_inventory;
+mod grpc_shipments;
 mod grpc_shop;
 mod http;
 mod inventory;

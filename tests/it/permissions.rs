@@ -979,10 +979,10 @@ fn graphql_ops(product: &str) -> Vec<(String, Expect)> {
             ),
             OPERATIONS,
         ),
-        op("{ carriers { id } }", SIGNED_IN),
+        op("{ carriers { id } }", OPERATIONS),
         op(
             &format!(r#"{{ carrier(id: "{NOBODY}") {{ id }} }}"#),
-            SIGNED_IN,
+            OPERATIONS,
         ),
         op(
             &format!(r#"{{ shipmentRates(shipmentId: "{NOBODY}") {{ shipmentId }} }}"#),
@@ -2047,6 +2047,137 @@ fn grpc_table(product: &str, refresh_token: &str) -> Vec<(&'static str, Value, A
             "CustomerService/RemoveFromWishlist",
             json!({"customer_id": NOBODY, "variant_id": NOBODY}),
             BUYERS,
+        ),
+        // Shipments: read by everyone signed in (customers their own orders'), made, moved,
+        // labelled and tracked by staff (`shipments:*`); carriers are staff's too; anyone
+        // follows a tracking number.
+        ("ShipmentService/ListShipments", json!({}), SIGNED_IN),
+        (
+            "ShipmentService/GetShipment",
+            json!({"id": NOBODY}),
+            SIGNED_IN,
+        ),
+        (
+            "ShipmentService/CreateShipment",
+            json!({"fulfillment_order_id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/AddShipmentPackages",
+            json!({"id": NOBODY, "packages": [{"weight_grams": 1, "length_mm": 1, "width_mm": 1, "height_mm": 1}]}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/PickShipment",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/PackShipment",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/ShipShipment",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/DeliverShipment",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/CancelShipment",
+            json!({"id": NOBODY, "reason": "x"}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/GetShipmentRates",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/BuyShipmentLabels",
+            json!({"id": NOBODY, "choice": "RATE_CHOICE_CHEAPEST"}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/VoidShipmentLabels",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/GetShipmentLabel",
+            json!({"id": NOBODY, "package": 1}),
+            SIGNED_IN,
+        ),
+        (
+            "ShipmentService/RecordTrackingEvents",
+            json!({"id": NOBODY, "events": [{"event_id": "e", "code": "D", "occurred_at": "2026-01-01T00:00:00Z"}]}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/ListTrackingEvents",
+            json!({"id": NOBODY}),
+            SIGNED_IN,
+        ),
+        (
+            "ShipmentService/TrackShipment",
+            json!({"tracking_number": "1Z0000000000000000"}),
+            EVERYONE,
+        ),
+        (
+            "ShipmentService/ListOrderFulfillmentOrders",
+            json!({"order_id": NOBODY}),
+            SIGNED_IN,
+        ),
+        (
+            "ShipmentService/GetFulfillmentOrder",
+            json!({"id": NOBODY}),
+            SIGNED_IN,
+        ),
+        (
+            "ShipmentService/HoldFulfillmentOrder",
+            json!({"id": NOBODY, "reason": "FULFILLMENT_HOLD_REASON_OTHER"}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/ReleaseFulfillmentOrder",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/MoveFulfillmentOrder",
+            json!({"id": NOBODY, "location_id": NOBODY}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/SplitFulfillmentOrder",
+            json!({"id": NOBODY, "lines": [{"fulfillment_order_line_id": NOBODY, "quantity": 1}]}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/MergeFulfillmentOrders",
+            json!({"fulfillment_order_ids": [NOBODY, NOBODY]}),
+            OPERATIONS,
+        ),
+        ("ShipmentService/ListCarriers", json!({}), OPERATIONS),
+        (
+            "ShipmentService/GetCarrier",
+            json!({"id": NOBODY}),
+            OPERATIONS,
+        ),
+        // No base URL: refused once past the permission check, so no carrier is made.
+        (
+            "ShipmentService/CreateCarrier",
+            json!({"code": "", "name": "", "adapter": "CARRIER_ADAPTER_HTTP"}),
+            OPERATIONS,
+        ),
+        (
+            "ShipmentService/UpdateCarrier",
+            json!({"id": NOBODY}),
+            OPERATIONS,
         ),
     ]
 }

@@ -816,3 +816,47 @@ async fn graphql_shows_an_orders_plan_and_shipments_and_customers_see_only_their
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_lines_of_one_variant_ship_each_reserved_unit_exactly_once() {
+    let t = TestApp::new().await;
+    let shop = shop(&t).await;
+    receive(&t, shop.lamp, shop.east, 5).await;
+    let customer = t.customer("twice@example.com").await;
+    let (status, order) = t
+        .json(
+            Method::POST,
+            "/api/v1/orders",
+            Some(json!({"customer_id": customer, "shipping_address": address(), "items": [
+                {"variant_id": shop.lamp, "quantity": 2}, {"variant_id": shop.lamp, "quantity": 3}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{order}");
+    let order_id = order["id"].as_str().unwrap();
+    assert_eq!(stock_at(&t, shop.lamp, shop.east).await, (10, 5));
+    let plan = plans_of(&t, order_id, shop.east).await;
+    assert_eq!(plan["lines"].as_array().unwrap().len(), 2);
+    let (_, shipment) = post(
+        &t,
+        "/api/v1/shipments",
+        json!({"fulfillment_order_id": plan["id"]}),
+    )
+    .await;
+    let (status, body) = post(
+        &t,
+        &format!(
+            "/api/v1/shipments/{}/ship",
+            shipment["id"].as_str().unwrap()
+        ),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        stock_at(&t, shop.lamp, shop.east).await,
+        (5, 0),
+        "five left stock, none twice"
+    );
+    assert_reconciles(&t).await;
+    assert_eq!(order_status(&t, order_id).await, "shipped");
+}

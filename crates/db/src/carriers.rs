@@ -7,11 +7,14 @@ use rust_decimal::Decimal;
 use uuid::Uuid;
 
 use super::schema::{
-    carriers, checkouts, shipment_packages, shipping_labels, shipping_methods, tracking_events,
+    carriers, checkouts, shipment_packages, shipments, shipping_labels, shipping_methods,
+    tracking_events,
 };
 
 /// The most carriers a shop configures (rate shopping asks them all).
 pub const MAX_CARRIERS: i64 = 50;
+/// Label attempts loaded with shipments at most (voids and failures add rows).
+const MAX_LABEL_ROWS: i64 = 5_000;
 
 /// A `carriers` row.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -116,6 +119,7 @@ pub struct LabelRow {
     pub idempotency_key: String,
     pub sequence: i64,
     pub status: String,
+    pub attempted_at: DateTime<Utc>,
     pub tracking_number: Option<String>,
     pub carrier_label_id: Option<String>,
     pub price: Option<Decimal>,
@@ -170,7 +174,7 @@ pub async fn lock_live_label(
 ) -> QueryResult<Option<LabelRow>> {
     shipping_labels::table
         .filter(shipping_labels::package_id.eq(package_id))
-        .filter(shipping_labels::status.eq_any(["pending", "purchased"]))
+        .filter(shipping_labels::status.eq_any(["pending", "purchased", "voiding"]))
         .select(LabelRow::as_select())
         .for_update()
         .first(conn)
@@ -205,6 +209,65 @@ pub async fn update_label(
         .map(drop)
 }
 
+/// Claims a pending purchase for one attempt at `at`: false when another attempt holds it
+/// (asked since `lease_start`).
+pub async fn claim_label(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    at: DateTime<Utc>,
+    lease_start: DateTime<Utc>,
+) -> QueryResult<bool> {
+    let claimed = diesel::update(shipping_labels::table.find(id))
+        .filter(shipping_labels::status.eq("pending"))
+        .filter(shipping_labels::attempted_at.lt(lease_start))
+        .set(shipping_labels::attempted_at.eq(at))
+        .execute(conn)
+        .await?;
+    Ok(claimed == 1)
+}
+
+/// Settles a pending purchase the attempt at `attempted_at` claimed; false when a later
+/// attempt claimed it since (that one settles it).
+pub async fn settle_label(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    attempted_at: DateTime<Utc>,
+    changes: &LabelChanges,
+) -> QueryResult<bool> {
+    let settled = diesel::update(shipping_labels::table.find(id))
+        .filter(shipping_labels::status.eq("pending"))
+        .filter(shipping_labels::attempted_at.eq(attempted_at))
+        .set(changes)
+        .execute(conn)
+        .await?;
+    Ok(settled == 1)
+}
+
+/// Whether any label of the shipment is pending or being voided.
+pub async fn has_label_in_doubt(
+    conn: &mut AsyncPgConnection,
+    shipment_id: Uuid,
+) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        shipping_labels::table
+            .filter(shipping_labels::shipment_id.eq(shipment_id))
+            .filter(shipping_labels::status.eq_any(["pending", "voiding"])),
+    ))
+    .get_result(conn)
+    .await
+}
+
+/// Whether any label of the shipment is in play (pending, purchased or being voided).
+pub async fn has_live_label(conn: &mut AsyncPgConnection, shipment_id: Uuid) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(
+        shipping_labels::table
+            .filter(shipping_labels::shipment_id.eq(shipment_id))
+            .filter(shipping_labels::status.eq_any(["pending", "purchased", "voiding"])),
+    ))
+    .get_result(conn)
+    .await
+}
+
 /// The labels of these shipments (all attempts), oldest first, without their PDFs.
 pub async fn labels_of(
     conn: &mut AsyncPgConnection,
@@ -214,6 +277,7 @@ pub async fn labels_of(
         .filter(shipping_labels::shipment_id.eq_any(shipment_ids))
         .select(LabelSummaryRow::as_select())
         .order((shipping_labels::shipment_id, shipping_labels::created_at))
+        .limit(MAX_LABEL_ROWS)
         .load(conn)
         .await
 }
@@ -245,17 +309,22 @@ pub async fn set_package_tracking(
         .map(drop)
 }
 
-/// The shipment a package with this tracking number belongs to.
+/// The shipment a package with this tracking number belongs to; with `carrier`, only a
+/// shipment sent with that carrier.
 pub async fn shipment_of_tracking_number(
     conn: &mut AsyncPgConnection,
     tracking_number: &str,
+    carrier: Option<&str>,
 ) -> QueryResult<Option<Uuid>> {
-    shipment_packages::table
+    let mut query = shipment_packages::table
+        .inner_join(shipments::table)
         .filter(shipment_packages::tracking_number.eq(tracking_number))
         .select(shipment_packages::shipment_id)
-        .first(conn)
-        .await
-        .optional()
+        .into_boxed();
+    if let Some(carrier) = carrier {
+        query = query.filter(shipments::carrier.eq(carrier.to_owned()));
+    }
+    query.first(conn).await.optional()
 }
 
 /// The most business days the shipping method chosen at checkout promised for an order,

@@ -115,6 +115,9 @@ pub struct PackageRow {
 
 // ---- fulfilment orders ----
 
+/// Fulfilment orders loaded at once at most (replans and merges keep cancelled ones).
+const MAX_PLAN_ROWS: i64 = 5_000;
+
 pub async fn insert_fulfillment_orders(
     conn: &mut AsyncPgConnection,
     rows: &[FulfillmentOrderRow],
@@ -145,6 +148,7 @@ pub async fn fulfillment_orders_of(
         .filter(fulfillment_orders::order_id.eq_any(order_ids))
         .select(FulfillmentOrderRow::as_select())
         .order((fulfillment_orders::order_id, fulfillment_orders::id))
+        .limit(MAX_PLAN_ROWS)
         .load(conn)
         .await
 }

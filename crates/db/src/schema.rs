@@ -573,6 +573,7 @@ diesel::table! {
         idempotency_key -> Text,
         sequence -> Int8,
         status -> Text,
+        attempted_at -> Timestamptz,
         tracking_number -> Nullable<Text>,
         carrier_label_id -> Nullable<Text>,
         price -> Nullable<Numeric>,

@@ -128,6 +128,7 @@ event_types! {
     FulfillmentOrderMoved => "fulfillment_order.moved",
     FulfillmentOrderReleased => "fulfillment_order.released",
     FulfillmentOrderSplit => "fulfillment_order.split",
+    FulfillmentOrderUpdated => "fulfillment_order.updated",
     InventoryAdjusted => "inventory.adjusted",
     InventoryLowStock => "inventory.low_stock",
     InventoryReceived => "inventory.received",

@@ -297,6 +297,8 @@ crate::stored_enum! {
         /// Asked of the carrier; the answer is not in yet (a retry settles it).
         Pending = "pending",
         Purchased = "purchased",
+        /// The carrier is being asked to void it.
+        Voiding = "voiding",
         Voided = "voided",
         /// The carrier refused or could not be reached; nothing was bought.
         Failed = "failed",

@@ -1,7 +1,7 @@
 //! The gRPC door (tonic): `stateset.v1.CatalogService`, `CartService`, `CheckoutService`,
 //! `PricingService`, `OrderService`, `CustomerService`, `InventoryService`, `PaymentService`,
-//! `InvoiceService`, `WebhookService`, `IdentityService`, `EventService`, health and server
-//! reflection.
+//! `InvoiceService`, `ShipmentService`, `WebhookService`, `IdentityService`, `EventService`,
+//! health and server reflection.
 
 mod carts;
 mod catalog;
@@ -14,6 +14,7 @@ mod invoices;
 mod orders;
 mod payments;
 mod pricing;
+mod shipments;
 mod webhooks;
 
 use std::net::SocketAddr;
@@ -49,6 +50,7 @@ pub use invoices::InvoicesGrpc;
 pub use orders::OrdersGrpc;
 pub use payments::PaymentsGrpc;
 pub use pricing::PricingGrpc;
+pub use shipments::ShipmentsGrpc;
 pub use webhooks::WebhooksGrpc;
 
 /// The domain named in every `google.rpc.ErrorInfo` we send.
@@ -283,6 +285,7 @@ pub async fn serve_on(
     use pb::order_service_server::OrderServiceServer;
     use pb::payment_service_server::PaymentServiceServer;
     use pb::pricing_service_server::PricingServiceServer;
+    use pb::shipment_service_server::ShipmentServiceServer;
     use pb::webhook_service_server::WebhookServiceServer;
     use tonic::codec::CompressionEncoding;
     use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -332,6 +335,9 @@ pub async fn serve_on(
         app.clone()
     ))))
     .add_service(gzip!(PricingServiceServer::new(PricingGrpc::new(
+        app.clone()
+    ))))
+    .add_service(gzip!(ShipmentServiceServer::new(ShipmentsGrpc::new(
         app.clone()
     ))))
     .prepare()

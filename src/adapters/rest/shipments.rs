@@ -301,8 +301,9 @@ operations! {
         Ok(Json(app.services.shipments.merge_fulfillment_orders(&ctx, input).await?))
     }
 
-    /// The carriers the shop ships with (at most 50).
-    get "/carriers" list_carriers needs "shipments:read"
+    /// The carriers the shop ships with (at most 50): staff only, since they hold bridge
+    /// addresses and the merchant's prices.
+    get "/carriers" list_carriers needs "shipments:manage"
         openapi(tag = "shipments",
             responses((status = 200, body = CarrierList), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))
         (State(app): State<AppState>, Caller(ctx): Caller)
@@ -324,7 +325,7 @@ operations! {
         Ok((StatusCode::CREATED, [(header::CACHE_CONTROL, "no-store")], Json(created)).into_response())
     }
 
-    get "/carriers/{id}" get_carrier needs "shipments:read"
+    get "/carriers/{id}" get_carrier needs "shipments:manage"
         openapi(tag = "shipments", params(("id" = Uuid, Path, description = "Carrier id")),
             responses((status = 200, body = Carrier), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
             (status = 404, body = ErrorBody)))

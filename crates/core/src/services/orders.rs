@@ -994,75 +994,81 @@ impl OrderService {
         let invoice_settings = self.invoice_settings.clone();
         let detail = self
             .db
-            .tx("transition", async move |conn: &mut AsyncPgConnection| {
-                let row = q::lock_orders(conn, &[id]).await?.pop();
-                let row = match row {
-                    Some(row) if visible(conn, access, &row).await? => row,
-                    _ => return Err(Error::not_found("order", id)),
-                };
-                let from = row.status;
-                let to = from
-                    .apply(action, row.held_from())
-                    .ok_or_else(|| invalid_transition(from, action.as_str()))?;
-                let changes = OrderChanges {
-                    status: Some(to.as_str().to_owned()),
-                    held_from: match action {
-                        OrderAction::Hold => Some(Some(from.as_str().to_owned())),
-                        OrderAction::Release => Some(None),
-                        _ => None,
-                    },
-                    hold_reason: match action {
-                        OrderAction::Hold => Some(reason.clone()),
-                        OrderAction::Release => Some(None),
-                        _ => None,
-                    },
-                    cancel_reason: (action == OrderAction::Cancel).then(|| reason.clone()),
-                    updated_at: Some(Utc::now()),
-                    ..Default::default()
-                };
-                if action == OrderAction::Cancel && !from.may_cancel(row.held_from()) {
-                    return Err(invalid_transition(from, action.as_str()));
-                }
-                // Cancelling gives the reserved stock back and ends the fulfilment plan;
-                // shipping sends what has not left yet, in shipments (or straight out of
-                // stock for an order with no plan).
-                match action {
-                    OrderAction::Cancel => {
-                        shipments::cancel_order_fulfillment(conn, &ctx, id).await?;
-                        inventory::release_order(conn, &ctx.principal.key(), id).await?;
+            // Shipping everything left locks the items of several shipments in turn: a
+            // deadlock with another order's shipping is retried, never a 500.
+            .tx_retrying("transition", move |conn: &mut AsyncPgConnection| {
+                let (ctx, reason, invoice_settings) =
+                    (ctx.clone(), reason.clone(), invoice_settings.clone());
+                Box::pin(async move {
+                    let row = q::lock_orders(conn, &[id]).await?.pop();
+                    let row = match row {
+                        Some(row) if visible(conn, access, &row).await? => row,
+                        _ => return Err(Error::not_found("order", id)),
+                    };
+                    let from = row.status;
+                    let to = from
+                        .apply(action, row.held_from())
+                        .ok_or_else(|| invalid_transition(from, action.as_str()))?;
+                    let changes = OrderChanges {
+                        status: Some(to.as_str().to_owned()),
+                        held_from: match action {
+                            OrderAction::Hold => Some(Some(from.as_str().to_owned())),
+                            OrderAction::Release => Some(None),
+                            _ => None,
+                        },
+                        hold_reason: match action {
+                            OrderAction::Hold => Some(reason.clone()),
+                            OrderAction::Release => Some(None),
+                            _ => None,
+                        },
+                        cancel_reason: (action == OrderAction::Cancel).then(|| reason.clone()),
+                        updated_at: Some(Utc::now()),
+                        ..Default::default()
+                    };
+                    if action == OrderAction::Cancel && !from.may_cancel(row.held_from()) {
+                        return Err(invalid_transition(from, action.as_str()));
                     }
-                    OrderAction::Ship => {
-                        let planned = shipments::ship_everything_left(conn, &ctx, id).await?;
-                        if !planned {
-                            inventory::ship_order(conn, &ctx.principal.key(), id).await?;
+                    // Cancelling gives the reserved stock back and ends the fulfilment plan;
+                    // shipping sends what has not left yet, in shipments (or straight out of
+                    // stock for an order with no plan).
+                    match action {
+                        OrderAction::Cancel => {
+                            shipments::cancel_order_fulfillment(conn, &ctx, id).await?;
+                            inventory::release_order(conn, &ctx.principal.key(), id).await?;
                         }
+                        OrderAction::Ship => {
+                            let planned = shipments::ship_everything_left(conn, &ctx, id).await?;
+                            if !planned {
+                                inventory::ship_order(conn, &ctx.principal.key(), id).await?;
+                            }
+                        }
+                        OrderAction::Deliver => {
+                            shipments::deliver_everything_left(conn, &ctx, id).await?
+                        }
+                        _ => {}
                     }
-                    OrderAction::Deliver => {
-                        shipments::deliver_everything_left(conn, &ctx, id).await?
+                    let row = q::update_order(conn, id, &changes).await?;
+                    let detail = record_step(
+                        conn,
+                        &ctx,
+                        row,
+                        Step {
+                            action,
+                            from,
+                            to,
+                            reason: reason.clone(),
+                            details: serde_json::json!({}),
+                        },
+                    )
+                    .await?;
+                    // A completed order is invoiced in the same transaction: no completed order
+                    // without its invoice (unless one was made on demand before).
+                    if action == OrderAction::Complete {
+                        super::invoices::invoice_completed_order(conn, &ctx, &invoice_settings, id)
+                            .await?;
                     }
-                    _ => {}
-                }
-                let row = q::update_order(conn, id, &changes).await?;
-                let detail = record_step(
-                    conn,
-                    &ctx,
-                    row,
-                    Step {
-                        action,
-                        from,
-                        to,
-                        reason: reason.clone(),
-                        details: serde_json::json!({}),
-                    },
-                )
-                .await?;
-                // A completed order is invoiced in the same transaction: no completed order
-                // without its invoice (unless one was made on demand before).
-                if action == OrderAction::Complete {
-                    super::invoices::invoice_completed_order(conn, &ctx, &invoice_settings, id)
-                        .await?;
-                }
-                Ok(detail)
+                    Ok(detail)
+                })
             })
             .await?;
         if action == OrderAction::Complete {

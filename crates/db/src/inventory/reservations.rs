@@ -173,10 +173,20 @@ pub async fn item_at(
         .optional()
 }
 
-/// Whether a variant has stock records anywhere (is stock-tracked).
-pub async fn is_tracked(conn: &mut AsyncPgConnection, variant_id: Uuid) -> QueryResult<bool> {
+/// Whether the order ever held a reservation of the variant (active or settled): a variant
+/// it never reserved was not stock-tracked when ordered.
+pub async fn order_ever_reserved(
+    conn: &mut AsyncPgConnection,
+    order_id: Uuid,
+    variant_id: Uuid,
+) -> QueryResult<bool> {
+    let items = inventory_items::table
+        .filter(inventory_items::variant_id.eq(variant_id))
+        .select(inventory_items::id);
     diesel::select(diesel::dsl::exists(
-        inventory_items::table.filter(inventory_items::variant_id.eq(variant_id)),
+        inventory_reservations::table
+            .filter(inventory_reservations::order_id.eq(order_id))
+            .filter(inventory_reservations::item_id.eq_any(items)),
     ))
     .get_result(conn)
     .await

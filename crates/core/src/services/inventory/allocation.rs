@@ -351,7 +351,9 @@ pub(crate) async fn move_variant_reservations(
 
 /// The reservations holding `quantity` units of a variant for an order at one location,
 /// split off so they can be shipped or released on their own. Empty for a variant that is
-/// not stock-tracked; `INSUFFICIENT_STOCK` when a tracked one holds fewer units there.
+/// not stock-tracked; `INSUFFICIENT_STOCK` when a tracked one holds fewer units there. Call
+/// it once per variant and location: rows taken whole stay active until settled, so a second
+/// call would find them again.
 pub(crate) async fn take_order_units(
     conn: &mut AsyncPgConnection,
     order_id: Uuid,
@@ -362,7 +364,9 @@ pub(crate) async fn take_order_units(
     let rows = q::lock_order_reservations_at(conn, order_id, variant_id, location_id).await?;
     let taken = take(conn, rows, quantity).await?;
     let held: i32 = taken.iter().map(|r| r.quantity).sum();
-    if held < quantity && (held > 0 || q::is_tracked(conn, variant_id).await?) {
+    // A variant the order never reserved was not stock-tracked when it was placed (even if
+    // it is now): nothing to take. Fewer units than reserved is a fault, never shipped past.
+    if held < quantity && (held > 0 || q::order_ever_reserved(conn, order_id, variant_id).await?) {
         let sku = q::skus(conn, &[variant_id])
             .await?
             .pop()

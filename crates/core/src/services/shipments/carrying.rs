@@ -71,6 +71,10 @@ pub struct BuyLabelsInput {
     pub choice: Option<RateChoice>,
 }
 
+/// How long one attempt holds a label purchase before another may repeat it: above any
+/// carrier timeout (60 s at most) and its one retry.
+const LABEL_LEASE_SECS: i64 = 150;
+
 fn carrier_view(row: &CarrierRow) -> Carrier {
     Carrier {
         id: row.id,
@@ -341,9 +345,10 @@ impl ShipmentService {
         Ok(carrier_view(&row))
     }
 
-    /// Every carrier (a shop has at most 50), by code.
+    /// Every carrier (a shop has at most 50), by code; staff only.
     pub async fn list_carriers(&self, ctx: &Ctx) -> Result<Vec<Carrier>, Error> {
-        ctx.authorize("shipments:read")?;
+        // Carrier settings (bridge addresses, the merchant's prices) are the shop's own.
+        ctx.authorize("shipments:manage")?;
         let mut conn = self.db.conn().await?;
         Ok(carrier_q::list_carriers(&mut conn)
             .await?
@@ -353,7 +358,7 @@ impl ShipmentService {
     }
 
     pub async fn get_carrier(&self, ctx: &Ctx, id: Uuid) -> Result<Carrier, Error> {
-        ctx.authorize("shipments:read")?;
+        ctx.authorize("shipments:manage")?;
         let mut conn = self.db.conn().await?;
         let row = carrier_q::carrier_by_id(&mut conn, id)
             .await?
@@ -487,98 +492,177 @@ impl ShipmentService {
         let ship = shippable(&mut conn, id).await?;
         drop(conn);
         let count = ship.packages.len();
+        let mut failure = None;
         for package in &ship.packages {
-            // Written down before the carrier is asked: the key and the sequence survive a
-            // crash, and the next attempt repeats this very purchase.
-            let attempt = self
-                .db
-                .tx("label_attempt", async |conn: &mut AsyncPgConnection| {
-                    let shipment = q::lock_shipment(conn, id)
-                        .await?
-                        .ok_or_else(|| Error::not_found("shipment", id))?;
-                    if shipment.status.has_left() || shipment.status == ShipmentStatus::Cancelled {
-                        return Err(invalid(shipment.status, "buy labels"));
-                    }
-                    match carrier_q::lock_live_label(conn, package.id).await? {
-                        Some(live) if live.status == LabelStatus::Purchased.as_str() => Ok(None),
-                        Some(pending) => Ok(Some(pending)),
-                        None => {
-                            let row = LabelRow {
-                                id: Uuid::now_v7(),
-                                shipment_id: id,
-                                package_id: package.id,
-                                carrier_id: carrier.id,
-                                service: service.clone(),
-                                idempotency_key: format!("label-{}", Uuid::now_v7()),
-                                sequence: carrier_q::next_label_sequence(conn).await?,
-                                status: LabelStatus::Pending.as_str().to_owned(),
-                                tracking_number: None,
-                                carrier_label_id: None,
-                                price: None,
-                                currency: None,
-                                pdf: None,
-                                error: None,
-                                created_at: Utc::now(),
-                                purchased_at: None,
-                                voided_at: None,
-                            };
-                            carrier_q::insert_label(conn, &row).await?;
-                            Ok(Some(row))
-                        }
-                    }
-                })
-                .await?;
-            let Some(attempt) = attempt else { continue };
-            // A purchase in doubt is repeated exactly, with its own carrier and service.
-            let (attempt_adapter, attempt_service) = if attempt.carrier_id == carrier.id {
-                (adapter.clone(), attempt.service.clone())
-            } else {
-                let mut conn = self.db.conn().await?;
-                let original = carrier_q::carrier_by_id(&mut conn, attempt.carrier_id)
+            match self
+                .buy_one(&carrier, &adapter, &service, &ship, package, count)
+                .await
+            {
+                Ok(()) => {}
+                Err(err) => {
+                    failure = Some(err);
+                    break;
+                }
+            }
+        }
+        // What was bought is told either way; the error (if any) after.
+        let shipment = self
+            .db
+            .tx("labels_bought", async |conn: &mut AsyncPgConnection| {
+                let row = q::shipment_by_id(conn, id)
                     .await?
-                    .ok_or_else(|| Error::not_found("carrier", attempt.carrier_id))?;
-                (adapter_for(&original)?, attempt.service.clone())
-            };
-            let request = LabelRequest {
-                idempotency_key: attempt.idempotency_key.clone(),
-                sequence: u64::try_from(attempt.sequence).unwrap_or_default(),
-                reference: ship.shipment.number.clone(),
-                package: (usize::try_from(package.position).unwrap_or(1), count),
-                origin: ship.origin.clone(),
-                destination: ship.destination.clone(),
-                parcel: parcel(package),
-                service: attempt_service,
-                signature: ship.shipment.signature,
-            };
-            let bought = attempt_adapter.buy_label(&request).await;
-            let settled = match &bought {
-                Ok(label) => LabelChanges {
-                    status: Some(LabelStatus::Purchased.as_str().to_owned()),
-                    tracking_number: Some(Some(label.tracking_number.clone())),
-                    carrier_label_id: Some(Some(label.carrier_label_id.clone())),
-                    price: Some(label.price.as_ref().map(|p| p.amount)),
-                    currency: Some(label.price.as_ref().map(|p| p.currency.clone())),
-                    pdf: Some(Some(label.pdf.clone())),
-                    error: Some(None),
-                    purchased_at: Some(Some(Utc::now())),
-                    ..Default::default()
-                },
-                // Refused: nothing was bought, the next attempt starts afresh.
-                Err(err @ Error::Validation(_)) => LabelChanges {
-                    status: Some(LabelStatus::Failed.as_str().to_owned()),
-                    error: Some(Some(err.to_string())),
-                    ..Default::default()
-                },
-                // In doubt (it may have sold one): stays pending, repeated with the same key.
-                Err(_) => LabelChanges::default(),
-            };
+                    .ok_or_else(|| Error::not_found("shipment", id))?;
+                shipment_event(
+                    conn,
+                    EventType::ShipmentUpdated,
+                    row,
+                    serde_json::json!({ "action": "labels_purchased" }),
+                )
+                .await
+            })
+            .await?;
+        match failure {
+            Some(err) => Err(err),
+            None => Ok(shipment),
+        }
+    }
+
+    /// Buys (or settles) the label of one package; nothing when it has one.
+    async fn buy_one(
+        &self,
+        carrier: &CarrierRow,
+        adapter: &Arc<dyn adapters::Carrier>,
+        service: &str,
+        ship: &Shippable,
+        package: &PackageRow,
+        count: usize,
+    ) -> Result<(), Error> {
+        let id = ship.shipment.id;
+        let now = Utc::now();
+        // Written down before the carrier is asked: the key and the sequence survive a crash,
+        // and the next attempt repeats this very purchase. The claim (`attempted_at`) keeps
+        // two attempts from asking at once; the settlement below is fenced by it.
+        let attempt = self
+            .db
+            .tx("label_attempt", async |conn: &mut AsyncPgConnection| {
+                let shipment = q::lock_shipment(conn, id)
+                    .await?
+                    .ok_or_else(|| Error::not_found("shipment", id))?;
+                if shipment.status.has_left() || shipment.status == ShipmentStatus::Cancelled {
+                    return Err(invalid(shipment.status, "buy labels"));
+                }
+                let live = carrier_q::lock_live_label(conn, package.id).await?;
+                match live {
+                    Some(label) if label.status == LabelStatus::Purchased.as_str() => Ok(None),
+                    Some(label) if label.status == LabelStatus::Voiding.as_str() => Err(Error::Conflict {
+                        field: None,
+                        message: format!("the label of package {} is being voided", package.position),
+                    }),
+                    Some(pending) => {
+                        let lease = now - chrono::Duration::seconds(LABEL_LEASE_SECS);
+                        if !carrier_q::claim_label(conn, pending.id, now, lease).await? {
+                            return Err(Error::IdempotencyInFlight { retry_after_secs: LABEL_LEASE_SECS as u64 });
+                        }
+                        Ok(Some(LabelRow { attempted_at: now, ..pending }))
+                    }
+                    None => {
+                        // One carrier per shipment: its labels and its tracking agree.
+                        let others = carrier_q::labels_of(conn, &[id]).await?;
+                        if let Some(other) = others.iter().find(|l| {
+                            l.carrier_id != carrier.id && matches!(l.status.as_str(), "pending" | "purchased" | "voiding")
+                        }) {
+                            return Err(Error::Conflict {
+                                field: Some("carrier".into()),
+                                message: format!("this shipment has labels of another carrier (label {}); void them first", other.id),
+                            });
+                        }
+                        let row = LabelRow {
+                            id: Uuid::now_v7(),
+                            shipment_id: id,
+                            package_id: package.id,
+                            carrier_id: carrier.id,
+                            service: service.to_owned(),
+                            idempotency_key: format!("label-{}", Uuid::now_v7()),
+                            sequence: carrier_q::next_label_sequence(conn).await?,
+                            status: LabelStatus::Pending.as_str().to_owned(),
+                            attempted_at: now,
+                            tracking_number: None,
+                            carrier_label_id: None,
+                            price: None,
+                            currency: None,
+                            pdf: None,
+                            error: None,
+                            created_at: now,
+                            purchased_at: None,
+                            voided_at: None,
+                        };
+                        carrier_q::insert_label(conn, &row).await?;
+                        Ok(Some(row))
+                    }
+                }
+            })
+            .await?;
+        let Some(attempt) = attempt else {
+            return Ok(());
+        };
+        // A purchase in doubt is repeated exactly: its own carrier, service and key.
+        let (attempt_carrier, attempt_adapter) = if attempt.carrier_id == carrier.id {
+            (carrier.clone(), adapter.clone())
+        } else {
+            let mut conn = self.db.conn().await?;
+            let original = carrier_q::carrier_by_id(&mut conn, attempt.carrier_id)
+                .await?
+                .ok_or_else(|| Error::not_found("carrier", attempt.carrier_id))?;
+            let adapter = adapter_for(&original)?;
+            (original, adapter)
+        };
+        let request = LabelRequest {
+            idempotency_key: attempt.idempotency_key.clone(),
+            sequence: u64::try_from(attempt.sequence).unwrap_or_default(),
+            reference: ship.shipment.number.clone(),
+            package: (usize::try_from(package.position).unwrap_or(1), count),
+            origin: ship.origin.clone(),
+            destination: ship.destination.clone(),
+            parcel: parcel(package),
+            service: attempt.service.clone(),
+            signature: ship.shipment.signature,
+        };
+        let bought = attempt_adapter.buy_label(&request).await;
+        let settled = match &bought {
+            Ok(label) => Some(LabelChanges {
+                status: Some(LabelStatus::Purchased.as_str().to_owned()),
+                tracking_number: Some(Some(label.tracking_number.clone())),
+                carrier_label_id: Some(Some(label.carrier_label_id.clone())),
+                price: Some(label.price.as_ref().map(|p| p.amount)),
+                currency: Some(label.price.as_ref().map(|p| p.currency.clone())),
+                pdf: Some(Some(label.pdf.clone())),
+                error: Some(None),
+                purchased_at: Some(Some(Utc::now())),
+                ..Default::default()
+            }),
+            // Refused: nothing was bought, the next attempt starts afresh.
+            Err(err @ Error::Validation(_)) => Some(LabelChanges {
+                status: Some(LabelStatus::Failed.as_str().to_owned()),
+                error: Some(Some(err.to_string())),
+                ..Default::default()
+            }),
+            // In doubt (it may have sold one): stays pending, repeated with the same key.
+            Err(err) => {
+                tracing::warn!(label = %attempt.id, error = %err, "a label purchase is in doubt; the next attempt repeats it");
+                None
+            }
+        };
+        if let Some(settled) = settled {
             let tracking = bought.as_ref().ok().map(|l| l.tracking_number.clone());
-            let code = carrier.code.clone();
-            let service = request.service.clone();
+            let code = attempt_carrier.code.clone();
+            let service = attempt.service.clone();
             self.db
                 .tx("label_settle", async |conn: &mut AsyncPgConnection| {
-                    if settled.status.is_some() || settled.error.is_some() {
-                        carrier_q::update_label(conn, attempt.id, &settled).await?;
+                    // A later attempt that claimed it settles it instead (same key, same label).
+                    if !carrier_q::settle_label(conn, attempt.id, attempt.attempted_at, &settled)
+                        .await?
+                    {
+                        return Ok(());
                     }
                     if let Some(number) = &tracking {
                         carrier_q::set_package_tracking(conn, package.id, Some(number)).await?;
@@ -593,22 +677,8 @@ impl ShipmentService {
                     Ok::<_, Error>(())
                 })
                 .await?;
-            bought?;
         }
-        self.db
-            .tx("labels_bought", async |conn: &mut AsyncPgConnection| {
-                let row = q::shipment_by_id(conn, id)
-                    .await?
-                    .ok_or_else(|| Error::not_found("shipment", id))?;
-                shipment_event(
-                    conn,
-                    EventType::ShipmentUpdated,
-                    row,
-                    serde_json::json!({ "action": "labels_purchased" }),
-                )
-                .await
-            })
-            .await
+        bought.map(drop)
     }
 
     /// Voids the shipment's purchased labels (one package's, or all) before it ships.
@@ -640,7 +710,8 @@ impl ShipmentService {
         }
         let mut voidable = Vec::new();
         for package in &packages {
-            if let Some(label) = carrier_q::purchased_label(&mut conn, package.id).await? {
+            let live = carrier_q::lock_live_label(&mut conn, package.id).await?;
+            if let Some(label) = live.filter(|l| l.status != LabelStatus::Pending.as_str()) {
                 let carrier = carrier_q::carrier_by_id(&mut conn, label.carrier_id)
                     .await?
                     .ok_or_else(|| Error::not_found("carrier", label.carrier_id))?;
@@ -652,23 +723,49 @@ impl ShipmentService {
             return Err(Error::invalid("package_id", "no purchased label to void"));
         }
         for (label, carrier) in voidable {
-            // The carrier first: a label it still counts must not be recorded void. Voiding
-            // twice is harmless, so a crash after this call is settled by voiding again.
-            adapter_for(&carrier)?
-                .void_label(label.carrier_label_id.as_deref().unwrap_or_default())
-                .await?;
+            // Marked `voiding` under the shipment's lock first: the shipment cannot ship
+            // meanwhile, and a crash leaves a void to repeat (voiding twice is harmless).
             self.db
-                .tx("label_void", async |conn: &mut AsyncPgConnection| {
+                .tx("label_voiding", async |conn: &mut AsyncPgConnection| {
+                    let shipment = q::lock_shipment(conn, id)
+                        .await?
+                        .ok_or_else(|| Error::not_found("shipment", id))?;
+                    if shipment.status.has_left() {
+                        return Err(invalid(shipment.status, "void labels"));
+                    }
                     let changes = LabelChanges {
-                        status: Some(LabelStatus::Voided.as_str().to_owned()),
-                        voided_at: Some(Some(Utc::now())),
+                        status: Some(LabelStatus::Voiding.as_str().to_owned()),
                         ..Default::default()
                     };
                     carrier_q::update_label(conn, label.id, &changes).await?;
-                    carrier_q::set_package_tracking(conn, label.package_id, None).await?;
                     Ok::<_, Error>(())
                 })
                 .await?;
+            let voided = adapter_for(&carrier)?
+                .void_label(label.carrier_label_id.as_deref().unwrap_or_default())
+                .await;
+            self.db
+                .tx("label_void", async |conn: &mut AsyncPgConnection| {
+                    let changes = match &voided {
+                        Ok(()) => LabelChanges {
+                            status: Some(LabelStatus::Voided.as_str().to_owned()),
+                            voided_at: Some(Some(Utc::now())),
+                            ..Default::default()
+                        },
+                        // The carrier still counts it: it stays bought.
+                        Err(_) => LabelChanges {
+                            status: Some(LabelStatus::Purchased.as_str().to_owned()),
+                            ..Default::default()
+                        },
+                    };
+                    carrier_q::update_label(conn, label.id, &changes).await?;
+                    if voided.is_ok() {
+                        carrier_q::set_package_tracking(conn, label.package_id, None).await?;
+                    }
+                    Ok::<_, Error>(())
+                })
+                .await?;
+            voided?;
         }
         self.db
             .tx("labels_voided", async |conn: &mut AsyncPgConnection| {

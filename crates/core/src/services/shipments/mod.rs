@@ -401,7 +401,15 @@ pub(super) async fn refresh_status(
         updated_at: Some(Utc::now()),
         ..Default::default()
     };
-    Ok(q::update_fulfillment_order(conn, row.id, &changes).await?)
+    let from = row.status;
+    let row = q::update_fulfillment_order(conn, row.id, &changes).await?;
+    let plan = load_fulfillment_orders(conn, vec![row.clone()])
+        .await?
+        .pop()
+        .ok_or_else(|| Error::not_found("fulfillment order", row.id))?;
+    let change = serde_json::json!({ "from": from, "to": status });
+    fulfillment_event(conn, EventType::FulfillmentOrderUpdated, &plan, change).await?;
+    Ok(row)
 }
 
 /// The checked parts of a new shipment.
@@ -557,29 +565,52 @@ async fn send(
     if !fulfillment_order.status.is_workable() {
         return Err(invalid(fulfillment_order.status, "ship"));
     }
+    // A label bought or voided with no answer yet must be settled first: the parcel would
+    // leave with a label nobody knows the state of.
+    if carrier_q::has_label_in_doubt(conn, row.id).await? {
+        return Err(Error::Conflict {
+            field: None,
+            message: format!(
+                "a label of {} is being bought or voided; buy labels again to settle it",
+                row.number
+            ),
+        });
+    }
     let mut lines = q::lock_lines_of(conn, &[fulfillment_order.id]).await?;
-    let mut taken = Vec::new();
+    // Units per variant, taken once per variant (rows taken whole stay active until settled).
+    let mut units: Vec<(Uuid, i32)> = Vec::new();
     for shipped in q::shipment_lines_of(conn, &[row.id]).await? {
-        let Some(line) = lines
+        let line = lines
             .iter_mut()
             .find(|l| l.id == shipped.fulfillment_order_line_id)
-        else {
-            continue;
-        };
+            .ok_or_else(|| {
+                Error::Internal(anyhow::anyhow!(
+                    "shipment {} names line {} its fulfilment order does not hold",
+                    row.number,
+                    shipped.fulfillment_order_line_id
+                ))
+            })?;
         if let Some(variant_id) = line.variant_id {
-            taken.extend(
-                inventory::take_order_units(
-                    conn,
-                    row.order_id,
-                    fulfillment_order.location_id,
-                    variant_id,
-                    shipped.quantity,
-                )
-                .await?,
-            );
+            match units.iter_mut().find(|(v, _)| *v == variant_id) {
+                Some((_, total)) => *total += shipped.quantity,
+                None => units.push((variant_id, shipped.quantity)),
+            }
         }
         line.shipped_quantity += shipped.quantity;
         q::set_line(conn, line).await?;
+    }
+    let mut taken = Vec::new();
+    for (variant_id, quantity) in units {
+        taken.extend(
+            inventory::take_order_units(
+                conn,
+                row.order_id,
+                fulfillment_order.location_id,
+                variant_id,
+                quantity,
+            )
+            .await?,
+        );
     }
     inventory::ship_reservations(conn, &ctx.principal.key(), &taken).await?;
     refresh_status(conn, fulfillment_order, &lines).await?;
@@ -693,7 +724,17 @@ pub(crate) async fn deliver_everything_left(
     _ctx: &Ctx,
     order_id: Uuid,
 ) -> Result<(), Error> {
-    for shipment in q::lock_shipments_of_order(conn, order_id).await? {
+    let shipments = q::lock_shipments_of_order(conn, order_id).await?;
+    if let Some(back) = shipments
+        .iter()
+        .find(|s| s.status == ShipmentStatus::ReturnedToSender)
+    {
+        return Err(Error::Conflict {
+            field: None,
+            message: format!("shipment {} was returned to the sender", back.number),
+        });
+    }
+    for shipment in shipments {
         if shipment.status.apply(ShipmentAction::Deliver).is_some() {
             mark_delivered(conn, shipment, None).await?;
         }
@@ -1052,7 +1093,9 @@ impl ShipmentService {
         v.finish()?;
         let ctx = ctx.clone();
         self.db
-            .tx("transition_shipment", async move |conn: &mut AsyncPgConnection| {
+            .tx_retrying("transition_shipment", move |conn: &mut AsyncPgConnection| {
+                let (ctx, reason, signed_by) = (ctx.clone(), reason.clone(), signed_by.clone());
+                Box::pin(async move {
                 let found = q::shipment_by_id(conn, id)
                     .await?
                     .ok_or_else(|| Error::not_found("shipment", id))?;
@@ -1087,6 +1130,7 @@ impl ShipmentService {
                         shipment_event(conn, EventType::ShipmentCancelled, row, change).await
                     }
                 }
+                })
             })
             .await
     }
@@ -1142,6 +1186,14 @@ pub(super) async fn cancel_shipment_row(
     row: ShipmentRow,
     reason: Option<String>,
 ) -> Result<ShipmentRow, Error> {
+    // A bought label is money spent: it is voided (which asks the carrier) before the
+    // shipment goes.
+    if carrier_q::has_live_label(conn, row.id).await? {
+        return Err(Error::Conflict {
+            field: None,
+            message: format!("void the labels of {} before cancelling it", row.number),
+        });
+    }
     let plan = q::lock_fulfillment_orders(conn, &[row.fulfillment_order_id])
         .await?
         .pop()

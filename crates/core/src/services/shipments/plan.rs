@@ -235,7 +235,18 @@ pub(crate) async fn replan(
                 ),
             });
         }
-        for old in q::lock_fulfillment_orders_of(conn, order_id).await? {
+        let plans = q::lock_fulfillment_orders_of(conn, order_id).await?;
+        // A hold is someone's decision; a replan would silently lift it.
+        if plans
+            .iter()
+            .any(|p| p.status == FulfillmentOrderStatus::OnHold)
+        {
+            return Err(Error::Conflict {
+                field: None,
+                message: "a fulfillment order of this order is on hold; release it before merging or splitting".into(),
+            });
+        }
+        for old in plans {
             if old.status != FulfillmentOrderStatus::Cancelled {
                 cancel_plan(
                     conn,
@@ -365,7 +376,9 @@ impl ShipmentService {
         ctx.authorize("shipments:update")?;
         let ctx = ctx.clone();
         self.db
-            .tx("move_fulfillment_order", async move |conn: &mut AsyncPgConnection| {
+            .tx_retrying("move_fulfillment_order", move |conn: &mut AsyncPgConnection| {
+                let (ctx, input) = (ctx.clone(), input.clone());
+                Box::pin(async move {
                 let (order, row) = Self::lock_plan(conn, id).await?;
                 if row.status != FulfillmentOrderStatus::Open {
                     return Err(invalid(row.status, "move"));
@@ -380,20 +393,29 @@ impl ShipmentService {
                 }
                 let lines = q::lock_lines_of(conn, &[row.id]).await?;
                 let actor = ctx.principal.key();
-                let mut released = Vec::new();
-                let mut wants = Vec::new();
+                // Units per variant, taken once per variant (rows taken whole stay active
+                // until released).
+                let mut units: Vec<(Uuid, i32)> = Vec::new();
                 for line in &lines {
                     let Some(variant_id) = line.variant_id else { continue };
-                    let taken = inventory::take_order_units(conn, order.id, row.location_id, variant_id, line.quantity).await?;
+                    match units.iter_mut().find(|(v, _)| *v == variant_id) {
+                        Some((_, total)) => *total += line.quantity,
+                        None => units.push((variant_id, line.quantity)),
+                    }
+                }
+                let mut released = Vec::new();
+                let mut wants = Vec::new();
+                for (variant_id, quantity) in units {
+                    let taken = inventory::take_order_units(conn, order.id, row.location_id, variant_id, quantity).await?;
                     if taken.is_empty() {
                         continue; // not stock-tracked: nothing to move
                     }
                     released.extend(taken);
                     let Some(item) = inventory_q::item_at(conn, variant_id, to).await? else {
                         let sku = inventory_q::skus(conn, &[variant_id]).await?.pop().map(|(_, s)| s).unwrap_or_default();
-                        return Err(Error::InsufficientStock { sku, requested: line.quantity, available: 0 });
+                        return Err(Error::InsufficientStock { sku, requested: quantity, available: 0 });
                     };
-                    wants.push(Want { variant_id, item_id: Some(item.id), quantity: line.quantity });
+                    wants.push(Want { variant_id, item_id: Some(item.id), quantity });
                 }
                 inventory::release_reservations(conn, &actor, &released).await?;
                 let hold = Hold { order_id: Some(order.id), reference: None, expires_at: None, partial: false, tracked_only: true };
@@ -404,6 +426,7 @@ impl ShipmentService {
                 let extra = serde_json::json!({ "from_location_id": row.location_id, "to_location_id": to });
                 fulfillment_event(conn, EventType::FulfillmentOrderMoved, &plan, extra).await?;
                 Ok(plan)
+                })
             })
             .await
     }
@@ -438,7 +461,7 @@ impl ShipmentService {
                         continue;
                     };
                     let total = moving.entry(line.id).or_default();
-                    *total += want.quantity;
+                    *total = total.saturating_add(want.quantity);
                     if want.quantity < 1 || *total > line.remaining() {
                         v.add(format!("lines[{i}].quantity"), format!("must be between 1 and {}, the units no shipment holds", line.remaining()));
                     }
@@ -474,6 +497,7 @@ impl ShipmentService {
                 let row = refresh_status(conn, row, &kept).await?;
                 let plan = one(conn, row).await?;
                 let new_plan = one(conn, new_row).await?;
+                fulfillment_event(conn, EventType::FulfillmentOrderCreated, &new_plan, serde_json::json!({ "split_from": plan.id })).await?;
                 let extra = serde_json::json!({ "new_fulfillment_order": serde_json::to_value(&new_plan).map_err(anyhow::Error::new)? });
                 fulfillment_event(conn, EventType::FulfillmentOrderSplit, &plan, extra).await?;
                 Ok((plan, new_plan))

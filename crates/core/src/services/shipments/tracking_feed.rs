@@ -7,6 +7,7 @@
 
 use super::*;
 use crate::auth::signature;
+use diesel_async::AsyncConnection as _;
 use stateset_db::carriers::TrackingEventRow;
 use stateset_domain::tracking::{CarrierKind, TrackingStatus, canonical_status};
 use stateset_domain::{PublicTracking, PublicTrackingEvent, TrackingAnswer, TrackingEvent};
@@ -155,7 +156,16 @@ async fn apply(
             duplicates += 1;
         }
     }
-    if new == 0 || row.status == ShipmentStatus::Cancelled {
+    // Arrived (or back with the sender) is where a parcel stays: later news of its journey is
+    // kept, not followed.
+    if new == 0
+        || matches!(
+            row.status,
+            ShipmentStatus::Cancelled
+                | ShipmentStatus::Delivered
+                | ShipmentStatus::ReturnedToSender
+        )
+    {
         return Ok((new, duplicates));
     }
     let Some(latest) = carrier_q::latest_tracking_event(conn, shipment_id).await? else {
@@ -178,7 +188,17 @@ async fn apply(
             return Ok((new, duplicates));
         }
         let order_id = order.id;
-        ship_and_follow(conn, ctx, order, row).await?;
+        // In a savepoint: a shipment that cannot ship (its stock is short) keeps its events,
+        // and the carrier's webhook is not refused for ever.
+        let shipped = conn
+            .transaction(async |conn: &mut AsyncPgConnection| {
+                ship_and_follow(conn, ctx, order, row).await
+            })
+            .await;
+        if let Err(err) = shipped {
+            tracing::warn!(shipment = %shipment_id, error = %err, "a carrier scanned a parcel whose shipment could not ship");
+            return Ok((new, duplicates));
+        }
         let order = order_service::lock_order(conn, order_id).await?;
         let row = q::lock_shipment(conn, shipment_id)
             .await?
@@ -255,14 +275,17 @@ impl ShipmentService {
         v.finish()?;
         let ctx = ctx.clone();
         self.db
-            .tx(
+            .tx_retrying(
                 "record_tracking_events",
-                async move |conn: &mut AsyncPgConnection| {
-                    apply(conn, &ctx, id, &mapped).await?;
-                    let row = q::shipment_by_id(conn, id)
-                        .await?
-                        .ok_or_else(|| Error::not_found("shipment", id))?;
-                    load_shipment(conn, row).await
+                move |conn: &mut AsyncPgConnection| {
+                    let (ctx, mapped) = (ctx.clone(), mapped.clone());
+                    Box::pin(async move {
+                        apply(conn, &ctx, id, &mapped).await?;
+                        let row = q::shipment_by_id(conn, id)
+                            .await?
+                            .ok_or_else(|| Error::not_found("shipment", id))?;
+                        load_shipment(conn, row).await
+                    })
                 },
             )
             .await
@@ -321,7 +344,8 @@ impl ShipmentService {
         let mut conn = self.db.conn().await?;
         for (event, mapped) in parsed.events.iter().zip(mapped) {
             let number = event.tracking_number.replace(' ', "").to_ascii_uppercase();
-            match carrier_q::shipment_of_tracking_number(&mut conn, &number).await? {
+            // Only this carrier's parcels: one carrier's webhook never moves another's.
+            match carrier_q::shipment_of_tracking_number(&mut conn, &number, Some(code)).await? {
                 None => receipt.unknown += 1,
                 Some(shipment) => match groups.iter_mut().find(|(s, _)| *s == shipment) {
                     Some((_, events)) => events.push(mapped),
@@ -335,12 +359,10 @@ impl ShipmentService {
             let ctx = ctx.clone();
             let (new, duplicates) = self
                 .db
-                .tx(
-                    "carrier_webhook",
-                    async move |conn: &mut AsyncPgConnection| {
-                        apply(conn, &ctx, shipment, &events).await
-                    },
-                )
+                .tx_retrying("carrier_webhook", move |conn: &mut AsyncPgConnection| {
+                    let (ctx, events) = (ctx.clone(), events.clone());
+                    Box::pin(async move { apply(conn, &ctx, shipment, &events).await })
+                })
                 .await?;
             receipt.accepted += new;
             receipt.duplicates += duplicates;
@@ -353,7 +375,7 @@ impl ShipmentService {
     pub async fn track(&self, ctx: &Ctx, tracking_number: &str) -> Result<TrackingAnswer, Error> {
         let number = tracking_number.replace(' ', "").to_ascii_uppercase();
         let mut conn = self.db.conn().await?;
-        let id = carrier_q::shipment_of_tracking_number(&mut conn, &number)
+        let id = carrier_q::shipment_of_tracking_number(&mut conn, &number, None)
             .await?
             .ok_or_else(|| Error::not_found("tracking number", &number))?;
         let row = q::shipment_by_id(&mut conn, id)

@@ -22,12 +22,13 @@
 //!   "occurred_at", "location", "description", "signed_by"}]}`, or 404 when the carrier does
 //!   not know the number (yet), which reads as no events.
 //!
-//! Failures: a 4xx (other than 401, 403, 404, 408 and 429) is the carrier refusing the
+//! Failures: a 4xx (other than 401, 403, 404, 408, 409 and 429) is the carrier refusing the
 //! request, with an optional body `{"error": {"field": "destination.postal_code" | null,
 //! "message": "..."}}`; it becomes a VALIDATION error on that field (`carrier` when none).
 //! A network failure, a timeout, 408, 429 or a 5xx is tried once more after 200 ms with the
 //! same body and `Idempotency-Key`, then is UNAVAILABLE, as are 401/403 (our credentials are
-//! wrong, which the caller cannot fix), a 404 outside tracking (no such endpoint: the base URL
+//! wrong, which the caller cannot fix), 409 (a request with the same key still in progress at
+//! the carrier: the purchase is in doubt), a 404 outside tracking (no such endpoint: the base URL
 //! is wrong), and a 2xx whose body does not parse or whose label is not a PDF.
 //!
 //! The API key goes only into the `Authorization` header (which reqwest marks sensitive):
@@ -280,6 +281,12 @@ impl HttpCarrier {
                     self.code
                 ))))
             }
+            // The same key still being worked on there: the purchase is in doubt, not refused
+            // (it is repeated with the key later, never recorded as failed).
+            StatusCode::CONFLICT => Ok(Err(Error::Unavailable(anyhow::anyhow!(
+                "carrier {} is still working on this request ({status})",
+                self.code
+            )))),
             s if s.is_client_error() => Ok(Err(self.refusal(status, &bytes))),
             // 1xx and 3xx (redirects are not followed): nothing this protocol answers.
             _ => Ok(Err(Error::Unavailable(anyhow::anyhow!(

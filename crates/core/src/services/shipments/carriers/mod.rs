@@ -173,13 +173,19 @@ impl Carrier for TableCarrier {
         request: &'a LabelRequest,
     ) -> BoxFuture<'a, Result<BoughtLabel, Error>> {
         Box::pin(async move {
+            // The signature surcharge is once per shipment (as rated): on its first package.
+            let signature = if request.package.0 <= 1 {
+                request.signature
+            } else {
+                SignatureRequirement::None
+            };
             let quote = self
                 .table
                 .quote(
                     &request.origin,
                     &request.destination,
                     std::slice::from_ref(&request.parcel),
-                    request.signature,
+                    signature,
                 )
                 .into_iter()
                 .find(|q| q.service == request.service)
