@@ -7,33 +7,17 @@ use std::sync::Arc;
 use chrono::{Duration, Utc};
 use diesel_async::{AsyncConnection as _, RunQueryDsl as _};
 use serde_json::json;
-use stateset::domain::{LocationKind, OrderAction};
+use stateset::domain::OrderAction;
 use stateset::services::events::EventQuery;
 use stateset::services::inventory::{
-    AdjustInput, CountInput, CreateLocationInput, CreatePurchaseOrderInput, CreateTransferInput,
-    ItemSettingsInput, ReceiveInput, ReceiveLineInput, ReserveInput, VariantQuantity,
+    AdjustInput, CountInput, CreatePurchaseOrderInput, CreateTransferInput, ItemSettingsInput,
+    ReceiveInput, ReceiveLineInput, ReserveInput, VariantQuantity,
 };
 use stateset::services::orders::{CreateOrderInput, OrderLineInput};
 use stateset::services::{Ctx, Services};
 use uuid::Uuid;
 
 use crate::support::{TestApp, first_page, product_input};
-
-async fn location(t: &TestApp, code: &str, priority: i32) -> Uuid {
-    let input = CreateLocationInput {
-        code: code.into(),
-        name: code.into(),
-        kind: LocationKind::Warehouse,
-        priority: Some(priority),
-        address: None,
-    };
-    t.services()
-        .inventory
-        .create_location(&t.ctx, input)
-        .await
-        .unwrap()
-        .id
-}
 
 async fn variant(t: &TestApp, sku: &str) -> Uuid {
     t.services()
@@ -42,23 +26,6 @@ async fn variant(t: &TestApp, sku: &str) -> Uuid {
         .await
         .unwrap()
         .variants[0]
-        .id
-}
-
-async fn receive(t: &TestApp, variant_id: Uuid, location_id: Uuid, quantity: i32) -> Uuid {
-    let input = ReceiveInput {
-        variant_id,
-        location_id,
-        quantity,
-        lot_code: None,
-        expires_at: None,
-        reason: None,
-    };
-    t.services()
-        .inventory
-        .receive(&t.ctx, input)
-        .await
-        .unwrap()
         .id
 }
 
@@ -114,9 +81,9 @@ async fn reserve_concurrently(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_hundred_concurrent_reservations_of_fifty_units_never_oversell() {
     let t = TestApp::with_config(|c| c.database_max_connections = 16).await;
-    let warehouse = location(&t, "WH", 1).await;
+    let warehouse = t.warehouse("WH", 1).await;
     let sku = variant(&t, "HOT-1").await;
-    let item = receive(&t, sku, warehouse, 50).await;
+    let item = t.receive_at(sku, warehouse, 50).await;
     let (ok, short) = reserve_concurrently(t.services(), &t.ctx, sku, 200).await;
     assert_eq!((ok, short), (50, 150));
     let item = t.services().inventory.get_item(&t.ctx, item).await.unwrap();
@@ -128,14 +95,14 @@ async fn two_hundred_concurrent_reservations_of_fifty_units_never_oversell() {
 async fn reservations_spread_over_locations_by_priority_even_during_a_transfer() {
     let t = TestApp::with_config(|c| c.database_max_connections = 16).await;
     let (first, second, third) = (
-        location(&t, "A", 1).await,
-        location(&t, "B", 2).await,
-        location(&t, "C", 3).await,
+        t.warehouse("A", 1).await,
+        t.warehouse("B", 2).await,
+        t.warehouse("C", 3).await,
     );
     let sku = variant(&t, "SPREAD-1").await;
-    receive(&t, sku, first, 20).await;
-    receive(&t, sku, second, 20).await;
-    receive(&t, sku, third, 10).await;
+    t.receive_at(sku, first, 20).await;
+    t.receive_at(sku, second, 20).await;
+    t.receive_at(sku, third, 10).await;
     // A priority-ordered reservation takes from A first.
     let taken = t
         .services()
@@ -203,10 +170,10 @@ async fn reservations_spread_over_locations_by_priority_even_during_a_transfer()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn orders_locking_the_same_skus_in_opposite_order_do_not_deadlock() {
     let t = TestApp::with_config(|c| c.database_max_connections = 16).await;
-    let warehouse = location(&t, "WH", 1).await;
+    let warehouse = t.warehouse("WH", 1).await;
     let (a, b) = (variant(&t, "PAIR-A").await, variant(&t, "PAIR-B").await);
-    receive(&t, a, warehouse, 1000).await;
-    receive(&t, b, warehouse, 1000).await;
+    t.receive_at(a, warehouse, 1000).await;
+    t.receive_at(b, warehouse, 1000).await;
     let customer = t
         .services()
         .customers
@@ -266,10 +233,10 @@ async fn orders_locking_the_same_skus_in_opposite_order_do_not_deadlock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orders_reserve_release_and_ship_stock() {
     let t = TestApp::new().await;
-    let warehouse = location(&t, "WH", 1).await;
+    let warehouse = t.warehouse("WH", 1).await;
     let sku = variant(&t, "ORDERED-1").await;
     let untracked = variant(&t, "UNTRACKED-1").await;
-    let item = receive(&t, sku, warehouse, 5).await;
+    let item = t.receive_at(sku, warehouse, 5).await;
     let customer = t
         .services()
         .customers
@@ -415,7 +382,7 @@ async fn orders_reserve_release_and_ship_stock() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lots_are_allocated_first_expiry_first_and_never_expired() {
     let t = TestApp::new().await;
-    let warehouse = location(&t, "WH", 1).await;
+    let warehouse = t.warehouse("WH", 1).await;
     let sku = variant(&t, "MILK-1").await;
     let inventory = &t.services().inventory;
     let lot = |code: &str, days: i64, quantity| ReceiveInput {
@@ -494,9 +461,9 @@ async fn lots_are_allocated_first_expiry_first_and_never_expired() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn low_stock_fires_once_per_crossing_and_holds_expire() {
     let t = TestApp::new().await;
-    let warehouse = location(&t, "WH", 1).await;
+    let warehouse = t.warehouse("WH", 1).await;
     let sku = variant(&t, "LOW-1").await;
-    let item = receive(&t, sku, warehouse, 10).await;
+    let item = t.receive_at(sku, warehouse, 10).await;
     let inventory = &t.services().inventory;
     inventory
         .update_item_settings(
@@ -540,7 +507,7 @@ async fn low_stock_fires_once_per_crossing_and_holds_expire() {
         1,
         "once, not once per reservation below the point"
     );
-    receive(&t, sku, warehouse, 10).await;
+    t.receive_at(sku, warehouse, 10).await;
     assert!(
         inventory
             .low_stock(&t.ctx, first_page(20))
@@ -635,10 +602,10 @@ async fn low_stock_fires_once_per_crossing_and_holds_expire() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_purchase_orders_and_bad_input() {
     let t = TestApp::new().await;
-    let warehouse = location(&t, "WH", 1).await;
+    let warehouse = t.warehouse("WH", 1).await;
     let sku = variant(&t, "COUNT-1").await;
     let other = variant(&t, "COUNT-2").await;
-    let item = receive(&t, sku, warehouse, 10).await;
+    let item = t.receive_at(sku, warehouse, 10).await;
     let inventory = &t.services().inventory;
 
     let count = inventory.open_count(&t.ctx, warehouse).await.unwrap();
@@ -1064,12 +1031,12 @@ async fn every_door_manages_stock_and_orders_reserve_through_them() {
 async fn low_stock_movements_and_reservations_page_through_every_door() {
     use axum::http::{Method, StatusCode};
     let t = TestApp::new().await;
-    let warehouse = location(&t, "WH", 1).await;
+    let warehouse = t.warehouse("WH", 1).await;
     let inventory = &t.services().inventory;
     let mut low = Vec::new();
     for n in 0..3 {
         let sku = variant(&t, &format!("PAGE-{n}")).await;
-        let item = receive(&t, sku, warehouse, 10).await;
+        let item = t.receive_at(sku, warehouse, 10).await;
         let settings = ItemSettingsInput {
             reorder_point: Some(100),
             ..Default::default()
@@ -1190,8 +1157,8 @@ async fn an_order_that_does_not_exist_is_a_validation_error_naming_order_id_on_e
     use stateset::adapters::grpc::pb;
     let t = TestApp::new().await;
     let sku = variant(&t, "FK-1").await;
-    let warehouse = location(&t, "WH-FK", 1).await;
-    let item = receive(&t, sku, warehouse, 5).await;
+    let warehouse = t.warehouse("WH-FK", 1).await;
+    let item = t.receive_at(sku, warehouse, 5).await;
     let nobody = Uuid::now_v7();
 
     let (status, body) = t

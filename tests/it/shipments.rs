@@ -6,39 +6,9 @@
 
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
-use stateset::domain::LocationKind;
-use stateset::services::inventory::{CreateLocationInput, ReceiveInput};
 use uuid::Uuid;
 
 use crate::support::{Auth, TestApp, rest_error_fields};
-
-async fn warehouse(t: &TestApp, code: &str, priority: i32) -> Uuid {
-    let input = CreateLocationInput {
-        code: code.into(),
-        name: code.into(),
-        kind: LocationKind::Warehouse,
-        priority: Some(priority),
-        address: None,
-    };
-    t.services()
-        .inventory
-        .create_location(&t.ctx, input)
-        .await
-        .unwrap()
-        .id
-}
-
-async fn receive(t: &TestApp, variant_id: Uuid, location_id: Uuid, quantity: i32) {
-    let input = ReceiveInput {
-        variant_id,
-        location_id,
-        quantity,
-        lot_code: None,
-        expires_at: None,
-        reason: None,
-    };
-    t.services().inventory.receive(&t.ctx, input).await.unwrap();
-}
 
 fn address() -> Value {
     json!({"first_name": "Grace", "last_name": "Hopper", "line1": "2 Navy Way", "city": "Arlington",
@@ -55,13 +25,13 @@ struct Shop {
 }
 
 async fn shop(t: &TestApp) -> Shop {
-    let east = warehouse(t, "EAST", 1).await;
-    let west = warehouse(t, "WEST", 2).await;
+    let east = t.warehouse("EAST", 1).await;
+    let west = t.warehouse("WEST", 2).await;
     let mug = t.variant("SHIP-MUG").await;
     let lamp = t.variant("SHIP-LAMP").await;
-    receive(t, mug, east, 2).await;
-    receive(t, mug, west, 5).await;
-    receive(t, lamp, east, 5).await;
+    t.receive_at(mug, east, 2).await;
+    t.receive_at(mug, west, 5).await;
+    t.receive_at(lamp, east, 5).await;
     Shop {
         east,
         west,
@@ -448,8 +418,8 @@ async fn fulfillment_orders_are_held_moved_split_and_merged() {
     assert_eq!(err["error"]["code"], "INSUFFICIENT_STOCK");
     assert_eq!(stock_at(&t, shop.mug, shop.west).await, (5, 2));
     // A third warehouse with mugs takes it: the reservations move with it.
-    let north = warehouse(&t, "NORTH", 3).await;
-    receive(&t, shop.mug, north, 10).await;
+    let north = t.warehouse("NORTH", 3).await;
+    t.receive_at(shop.mug, north, 10).await;
     let (status, moved) = post(
         &t,
         &format!("/api/v1/fulfillment-orders/{west_id}/move"),
@@ -617,7 +587,7 @@ async fn the_orders_own_ship_and_cancel_go_through_the_plan() {
     assert_eq!(list["total_count"], 2);
 
     // Cancelling an order ends its plan and the shipments that have not left.
-    receive(&t, shop.mug, shop.west, 4).await;
+    t.receive_at(shop.mug, shop.west, 4).await;
     let order = self::order(&t, &shop, "cancel@example.com").await;
     let order_id = order["id"].as_str().unwrap();
     let (_, pending) = post(
@@ -821,7 +791,7 @@ async fn graphql_shows_an_orders_plan_and_shipments_and_customers_see_only_their
 async fn two_lines_of_one_variant_ship_each_reserved_unit_exactly_once() {
     let t = TestApp::new().await;
     let shop = shop(&t).await;
-    receive(&t, shop.lamp, shop.east, 5).await;
+    t.receive_at(shop.lamp, shop.east, 5).await;
     let customer = t.customer("twice@example.com").await;
     let (status, order) = t
         .json(

@@ -377,32 +377,51 @@ impl TestApp {
             .id
     }
 
-    /// Receives `quantity` of `variant` into a new warehouse.
-    pub async fn stock(&self, variant: uuid::Uuid, quantity: i32) {
-        let inventory = &self.services().inventory;
-        let code = format!("WH-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
-        let location = inventory
-            .create_location(
-                &self.ctx,
-                stateset::services::inventory::CreateLocationInput {
-                    code: code.clone(),
-                    name: code,
-                    kind: stateset::domain::LocationKind::Warehouse,
-                    priority: Some(1),
-                    address: None,
-                },
-            )
+    /// A new warehouse `code` allocated from at `priority` (lower first); returns its id.
+    pub async fn warehouse(&self, code: &str, priority: i32) -> uuid::Uuid {
+        let input = stateset::services::inventory::CreateLocationInput {
+            code: code.into(),
+            name: code.into(),
+            kind: stateset::domain::LocationKind::Warehouse,
+            priority: Some(priority),
+            address: None,
+        };
+        self.services()
+            .inventory
+            .create_location(&self.ctx, input)
             .await
-            .expect("location");
+            .expect("location")
+            .id
+    }
+
+    /// Receives `quantity` of `variant` at `location`; returns the stock record's id.
+    pub async fn receive_at(
+        &self,
+        variant: uuid::Uuid,
+        location: uuid::Uuid,
+        quantity: i32,
+    ) -> uuid::Uuid {
         let input = stateset::services::inventory::ReceiveInput {
             variant_id: variant,
-            location_id: location.id,
+            location_id: location,
             quantity,
             lot_code: None,
             expires_at: None,
             reason: None,
         };
-        inventory.receive(&self.ctx, input).await.expect("receive");
+        self.services()
+            .inventory
+            .receive(&self.ctx, input)
+            .await
+            .expect("receive")
+            .id
+    }
+
+    /// Receives `quantity` of `variant` into a new warehouse.
+    pub async fn stock(&self, variant: uuid::Uuid, quantity: i32) {
+        let code = format!("WH-{}", &uuid::Uuid::now_v7().simple().to_string()[20..]);
+        let location = self.warehouse(&code, 1).await;
+        self.receive_at(variant, location, quantity).await;
     }
 
     pub fn services(&self) -> &stateset::services::Services {

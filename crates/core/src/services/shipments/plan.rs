@@ -164,9 +164,29 @@ async fn cancel_plan(
         updated_at: Some(Utc::now()),
         ..Default::default()
     };
-    let row = q::update_fulfillment_order(conn, row.id, &changes).await?;
+    change_plan(
+        conn,
+        row.id,
+        &changes,
+        EventType::FulfillmentOrderCancelled,
+        extra,
+    )
+    .await
+    .map(drop)
+}
+
+/// Applies `changes` to a fulfilment order and records `event_type` about it as it now is.
+async fn change_plan(
+    conn: &mut AsyncPgConnection,
+    id: Uuid,
+    changes: &FulfillmentOrderChanges,
+    event_type: EventType,
+    extra: serde_json::Value,
+) -> Result<FulfillmentOrder, Error> {
+    let row = q::update_fulfillment_order(conn, id, changes).await?;
     let plan = one(conn, row).await?;
-    fulfillment_event(conn, EventType::FulfillmentOrderCancelled, &plan, extra).await
+    fulfillment_event(conn, event_type, &plan, extra).await?;
+    Ok(plan)
 }
 
 async fn one(
@@ -309,16 +329,8 @@ impl ShipmentService {
                         updated_at: Some(Utc::now()),
                         ..Default::default()
                     };
-                    let row = q::update_fulfillment_order(conn, id, &changes).await?;
-                    let plan = one(conn, row).await?;
-                    fulfillment_event(
-                        conn,
-                        EventType::FulfillmentOrderHeld,
-                        &plan,
-                        serde_json::json!({}),
-                    )
-                    .await?;
-                    Ok(plan)
+                    let held = EventType::FulfillmentOrderHeld;
+                    change_plan(conn, id, &changes, held, serde_json::json!({})).await
                 },
             )
             .await
@@ -349,16 +361,8 @@ impl ShipmentService {
                         updated_at: Some(Utc::now()),
                         ..Default::default()
                     };
-                    let row = q::update_fulfillment_order(conn, id, &changes).await?;
-                    let plan = one(conn, row).await?;
-                    fulfillment_event(
-                        conn,
-                        EventType::FulfillmentOrderReleased,
-                        &plan,
-                        serde_json::json!({}),
-                    )
-                    .await?;
-                    Ok(plan)
+                    let released = EventType::FulfillmentOrderReleased;
+                    change_plan(conn, id, &changes, released, serde_json::json!({})).await
                 },
             )
             .await
@@ -421,11 +425,8 @@ impl ShipmentService {
                 let hold = Hold { order_id: Some(order.id), reference: None, expires_at: None, partial: false, tracked_only: true };
                 inventory::reserve(conn, &actor, &wants, &hold).await?;
                 let changes = FulfillmentOrderChanges { location_id: Some(to), updated_at: Some(Utc::now()), ..Default::default() };
-                let row_after = q::update_fulfillment_order(conn, id, &changes).await?;
-                let plan = one(conn, row_after).await?;
                 let extra = serde_json::json!({ "from_location_id": row.location_id, "to_location_id": to });
-                fulfillment_event(conn, EventType::FulfillmentOrderMoved, &plan, extra).await?;
-                Ok(plan)
+                change_plan(conn, id, &changes, EventType::FulfillmentOrderMoved, extra).await
                 })
             })
             .await
