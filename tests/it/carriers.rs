@@ -1,9 +1,11 @@
 //! Carriers, rates, labels and tracking, end to end: an order paid at checkout (with a
-//! delivery promise) is rate-shopped across two table-rated carriers and one that cannot be
-//! reached, labels are bought once (a retry buys nothing), voided and bought again, printed as
-//! PDFs whose barcode reads back as the tracking number; the parcels ship in three packages
-//! across two shipments, carrier webhooks and API events (one out of order, one duplicated)
-//! move them to delivered with a signature; a webhook subscriber and the shipment feed saw it.
+//! delivery promise) whose two units come from two warehouses is planned into two fulfilment
+//! orders, rate-shopped across two table-rated carriers, one that cannot be reached and one
+//! that never answers; labels are bought once (a retry buys nothing), voided and bought again,
+//! printed as PDFs whose barcode reads back as the tracking number; the parcels ship in three
+//! packages across two shipments (partial, then the rest), carrier webhooks and API events (one
+//! out of order, one duplicated) move them to delivered with a signature; the shipment feed, a
+//! webhook subscriber and (in `acp`) the agent platform saw it. Through REST and GraphQL.
 
 use std::time::Duration;
 
@@ -143,11 +145,7 @@ async fn rate_shop_buy_labels_ship_in_three_packages_and_track_to_a_signed_deliv
         config.webhooks.retry_initial = Duration::ZERO;
     })
     .await;
-    let tee = shop(&t).await;
-    let checkout = ready_checkout(&t, tee, "4242 4242 4242 4242").await;
-    let (status, done) = complete(&t, &checkout).await;
-    assert_eq!(status, StatusCode::OK, "{done}");
-    let order_id = done["order"]["id"].as_str().unwrap().to_owned();
+    let (order_id, west) = two_warehouse_order(&t).await;
     let ups_secret = carriers(&t).await;
     let receiver = Receiver::start(&[]).await;
     let (status, _) = post(
@@ -165,7 +163,7 @@ async fn rate_shop_buy_labels_ship_in_three_packages_and_track_to_a_signed_deliv
             .unwrap(),
     );
 
-    // One fulfilment order (both tees at the one warehouse), which needs an address to ship
+    // Two fulfilment orders, one per warehouse; the first warehouse needs an address to ship
     // from before anything can be rated.
     let (_, plans) = t
         .json(
@@ -174,7 +172,24 @@ async fn rate_shop_buy_labels_ship_in_three_packages_and_track_to_a_signed_deliv
             None,
         )
         .await;
-    let plan = &plans["items"][0];
+    assert_eq!(plans["items"].as_array().unwrap().len(), 2, "{plans}");
+    let plan = plans["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["location_id"] != json!(west))
+        .unwrap()
+        .clone();
+    let west_plan = plans["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["location_id"] == json!(west))
+        .unwrap()
+        .clone();
+    assert_eq!(plan["lines"][0]["quantity"], 1);
+    assert_eq!(west_plan["lines"][0]["quantity"], 1);
+    let plan = &plan;
     let line = plan["lines"][0]["id"].clone();
     let (status, first) = post(
         &t,
@@ -393,7 +408,7 @@ async fn rate_shop_buy_labels_ship_in_three_packages_and_track_to_a_signed_deliv
     let (_, second) = post(
         &t,
         "/api/v1/shipments",
-        json!({"fulfillment_order_id": plan["id"],
+        json!({"fulfillment_order_id": west_plan["id"],
         "packages": [{"weight_grams": 350, "length_mm": 200, "width_mm": 150, "height_mm": 50}]}),
     )
     .await;
@@ -701,4 +716,215 @@ async fn graphql_rates_buys_tracks_and_keeps_secrets() {
         )
         .await;
     assert_eq!(events["data"]["trackingEvents"][0]["carrierCode"], "O");
+}
+
+/// A paid checkout order of two tees, one from the shop's warehouse (left with one) and one
+/// from a second warehouse further down the priority list, which has an address. Returns the
+/// order's id and the second warehouse's.
+async fn two_warehouse_order(t: &TestApp) -> (String, String) {
+    let tee = shop(t).await;
+    let (_, stock) = t
+        .json(Method::GET, "/api/v1/inventory?limit=10", None)
+        .await;
+    let first_item = stock["items"][0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = post(
+        t,
+        &format!("/api/v1/inventory/{first_item}/adjust"),
+        json!({"delta": -4, "reason": "damaged"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, second_warehouse) = post(t, "/api/v1/locations", json!({"code": "WH-WEST", "name": "West",
+        "kind": "warehouse", "priority": 50, "address": {"company": "West Dock", "line1": "9 Bay St",
+        "city": "Oakland", "region": "CA", "postal_code": "94607", "country": "US"}})).await;
+    assert_eq!(status, StatusCode::CREATED, "{second_warehouse}");
+    let west = second_warehouse["id"].as_str().unwrap().to_owned();
+    t.receive_at(tee, west.parse().unwrap(), 5).await;
+    let checkout = ready_checkout(t, tee, "4242 4242 4242 4242").await;
+    let (status, done) = complete(t, &checkout).await;
+    assert_eq!(status, StatusCode::OK, "{done}");
+    (done["order"]["id"].as_str().unwrap().to_owned(), west)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphql_runs_the_whole_fulfilment_of_a_two_warehouse_order() {
+    let t = TestApp::new().await;
+    let (order_id, west) = two_warehouse_order(&t).await;
+    carriers(&t).await;
+    let mut feed = Box::pin(
+        t.services()
+            .orders
+            .watch_shipments(&t.ctx, order_id.parse().unwrap())
+            .await
+            .unwrap(),
+    );
+    let status_of = |body: &Value| {
+        body["data"]["order"]["status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let order_query = "query($id: UUID!) { order(id: $id) { status fulfillmentOrders { id locationId lines { id quantity } }
+        shipments { id status signedBy packages { trackingNumber label { status } } } } }";
+    let order = t.graphql(order_query, json!({"id": order_id})).await;
+    let plans = order["data"]["order"]["fulfillmentOrders"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(plans.len(), 2, "{order}");
+    let (east, west_plan): (Vec<&Value>, Vec<&Value>) =
+        plans.iter().partition(|p| p["locationId"] != json!(west));
+    t.json(
+        Method::PUT,
+        &format!(
+            "/api/v1/locations/{}",
+            east[0]["locationId"].as_str().unwrap()
+        ),
+        Some(json!({"address": warehouse_address()})),
+    )
+    .await;
+    let create = "mutation($input: CreateShipmentInput!) { createShipment(input: $input) { id } }";
+    let package =
+        |grams: i32| json!({"weightGrams": grams, "lengthMm": 200, "widthMm": 150, "heightMm": 50});
+    let first = t
+        .graphql(
+            create,
+            json!({"input": {"fulfillmentOrderId": east[0]["id"], "signature": "SIGNATURE",
+        "packages": [package(400), package(300)]}}),
+        )
+        .await;
+    let first = first["data"]["createShipment"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{first}"))
+        .to_owned();
+    let second = t.graphql(create, json!({"input": {"fulfillmentOrderId": west_plan[0]["id"], "packages": [package(350)]}})).await;
+    let second = second["data"]["createShipment"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{second}"))
+        .to_owned();
+
+    // Rate shop each, buy the labels (best value, then the cheapest), ship the first by hand.
+    let rates = t.graphql("query($id: UUID!) { shipmentRates(shipmentId: $id) { bestValue { carrier service } failures { carrier } } }",
+        json!({"id": first})).await;
+    assert_eq!(
+        rates["data"]["shipmentRates"]["bestValue"]["service"], "ground",
+        "{rates}"
+    );
+    let buy = "mutation($id: UUID!, $choice: RateChoice!) { buyShipmentLabels(id: $id, input: {choice: $choice}) { packages { trackingNumber } } }";
+    let bought = t
+        .graphql(buy, json!({"id": first, "choice": "BEST_VALUE"}))
+        .await;
+    let numbers: Vec<String> = bought["data"]["buyShipmentLabels"]["packages"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{bought}"))
+        .iter()
+        .map(|p| p["trackingNumber"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(numbers.len(), 2);
+    let again = t
+        .graphql(buy, json!({"id": first, "choice": "BEST_VALUE"}))
+        .await;
+    assert_eq!(
+        again["data"]["buyShipmentLabels"]["packages"][0]["trackingNumber"],
+        numbers[0].as_str(),
+        "not bought twice"
+    );
+    t.graphql(buy, json!({"id": second, "choice": "CHEAPEST"}))
+        .await;
+    let shipped = t
+        .graphql(
+            "mutation($id: UUID!) { shipShipment(id: $id) { status } }",
+            json!({"id": first}),
+        )
+        .await;
+    assert_eq!(
+        shipped["data"]["shipShipment"]["status"], "SHIPPED",
+        "{shipped}"
+    );
+    assert_eq!(
+        status_of(&t.graphql(order_query, json!({"id": order_id})).await),
+        "PARTIALLY_SHIPPED"
+    );
+
+    // The rest leaves when the carrier scans it; then tracking, out of order and repeated.
+    let record = "mutation($id: UUID!, $events: [TrackingEventInput!]!) { recordTrackingEvents(id: $id, events: $events) { status signedBy } }";
+    let at = |hours: i64| {
+        (Utc::now() - chrono::Duration::hours(24) + chrono::Duration::hours(hours)).to_rfc3339()
+    };
+    let scanned = t.graphql(record, json!({"id": second, "events": [{"eventId": "s-1", "code": "03", "occurredAt": at(1)}]})).await;
+    assert_eq!(
+        scanned["data"]["recordTrackingEvents"]["status"], "SHIPPED",
+        "{scanned}"
+    );
+    assert_eq!(
+        status_of(&t.graphql(order_query, json!({"id": order_id})).await),
+        "SHIPPED"
+    );
+    let moving = t.graphql(record, json!({"id": first, "events": [
+        {"eventId": "f-3", "code": "I", "occurredAt": at(5)}, {"eventId": "f-2", "code": "P", "occurredAt": at(2)},
+        {"eventId": "f-3", "code": "I", "occurredAt": at(5)}]})).await;
+    assert_eq!(
+        moving["data"]["recordTrackingEvents"]["status"], "IN_TRANSIT",
+        "{moving}"
+    );
+    let unsigned = t
+        .graphql(
+            record,
+            json!({"id": first, "events": [{"eventId": "f-4", "code": "D", "occurredAt": at(8)}]}),
+        )
+        .await;
+    assert_eq!(
+        unsigned["data"]["recordTrackingEvents"]["status"], "EXCEPTION",
+        "{unsigned}"
+    );
+    let signed = t.graphql(record, json!({"id": first, "events": [{"eventId": "f-5", "code": "D", "occurredAt": at(9), "signedBy": "G. Hopper"}]})).await;
+    assert_eq!(
+        signed["data"]["recordTrackingEvents"]["signedBy"], "G. Hopper",
+        "{signed}"
+    );
+    assert_eq!(
+        status_of(&t.graphql(order_query, json!({"id": order_id})).await),
+        "SHIPPED"
+    );
+    t.graphql(
+        record,
+        json!({"id": second, "events": [{"eventId": "s-2", "code": "01", "occurredAt": at(10)}]}),
+    )
+    .await;
+    let done = t.graphql(order_query, json!({"id": order_id})).await;
+    assert_eq!(status_of(&done), "DELIVERED", "{done}");
+    let events = t
+        .graphql(
+            "query($id: UUID!) { trackingEvents(shipmentId: $id) { eventId } }",
+            json!({"id": first}),
+        )
+        .await;
+    assert_eq!(
+        events["data"]["trackingEvents"].as_array().unwrap().len(),
+        4,
+        "the repeat is kept once: {events}"
+    );
+    assert!(
+        t.services()
+            .inventory
+            .unreconciled(&t.ctx)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let mut seen = Vec::new();
+    while let Ok(Some(Ok(event))) =
+        tokio::time::timeout(Duration::from_millis(500), feed.next()).await
+    {
+        seen.push(event.event_type);
+    }
+    for kind in [
+        "shipment.shipped",
+        "shipment.in_transit",
+        "shipment.exception",
+        "shipment.delivered",
+        "order.delivered",
+    ] {
+        assert!(seen.iter().any(|s| s == kind), "{kind} not in {seen:?}");
+    }
 }
