@@ -6,6 +6,8 @@ use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use stateset_domain::LabelStatus;
+
 use super::schema::{
     carriers, checkouts, shipment_packages, shipments, shipping_labels, shipping_methods,
     tracking_events,
@@ -167,16 +169,35 @@ pub async fn insert_label(conn: &mut AsyncPgConnection, row: &LabelRow) -> Query
         .map(drop)
 }
 
-/// The label in play (pending or purchased) of a package, locked.
+fn spelled(statuses: &[LabelStatus]) -> Vec<&'static str> {
+    statuses.iter().map(|s| s.as_str()).collect()
+}
+
+/// The label in play (pending, purchased or being voided) of a package, locked (inside the
+/// caller's transaction).
 pub async fn lock_live_label(
     conn: &mut AsyncPgConnection,
     package_id: Uuid,
 ) -> QueryResult<Option<LabelRow>> {
     shipping_labels::table
         .filter(shipping_labels::package_id.eq(package_id))
-        .filter(shipping_labels::status.eq_any(["pending", "purchased", "voiding"]))
+        .filter(shipping_labels::status.eq_any(spelled(&LabelStatus::LIVE)))
         .select(LabelRow::as_select())
         .for_update()
+        .first(conn)
+        .await
+        .optional()
+}
+
+/// The label in play of a package, read without a lock.
+pub async fn live_label(
+    conn: &mut AsyncPgConnection,
+    package_id: Uuid,
+) -> QueryResult<Option<LabelRow>> {
+    shipping_labels::table
+        .filter(shipping_labels::package_id.eq(package_id))
+        .filter(shipping_labels::status.eq_any(spelled(&LabelStatus::LIVE)))
+        .select(LabelRow::as_select())
         .first(conn)
         .await
         .optional()
@@ -251,7 +272,7 @@ pub async fn has_label_in_doubt(
     diesel::select(diesel::dsl::exists(
         shipping_labels::table
             .filter(shipping_labels::shipment_id.eq(shipment_id))
-            .filter(shipping_labels::status.eq_any(["pending", "voiding"])),
+            .filter(shipping_labels::status.eq_any(spelled(&LabelStatus::IN_DOUBT))),
     ))
     .get_result(conn)
     .await
@@ -262,7 +283,7 @@ pub async fn has_live_label(conn: &mut AsyncPgConnection, shipment_id: Uuid) -> 
     diesel::select(diesel::dsl::exists(
         shipping_labels::table
             .filter(shipping_labels::shipment_id.eq(shipment_id))
-            .filter(shipping_labels::status.eq_any(["pending", "purchased", "voiding"])),
+            .filter(shipping_labels::status.eq_any(spelled(&LabelStatus::LIVE))),
     ))
     .get_result(conn)
     .await

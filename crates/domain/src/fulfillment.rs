@@ -305,6 +305,17 @@ crate::stored_enum! {
     }
 }
 
+impl LabelStatus {
+    /// The states of a label in play: at most one per package (a partial unique index).
+    pub const LIVE: [LabelStatus; 3] = [Self::Pending, Self::Purchased, Self::Voiding];
+    /// The states whose outcome at the carrier is not known yet.
+    pub const IN_DOUBT: [LabelStatus; 2] = [Self::Pending, Self::Voiding];
+
+    pub fn is_live(self) -> bool {
+        Self::LIVE.contains(&self)
+    }
+}
+
 /// A label bought (or being bought) for one package.
 #[derive(Debug, Clone, Serialize, ToSchema, async_graphql::SimpleObject)]
 pub struct ShippingLabel {

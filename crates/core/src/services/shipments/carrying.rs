@@ -569,7 +569,7 @@ impl ShipmentService {
                         // One carrier per shipment: its labels and its tracking agree.
                         let others = carrier_q::labels_of(conn, &[id]).await?;
                         if let Some(other) = others.iter().find(|l| {
-                            l.carrier_id != carrier.id && matches!(l.status.as_str(), "pending" | "purchased" | "voiding")
+                            l.carrier_id != carrier.id && LabelStatus::parse(&l.status).is_some_and(LabelStatus::is_live)
                         }) {
                             return Err(Error::Conflict {
                                 field: Some("carrier".into()),
@@ -710,7 +710,8 @@ impl ShipmentService {
         }
         let mut voidable = Vec::new();
         for package in &packages {
-            let live = carrier_q::lock_live_label(&mut conn, package.id).await?;
+            // A read: the label is marked `voiding` under the shipment's lock below.
+            let live = carrier_q::live_label(&mut conn, package.id).await?;
             if let Some(label) = live.filter(|l| l.status != LabelStatus::Pending.as_str()) {
                 let carrier = carrier_q::carrier_by_id(&mut conn, label.carrier_id)
                     .await?

@@ -255,7 +255,7 @@ async fn load_shipments(
         let mut mine = labels.iter().filter(|l| l.package_id == package_id);
         let live = mine
             .clone()
-            .find(|l| l.status == "pending" || l.status == "purchased");
+            .find(|l| LabelStatus::parse(&l.status).is_some_and(LabelStatus::is_live));
         live.or_else(|| mine.next_back()).map(|l| ShippingLabel {
             id: l.id,
             package_id: l.package_id,
